@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from './config-error.js';
+import { apiEnvSchema, type LogLevel, type WorkspaceToken } from './env-schema.js';
+
+interface CommonConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly prefix: string;
+  readonly workerConcurrency: number;
+  readonly httpAllowedHosts: readonly string[];
+  readonly callbackAllowedHosts: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly tokens: readonly WorkspaceToken[];
+  readonly streamTokenSecret: string;
+  /** Set when embedded mode generated a development token (main prints it). */
+  readonly devToken: string | null;
+}
+
+/** One process, api and worker together: memory bus and queue, PGlite (or DATABASE_URL). */
+export interface EmbeddedConfig extends CommonConfig {
+  readonly mode: 'embedded';
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+}
+
+/** Api replica of a fleet: Redis for pub/sub, events, queue and stop jobs; PostgreSQL. */
+export interface DistributedConfig extends CommonConfig {
+  readonly mode: 'distributed';
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+}
+
+export type ApiConfig = EmbeddedConfig | DistributedConfig;
+
+/** Variables whose values must never be printed, even when malformed. */
+const SECRET = new Set(['API_TOKENS', 'STREAM_TOKEN_SECRET', 'REDIS_URL', 'DATABASE_URL']);
+
+/**
+ * Parses the api's environment. Throws a {@link ConfigError} whose message is one line
+ * naming every bad variable (the first one in `variable`).
+ */
+export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
+  const parsed = apiEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const parts = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? 'environment');
+      const got = env[variable];
+      const shown =
+        SECRET.has(variable) || got === undefined
+          ? ''
+          : ` (got ${JSON.stringify(got.slice(0, 60))})`;
+      return { variable, text: `${variable} ${issue.message}${shown}` };
+    });
+    const first = parts[0]!;
+    throw new ConfigError(
+      'invalid',
+      first.variable,
+      `invalid configuration: ${parts.map((p) => p.text).join('; ')}`,
+    );
+  }
+  const e = parsed.data;
+  if (e.REDIS_URL) {
+    for (const name of ['DATABASE_URL', 'API_TOKENS', 'STREAM_TOKEN_SECRET'] as const) {
+      if (!e[name]) {
+        throw new ConfigError(
+          'missing',
+          name,
+          `invalid configuration: ${name} is required when REDIS_URL is set (distributed mode)`,
+        );
+      }
+    }
+  }
+  const devToken = e.API_TOKENS ? null : `dev_${randomBytes(18).toString('base64url')}`;
+  const common: CommonConfig = {
+    port: e.PORT ?? 3000,
+    // A fleet sits behind a load balancer; a laptop should not expose its dev token.
+    host: e.HOST ?? (e.REDIS_URL ? '0.0.0.0' : '127.0.0.1'),
+    prefix: e.X_PREFIX,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    httpAllowedHosts: e.HTTP_ALLOWED_HOSTS,
+    callbackAllowedHosts: e.CALLBACK_ALLOWED_HOSTS,
+    logLevel: e.LOG_LEVEL,
+    tokens: e.API_TOKENS ?? [{ workspace: 'dev', token: devToken! }],
+    streamTokenSecret: e.STREAM_TOKEN_SECRET ?? randomBytes(32).toString('hex'),
+    devToken,
+  };
+  if (e.REDIS_URL) {
+    return { ...common, mode: 'distributed', redisUrl: e.REDIS_URL, databaseUrl: e.DATABASE_URL! };
+  }
+  return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };
+}

@@ -1,0 +1,69 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { ApiError } from './api-error.js';
+
+/** The shape body-parser (and other http-errors users) give their errors. */
+interface HttpLikeError {
+  type?: unknown;
+  status?: unknown;
+  statusCode?: unknown;
+  expose?: unknown;
+  message?: unknown;
+}
+
+const BODY_PARSER: Record<string, () => ApiError> = {
+  'entity.too.large': () => new ApiError('payload_too_large', 'request body is larger than 1 MiB'),
+  'entity.parse.failed': () => new ApiError('invalid_input', 'request body is not valid JSON'),
+  'entity.verify.failed': () => new ApiError('invalid_input', 'request body failed verification'),
+  'encoding.unsupported': () =>
+    new ApiError('unsupported_media_type', 'unsupported content encoding'),
+  'charset.unsupported': () => new ApiError('unsupported_media_type', 'unsupported charset'),
+  'request.aborted': () => new ApiError('invalid_input', 'request aborted by the client'),
+  'request.size.invalid': () =>
+    new ApiError('invalid_input', 'request size did not match Content-Length'),
+  'parameters.too.many': () => new ApiError('invalid_input', 'too many parameters'),
+};
+
+/** Maps any thrown value to an ApiError; anything unrecognized is a genuine bug (500). */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (typeof err === 'object' && err !== null) {
+    const e = err as HttpLikeError;
+    const mapped = typeof e.type === 'string' ? BODY_PARSER[e.type] : undefined;
+    if (mapped) return mapped();
+    const status =
+      typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 0;
+    // Other client errors raised by Express itself (e.g. a malformed URI escape: 400).
+    if (status >= 400 && status < 500 && e.expose === true) {
+      const code =
+        status === 404
+          ? 'not_found'
+          : status === 413
+            ? 'payload_too_large'
+            : status === 415
+              ? 'unsupported_media_type'
+              : 'invalid_input';
+      return new ApiError(code, typeof e.message === 'string' ? e.message : 'bad request');
+    }
+  }
+  return new ApiError('internal', 'internal error', undefined, { cause: err });
+}
+
+export function errorHandler(logger: Logger, onInternal: () => void): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    const apiError = toApiError(err);
+    if (apiError.code === 'internal') {
+      onInternal();
+      logger.error({ err, reqId: req.id, path: req.path }, 'unhandled error');
+    }
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    res.status(apiError.status).json(apiError.toJSON());
+  };
+}
+
+export const notFoundHandler: RequestHandler = (_req, _res, next) => {
+  next(new ApiError('not_found', 'no such endpoint'));
+};
