@@ -1,0 +1,248 @@
+import type { Bus, Logger, Subscription } from '@x/pubsub-core';
+import type { RunStatus } from '@x/run-store';
+import { emptyMetrics, type RunAborterMetrics } from './abort-metrics.js';
+import { ABORTABLE_STATUSES, type AbortStore, isAbortable } from './abort-store.js';
+import { createReconcileLoop } from './reconcile-loop.js';
+import {
+  MAX_REASON_LENGTH,
+  type RunAbortMessage,
+  runAbortChannel,
+  runIdSchema,
+} from './run-abort-channel.js';
+import { RunAbortedError } from './run-aborted-error.js';
+import type { ShardRegistry } from './shard-registry.js';
+
+export interface RunAborterOptions {
+  /** Carries aborts between replicas (`{prefix}:run-abort`). With the memory transport aborts stay in-process. */
+  bus: Bus;
+  /** Where the terminal status is written first and read back by reconcile; a `RunStore` fits. */
+  store: AbortStore;
+  /** This process's running shards. */
+  registry: ShardRegistry;
+  /**
+   * Period of the reconcile sweep that catches aborts the wire lost. It bounds how long a
+   * shard can outlive an abort whose message was lost while the bus still looked connected.
+   * One indexed query per sweep, only while shards are registered. `0` disables the sweep
+   * (reconcile still runs on start and on every reconnect). Default 5000.
+   */
+  sweepIntervalMs?: number;
+  /** Warnings for failed publishes, reconciles and throwing handlers. pino-compatible. */
+  logger?: Logger;
+}
+
+export interface AbortRunResult {
+  /** True when the run is aborted now (by this call or an earlier one). */
+  aborted: boolean;
+  /** True when this call wrote the abort (first writer). */
+  won: boolean;
+  /** The run's status after the call: `aborted`, or the `completed`/`failed` that got there first. */
+  status: RunStatus;
+  /** Shards of this process the fast path cancelled. */
+  localShards: number;
+}
+
+export interface RunAborter {
+  /**
+   * Aborts a run everywhere: writes `aborted` to the store (first writer wins: a run that
+   * already completed or failed is left alone and `aborted: false` says so), cancels this
+   * process's shards, then publishes so other replicas cancel theirs. Idempotent: calling it
+   * again on an aborted run repeats the local abort and the publish (a retry of a lost
+   * publish). The reason is clipped to 500 characters. Throws `TypeError` for a non-UUID id
+   * and whatever the store throws; never throws for a failed publish.
+   */
+  abortRun(runId: string, reason: string): Promise<AbortRunResult>;
+  /** Cancels this process's shards of the run only (e.g. siblings of a shard that failed the run). */
+  abortLocal(runId: string, reason: string): number;
+  /** Publishes the abort only, for a caller that already wrote the terminal status. Never throws. */
+  broadcast(runId: string, reason: string): void;
+  /**
+   * Subscribes to the abort channel, starts the reconcile sweep and the on-reconnect
+   * reconcile, and reconciles once. Idempotent; concurrent calls share one attempt; after a
+   * failed subscribe (rejected) a later call retries, and no message is ever dispatched twice.
+   */
+  start(): Promise<void>;
+  /** One reconcile pass; resolves with the shards it cancelled. Rejects if the store fails. */
+  reconcile(): Promise<number>;
+  /** Throws `RunAbortedError` unless the run exists and is queued or running. Call after `registry.register`. */
+  assertStartable(runId: string): Promise<void>;
+  metrics(): RunAborterMetrics;
+  /** Unsubscribes, stops the sweep and the reconnect hook, waits for an in-flight reconcile. Leaves the bus and store open (they are the caller's). */
+  close(): Promise<void>;
+}
+
+/**
+ * Worst-case delay from `abortRun` to a remote shard's signal:
+ * - message delivered: one pub/sub hop (sub-millisecond on a LAN);
+ * - message lost while the subscriber was disconnected: the time to reconnect, plus one store round trip (reconcile on reconnect);
+ * - message lost with no visible disconnect: `sweepIntervalMs` plus one store round trip;
+ * - shard starting after the abort: refused by `assertStartable` (or cancelled on register when this process saw the abort).
+ *
+ * @example
+ * const aborter = createRunAborter({ bus, store: runStore, registry });
+ * await aborter.start();
+ * const { aborted, status } = await aborter.abortRun(runId, 'aborted by user');
+ * if (!aborted) reply(409, `run already ${status}`);
+ */
+export function createRunAborter(opts: RunAborterOptions): RunAborter {
+  const { bus, store, registry, logger } = opts;
+  const counters = emptyMetrics();
+  const channel = bus.channel(runAbortChannel);
+  const loop = createReconcileLoop({
+    store,
+    registry,
+    metrics: counters,
+    sweepIntervalMs: opts.sweepIntervalMs ?? 5_000,
+    logger,
+  });
+  let starting: Promise<void> | undefined;
+  let subscription: Subscription | undefined;
+  let offReconnect: (() => void) | undefined;
+  // Each subscribe attempt owns a generation; a listener left behind by a superseded attempt
+  // (subscribe rejected after attaching it) sees a newer generation and drops the message.
+  let generation = 0;
+  // Local delivery is synchronous inside publish(): a local message seen while this flag is
+  // set is this aborter's own echo. Another aborter's abort on the same bus still goes through.
+  let publishing = false;
+  let closed = false;
+
+  const clip = (reason: string) =>
+    reason.length > MAX_REASON_LENGTH ? reason.slice(0, MAX_REASON_LENGTH) : reason;
+
+  const onMessage = (
+    payload: RunAbortMessage,
+    meta: { origin: string; local: boolean },
+    gen: number,
+  ) => {
+    if (gen !== generation) {
+      counters.staleDispatchesDropped++;
+      return;
+    }
+    if (meta.local && publishing) {
+      counters.echoesDropped++;
+      return;
+    }
+    try {
+      counters.received++;
+      counters.receivedShardsAborted += registry.abortAllShardsForRun(
+        payload.runId,
+        payload.reason,
+      );
+    } catch (err) {
+      counters.handlerErrors++;
+      logger?.error(
+        { err, runId: payload.runId, origin: meta.origin },
+        'run-abort: handling an abort message threw',
+      );
+    }
+  };
+
+  const subscribe = async () => {
+    const gen = ++generation;
+    const sub = await channel.subscribe((payload, meta) => onMessage(payload, meta, gen));
+    if (closed || gen !== generation) {
+      await sub.unsubscribe();
+      return;
+    }
+    subscription = sub;
+  };
+
+  const broadcast = (runId: string, reason: string) => {
+    if (bus.state !== 'connected') counters.publishedWhileDisconnected++;
+    publishing = true;
+    try {
+      channel.publish({ runId, reason: clip(reason) });
+      counters.published++;
+    } catch (err) {
+      // The store already holds the abort; reconcile delivers it to replicas this publish missed.
+      counters.publishErrors++;
+      logger?.warn(
+        { err, runId },
+        'run-abort: publish failed; replicas will find the abort by reconcile',
+      );
+    } finally {
+      publishing = false;
+    }
+  };
+
+  const abortLocal = (runId: string, reason: string) => {
+    const cancelled = registry.abortAllShardsForRun(runId, clip(reason));
+    counters.localShardsAborted += cancelled;
+    return cancelled;
+  };
+
+  return {
+    async abortRun(runId, reason) {
+      if (!runIdSchema.safeParse(runId).success)
+        throw new TypeError(`abortRun: runId must be a UUID, got ${JSON.stringify(runId)}`);
+      const why = clip(reason);
+      counters.abortsRequested++;
+      const { won, status } = await store.transition(runId, ABORTABLE_STATUSES, 'aborted', {
+        error: why,
+        finishedAt: new Date(),
+      });
+      if (!won && status !== 'aborted') {
+        counters.abortsLost++;
+        return { aborted: false, won, status, localShards: 0 };
+      }
+      if (won) counters.abortsWon++;
+      else counters.abortsRepeated++;
+      const localShards = abortLocal(runId, why);
+      broadcast(runId, why);
+      return { aborted: true, won, status: 'aborted', localShards };
+    },
+    abortLocal,
+    broadcast,
+    start() {
+      if (closed) return Promise.reject(new Error('run-abort: start() after close()'));
+      if (!offReconnect) {
+        // Installed before subscribing: even if the subscribe keeps failing, the store path works.
+        offReconnect = bus.onReconnect(() => void loop.reconcileSafe('reconnect'));
+        loop.startSweeps();
+      }
+      starting ??= subscribe().then(
+        () => loop.reconcileSafe('start').then(() => undefined),
+        (err: unknown) => {
+          starting = undefined;
+          counters.subscribeErrors++;
+          logger?.warn({ err }, 'run-abort: subscribe failed; call start() again to retry');
+          throw err;
+        },
+      );
+      return starting;
+    },
+    reconcile: () => loop.reconcile(),
+    async assertStartable(runId) {
+      if (registry.wasAborted(runId)) {
+        counters.startsRefused++;
+        throw new RunAbortedError(
+          'run_aborted',
+          runId,
+          `run ${runId} was aborted; shard not started`,
+        );
+      }
+      const status = await store.getStatus(runId);
+      if (status !== undefined && isAbortable(status)) return;
+      counters.startsRefused++;
+      if (status === undefined)
+        throw new RunAbortedError('run_not_found', runId, `run ${runId} does not exist`);
+      const code = status === 'aborted' ? 'run_aborted' : 'run_finished';
+      throw new RunAbortedError(code, runId, `run ${runId} is ${status}; shard not started`, {
+        status,
+      });
+    },
+    metrics: () => ({
+      ...counters,
+      cancelErrors: registry.cancelErrors,
+      registeredShards: registry.size,
+    }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      generation++;
+      offReconnect?.();
+      await Promise.allSettled([starting]);
+      await subscription?.unsubscribe();
+      await loop.close();
+    },
+  };
+}
