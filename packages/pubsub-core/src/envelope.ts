@@ -1,0 +1,88 @@
+import type { DropReason } from './drop-reasons.js';
+import { ORIGIN_PATTERN } from './origin.js';
+
+/** What travels on every pub/sub channel, as JSON. */
+export interface Envelope {
+  /** The channel contract's version the payload was written for. */
+  v: number;
+  /** The publishing bus's origin id (`inst_` + 32 hex). */
+  origin: string;
+  /** Full channel name, prefix included; must equal the channel it arrived on. */
+  channel: string;
+  /** Publish time, milliseconds since the epoch (publisher's clock). */
+  ts: number;
+  payload: unknown;
+}
+
+export type DecodeResult =
+  | { ok: true; envelope: Envelope }
+  | { ok: false; reason: DropReason; detail: string };
+
+/** Serialises an envelope for the wire. */
+export function encodeEnvelope(e: Envelope): string {
+  return JSON.stringify({
+    v: e.v,
+    origin: e.origin,
+    channel: e.channel,
+    ts: e.ts,
+    payload: e.payload,
+  });
+}
+
+/** Size of a wire message in bytes, without converting when the string is clearly small. */
+export function wireBytes(raw: string | Buffer, maxBytes: number): number {
+  if (typeof raw !== 'string') return raw.length;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no exact count.
+  if (raw.length * 3 <= maxBytes || raw.length > maxBytes) return raw.length;
+  return Buffer.byteLength(raw, 'utf8');
+}
+
+/**
+ * Validates a wire message and returns the envelope, or why it must be dropped. Never throws:
+ * malformed JSON, a wrong shape or an oversized message come back as `{ ok: false }`.
+ * A hand-written shape check rather than a schema library: this runs for every message.
+ */
+export function decodeEnvelope(raw: string | Buffer, opts: { maxBytes: number }): DecodeResult {
+  const size = wireBytes(raw, opts.maxBytes);
+  if (size > opts.maxBytes) {
+    return {
+      ok: false,
+      reason: 'oversize',
+      detail: `message of ${size} bytes exceeds ${opts.maxBytes}`,
+    };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch (error) {
+    return { ok: false, reason: 'malformed', detail: `not JSON: ${(error as Error).message}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, reason: 'malformed', detail: 'envelope is not a JSON object' };
+  }
+  const e = value as Record<string, unknown>;
+  if (typeof e.v !== 'number' || !Number.isInteger(e.v) || e.v < 1) {
+    return { ok: false, reason: 'malformed', detail: 'envelope.v must be a positive integer' };
+  }
+  if (typeof e.origin !== 'string' || !ORIGIN_PATTERN.test(e.origin)) {
+    return {
+      ok: false,
+      reason: 'malformed',
+      detail: 'envelope.origin must be inst_ + 32 hex chars',
+    };
+  }
+  if (typeof e.channel !== 'string' || e.channel.length === 0) {
+    return {
+      ok: false,
+      reason: 'malformed',
+      detail: 'envelope.channel must be a non-empty string',
+    };
+  }
+  if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) {
+    return { ok: false, reason: 'malformed', detail: 'envelope.ts must be a finite number' };
+  }
+  if (e.payload === undefined) {
+    return { ok: false, reason: 'malformed', detail: 'envelope.payload is missing' };
+  }
+  return { ok: true, envelope: value as Envelope };
+}

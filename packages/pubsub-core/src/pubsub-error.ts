@@ -1,0 +1,21 @@
+export const PUBSUB_ERROR_CODES = [
+  'connect_timeout',
+  'connect_failed',
+  'closed',
+  'invalid_channel',
+  'invalid_params',
+  'channel_conflict',
+  'invalid_option',
+] as const;
+export type PubSubErrorCode = (typeof PUBSUB_ERROR_CODES)[number];
+
+/** Every error @x/pubsub-core throws or rejects with. */
+export class PubSubError extends Error {
+  override readonly name = 'PubSubError';
+  readonly code: PubSubErrorCode;
+
+  constructor(code: PubSubErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
