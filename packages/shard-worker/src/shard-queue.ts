@@ -1,0 +1,80 @@
+import type { ShardJobData } from './test-schemas.js';
+
+/** How the queue retries one shard job. */
+export interface ShardJobOptions {
+  /** Total attempts per shard, the first included. */
+  attempts: number;
+  /** Exponential backoff base: the retry after attempt n waits `backoffMs * 2^(n-1)`. */
+  backoffMs: number;
+}
+
+/** One delivery of a shard job to a processor. */
+export interface ShardJob {
+  /** `${runId}-${shardIndex}`: BullMQ ids may not contain ':'. */
+  readonly id: string;
+  /** The payload as stored; the processor validates it (anything may have written it). */
+  readonly data: unknown;
+  /** 1-based attempt number: failed attempts so far plus one. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /**
+   * True when this job was started before: a retry, or a redelivery after its worker died or
+   * shut down. Anything the earlier start wrote for this shard may need undoing.
+   */
+  readonly redelivered: boolean;
+  /** This delivery's own signal: aborted by `cancel`, by `ShardConsumer.cancel`, or at shutdown. */
+  readonly signal: AbortSignal;
+  /** Aborts `signal` through the queue's own mechanism (BullMQ: `Worker.cancelJob`). */
+  cancel(reason: string): void;
+}
+
+export type ShardProcessor = (job: ShardJob) => Promise<void>;
+
+/** A job that failed without the processor running (e.g. it stalled too many times). */
+export interface AbandonedShardJob {
+  id: string;
+  data: unknown;
+  reason: string;
+}
+
+export interface ShardConsumerOptions {
+  /** Jobs processed at once by this consumer. Default 1. */
+  concurrency?: number;
+  /** Called when the queue fails a job on its own, so the run is not left running forever. */
+  onAbandoned?: (job: AbandonedShardJob) => void | Promise<void>;
+}
+
+export interface ShardConsumer {
+  /** Jobs currently in the processor. */
+  readonly active: number;
+  /** Aborts an in-flight job's signal; false when this consumer is not running it. */
+  cancel(jobId: string, reason: string): boolean;
+  /**
+   * Stops taking jobs and lets in-flight ones finish for up to `deadlineMs`; then aborts them
+   * with the shutdown reason and puts them back for another worker, without spending an attempt.
+   */
+  close(deadlineMs?: number): Promise<void>;
+}
+
+/** The reason a consumer's shutdown aborts in-flight jobs with: not a user abort. */
+export const SHUTDOWN_REASON = 'worker shutdown';
+
+/**
+ * Shard jobs behind one interface: BullMQ on Redis (distributed) or in-process (embedded).
+ * Both implementations pass the same contract suite.
+ */
+export interface ShardQueue {
+  readonly kind: 'bullmq' | 'memory';
+  /** Adds one job per shard; a job whose id already exists is left alone. */
+  add(jobs: readonly ShardJobData[], options: ShardJobOptions): Promise<void>;
+  /** Removes a run's shard jobs that are waiting or delayed (not in flight); returns how many. */
+  removeWaiting(runId: string, shardCount: number): Promise<number>;
+  /** Starts processing jobs. */
+  consume(processor: ShardProcessor, options?: ShardConsumerOptions): ShardConsumer;
+  /** Closes every consumer (deadline 0) and releases the queue's connections and timers. */
+  close(): Promise<void>;
+}
+
+export function shardJobId(runId: string, shardIndex: number): string {
+  return `${runId}-${shardIndex}`;
+}

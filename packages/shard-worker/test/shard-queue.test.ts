@@ -1,0 +1,24 @@
+import { startRedis, type TestRedis, uniqueName } from '@x/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { bullmqShardQueue } from '../src/bullmq-shard-queue.js';
+import { memoryShardQueue } from '../src/memory-shard-queue.js';
+import { shardQueueContract } from './shard-queue-contract.js';
+
+let redis: TestRedis;
+const clients: Redis[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await redis.close();
+});
+
+shardQueueContract('memory', async () => memoryShardQueue());
+
+shardQueueContract('bullmq', async () => {
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  clients.push(connection);
+  return bullmqShardQueue({ connection, prefix: uniqueName('sq') });
+});
