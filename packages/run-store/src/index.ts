@@ -1,1 +1,32 @@
-export {};
+export { migrate } from './migrate.js';
+export { MIGRATIONS, type Migration } from './migrations.js';
+export { openPglite } from './open-pglite.js';
+export { type OpenPostgresOptions, openPostgres } from './open-postgres.js';
+export {
+  isRunStatus,
+  isTerminal,
+  LIVE_STATUSES,
+  RESULT_STATUSES,
+  type ResultStatus,
+  RUN_STATUSES,
+  type RunStatus,
+  SHARD_STATUSES,
+  type ShardStatus,
+  TERMINAL_STATUSES,
+  type TerminalStatus,
+} from './run-status.js';
+export { createRunStore } from './run-store.js';
+export { RUN_STORE_ERROR_CODES, RunStoreError, type RunStoreErrorCode } from './run-store-error.js';
+export type { Database } from './schema.js';
+export type {
+  CompleteShardOutcome,
+  CreateRunInput,
+  ListRunsQuery,
+  NewResult,
+  ResultsQuery,
+  Run,
+  RunResult,
+  RunStore,
+  ShardStats,
+  TransitionFields,
+} from './types.js';

@@ -1,0 +1,81 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { Database } from './schema.js';
+
+/** One schema step. Steps run in array order, each once, inside the migration transaction. */
+export interface Migration {
+  readonly name: string;
+  readonly up: (db: Kysely<Database>) => Promise<void>;
+}
+
+function exec(statements: readonly RawBuilder<unknown>[]) {
+  return async (db: Kysely<Database>) => {
+    for (const s of statements) await s.execute(db);
+  };
+}
+
+// Timestamps are timestamptz(3): millisecond precision round-trips exactly through a JS
+// Date, which keeps the (created_at, id) pagination cursor exact.
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: '0001_runs',
+    up: exec([
+      sql`create table workspaces (
+        id text primary key check (length(id) between 1 and 200),
+        created_at timestamptz(3) not null default now()
+      )`,
+      sql`create table runs (
+        id uuid primary key default gen_random_uuid(),
+        workspace_id text not null references workspaces(id),
+        status text not null default 'queued'
+          check (status in ('queued', 'running', 'completed', 'failed', 'aborted')),
+        executor text not null check (length(executor) between 1 and 100),
+        name text,
+        shard_count integer not null check (shard_count >= 1),
+        shards_completed integer not null default 0
+          check (shards_completed >= 0 and shards_completed <= shard_count),
+        total integer not null check (total >= 0),
+        passed integer not null default 0 check (passed >= 0),
+        failed integer not null default 0 check (failed >= 0),
+        retry_count integer not null default 0 check (retry_count >= 0),
+        failed_after_retry integer not null default 0 check (failed_after_retry >= 0),
+        callback_url text,
+        error text,
+        created_at timestamptz(3) not null default now(),
+        started_at timestamptz(3),
+        finished_at timestamptz(3),
+        duration_ms integer check (duration_ms >= 0)
+      )`,
+      sql`create index runs_workspace_created on runs (workspace_id, created_at desc, id desc)`,
+      sql`create index runs_workspace_status_created
+        on runs (workspace_id, status, created_at desc, id desc)`,
+      // failInterruptedRuns and operators look for live runs across workspaces.
+      sql`create index runs_live on runs (status) where status in ('queued', 'running')`,
+      sql`create table run_shards (
+        run_id uuid not null references runs(id) on delete cascade,
+        shard_index integer not null check (shard_index >= 0),
+        status text not null default 'pending' check (status in ('pending', 'running', 'completed')),
+        attempt integer not null default 0 check (attempt >= 0),
+        test_ids text[] not null,
+        passed integer not null default 0 check (passed >= 0),
+        failed integer not null default 0 check (failed >= 0),
+        skipped integer not null default 0 check (skipped >= 0),
+        completed_at timestamptz(3),
+        primary key (run_id, shard_index)
+      )`,
+      sql`create table run_results (
+        seq bigint generated always as identity,
+        run_id uuid not null,
+        shard_index integer not null,
+        test_id text not null,
+        name text not null,
+        status text not null check (status in ('passed', 'failed', 'skipped')),
+        duration_ms integer not null check (duration_ms >= 0),
+        error text,
+        attempt integer not null check (attempt >= 0),
+        primary key (run_id, shard_index, seq),
+        unique (run_id, test_id, attempt),
+        foreign key (run_id, shard_index) references run_shards (run_id, shard_index) on delete cascade
+      )`,
+    ]),
+  },
+];

@@ -1,0 +1,44 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export interface OpenPostgresOptions {
+  /**
+   * Pool size. Default 10 (pg's default): enough for an api or worker replica; raise it
+   * when many shards complete concurrently in one process.
+   */
+  max?: number;
+  /**
+   * Milliseconds to wait for a new connection before failing. Default 10 000, so a
+   * database that is down fails requests instead of hanging them forever.
+   */
+  connectionTimeoutMs?: number;
+  /**
+   * Told when an idle pooled connection breaks (server restart, network). Default: a
+   * process warning. The pool replaces the connection; queries in flight fail on their own.
+   */
+  onIdleError?: (err: Error) => void;
+}
+
+/**
+ * Kysely over a `pg` pool (production mode). `db.destroy()` ends the pool.
+ *
+ * @example
+ * const db = openPostgres('postgres://app@db/x', { max: 20 });
+ * await migrate(db);
+ */
+export function openPostgres(url: string, opts: OpenPostgresOptions = {}): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+  });
+  // An idle client that loses its connection emits 'error' on the pool; without a
+  // listener that would crash the process. The next query gets a fresh client (and a
+  // RunStoreError 'unavailable' if the server is still gone), so it is only reported.
+  const onIdleError =
+    opts.onIdleError ??
+    ((err: Error) => process.emitWarning(`run-store idle connection error: ${err.message}`));
+  pool.on('error', onIdleError);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}

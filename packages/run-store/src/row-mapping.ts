@@ -1,0 +1,41 @@
+import type { Selectable } from 'kysely';
+import type { RunResultsTable, RunsTable } from './schema.js';
+import type { Run, RunResult } from './types.js';
+
+export type RunRow = Selectable<RunsTable>;
+
+export function rowToRun(r: RunRow): Run {
+  return {
+    id: r.id,
+    workspaceId: r.workspace_id,
+    status: r.status,
+    executor: r.executor,
+    name: r.name,
+    shardCount: r.shard_count,
+    shardsCompleted: r.shards_completed,
+    total: r.total,
+    passed: r.passed,
+    failed: r.failed,
+    retryCount: r.retry_count,
+    failedAfterRetry: r.failed_after_retry,
+    callbackUrl: r.callback_url,
+    error: r.error,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    durationMs: r.duration_ms,
+  };
+}
+
+export function rowToResult(r: Omit<Selectable<RunResultsTable>, 'seq'>): RunResult {
+  return {
+    runId: r.run_id,
+    shardIndex: r.shard_index,
+    testId: r.test_id,
+    name: r.name,
+    status: r.status,
+    durationMs: r.duration_ms,
+    error: r.error,
+    attempt: r.attempt,
+  };
+}

@@ -1,0 +1,72 @@
+import type { ColumnType, Generated } from 'kysely';
+import type { ResultStatus, RunStatus, ShardStatus } from './run-status.js';
+
+/** A column the database fills in on insert (defaults) but that reads back as `T`. */
+type Defaulted<T> = ColumnType<T, T | undefined, T>;
+
+export interface WorkspacesTable {
+  id: string;
+  created_at: Defaulted<Date>;
+}
+
+export interface RunsTable {
+  id: Defaulted<string>;
+  workspace_id: string;
+  status: Defaulted<RunStatus>;
+  executor: string;
+  name: string | null;
+  shard_count: number;
+  shards_completed: Defaulted<number>;
+  total: number;
+  passed: Defaulted<number>;
+  failed: Defaulted<number>;
+  retry_count: Defaulted<number>;
+  failed_after_retry: Defaulted<number>;
+  callback_url: string | null;
+  error: string | null;
+  created_at: Defaulted<Date>;
+  started_at: Date | null;
+  finished_at: Date | null;
+  duration_ms: number | null;
+}
+
+export interface RunShardsTable {
+  run_id: string;
+  shard_index: number;
+  status: Defaulted<ShardStatus>;
+  /** The latest attempt recorded for this shard, 1-based; 0 = never started. */
+  attempt: Defaulted<number>;
+  test_ids: string[];
+  passed: Defaulted<number>;
+  failed: Defaulted<number>;
+  skipped: Defaulted<number>;
+  completed_at: Date | null;
+}
+
+export interface RunResultsTable {
+  /** Insertion order; the tiebreaker of result pagination. Read as text (it is a bigint). */
+  seq: Generated<string>;
+  run_id: string;
+  shard_index: number;
+  test_id: string;
+  name: string;
+  status: ResultStatus;
+  duration_ms: number;
+  error: string | null;
+  /** 1-based attempt that produced this result; 0 = not executed (pre-seeded skip). */
+  attempt: number;
+}
+
+export interface MigrationsTable {
+  name: string;
+  applied_at: Defaulted<Date>;
+}
+
+/** The Kysely database type of the run store. */
+export interface Database {
+  workspaces: WorkspacesTable;
+  runs: RunsTable;
+  run_shards: RunShardsTable;
+  run_results: RunResultsTable;
+  x_run_store_migrations: MigrationsTable;
+}

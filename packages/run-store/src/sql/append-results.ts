@@ -1,0 +1,51 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../schema.js';
+import type { NewResult } from '../types.js';
+
+export interface AppendResultsRow {
+  shard_found: boolean;
+  shard_count: number | null;
+}
+
+/**
+ * A batch of results in one statement.
+ * Params: run id, shard index, the results as one jsonb array.
+ * Output: whether the shard exists and the run's shard_count (null: no such run), so the
+ * caller can name the problem when nothing was inserted.
+ *
+ * A result sent again for the same (test, attempt) replaces the earlier one, so a
+ * redelivered batch does not duplicate rows.
+ */
+export async function appendResultsSql(
+  db: Kysely<Database>,
+  runId: string,
+  shardIndex: number,
+  results: readonly NewResult[],
+): Promise<AppendResultsRow> {
+  const payload = JSON.stringify(
+    results.map((r) => ({
+      test_id: r.testId,
+      name: r.name,
+      status: r.status,
+      duration_ms: r.durationMs,
+      error: r.error,
+      attempt: r.attempt,
+    })),
+  );
+  const { rows } = await sql<AppendResultsRow>`
+    with shard as (
+      select run_id, shard_index from run_shards where run_id = ${runId} and shard_index = ${shardIndex}
+    ), ins as (
+      insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)
+      select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
+      from shard, jsonb_to_recordset(${payload}::jsonb)
+        as x(test_id text, name text, status text, duration_ms int, error text, attempt int)
+      on conflict (run_id, test_id, attempt) do update
+        set name = excluded.name, status = excluded.status, duration_ms = excluded.duration_ms,
+            error = excluded.error
+      returning 1
+    )
+    select exists (select 1 from shard) as shard_found,
+           (select shard_count from runs where id = ${runId}) as shard_count`.execute(db);
+  return rows[0] ?? { shard_found: false, shard_count: null };
+}

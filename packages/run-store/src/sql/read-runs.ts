@@ -1,0 +1,57 @@
+import { type Kysely, sql } from 'kysely';
+import type { RunRow } from '../row-mapping.js';
+import { LIVE_STATUSES, type RunStatus, TERMINAL_STATUSES } from '../run-status.js';
+import type { Database } from '../schema.js';
+
+/**
+ * One page of a workspace's runs, newest first, keyset over (created_at desc, id desc).
+ * Fetches `limit + 1` rows so the caller knows whether a next page exists.
+ */
+export function listRunsSql(
+  db: Kysely<Database>,
+  workspaceId: string,
+  q: {
+    status: RunStatus | undefined;
+    limit: number;
+    after: { createdAt: Date; id: string } | undefined;
+  },
+): Promise<RunRow[]> {
+  let query = db.selectFrom('runs').selectAll().where('workspace_id', '=', workspaceId);
+  if (q.status) query = query.where('status', '=', q.status);
+  const after = q.after;
+  if (after)
+    query = query.where(
+      sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`,
+    );
+  return query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(q.limit + 1)
+    .execute();
+}
+
+export async function terminalRunsSql(
+  db: Kysely<Database>,
+  runIds: readonly string[],
+): Promise<{ id: string; status: RunStatus }[]> {
+  return db
+    .selectFrom('runs')
+    .select(['id', 'status'])
+    .where('id', 'in', runIds)
+    .where('status', 'in', TERMINAL_STATUSES)
+    .execute();
+}
+
+/** Fails every live run (the embedded process restarted and lost their shards). */
+export async function failInterruptedRunsSql(
+  db: Kysely<Database>,
+  error: string,
+): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`
+    update runs
+    set status = 'failed', error = ${error}, finished_at = now(),
+        duration_ms = greatest(0, round(extract(epoch from (now() - coalesce(started_at, created_at))) * 1000))::int
+    where status in (${sql.join(LIVE_STATUSES)})
+    returning id`.execute(db);
+  return rows.map((r) => r.id);
+}

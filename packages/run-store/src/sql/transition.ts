@@ -1,0 +1,53 @@
+import { type Kysely, sql } from 'kysely';
+import { isTerminal, type RunStatus } from '../run-status.js';
+import type { Database } from '../schema.js';
+import type { TransitionFields } from '../types.js';
+
+export interface TransitionRow {
+  previous: RunStatus;
+  status: RunStatus | null;
+}
+
+/**
+ * First-writer-wins status change in one statement.
+ * Params: run id, allowed `from` statuses, target status, optional fields.
+ * Output: no row when the run does not exist; else `previous` (the latest committed status,
+ * read under the row lock) and `status` (the new status, null when this caller lost).
+ *
+ * `cur` takes the row lock and so sees the winner's status when it waits on a concurrent
+ * writer; a terminal status never matches, whatever `from` says.
+ */
+export async function transitionSql(
+  db: Kysely<Database>,
+  runId: string,
+  from: readonly RunStatus[],
+  to: RunStatus,
+  fields: TransitionFields,
+): Promise<TransitionRow | undefined> {
+  const sets = [sql`status = ${to}`];
+  if (fields.error !== undefined) sets.push(sql`error = ${fields.error}`);
+  if (to === 'running') sets.push(sql`started_at = coalesce(r.started_at, now())`);
+  if (isTerminal(to)) {
+    const finished = fields.finishedAt ? sql`${fields.finishedAt}::timestamptz` : sql`now()`;
+    sets.push(sql`finished_at = ${finished}`);
+    sets.push(
+      fields.durationMs !== undefined
+        ? sql`duration_ms = ${fields.durationMs}::int`
+        : sql`duration_ms = greatest(0, round(extract(epoch from
+            (${finished} - coalesce(cur.started_at, cur.created_at))) * 1000))::int`,
+    );
+  }
+  const live = from.filter((s) => !isTerminal(s));
+  const match = live.length > 0 ? sql`cur.status in (${sql.join(live)})` : sql`false`;
+  const { rows } = await sql<TransitionRow>`
+    with cur as (
+      select id, status, started_at, created_at from runs where id = ${runId} for update
+    ), upd as (
+      update runs r set ${sql.join(sets)}
+      from cur
+      where r.id = cur.id and ${match}
+      returning r.status
+    )
+    select cur.status as previous, upd.status as status from cur left join upd on true`.execute(db);
+  return rows[0];
+}

@@ -1,0 +1,102 @@
+import { isRunStatus, RESULT_STATUSES, type RunStatus } from './run-status.js';
+import type { CreateRunParams } from './sql/create-run.js';
+import type { CreateRunInput, NewResult, ShardStats } from './types.js';
+import { invalid, isUuid, optionalText, requireCount, requireText } from './validate.js';
+
+/** Limits that keep one run (and one statement) a sane size. */
+export const LIMITS = {
+  shards: 1_000,
+  testsPerRun: 100_000,
+  testId: 500,
+  name: 1_000,
+  error: 10_000,
+  url: 2_048,
+  resultsPerBatch: 10_000,
+} as const;
+
+export function validateCreateRun(input: CreateRunInput): CreateRunParams {
+  if (typeof input !== 'object' || input === null) throw invalid('input', 'must be an object');
+  if (input.id !== undefined && !isUuid(input.id)) throw invalid('id', 'must be a UUID');
+  const workspaceId = requireText('workspaceId', input.workspaceId, 200);
+  const executor = requireText('executor', input.executor, 100);
+  const name = optionalText('name', input.name, LIMITS.name);
+  const callbackUrl = optionalText('callbackUrl', input.callbackUrl, LIMITS.url);
+  if (
+    !Array.isArray(input.shards) ||
+    input.shards.length === 0 ||
+    input.shards.length > LIMITS.shards
+  ) {
+    throw invalid('shards', `must be an array of 1 to ${LIMITS.shards} shards`);
+  }
+  const seen = new Set<string>();
+  const shards = input.shards.map((shard, i) => {
+    const testIds: unknown = shard?.testIds;
+    if (!Array.isArray(testIds)) throw invalid(`shards[${i}].testIds`, 'must be an array');
+    for (const id of testIds) {
+      requireText(`shards[${i}].testIds[]`, id, LIMITS.testId);
+      if (seen.has(id))
+        throw invalid(`shards[${i}].testIds`, `repeats test id ${JSON.stringify(id)}`);
+      seen.add(id);
+    }
+    return testIds as string[];
+  });
+  if (seen.size > LIMITS.testsPerRun)
+    throw invalid('shards', `must hold at most ${LIMITS.testsPerRun} tests`);
+  return {
+    id: input.id ?? null,
+    workspaceId,
+    executor,
+    name,
+    callbackUrl,
+    shards,
+    total: seen.size,
+  };
+}
+
+export function validateStats(stats: ShardStats): ShardStats {
+  if (typeof stats !== 'object' || stats === null) throw invalid('stats', 'must be an object');
+  return {
+    passed: requireCount('stats.passed', stats.passed),
+    failed: requireCount('stats.failed', stats.failed),
+    skipped: requireCount('stats.skipped', stats.skipped),
+  };
+}
+
+const resultStatuses: ReadonlySet<string> = new Set(RESULT_STATUSES);
+
+export function validateResults(results: readonly NewResult[]): NewResult[] {
+  if (!Array.isArray(results)) throw invalid('results', 'must be an array');
+  if (results.length > LIMITS.resultsPerBatch) {
+    throw invalid('results', `must hold at most ${LIMITS.resultsPerBatch} entries per batch`);
+  }
+  const seen = new Set<string>();
+  return results.map((r, i) => {
+    const at = `results[${i}]`;
+    if (typeof r !== 'object' || r === null) throw invalid(at, 'must be an object');
+    const testId = requireText(`${at}.testId`, r.testId, LIMITS.testId);
+    const attempt = requireCount(`${at}.attempt`, r.attempt);
+    const key = `${attempt}\u0000${testId}`;
+    if (seen.has(key))
+      throw invalid(at, `repeats test ${JSON.stringify(testId)} attempt ${attempt}`);
+    seen.add(key);
+    if (typeof r.status !== 'string' || !resultStatuses.has(r.status)) {
+      throw invalid(`${at}.status`, `must be one of ${RESULT_STATUSES.join(', ')}`);
+    }
+    return {
+      testId,
+      name: requireText(`${at}.name`, r.name, LIMITS.name),
+      status: r.status,
+      durationMs: requireCount(`${at}.durationMs`, r.durationMs),
+      error: optionalText(`${at}.error`, r.error, LIMITS.error),
+      attempt,
+    };
+  });
+}
+
+export function validateStatuses(field: string, value: readonly unknown[]): RunStatus[] {
+  if (!Array.isArray(value)) throw invalid(field, 'must be an array of statuses');
+  return value.map((s) => {
+    if (!isRunStatus(s)) throw invalid(field, `has unknown status ${JSON.stringify(s)}`);
+    return s;
+  });
+}
