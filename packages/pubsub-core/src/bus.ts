@@ -236,7 +236,7 @@ export function createBus(opts: BusOptions): Bus {
             unsubscribe() {
               done ??= (async () => {
                 const current = entries.get(name);
-                if (!current || !current.listeners.includes(record)) return;
+                if (!current?.listeners.includes(record)) return;
                 current.listeners = current.listeners.filter((r) => r !== record);
                 if (current.listeners.length > 0) return;
                 entries.delete(name);

@@ -45,8 +45,8 @@ class MemoryLink implements TransportLink {
   subscribe(channel: string): Promise<void> {
     if (this.state === 'closed') return Promise.resolve();
     this.channels.add(channel);
-    let links = this.hub.get(channel);
-    if (!links) this.hub.set(channel, (links = new Set()));
+    const links = this.hub.get(channel) ?? new Set<MemoryLink>();
+    this.hub.set(channel, links);
     links.add(this);
     return Promise.resolve();
   }
