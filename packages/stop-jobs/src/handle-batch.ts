@@ -1,0 +1,275 @@
+import type { Redis } from 'ioredis';
+import {
+  decodeStopJob,
+  describeIssues,
+  encodeDeadStopJob,
+  encodeStopJobResult,
+  fieldsToRecord,
+} from './codec.js';
+import type { Logger } from './logger.js';
+import { observeBatch, type StopJobsMetrics } from './metrics.js';
+import { errorMessage, parsePendingCount, type RawEntry } from './redis-replies.js';
+import type { StopJobResultFields } from './schemas.js';
+import { clip, type StopJob, type StopService, stopServiceResultSchema } from './stop-service.js';
+import type { StopJobsStreams } from './stream-names.js';
+
+export interface BatchContext {
+  redis: Pick<Redis, 'multi' | 'pipeline'>;
+  streams: StopJobsStreams;
+  group: string;
+  consumer: string;
+  service: StopService;
+  maxDeliveries: number;
+  maxLen: number;
+  concurrency: number;
+  serviceTimeoutMs: number;
+  metrics: StopJobsMetrics;
+  logger: Logger;
+  /** Last service error per pending entry, for the dead letter (bounded by the caller). */
+  lastErrors: Map<string, string>;
+}
+
+/**
+ * `new`: first delivery (`>`), count 1. `redelivered` (own pending entries, claimed ones):
+ * the delivery count comes from XPENDING.
+ */
+export type BatchSource = 'new' | 'redelivered';
+
+type Slot = { result: StopJobResultFields; dead?: string[] } | 'retry';
+
+/**
+ * Handles one batch: decode, call the service (runs in parallel, one run's entries in
+ * order), then publish every result, dead letter and the acknowledgement in ONE
+ * MULTI/EXEC. An entry is never acknowledged without its result; an entry whose service
+ * call failed stays pending and comes back through XAUTOCLAIM after `claimMinIdleMs`.
+ */
+export async function handleBatch(
+  ctx: BatchContext,
+  entries: RawEntry[],
+  source: BatchSource,
+): Promise<void> {
+  if (entries.length === 0) return;
+  const counts = source === 'new' ? null : await deliveryCounts(ctx, entries);
+  const slots: (Slot | undefined)[] = new Array(entries.length);
+  const byRun = new Map<string, { index: number; job: StopJob }[]>();
+
+  entries.forEach((entry, index) => {
+    const deliveryCount = counts ? counts[index] : 1;
+    if (deliveryCount == null) {
+      // Another consumer acknowledged it since we read it: its result is already out.
+      ctx.metrics.skipped++;
+      slots[index] = 'retry';
+      return;
+    }
+    const decoded = decodeStopJob(entry.id, entry.fields);
+    if (!decoded.ok) {
+      ctx.metrics[decoded.reason]++;
+      ctx.logger.warn({ entryId: entry.id, detail: decoded.detail }, 'refused stop job entry');
+      slots[index] = {
+        result: failure(entry.id, decoded.runId, 'invalid_envelope', decoded.detail),
+      };
+      return;
+    }
+    if (deliveryCount > ctx.maxDeliveries) {
+      const last =
+        ctx.lastErrors.get(entry.id) ??
+        `delivered ${deliveryCount} times without an outcome (a consumer handling it probably died)`;
+      slots[index] = deadLetter(ctx, entry, decoded.job.runId, deliveryCount, last);
+      return;
+    }
+    const job: StopJob = { ...decoded.job, deliveryCount };
+    const queue = byRun.get(job.runId);
+    if (queue) queue.push({ index, job });
+    else byRun.set(job.runId, [{ index, job }]);
+  });
+
+  await runLimited([...byRun.values()], ctx.concurrency, async (jobs) => {
+    for (const { index, job } of jobs) {
+      const answer = await callService(ctx, job);
+      if (answer.ok) {
+        const { outcome, errorCode, errorMessage: message, finalStatus } = answer.result;
+        slots[index] = {
+          result: {
+            run_id: job.runId,
+            outcome,
+            error_code: errorCode,
+            error_message: clip(message),
+            final_status: finalStatus,
+            source_entry_id: job.entryId,
+          },
+        };
+        continue;
+      }
+      ctx.metrics.errors.service++;
+      ctx.logger.error(
+        {
+          entryId: job.entryId,
+          runId: job.runId,
+          deliveryCount: job.deliveryCount,
+          err: answer.error,
+        },
+        'stop service failed',
+      );
+      const entry = entries[index]!;
+      slots[index] =
+        job.deliveryCount >= ctx.maxDeliveries
+          ? deadLetter(ctx, entry, job.runId, job.deliveryCount, answer.error)
+          : 'retry';
+      if (slots[index] === 'retry') rememberError(ctx.lastErrors, job.entryId, answer.error);
+    }
+  });
+
+  await commit(ctx, entries, slots);
+  observeBatch(ctx.metrics, entries.length);
+}
+
+async function commit(ctx: BatchContext, entries: RawEntry[], slots: (Slot | undefined)[]) {
+  const { streams, maxLen } = ctx;
+  const multi = ctx.redis.multi();
+  const acked: string[] = [];
+  const published: StopJobResultFields[] = [];
+  let dead = 0;
+  slots.forEach((slot, index) => {
+    if (slot === undefined || slot === 'retry') return;
+    multi.call('XADD', [
+      streams.results,
+      'MAXLEN',
+      '~',
+      maxLen,
+      '*',
+      ...encodeStopJobResult(slot.result),
+    ]);
+    if (slot.dead) {
+      multi.call('XADD', [streams.dead, 'MAXLEN', '~', maxLen, '*', ...slot.dead]);
+      dead++;
+    }
+    acked.push(entries[index]!.id);
+    published.push(slot.result);
+  });
+  if (acked.length === 0) return;
+  multi.call('XACK', [streams.jobs, ctx.group, ...acked]);
+  const replies = await multi.exec();
+  if (!replies) throw new Error('MULTI/EXEC was aborted');
+  const failed = replies.find(([error]) => error);
+  if (failed?.[0]) throw failed[0];
+
+  const ackCount = Number(replies[replies.length - 1]?.[1] ?? 0);
+  if (ackCount < acked.length) {
+    // Another consumer claimed and acknowledged some of these while we were handling
+    // them (handling took longer than claimMinIdleMs): their results went out twice.
+    ctx.metrics.raced += acked.length - ackCount;
+    ctx.logger.warn(
+      { raced: acked.length - ackCount },
+      'entries were acknowledged elsewhere first',
+    );
+  }
+  ctx.metrics.deadLettered += dead;
+  for (const result of published) {
+    ctx.metrics.handled[result.outcome]++;
+    ctx.metrics.errorCodes[result.error_code]++;
+  }
+  for (const id of acked) ctx.lastErrors.delete(id);
+}
+
+function deadLetter(
+  ctx: BatchContext,
+  entry: RawEntry,
+  runId: string,
+  deliveryCount: number,
+  lastError: string,
+): Slot {
+  const original = entry.fields ? fieldsToRecord(entry.fields) : null;
+  ctx.logger.error(
+    { entryId: entry.id, runId, deliveryCount, lastError },
+    'stop job dead-lettered',
+  );
+  return {
+    result: failure(
+      entry.id,
+      runId,
+      'internal',
+      `dead-lettered after ${deliveryCount} deliveries: ${lastError}`,
+    ),
+    dead: encodeDeadStopJob({
+      source_entry_id: entry.id,
+      delivery_count: String(deliveryCount),
+      last_error: clip(lastError),
+      dead_at_ms: String(Date.now()),
+      consumer: ctx.consumer,
+      entry: JSON.stringify(original?.ok ? original.record : (entry.fields ?? null)),
+    }),
+  };
+}
+
+function failure(
+  entryId: string,
+  runId: string,
+  code: 'invalid_envelope' | 'internal',
+  message: string,
+): StopJobResultFields {
+  return {
+    run_id: runId,
+    outcome: 'failure',
+    error_code: code,
+    error_message: clip(message),
+    final_status: '',
+    source_entry_id: entryId,
+  };
+}
+
+async function callService(ctx: BatchContext, job: StopJob) {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`stop service timed out after ${ctx.serviceTimeoutMs} ms`);
+        controller.abort(error);
+        reject(error);
+      }, ctx.serviceTimeoutMs);
+    });
+    const answer = await Promise.race([
+      ctx.service.stop(job, { signal: controller.signal }),
+      timeout,
+    ]);
+    const parsed = stopServiceResultSchema.safeParse(answer);
+    if (!parsed.success) {
+      return {
+        ok: false as const,
+        error: `stop service answered outside the contract: ${describeIssues(parsed.error)}`,
+      };
+    }
+    return { ok: true as const, result: parsed.data };
+  } catch (error) {
+    return { ok: false as const, error: errorMessage(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function deliveryCounts(ctx: BatchContext, entries: RawEntry[]) {
+  const pipeline = ctx.redis.pipeline();
+  for (const { id } of entries) pipeline.call('XPENDING', [ctx.streams.jobs, ctx.group, id, id, 1]);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, reply]) => {
+    if (error) throw error;
+    return parsePendingCount(reply);
+  });
+}
+
+async function runLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+const MAX_REMEMBERED_ERRORS = 10_000;
+
+function rememberError(lastErrors: Map<string, string>, id: string, error: string) {
+  lastErrors.delete(id);
+  lastErrors.set(id, clip(error));
+  // Oldest first: a Map iterates in insertion order.
+  if (lastErrors.size > MAX_REMEMBERED_ERRORS) lastErrors.delete(lastErrors.keys().next().value!);
+}
