@@ -20,7 +20,7 @@ export {
 export { DROP_REASONS, type DropReason } from './drop-reasons.js';
 export { type DecodeResult, decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
 export { type Logger, noopLogger } from './logger.js';
-export { memoryTransport } from './memory-transport.js';
+export { type MemoryTransport, memoryTransport } from './memory-transport.js';
 export { type BusMetrics, emptyMetrics } from './metrics.js';
 export { createOrigin, ORIGIN_PATTERN, processOrigin } from './origin.js';
 export { PUBSUB_ERROR_CODES, PubSubError, type PubSubErrorCode } from './pubsub-error.js';

@@ -11,12 +11,19 @@ import type { BusState, Transport, TransportLink, TransportSink } from './transp
  * const a = createBus({ transport, origin: createOrigin() });
  * const b = createBus({ transport, origin: createOrigin() });
  */
-export function memoryTransport(): Transport {
+export function memoryTransport(): MemoryTransport {
   const hub = new Map<string, Set<MemoryLink>>();
   return {
     kind: 'memory',
     open: (sink) => new MemoryLink(hub, sink),
+    subscriberCount: (channel) => hub.get(channel)?.size ?? 0,
   };
+}
+
+/** The memory transport, with the hub's equivalent of `PUBSUB NUMSUB` for diagnostics. */
+export interface MemoryTransport extends Transport {
+  /** How many links (buses) the hub delivers `channel` to. */
+  subscriberCount(channel: string): number;
 }
 
 class MemoryLink implements TransportLink {

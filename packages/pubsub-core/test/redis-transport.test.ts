@@ -1,0 +1,4 @@
+import { transportContract } from './contract-suite.js';
+import { redisHarness } from './redis-harness.js';
+
+transportContract('redis (PUBLISH/SUBSCRIBE)', () => redisHarness());
