@@ -1,0 +1,481 @@
+import { randomUUID } from 'node:crypto';
+import { uniqueName } from '@x/testkit';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRunStore, type Database, migrate, type RunStore } from '../src/index.js';
+import { expectStoreError, resultCount, runInput, shardRows } from './helpers.js';
+
+export interface SuiteTarget {
+  /** A migrated, empty database of this dialect. */
+  open(): Promise<{ db: Kysely<Database>; close(): Promise<void> }>;
+}
+
+const ok = { passed: 1, failed: 1, skipped: 0 };
+
+/** The non-concurrent contract: every dialect must pass it unchanged. */
+export function runStoreSuite(target: SuiteTarget): void {
+  let db: Kysely<Database>;
+  let store: RunStore;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => {
+    ({ db, close } = await target.open());
+    store = createRunStore(db);
+  });
+  afterAll(() => close());
+
+  describe('migrate', () => {
+    it('is idempotent: a second call applies nothing and keeps the data', async () => {
+      const run = await store.createRun(runInput(1));
+      await migrate(db);
+      const applied = await db.selectFrom('x_run_store_migrations').select('name').execute();
+      expect(applied.map((r) => r.name)).toEqual(['0001_runs']);
+      expect(await store.getRunById(run.id)).toBeDefined();
+    });
+  });
+
+  describe('createRun', () => {
+    it('stores the run and one row per shard, total = all test ids, counters at zero', async () => {
+      const run = await store.createRun({
+        ...runInput(3, 2),
+        callbackUrl: 'https://ci.example/cb',
+      });
+      expect(run).toMatchObject({
+        status: 'queued',
+        executor: 'demo',
+        name: 'suite',
+        shardCount: 3,
+        shardsCompleted: 0,
+        total: 6,
+        passed: 0,
+        failed: 0,
+        retryCount: 0,
+        failedAfterRetry: 0,
+        callbackUrl: 'https://ci.example/cb',
+        error: null,
+        startedAt: null,
+        finishedAt: null,
+        durationMs: null,
+      });
+      expect(run.createdAt).toBeInstanceOf(Date);
+      const shards = await shardRows(db, run.id);
+      expect(shards.map((s) => [s.shard_index, s.status, s.attempt, s.test_ids])).toEqual([
+        [0, 'pending', 0, ['s0t0', 's0t1']],
+        [1, 'pending', 0, ['s1t0', 's1t1']],
+        [2, 'pending', 0, ['s2t0', 's2t1']],
+      ]);
+    });
+
+    it('upserts the workspace, so a second run in it is fine', async () => {
+      const ws = uniqueName('ws');
+      await store.createRun(runInput(1, 1, ws));
+      await store.createRun(runInput(1, 1, ws));
+      const rows = await db.selectFrom('workspaces').selectAll().where('id', '=', ws).execute();
+      expect(rows).toHaveLength(1);
+      expect((await store.listRuns(ws)).runs).toHaveLength(2);
+    });
+
+    it('keeps a caller-chosen id and refuses it twice with conflict', async () => {
+      const id = randomUUID();
+      expect((await store.createRun({ ...runInput(1), id })).id).toBe(id);
+      await expectStoreError(store.createRun({ ...runInput(1), id }), 'conflict');
+    });
+
+    it('refuses bad input with invalid_input, naming the field, and writes nothing', async () => {
+      const ws = uniqueName('ws');
+      const base = runInput(2, 1, ws);
+      const dup = { ...base, shards: [{ testIds: ['a'] }, { testIds: ['a'] }] };
+      expect((await expectStoreError(store.createRun(dup), 'invalid_input')).message).toContain(
+        'repeats test id',
+      );
+      await expectStoreError(store.createRun({ ...base, shards: [] }), 'invalid_input');
+      await expectStoreError(store.createRun({ ...base, id: 'not-a-uuid' }), 'invalid_input');
+      expect(
+        (await expectStoreError(store.createRun({ ...base, executor: '' }), 'invalid_input'))
+          .message,
+      ).toContain('executor');
+      await expectStoreError(store.createRun({ ...base, workspaceId: '' }), 'invalid_input');
+      expect((await store.listRuns(ws)).runs).toEqual([]);
+    });
+  });
+
+  describe('reads and workspace isolation', () => {
+    it('getRun finds a run only in its own workspace; getRunById ignores workspaces', async () => {
+      const run = await store.createRun(runInput(1));
+      expect((await store.getRun(run.workspaceId, run.id))?.id).toBe(run.id);
+      expect(await store.getRun(uniqueName('other'), run.id)).toBeUndefined();
+      expect((await store.getRunById(run.id))?.workspaceId).toBe(run.workspaceId);
+      expect(await store.getRun(run.workspaceId, 'nope')).toBeUndefined();
+      expect(await store.getRunById(randomUUID())).toBeUndefined();
+      expect(await store.getStatus(run.id)).toBe('queued');
+      expect(await store.getStatus('nope')).toBeUndefined();
+    });
+
+    it('listRuns pages newest first with a cursor, every run exactly once, only its workspace', async () => {
+      const ws = uniqueName('ws');
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) ids.push((await store.createRun(runInput(1, 1, ws))).id);
+      await store.createRun(runInput(1, 1)); // another workspace
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.listRuns(ws, { limit: 3, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.runs.map((r) => r.id));
+        cursor = page.nextCursor ?? undefined;
+        pages++;
+      } while (cursor);
+      expect(pages).toBe(3);
+      expect(seen).toHaveLength(7);
+      expect(new Set(seen)).toEqual(new Set(ids));
+      const all = (await store.listRuns(ws, { limit: 100 })).runs;
+      const order = all.map((r) => [r.createdAt.getTime(), r.id] as const);
+      const sorted = [...order].sort((a, b) => b[0] - a[0] || (a[1] < b[1] ? 1 : -1));
+      expect(order).toEqual(sorted);
+    });
+
+    it('listRuns filters by status and refuses a bad cursor, status or limit', async () => {
+      const ws = uniqueName('ws');
+      const a = await store.createRun(runInput(1, 1, ws));
+      await store.createRun(runInput(1, 1, ws));
+      await store.markRunning(a.id);
+      const running = await store.listRuns(ws, { status: 'running' });
+      expect(running.runs.map((r) => r.id)).toEqual([a.id]);
+      await expectStoreError(store.listRuns(ws, { cursor: 'garbage!' }), 'invalid_input');
+      await expectStoreError(
+        store.listRuns(ws, { cursor: Buffer.from('["s",1,"2"]').toString('base64url') }),
+        'invalid_input',
+      );
+      // @ts-expect-error: a status from the outside may be anything
+      await expectStoreError(store.listRuns(ws, { status: 'paused' }), 'invalid_input');
+      await expectStoreError(store.listRuns(ws, { limit: 0 }), 'invalid_input');
+    });
+
+    it('getResults pages by shard then insertion order and hides other workspaces', async () => {
+      const run = await store.createRun(runInput(2, 3));
+      const mk = (s: number, t: number) => ({
+        testId: `s${s}t${t}`,
+        name: `test ${s}.${t}`,
+        status: 'passed' as const,
+        durationMs: 5,
+        error: null,
+        attempt: 1,
+      });
+      await store.appendResults(run.id, 1, [mk(1, 0), mk(1, 1), mk(1, 2)]);
+      await store.appendResults(run.id, 0, [mk(0, 0), mk(0, 1), mk(0, 2)]);
+      const got: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.getResults(run.workspaceId, run.id, {
+          limit: 4,
+          ...(cursor ? { cursor } : {}),
+        });
+        if (!page) throw new Error('run not visible');
+        got.push(...page.results.map((r) => r.testId));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(got).toEqual(['s0t0', 's0t1', 's0t2', 's1t0', 's1t1', 's1t2']);
+      expect(await store.getResults(uniqueName('other'), run.id)).toBeUndefined();
+      expect(await store.getResults(run.workspaceId, randomUUID())).toBeUndefined();
+      const empty = await store.createRun(runInput(1, 1, run.workspaceId));
+      expect(await store.getResults(run.workspaceId, empty.id)).toEqual({
+        results: [],
+        nextCursor: null,
+      });
+      await expectStoreError(
+        store.getResults(run.workspaceId, run.id, { cursor: 'x' }),
+        'invalid_input',
+      );
+    });
+  });
+
+  describe('status transitions', () => {
+    it('markRunning moves queued to running once and stamps startedAt', async () => {
+      const run = await store.createRun(runInput(1));
+      expect(await store.markRunning(run.id)).toBe(true);
+      expect(await store.markRunning(run.id)).toBe(false);
+      const after = await store.getRunById(run.id);
+      expect(after?.status).toBe('running');
+      expect(after?.startedAt).toBeInstanceOf(Date);
+      await expectStoreError(store.markRunning(randomUUID()), 'not_found');
+    });
+
+    it('transition: the first terminal writer wins and the loser learns the status', async () => {
+      const run = await store.createRun(runInput(1));
+      await store.markRunning(run.id);
+      const first = await store.transition(run.id, ['queued', 'running'], 'aborted', {
+        error: 'user',
+      });
+      expect(first).toEqual({ won: true, status: 'aborted' });
+      const second = await store.transition(run.id, ['running'], 'failed', { error: 'boom' });
+      expect(second).toEqual({ won: false, status: 'aborted' });
+      const row = await store.getRunById(run.id);
+      expect(row).toMatchObject({ status: 'aborted', error: 'user' });
+      expect(row?.finishedAt).toBeInstanceOf(Date);
+      expect(row?.durationMs).toBeGreaterThanOrEqual(0);
+    });
+
+    it('transition never overwrites a terminal status, even when `from` lists it', async () => {
+      const run = await store.createRun(runInput(1));
+      await store.transition(run.id, ['queued'], 'failed', { error: 'x', durationMs: 7 });
+      const res = await store.transition(run.id, ['failed', 'completed', 'aborted'], 'running');
+      expect(res).toEqual({ won: false, status: 'failed' });
+      expect(await store.getRunById(run.id)).toMatchObject({ status: 'failed', durationMs: 7 });
+    });
+
+    it('transition refuses unknown runs and bad statuses', async () => {
+      await expectStoreError(store.transition(randomUUID(), ['queued'], 'aborted'), 'not_found');
+      await expectStoreError(store.transition('x', ['queued'], 'aborted'), 'not_found');
+      const run = await store.createRun(runInput(1));
+      // @ts-expect-error: statuses from the outside may be anything
+      await expectStoreError(store.transition(run.id, ['queued'], 'paused'), 'invalid_input');
+      // @ts-expect-error: statuses from the outside may be anything
+      await expectStoreError(store.transition(run.id, ['later'], 'aborted'), 'invalid_input');
+      expect(await store.getStatus(run.id)).toBe('queued');
+    });
+  });
+
+  describe('completeShard and finalizeRun', () => {
+    it('applies a shard once: a redelivery changes nothing, the last shard is the finalizer', async () => {
+      const run = await store.createRun(runInput(2));
+      await store.markRunning(run.id);
+      expect(await store.completeShard(run.id, 0, 1, ok)).toEqual({
+        applied: true,
+        shardsCompleted: 1,
+        shardCount: 2,
+        isFinalizer: false,
+      });
+      expect(await store.completeShard(run.id, 0, 1, { passed: 9, failed: 9, skipped: 9 })).toEqual(
+        {
+          applied: false,
+          shardsCompleted: 1,
+          shardCount: 2,
+          isFinalizer: false,
+        },
+      );
+      expect(await store.completeShard(run.id, 1, 1, { passed: 2, failed: 0, skipped: 0 })).toEqual(
+        {
+          applied: true,
+          shardsCompleted: 2,
+          shardCount: 2,
+          isFinalizer: true,
+        },
+      );
+      expect((await store.completeShard(run.id, 1, 2, ok)).isFinalizer).toBe(false);
+      expect(await store.getRunById(run.id)).toMatchObject({
+        passed: 3,
+        failed: 1,
+        shardsCompleted: 2,
+      });
+      const shard = (await shardRows(db, run.id))[0];
+      expect(shard).toMatchObject({ status: 'completed', passed: 1, failed: 1, skipped: 0 });
+    });
+
+    it('does nothing to a run that is already terminal', async () => {
+      const run = await store.createRun(runInput(2));
+      await store.markRunning(run.id);
+      await store.completeShard(run.id, 0, 1, ok);
+      await store.transition(run.id, ['running'], 'aborted');
+      const before = await store.getRunById(run.id);
+      const res = await store.completeShard(run.id, 1, 1, ok);
+      expect(res).toEqual({
+        applied: false,
+        shardsCompleted: 1,
+        shardCount: 2,
+        isFinalizer: false,
+      });
+      expect(await store.getRunById(run.id)).toEqual(before);
+      expect((await shardRows(db, run.id))[1]?.status).toBe('pending');
+    });
+
+    it('refuses an unknown run, negative stats, a bad attempt and an out-of-range shard, writing nothing', async () => {
+      const run = await store.createRun(runInput(2));
+      await store.markRunning(run.id);
+      const before = { run: await store.getRunById(run.id), shards: await shardRows(db, run.id) };
+      await expectStoreError(store.completeShard(randomUUID(), 0, 1, ok), 'not_found');
+      const neg = await expectStoreError(
+        store.completeShard(run.id, 0, 1, { passed: -1, failed: 0, skipped: 0 }),
+        'invalid_input',
+      );
+      expect(neg.message).toContain('stats.passed');
+      await expectStoreError(
+        store.completeShard(run.id, 0, 1, { passed: 1.5, failed: 0, skipped: 0 }),
+        'invalid_input',
+      );
+      await expectStoreError(store.completeShard(run.id, 0, 0, ok), 'invalid_input');
+      await expectStoreError(store.completeShard(run.id, 2, 1, ok), 'shard_out_of_range');
+      await expectStoreError(store.completeShard(run.id, -1, 1, ok), 'shard_out_of_range');
+      expect({ run: await store.getRunById(run.id), shards: await shardRows(db, run.id) }).toEqual(
+        before,
+      );
+    });
+
+    it('finalizeRun completes once with retry counts, finishedAt and durationMs', async () => {
+      const run = await store.createRun(runInput(3));
+      await store.markRunning(run.id);
+      await store.recordShardAttempt(run.id, 0, 1);
+      await store.recordShardAttempt(run.id, 1, 1);
+      await store.recordShardAttempt(run.id, 1, 2);
+      await store.recordShardAttempt(run.id, 2, 3);
+      await store.completeShard(run.id, 0, 1, { passed: 2, failed: 0, skipped: 0 });
+      await store.completeShard(run.id, 1, 2, { passed: 1, failed: 1, skipped: 0 });
+      expect(
+        (await store.completeShard(run.id, 2, 3, { passed: 0, failed: 2, skipped: 0 })).isFinalizer,
+      ).toBe(true);
+      const { won, run: done } = await store.finalizeRun(run.id);
+      expect(won).toBe(true);
+      expect(done).toMatchObject({
+        status: 'completed',
+        passed: 3,
+        failed: 3,
+        retryCount: 3,
+        failedAfterRetry: 3,
+      });
+      expect(done.finishedAt).toBeInstanceOf(Date);
+      expect(done.durationMs).toBeGreaterThanOrEqual(0);
+      const again = await store.finalizeRun(run.id);
+      expect(again.won).toBe(false);
+      expect(again.run).toEqual(done);
+    });
+
+    it('finalizeRun loses to an abort and reports the aborted run', async () => {
+      const run = await store.createRun(runInput(1));
+      await store.transition(run.id, ['queued'], 'aborted', { error: 'stop' });
+      const res = await store.finalizeRun(run.id);
+      expect(res.won).toBe(false);
+      expect(res.run).toMatchObject({ status: 'aborted', error: 'stop' });
+      await expectStoreError(store.finalizeRun(randomUUID()), 'not_found');
+    });
+  });
+
+  describe('shard attempts and results', () => {
+    it('recordShardAttempt never lowers the attempt and leaves a completed shard alone', async () => {
+      const run = await store.createRun(runInput(2));
+      await store.recordShardAttempt(run.id, 0, 2);
+      await store.recordShardAttempt(run.id, 0, 1);
+      expect((await shardRows(db, run.id))[0]).toMatchObject({ attempt: 2, status: 'running' });
+      await store.completeShard(run.id, 1, 1, ok);
+      await store.recordShardAttempt(run.id, 1, 5);
+      expect((await shardRows(db, run.id))[1]).toMatchObject({ attempt: 1, status: 'completed' });
+      await expectStoreError(store.recordShardAttempt(run.id, 2, 1), 'shard_out_of_range');
+      await expectStoreError(store.recordShardAttempt(randomUUID(), 0, 1), 'not_found');
+      await expectStoreError(store.recordShardAttempt(run.id, 0, 0), 'invalid_input');
+    });
+
+    it('purgeShardResults removes only that shard’s executed results, keeping siblings and pre-seeded skips', async () => {
+      const run = await store.createRun(runInput(2, 3));
+      const r = (testId: string, status: 'passed' | 'failed' | 'skipped', attempt: number) => ({
+        testId,
+        name: testId,
+        status,
+        durationMs: 1,
+        error: status === 'failed' ? 'nope' : null,
+        attempt,
+      });
+      await store.appendResults(run.id, 0, [
+        r('s0t0', 'passed', 1),
+        r('s0t1', 'failed', 1),
+        r('s0t2', 'skipped', 0),
+      ]);
+      await store.appendResults(run.id, 1, [
+        r('s1t0', 'passed', 1),
+        r('s1t1', 'skipped', 1),
+        r('s1t2', 'skipped', 0),
+      ]);
+      expect(await store.purgeShardResults(run.id, 0)).toBe(2);
+      const page = await store.getResults(run.workspaceId, run.id);
+      expect(page?.results.map((x) => x.testId)).toEqual(['s0t2', 's1t0', 's1t1', 's1t2']);
+      expect(await store.purgeShardResults(run.id, 0)).toBe(0);
+      await expectStoreError(store.purgeShardResults(run.id, 2), 'shard_out_of_range');
+      await expectStoreError(store.purgeShardResults(randomUUID(), 0), 'not_found');
+    });
+
+    it('appendResults is idempotent for a redelivered batch and keeps every field', async () => {
+      const run = await store.createRun(runInput(1, 2));
+      const batch = [
+        {
+          testId: 's0t0',
+          name: 'first',
+          status: 'failed' as const,
+          durationMs: 12,
+          error: 'expected 1',
+          attempt: 1,
+        },
+        {
+          testId: 's0t1',
+          name: 'second',
+          status: 'passed' as const,
+          durationMs: 3,
+          error: null,
+          attempt: 1,
+        },
+      ];
+      await store.appendResults(run.id, 0, batch);
+      await store.appendResults(run.id, 0, batch);
+      await store.appendResults(run.id, 0, []);
+      expect(await resultCount(db, run.id)).toBe(2);
+      const page = await store.getResults(run.workspaceId, run.id);
+      expect(page?.results[0]).toEqual({ runId: run.id, shardIndex: 0, ...batch[0] });
+    });
+
+    it('appendResults refuses an unknown run, a bad shard and a bad entry, inserting nothing', async () => {
+      const run = await store.createRun(runInput(2, 1));
+      const good = {
+        testId: 's0t0',
+        name: 'n',
+        status: 'passed' as const,
+        durationMs: 1,
+        error: null,
+        attempt: 1,
+      };
+      await expectStoreError(store.appendResults(randomUUID(), 0, [good]), 'not_found');
+      await expectStoreError(store.appendResults(run.id, 2, [good]), 'shard_out_of_range');
+      const bad = { ...good, testId: 's0t1', durationMs: -4 };
+      expect(
+        (await expectStoreError(store.appendResults(run.id, 0, [good, bad]), 'invalid_input'))
+          .message,
+      ).toContain('results[1].durationMs');
+      // @ts-expect-error: a status from the outside may be anything
+      await expectStoreError(
+        store.appendResults(run.id, 0, [{ ...good, status: 'flaky' }]),
+        'invalid_input',
+      );
+      await expectStoreError(store.appendResults(run.id, 0, [good, good]), 'invalid_input');
+      expect(await resultCount(db, run.id)).toBe(0);
+    });
+  });
+
+  describe('reconcile and restart', () => {
+    it('terminalRuns returns only the terminal runs among those asked, ignoring malformed ids', async () => {
+      const a = await store.createRun(runInput(1));
+      const b = await store.createRun(runInput(1));
+      const c = await store.createRun(runInput(1));
+      await store.transition(a.id, ['queued'], 'aborted');
+      await store.transition(b.id, ['queued'], 'failed');
+      const got = await store.terminalRuns([a.id, b.id, c.id, 'junk', randomUUID()]);
+      expect(got.sort((x, y) => x.status.localeCompare(y.status))).toEqual([
+        { id: a.id, status: 'aborted' },
+        { id: b.id, status: 'failed' },
+      ]);
+      expect(await store.terminalRuns([])).toEqual([]);
+    });
+
+    it('failInterruptedRuns fails every queued and running run and leaves terminal ones alone', async () => {
+      const queued = await store.createRun(runInput(1));
+      const running = await store.createRun(runInput(1));
+      const done = await store.createRun(runInput(1));
+      await store.markRunning(running.id);
+      await store.transition(done.id, ['queued'], 'aborted', { error: 'user' });
+      const ids = await store.failInterruptedRuns('process restarted');
+      expect(ids).toEqual(expect.arrayContaining([queued.id, running.id]));
+      expect(ids).not.toContain(done.id);
+      expect(await store.getRunById(queued.id)).toMatchObject({
+        status: 'failed',
+        error: 'process restarted',
+      });
+      expect(await store.getRunById(running.id)).toMatchObject({ status: 'failed' });
+      expect(await store.getRunById(done.id)).toMatchObject({ status: 'aborted', error: 'user' });
+      await expectStoreError(store.failInterruptedRuns(''), 'invalid_input');
+    });
+  });
+}
