@@ -150,8 +150,9 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
     if (bus.state !== 'connected') counters.publishedWhileDisconnected++;
     publishing = true;
     try {
-      channel.publish({ runId, reason: clip(reason) });
-      counters.published++;
+      // false = refused by the channel schema (the bus logged why); counted like a failed send.
+      if (channel.publish({ runId, reason: clip(reason) })) counters.published++;
+      else counters.publishErrors++;
     } catch (err) {
       // The store already holds the abort; reconcile delivers it to replicas this publish missed.
       counters.publishErrors++;
@@ -176,9 +177,9 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
         throw new TypeError(`abortRun: runId must be a UUID, got ${JSON.stringify(runId)}`);
       const why = clip(reason);
       counters.abortsRequested++;
+      // The store stamps finishedAt and durationMs itself (its clock, not this replica's).
       const { won, status } = await store.transition(runId, ABORTABLE_STATUSES, 'aborted', {
         error: why,
-        finishedAt: new Date(),
       });
       if (!won && status !== 'aborted') {
         counters.abortsLost++;
