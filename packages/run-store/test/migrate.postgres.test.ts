@@ -1,0 +1,53 @@
+import { freePort, postgres, type TestDatabase } from '@x/testkit';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRunStore, migrate, openPostgres, RunStoreError } from '../src/index.js';
+import { runInput } from './helpers.js';
+
+describe('migrate on PostgreSQL', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await postgres('runstore_migrate');
+  });
+  afterAll(() => database.close());
+
+  it('two processes migrating at once (separate pools) both succeed and apply each step once', async () => {
+    const a = openPostgres(database.url, { max: 2 });
+    const b = openPostgres(database.url, { max: 2 });
+    try {
+      await Promise.all([migrate(a), migrate(b), migrate(a), migrate(b)]);
+      const applied = await a.selectFrom('x_run_store_migrations').selectAll().execute();
+      expect(applied.map((r) => r.name)).toEqual(['0001_runs']);
+      const tables = await sql<{ n: number }>`
+        select count(*)::int as n from information_schema.tables
+        where table_schema = 'public' and table_name in ('workspaces', 'runs', 'run_shards', 'run_results')`.execute(
+        a,
+      );
+      expect(tables.rows[0]?.n).toBe(4);
+      const run = await createRunStore(b).createRun(runInput(2));
+      expect((await createRunStore(a).getRunById(run.id))?.total).toBe(4);
+    } finally {
+      await Promise.all([a.destroy(), b.destroy()]);
+    }
+  });
+
+  it('maps an unreachable server to RunStoreError unavailable', async () => {
+    const port = await freePort();
+    const db = openPostgres(`postgres://nobody@127.0.0.1:${port}/none`, {
+      connectionTimeoutMs: 2_000,
+    });
+    try {
+      const err = await createRunStore(db)
+        .getRunById('8c3f2b8e-0d5c-4d0e-9a53-1b0f1f8b6a11')
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RunStoreError);
+      expect((err as RunStoreError).code).toBe('unavailable');
+      expect((err as RunStoreError).cause).toBeDefined();
+      const mig = await migrate(db).catch((e: unknown) => e);
+      expect((mig as RunStoreError).code).toBe('unavailable');
+    } finally {
+      await db.destroy();
+    }
+  });
+});

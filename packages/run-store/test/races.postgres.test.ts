@@ -1,0 +1,133 @@
+import { postgres, type TestDatabase } from '@x/testkit';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createRunStore,
+  type Database,
+  isTerminal,
+  migrate,
+  openPostgres,
+  type RunStatus,
+  type RunStore,
+  TERMINAL_STATUSES,
+} from '../src/index.js';
+import { runInput, shardRows, shuffle } from './helpers.js';
+
+// Races need real concurrent connections: PGlite has one, so these run on PostgreSQL only,
+// with a pool large enough that every caller below holds its own connection.
+describe('RunStore races on PostgreSQL', () => {
+  let database: TestDatabase;
+  let db: Kysely<Database>;
+  let store: RunStore;
+
+  beforeAll(async () => {
+    database = await postgres('runstore_races');
+    db = openPostgres(database.url, { max: 24 });
+    await migrate(db);
+    store = createRunStore(db);
+  });
+  afterAll(async () => {
+    await db.destroy();
+    await database.close();
+  });
+
+  it('50 concurrent completeShard calls (10 shards x 5 deliveries): exact counters, exactly one finalizer', async () => {
+    for (let round = 0; round < 3; round++) {
+      const run = await store.createRun(runInput(10, 3));
+      await store.markRunning(run.id);
+      const stats = (s: number) => ({ passed: s, failed: 10 - s, skipped: s % 2 });
+      const calls = shuffle(Array.from({ length: 50 }, (_, i) => i % 10)).map((s) =>
+        store.completeShard(run.id, s, 1 + (s % 3), stats(s)),
+      );
+      const outcomes = await Promise.all(calls);
+      expect(outcomes.filter((o) => o.isFinalizer)).toHaveLength(1);
+      expect(outcomes.filter((o) => o.applied)).toHaveLength(10);
+      const after = await store.getRunById(run.id);
+      expect(after).toMatchObject({
+        shardsCompleted: 10,
+        shardCount: 10,
+        passed: 45,
+        failed: 55,
+        status: 'running',
+      });
+      const shards = await shardRows(db, run.id);
+      expect(shards.every((s) => s.status === 'completed')).toBe(true);
+      expect(shards.map((s) => s.skipped)).toEqual([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+    }
+  });
+
+  it('20 concurrent terminal transitions: exactly one winner, every loser learns the winning status', async () => {
+    for (let round = 0; round < 3; round++) {
+      const run = await store.createRun(runInput(1));
+      await store.markRunning(run.id);
+      const targets = Array.from({ length: 20 }, (_, i) => TERMINAL_STATUSES[i % 3] as RunStatus);
+      const results = await Promise.all(
+        targets.map((to, i) =>
+          store.transition(run.id, ['queued', 'running'], to, { error: `writer ${i}` }),
+        ),
+      );
+      const winners = results.map((r, i) => ({ ...r, i })).filter((r) => r.won);
+      expect(winners).toHaveLength(1);
+      const winner = winners[0] as { status: RunStatus; i: number };
+      expect(results.every((r) => r.status === winner.status)).toBe(true);
+      expect(await store.getRunById(run.id)).toMatchObject({
+        status: winner.status,
+        error: `writer ${winner.i}`,
+      });
+    }
+  });
+
+  it('abort racing the finalizer: exactly one terminal status, and the loser learns it lost', async () => {
+    const tally = { completed: 0, aborted: 0 };
+    for (let round = 0; round < 20; round++) {
+      const run = await store.createRun(runInput(2, 1));
+      await store.markRunning(run.id);
+      await store.completeShard(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 });
+      const finisher = (async () => {
+        const done = await store.completeShard(run.id, 1, 1, { passed: 1, failed: 0, skipped: 0 });
+        if (!done.isFinalizer)
+          return { side: 'finalizer', won: false, status: await store.getStatus(run.id) };
+        const f = await store.finalizeRun(run.id);
+        return { side: 'finalizer', won: f.won, status: f.run.status };
+      })();
+      const aborter = store
+        .transition(run.id, ['queued', 'running'], 'aborted', { error: 'user abort' })
+        .then((r) => ({ side: 'abort', ...r }));
+      const [f, a] = await Promise.all([finisher, aborter]);
+      const final = await store.getRunById(run.id);
+      if (!final) throw new Error('run vanished');
+      expect(isTerminal(final.status)).toBe(true);
+      expect([f.won, a.won].filter(Boolean)).toHaveLength(1);
+      // Both sides agree on the one terminal status.
+      expect(f.status).toBe(final.status);
+      expect(a.status).toBe(final.status);
+      if (final.status === 'completed') {
+        expect(final).toMatchObject({ passed: 2, shardsCompleted: 2, error: null });
+      } else {
+        expect(final.status).toBe('aborted');
+        expect(final.error).toBe('user abort');
+      }
+      tally[final.status === 'completed' ? 'completed' : 'aborted']++;
+    }
+    expect(tally.completed + tally.aborted).toBe(20);
+  });
+
+  it('shards completing while the run is aborted never change the aborted run', async () => {
+    const run = await store.createRun(runInput(8, 1));
+    await store.markRunning(run.id);
+    const calls = shuffle(Array.from({ length: 16 }, (_, i) => i % 8)).map((s) =>
+      store.completeShard(run.id, s, 1, { passed: 1, failed: 0, skipped: 0 }),
+    );
+    const abort = store.transition(run.id, ['running'], 'aborted');
+    const [outcomes, aborted] = await Promise.all([Promise.all(calls), abort]);
+    const final = await store.getRunById(run.id);
+    const applied = outcomes.filter((o) => o.applied).length;
+    // The counters hold exactly the shards that landed before the abort, and no later one.
+    expect(final?.shardsCompleted).toBe(applied);
+    expect(final?.passed).toBe(applied);
+    expect(aborted.won || final?.status === 'completed').toBe(true);
+    const late = await store.completeShard(run.id, 0, 2, { passed: 5, failed: 0, skipped: 0 });
+    expect(late.applied).toBe(false);
+    expect(await store.getRunById(run.id)).toEqual(final);
+  });
+});
