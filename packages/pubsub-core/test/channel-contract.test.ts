@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { createBus, defineChannel, memoryTransport, PubSubError } from '../src/index.js';
+
+const runAbort = defineChannel({
+  name: 'run-abort',
+  version: 1,
+  schema: z.object({ runId: z.string(), reason: z.string() }),
+});
+const shard = defineChannel({
+  name: 'run:{runId}:shard:{shardIndex}',
+  version: 3,
+  schema: z.object({ state: z.enum(['started', 'completed']) }),
+});
+
+describe('defineChannel', () => {
+  it('fills and validates every parameter of the name template', () => {
+    expect(shard.params).toEqual(['runId', 'shardIndex']);
+    expect(shard.resolve({ runId: 'r-1', shardIndex: '2' })).toBe('run:r-1:shard:2');
+    expect(() => shard.resolve({ runId: 'r-1' } as never)).toThrow(/shardIndex/);
+    for (const bad of ['*', 'a:b', ' ', 'a\tb', '?', '[a]', 'x'.repeat(201)]) {
+      expect(() => shard.resolve({ runId: bad, shardIndex: '1' })).toThrow(PubSubError);
+    }
+  });
+
+  it('refuses bad definitions with a message naming the problem', () => {
+    const schema = z.object({});
+    expect(() => defineChannel({ name: 'a b', version: 1, schema })).toThrow(/may only contain/);
+    expect(() => defineChannel({ name: 'a*', version: 1, schema })).toThrow(/may only contain/);
+    expect(() => defineChannel({ name: 'a', version: 0, schema })).toThrow(/version/);
+    expect(() => defineChannel({ name: 'a', version: 1, schema, maxBytes: 1 })).toThrow(/maxBytes/);
+  });
+
+  it('parses payloads without throwing and names the failing field', () => {
+    expect(runAbort.parse({ runId: 'r', reason: 'user' })).toEqual({
+      ok: true,
+      value: { runId: 'r', reason: 'user' },
+    });
+    expect(runAbort.parse({ runId: 1 })).toMatchObject({ ok: false, detail: /runId/ });
+  });
+
+  it('types channel parameters: required when the name has placeholders, absent otherwise', async () => {
+    const bus = createBus({ transport: memoryTransport(), prefix: 'types' });
+    expect(bus.channel(runAbort).name).toBe('types:run-abort');
+    expect(bus.channel(shard, { runId: 'r', shardIndex: '0' }).name).toBe('types:run:r:shard:0');
+    // @ts-expect-error parameters are required for a parameterised name
+    expect(() => bus.channel(shard)).toThrow(PubSubError);
+    await bus.close();
+  });
+
+  it('refuses to bind two different contracts to one channel name', async () => {
+    const bus = createBus({ transport: memoryTransport() });
+    const other = defineChannel({ name: 'run-abort', version: 2, schema: z.object({}) });
+    await bus.channel(runAbort).subscribe(() => {});
+    expect(() => bus.channel(other)).toThrow(expect.objectContaining({ code: 'channel_conflict' }));
+    await bus.close();
+  });
+
+  it('refuses bad bus options', () => {
+    const transport = memoryTransport();
+    expect(() => createBus({ transport, prefix: 'a b' })).toThrow(/prefix/);
+    expect(() => createBus({ transport, origin: 'me' })).toThrow(/origin/);
+    expect(() => createBus({ transport, maxMessageBytes: 0 })).toThrow(/maxMessageBytes/);
+  });
+});
