@@ -1,1 +1,33 @@
-export {};
+export type { AppendOptions, EventLog, StoredEvent } from './event-log.js';
+export { LISTEN_END_REASONS, type ListenEndReason } from './listener-entry.js';
+export { memoryEventLog } from './memory-event-log.js';
+export { type EventLogRedis, type RedisEventLogOptions, redisEventLog } from './redis-event-log.js';
+export {
+  EMITTED_EVENT_TYPES,
+  type EmittedEventType,
+  RUN_EVENT_PAYLOAD_SCHEMAS,
+  RUN_EVENT_TYPES,
+  type RunEvent,
+  type RunEventPayloads,
+  type RunEventType,
+} from './run-event-types.js';
+export {
+  createRunEvents,
+  type ListenHandle,
+  type ListenOptions,
+  type RunEvents,
+  type RunEventsMetrics,
+  type RunEventsOptions,
+} from './run-events.js';
+export { runEventsChannel, type WireRunEvent, wireRunEventSchema } from './run-events-channel.js';
+export {
+  RUN_EVENTS_ERROR_CODES,
+  RunEventsError,
+  type RunEventsErrorCode,
+} from './run-events-error.js';
+export {
+  createSseRouter,
+  type SseRouter,
+  type SseRouterMetrics,
+  type SseRouterOptions,
+} from './sse-router.js';

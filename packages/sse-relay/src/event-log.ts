@@ -1,0 +1,45 @@
+import type { EmittedEventType } from './run-event-types.js';
+
+/** One entry of a run's history: its sequence number, type and client JSON. */
+export interface StoredEvent {
+  readonly seq: number;
+  readonly type: EmittedEventType;
+  readonly json: string;
+}
+
+export interface AppendOptions {
+  /**
+   * The highest sequence number the caller knows for this run. The log never assigns a
+   * number at or below it, so a log that lost its data (Redis restarted without
+   * persistence) continues the sequence instead of reusing numbers clients already saw.
+   */
+  floor: number;
+  /** Keep at most this many events. */
+  historyLimit: number;
+  /** Time to live of the run's history from this append, in ms. */
+  ttlMs: number;
+}
+
+/**
+ * Where a run's sequence counter and bounded history live: memory (embedded mode) or
+ * Redis (distributed). Everything above this interface is the same code in both modes.
+ */
+export interface EventLog {
+  /** Assigns the run's next sequence number and appends the event, atomically. */
+  append(
+    runId: string,
+    event: { type: EmittedEventType; json: string },
+    opts: AppendOptions,
+  ): Promise<number>;
+  /** Events with seq > afterSeq, ascending, at most `limit`. */
+  read(runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** The last event of the run's history, if any. */
+  last(runId: string): Promise<StoredEvent | undefined>;
+  /** The last assigned sequence number (0 when the log knows none). */
+  head(runId: string): Promise<number>;
+  /** Raises the counter to at least `floor` (after the log lost its data). */
+  repair(runId: string, floor: number, ttlMs: number): Promise<void>;
+  /** Counters: history entries refused as malformed. */
+  metrics(): { malformed: number };
+  close(): Promise<void>;
+}

@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import type { EventLog, StoredEvent } from './event-log.js';
+import { APPEND_SCRIPT, HEAD_SCRIPT, READ_SCRIPT, REPAIR_SCRIPT } from './lua/scripts.js';
+import { EMITTED_EVENT_TYPES, type EmittedEventType } from './run-event-types.js';
+
+/** The slice of an ioredis client the log uses (a regular, non-subscriber connection). */
+export interface EventLogRedis {
+  evalsha(sha: string, numkeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numkeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+export interface RedisEventLogOptions {
+  /** A regular (not subscribed) connection; the caller owns it and closes it. */
+  redis: EventLogRedis;
+  /** Key prefix, the same as the bus prefix (`X_PREFIX`, default `x`). */
+  prefix: string;
+}
+
+interface Script {
+  source: string;
+  sha: string;
+}
+const script = (source: string): Script => ({
+  source,
+  sha: createHash('sha1').update(source).digest('hex'),
+});
+const APPEND = script(APPEND_SCRIPT);
+const READ = script(READ_SCRIPT);
+const HEAD = script(HEAD_SCRIPT);
+const REPAIR = script(REPAIR_SCRIPT);
+const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
+
+/**
+ * The distributed event log: per run a counter `{prefix}:run:{runId}:seq` and a capped
+ * stream `{prefix}:run:{runId}:history`, both written by one Lua script per append.
+ *
+ * @example
+ * const log = redisEventLog({ redis: new Redis(url), prefix: 'x' });
+ */
+export function redisEventLog({ redis, prefix }: RedisEventLogOptions): EventLog {
+  let malformed = 0;
+  const keys = (runId: string) => [`${prefix}:run:${runId}:seq`, `${prefix}:run:${runId}:history`];
+
+  const run = async (s: Script, keyList: string[], args: (string | number)[]) => {
+    try {
+      return await redis.evalsha(s.sha, keyList.length, ...keyList, ...args);
+    } catch (error) {
+      // A restarted or flushed server forgets loaded scripts; send the source once.
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return redis.eval(s.source, keyList.length, ...keyList, ...args);
+    }
+  };
+
+  const decode = (reply: unknown): StoredEvent[] => {
+    if (!Array.isArray(reply)) {
+      malformed++;
+      return [];
+    }
+    const out: StoredEvent[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      const [id, type, json] = [reply[i], reply[i + 1], reply[i + 2]].map((v) =>
+        Buffer.isBuffer(v) ? v.toString() : v,
+      );
+      const seq = typeof id === 'string' ? Number(id.split('-')[0]) : Number.NaN;
+      if (
+        !Number.isSafeInteger(seq) ||
+        seq < 1 ||
+        typeof type !== 'string' ||
+        !TYPES.includes(type)
+      ) {
+        malformed++;
+        continue;
+      }
+      if (typeof json !== 'string' || !json.startsWith('{')) {
+        malformed++;
+        continue;
+      }
+      out.push({ seq, type: type as EmittedEventType, json });
+    }
+    return out;
+  };
+
+  const toSeq = (reply: unknown): number => {
+    const n = Number(reply);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new Error(`event log: bad sequence reply ${String(reply)}`);
+    return n;
+  };
+
+  return {
+    async append(runId, event, { floor, historyLimit, ttlMs }) {
+      const args = [floor, historyLimit, Math.ceil(ttlMs), event.type, event.json];
+      return toSeq(await run(APPEND, keys(runId), args));
+    },
+    async read(runId, afterSeq, limit) {
+      return decode(await run(READ, [keys(runId)[1]!], [afterSeq + 1, limit, 'range']));
+    },
+    async last(runId) {
+      return decode(await run(READ, [keys(runId)[1]!], [0, 1, 'last']))[0];
+    },
+    async head(runId) {
+      return toSeq(await run(HEAD, keys(runId), []));
+    },
+    async repair(runId, floor, ttlMs) {
+      await run(REPAIR, keys(runId), [floor, Math.ceil(ttlMs)]);
+    },
+    metrics: () => ({ malformed }),
+    // The connection belongs to the caller.
+    async close() {},
+  };
+}

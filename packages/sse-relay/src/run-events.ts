@@ -1,0 +1,347 @@
+import type { BoundChannel, Bus, Logger } from '@x/pubsub-core';
+import { computeReplay } from './compute-replay.js';
+import type { EventLog } from './event-log.js';
+import { type ListenEndReason, ListenerEntry } from './listener-entry.js';
+import {
+  EMITTED_EVENT_TYPES,
+  type EmittedEventType,
+  eventJson,
+  makeRunEvent,
+  RESERVED_PAYLOAD_KEYS,
+  RUN_EVENT_PAYLOAD_SCHEMAS,
+  RUN_ID_PATTERN,
+  type RunEvent,
+  type RunEventPayloads,
+} from './run-event-types.js';
+import { runEventsChannel, type WireRunEvent } from './run-events-channel.js';
+import { RunEventsError } from './run-events-error.js';
+import { parseStoredEvent as parseLast, RunStream, type StreamCounters } from './run-stream.js';
+
+export interface RunEventsOptions {
+  /** The bus events travel on (`{prefix}:run:{runId}:events`); the caller owns and closes it. */
+  bus: Bus;
+  /** Sequence counter and history: `memoryEventLog()` embedded, `redisEventLog()` distributed. */
+  log: EventLog;
+  /** Events kept per run for resume. Default 10,000: a long run's tail without unbounded memory. */
+  historyLimit?: number;
+  /** History lifetime after `done`, in ms. Default 10 minutes: late reconnects still replay. */
+  doneTtlMs?: number;
+  /** History lifetime after the last event of a run that never finished. Default 24 h. */
+  idleTtlMs?: number;
+  /**
+   * How long an early event waits for the ones before it before they are read from the
+   * history, in ms. Default 250: concurrent emitters publish within a few ms of each other.
+   */
+  gapTimeoutMs?: number;
+  /**
+   * Every this many ms, each run with listeners reads its history past what it delivered:
+   * the safety net for a publish lost while the subscription stayed up. Default 5,000.
+   */
+  catchUpIntervalMs?: number;
+  /** Live events held for a listener still writing its replay before it is ended. Default 10,000. */
+  maxHeldEvents?: number;
+  logger?: Logger;
+}
+
+export interface ListenOptions {
+  /** Called once if the relay ends the listener (done, gap, overflow, closed). */
+  onEnd?: (reason: ListenEndReason) => void;
+}
+
+export interface ListenHandle {
+  /** Events after `afterSeq` up to `headSeq`, to send before live events (empty if not recovered). */
+  readonly replay: readonly RunEvent[];
+  /** False when `afterSeq` was given but the history no longer holds every missing event. */
+  readonly recovered: boolean;
+  /** The last seq delivered in this process when the listener joined. */
+  readonly headSeq: number;
+  /** Starts live delivery: held events first, then as they come. Call after sending `replay`. */
+  start(): void;
+  /** Leaves the run; the last listener releases the subscription. Idempotent. */
+  close(): void;
+}
+
+export interface RunEventsMetrics extends StreamCounters {
+  emitted: number;
+  emitFailures: number;
+  delivered: number;
+  listeners: number;
+  runs: number;
+  foreignDropped: number;
+  malformedLog: number;
+}
+
+export interface RunEvents {
+  /** Assigns the next seq, appends to the history, publishes; resolves with the seq. */
+  emit<T extends EmittedEventType>(
+    runId: string,
+    type: T,
+    payload: RunEventPayloads[T],
+  ): Promise<number>;
+  /** Joins a run's live events, replaying from the history after `afterSeq` (null: live only). */
+  listen(
+    runId: string,
+    afterSeq: number | null,
+    listener: (event: RunEvent) => void,
+    opts?: ListenOptions,
+  ): Promise<ListenHandle>;
+  /** The last event in the run's history (e.g. its `done`), if any. */
+  lastEvent(runId: string): Promise<RunEvent | undefined>;
+  metrics(): RunEventsMetrics;
+  /** Ends every listener (`closed`) and releases subscriptions and timers; not the bus or log. */
+  close(): Promise<void>;
+}
+
+const MAX_FLOORS = 10_000;
+const MAX_CHANNELS = 1_024;
+const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
+
+/**
+ * Sequenced, resumable run events. Emitting assigns a per-run seq atomically in the log,
+ * appends to the bounded history, then publishes on the bus (local listeners first).
+ * Each process delivers to its listeners strictly in seq order.
+ *
+ * @example
+ * const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix: 'x' }) });
+ * await events.emit(runId, 'progress', { passed: 3, failed: 0, total: 10, shardsCompleted: 1, shardCount: 4 });
+ */
+export function createRunEvents(opts: RunEventsOptions): RunEvents {
+  const { bus, log, logger } = opts;
+  const historyLimit = opts.historyLimit ?? 10_000;
+  const doneTtlMs = opts.doneTtlMs ?? 10 * 60_000;
+  const idleTtlMs = opts.idleTtlMs ?? 24 * 60 * 60_000;
+  const catchUpIntervalMs = opts.catchUpIntervalMs ?? 5_000;
+  const maxHeldEvents = opts.maxHeldEvents ?? 10_000;
+  const counters: StreamCounters = {
+    duplicatesDropped: 0,
+    gapsFilled: 0,
+    gapsUnrecoverable: 0,
+    syncErrors: 0,
+    malformedHistory: 0,
+  };
+  const totals = { emitted: 0, emitFailures: 0, delivered: 0, foreignDropped: 0 };
+  const streams = new Map<string, RunStream>();
+  const floors = new Map<string, number>();
+  const channels = new Map<string, BoundChannel<WireRunEvent>>();
+  let catchUpTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const channelFor = (runId: string) => {
+    let channel = channels.get(runId);
+    if (!channel) {
+      if (channels.size >= MAX_CHANNELS) channels.delete(channels.keys().next().value!);
+      channel = bus.channel(runEventsChannel, { runId });
+      channels.set(runId, channel);
+    }
+    return channel;
+  };
+
+  const streamDeps = {
+    log,
+    readChunk: historyLimit,
+    gapTimeoutMs: opts.gapTimeoutMs ?? 250,
+    maxPending: historyLimit,
+    counters,
+    logger,
+    subscribe: (runId: string, onEvent: (event: RunEvent) => void) =>
+      channelFor(runId).subscribe((payload) => {
+        if (payload.runId !== runId) {
+          totals.foreignDropped++;
+          return;
+        }
+        onEvent(makeRunEvent(payload.seq, payload.type, runId, payload.data));
+      }),
+    onGone: (stream: RunStream) => {
+      if (streams.get(stream.runId) === stream) streams.delete(stream.runId);
+      if (streams.size === 0) {
+        clearInterval(catchUpTimer);
+        catchUpTimer = undefined;
+      }
+    },
+  };
+
+  const acquire = (runId: string): RunStream => {
+    let stream = streams.get(runId);
+    if (!stream) {
+      stream = new RunStream(runId, streamDeps);
+      streams.set(runId, stream);
+      catchUpTimer ??= setInterval(() => {
+        for (const s of streams.values()) void s.sync();
+      }, catchUpIntervalMs);
+    }
+    stream.refs++;
+    return stream;
+  };
+  const release = (stream: RunStream) => {
+    stream.refs--;
+    if (stream.refs <= 0) stream.dispose();
+  };
+
+  // The subscription was down: anything published meanwhile is only in the history. Raise
+  // the counter first in case Redis came back empty, so no seq a client saw is reused.
+  const offReconnect = bus.onReconnect(() => {
+    for (const stream of streams.values()) {
+      if (stream.ended) continue;
+      void log
+        .repair(stream.runId, stream.cursor, idleTtlMs)
+        .catch((error: unknown) => {
+          counters.syncErrors++;
+          logger?.warn(
+            { err: error, runId: stream.runId },
+            'sse-relay: repair after reconnect failed',
+          );
+        })
+        .then(() => stream.sync());
+    }
+  });
+
+  const assertOpen = () => {
+    if (closed) throw new RunEventsError('closed', 'RunEvents is closed');
+  };
+  const assertRunId = (runId: unknown): void => {
+    if (typeof runId !== 'string' || !RUN_ID_PATTERN.test(runId)) {
+      throw new RunEventsError(
+        'invalid_run_id',
+        `runId must match ${RUN_ID_PATTERN}, got ${JSON.stringify(runId)}`,
+      );
+    }
+  };
+  const noteFloor = (runId: string, seq: number, done: boolean) => {
+    floors.delete(runId);
+    if (done) return;
+    if (floors.size >= MAX_FLOORS) floors.delete(floors.keys().next().value!);
+    floors.set(runId, seq);
+  };
+
+  return {
+    async emit(runId, type, payload) {
+      assertOpen();
+      assertRunId(runId);
+      if (!TYPES.includes(type)) {
+        throw new RunEventsError(
+          'invalid_event',
+          `type must be one of ${EMITTED_EVENT_TYPES.join(', ')}, got ${String(type)}`,
+        );
+      }
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+        throw new RunEventsError('invalid_event', `${type} payload must be an object`);
+      }
+      const data = payload as Record<string, unknown>;
+      const reserved = RESERVED_PAYLOAD_KEYS.find((key) => key in data);
+      if (reserved)
+        throw new RunEventsError('invalid_event', `${type} payload must not set "${reserved}"`);
+      const parsed = RUN_EVENT_PAYLOAD_SCHEMAS[type].safeParse(data);
+      if (!parsed.success) {
+        throw new RunEventsError('invalid_event', `${type} payload: ${parsed.error.message}`);
+      }
+      const json = eventJson(type, runId, data);
+      const ttlMs = type === 'done' ? doneTtlMs : idleTtlMs;
+      let seq: number;
+      try {
+        seq = await log.append(
+          runId,
+          { type, json },
+          { floor: floors.get(runId) ?? 0, historyLimit, ttlMs },
+        );
+      } catch (error) {
+        totals.emitFailures++;
+        throw new RunEventsError(
+          'log_unavailable',
+          `could not append the ${type} event of run ${runId}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      noteFloor(runId, seq, type === 'done');
+      totals.emitted++;
+      // Local listeners get it synchronously, before the Redis round trip.
+      channelFor(runId).publish({ seq, type, runId, data });
+      return seq;
+    },
+
+    async listen(runId, afterSeq, listener, listenOpts = {}) {
+      assertOpen();
+      assertRunId(runId);
+      if (afterSeq !== null && !(Number.isSafeInteger(afterSeq) && afterSeq >= 0)) {
+        throw new RunEventsError(
+          'invalid_event',
+          `afterSeq must be a non-negative integer or null, got ${afterSeq}`,
+        );
+      }
+      for (let attempt = 0; ; attempt++) {
+        const stream = acquire(runId);
+        try {
+          await stream.ready;
+        } catch (error) {
+          release(stream);
+          throw new RunEventsError('log_unavailable', `could not subscribe to run ${runId}`, {
+            cause: error,
+          });
+        }
+        // It ended (done) while we waited: a fresh stream starts at the new head.
+        if (stream.ended && attempt < 3) continue;
+        const headSeq = stream.cursor;
+        const entry = new ListenerEntry(listener, listenOpts.onEnd, maxHeldEvents, () => {
+          totals.delivered++;
+        });
+        if (stream.ended) entry.end('closed');
+        else stream.listeners.add(entry);
+        let closedHandle = false;
+        const close = () => {
+          if (closedHandle) return;
+          closedHandle = true;
+          entry.silence();
+          stream.listeners.delete(entry);
+          release(stream);
+        };
+        try {
+          const { replay, recovered, skipThrough } = await computeReplay(
+            log,
+            runId,
+            afterSeq,
+            headSeq,
+            historyLimit,
+          );
+          entry.skipThrough = skipThrough;
+          return { replay, recovered, headSeq, start: () => entry.start(), close };
+        } catch (error) {
+          close();
+          throw new RunEventsError(
+            'log_unavailable',
+            `could not read the history of run ${runId}`,
+            { cause: error },
+          );
+        }
+      }
+    },
+
+    async lastEvent(runId) {
+      assertRunId(runId);
+      const stored = await log.last(runId);
+      return stored ? parseLast(runId, stored) : undefined;
+    },
+
+    metrics() {
+      let listeners = 0;
+      for (const stream of streams.values()) listeners += stream.listeners.size;
+      return {
+        ...counters,
+        ...totals,
+        listeners,
+        runs: streams.size,
+        malformedLog: log.metrics().malformed,
+      };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      offReconnect();
+      clearInterval(catchUpTimer);
+      for (const stream of [...streams.values()]) stream.finish('closed');
+      streams.clear();
+      channels.clear();
+    },
+  };
+}

@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import { type Bus, createBus, memoryTransport, redisTransport } from '@x/pubsub-core';
+import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createRunEvents,
+  type EventLog,
+  type ListenEndReason,
+  memoryEventLog,
+  type RunEvent,
+  type RunEventsError,
+  redisEventLog,
+} from '../src/index.js';
+import { logEvent } from './helpers.js';
+
+interface Backend {
+  /** Two "processes": separate buses (and logs) sharing one transport hub / Redis. */
+  make(): { bus: Bus; log: EventLog; close(): Promise<void> };
+  numsub?(channel: string): Promise<number>;
+}
+
+let redis: TestRedis;
+let admin: Redis;
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = new Redis(redis.url);
+});
+afterAll(async () => {
+  admin.disconnect();
+  await redis.close();
+});
+
+const hub = memoryTransport();
+const sharedMemoryLog = memoryEventLog();
+const backends: Record<string, () => Backend> = {
+  memory: () => ({
+    make: () => ({
+      bus: createBus({ transport: hub }),
+      log: sharedMemoryLog,
+      close: async () => {},
+    }),
+  }),
+  redis: () => {
+    const prefix = uniqueName('ev');
+    return {
+      make: () => {
+        const client = new Redis(redis.url);
+        const bus = createBus({ transport: redisTransport({ url: redis.url }), prefix });
+        return {
+          bus,
+          log: redisEventLog({ redis: client, prefix }),
+          close: async () => {
+            await bus.close();
+            client.disconnect();
+          },
+        };
+      },
+      numsub: async (channel) => {
+        const reply = (await admin.call('PUBSUB', 'NUMSUB', `${prefix}:${channel}`)) as [
+          string,
+          number,
+        ];
+        return Number(reply[1]);
+      },
+    };
+  },
+};
+
+function collector() {
+  const events: RunEvent[] = [];
+  const ends: ListenEndReason[] = [];
+  return {
+    events,
+    ends,
+    listener: (e: RunEvent) => events.push(e),
+    onEnd: (r: ListenEndReason) => ends.push(r),
+  };
+}
+
+for (const [name, makeBackend] of Object.entries(backends)) {
+  describe(`RunEvents on the ${name} log and bus`, () => {
+    const backend = makeBackend();
+    const open: Array<() => Promise<void>> = [];
+    const node = async (
+      opts: { historyLimit?: number; doneTtlMs?: number; gapTimeoutMs?: number } = {},
+    ) => {
+      const parts = backend.make();
+      await parts.bus.ready();
+      const events = createRunEvents({ bus: parts.bus, log: parts.log, ...opts });
+      open.push(async () => {
+        await events.close();
+        await parts.close();
+      });
+      return { ...parts, events };
+    };
+    afterAll(async () => {
+      for (const close of open) await close();
+    });
+
+    it('numbers a run 1, 2, 3 and delivers every event in order to a listener in another process', async () => {
+      const a = await node();
+      const b = await node();
+      const runId = randomUUID();
+      const got = collector();
+      const handle = await b.events.listen(runId, null, got.listener, { onEnd: got.onEnd });
+      handle.start();
+      const seqs: number[] = [];
+      for (let i = 0; i < 20; i++) seqs.push(await a.events.emit(runId, 'log', logEvent(`m${i}`)));
+      expect(seqs).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      await waitFor(() => got.events.length === 20, { what: '20 events' });
+      expect(got.events.map((e) => e.seq)).toEqual(seqs);
+      expect(got.events[3]!.json).toBe(
+        JSON.stringify({ type: 'log', runId, level: 'info', message: 'm3' }),
+      );
+      handle.close();
+    });
+
+    it('gives two emitters interleaving on one run a single order seen identically by every listener', async () => {
+      const [a, b, c, d] = [await node(), await node(), await node(), await node()];
+      const runId = randomUUID();
+      const onC = collector();
+      const onD = collector();
+      (await c.events.listen(runId, null, onC.listener)).start();
+      (await d.events.listen(runId, null, onD.listener)).start();
+      await Promise.all(
+        [a, b].map(async (n, k) => {
+          for (let i = 0; i < 50; i++) void n.events.emit(runId, 'log', logEvent(`${k}-${i}`));
+        }),
+      );
+      await waitFor(() => onC.events.length === 100 && onD.events.length === 100, {
+        what: '100 events on both',
+      });
+      const expected = Array.from({ length: 100 }, (_, i) => i + 1);
+      expect(onC.events.map((e) => e.seq)).toEqual(expected);
+      expect(onD.events.map((e) => e.json)).toEqual(onC.events.map((e) => e.json));
+    });
+
+    it('replays exactly the events after afterSeq, then live, with nothing twice at the seam', async () => {
+      const a = await node();
+      const runId = randomUUID();
+      for (let i = 1; i <= 10; i++) await a.events.emit(runId, 'log', logEvent(`m${i}`));
+      const got = collector();
+      const handle = await a.events.listen(runId, 6, got.listener);
+      expect(handle.recovered).toBe(true);
+      expect(handle.replay.map((e) => e.seq)).toEqual([7, 8, 9, 10]);
+      await a.events.emit(runId, 'log', logEvent('m11'));
+      expect(got.events).toEqual([]); // held until start()
+      handle.start();
+      await a.events.emit(runId, 'log', logEvent('m12'));
+      await waitFor(() => got.events.length === 2);
+      expect(got.events.map((e) => e.seq)).toEqual([11, 12]);
+      handle.close();
+    });
+
+    it('refuses a partial replay: a resume beyond the history is recovered:false with nothing replayed', async () => {
+      const a = await node({ historyLimit: 5 });
+      const runId = randomUUID();
+      for (let i = 1; i <= 12; i++) await a.events.emit(runId, 'log', logEvent(`m${i}`));
+      const beyond = await a.events.listen(runId, 3, () => {});
+      expect(beyond.recovered).toBe(false);
+      expect(beyond.replay).toEqual([]);
+      beyond.close();
+      const within = await a.events.listen(runId, 7, () => {});
+      expect(within.recovered).toBe(true);
+      expect(within.replay.map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+      within.close();
+      const future = await a.events.listen(runId, 99, () => {});
+      expect(future.recovered).toBe(false);
+      future.close();
+    });
+
+    it('ends every listener on done and releases the subscription', async () => {
+      const a = await node();
+      const b = await node();
+      const runId = randomUUID();
+      const one = collector();
+      const two = collector();
+      (await b.events.listen(runId, null, one.listener, { onEnd: one.onEnd })).start();
+      (await b.events.listen(runId, null, two.listener, { onEnd: two.onEnd })).start();
+      if (backend.numsub) expect(await backend.numsub(`run:${runId}:events`)).toBe(1);
+      await a.events.emit(runId, 'status', { status: 'running' });
+      await a.events.emit(runId, 'done', {
+        status: 'completed',
+        passed: 1,
+        failed: 0,
+        total: 1,
+        durationMs: 5,
+      });
+      await waitFor(() => one.ends.length === 1 && two.ends.length === 1, { what: 'both ended' });
+      expect(one.ends).toEqual(['done']);
+      expect(one.events.map((e) => e.type)).toEqual(['status', 'done']);
+      expect(b.events.metrics()).toMatchObject({ listeners: 0, runs: 0 });
+      if (backend.numsub)
+        await waitFor(async () => (await backend.numsub!(`run:${runId}:events`)) === 0);
+    });
+
+    it('forgets a finished run doneTtlMs after its done', async () => {
+      const a = await node({ doneTtlMs: 200 });
+      const runId = randomUUID();
+      await a.events.emit(runId, 'log', logEvent('x'));
+      await a.events.emit(runId, 'done', {
+        status: 'failed',
+        passed: 0,
+        failed: 1,
+        total: 1,
+        durationMs: 1,
+      });
+      expect((await a.events.lastEvent(runId))?.type).toBe('done');
+      await waitFor(async () => (await a.events.lastEvent(runId)) === undefined, {
+        what: 'history expiry',
+      });
+    });
+
+    it('fills a lost publish from the history, keeping order', async () => {
+      const a = await node({ gapTimeoutMs: 50 });
+      const runId = randomUUID();
+      const got = collector();
+      (await a.events.listen(runId, null, got.listener)).start();
+      await a.events.emit(runId, 'log', logEvent('1'));
+      // An emitter that died between its append and its publish: seq 2 is only in the history.
+      await a.log.append(
+        runId,
+        { type: 'log', json: JSON.stringify({ type: 'log', runId, ...logEvent('2') }) },
+        {
+          floor: 0,
+          historyLimit: 100,
+          ttlMs: 60_000,
+        },
+      );
+      await a.events.emit(runId, 'log', logEvent('3'));
+      await waitFor(() => got.events.length === 3, { what: 'gap filled' });
+      expect(got.events.map((e) => e.data.message)).toEqual(['1', '2', '3']);
+      expect(a.events.metrics().gapsFilled).toBeGreaterThanOrEqual(1);
+    });
+
+    it('refuses bad input with a code naming the problem', async () => {
+      const a = await node();
+      const runId = randomUUID();
+      const codeOf = (p: Promise<unknown>) =>
+        p.then(
+          () => 'ok',
+          (e: RunEventsError) => `${e.code}: ${e.message}`,
+        );
+      expect(await codeOf(a.events.emit('bad id!', 'log', logEvent('x')))).toMatch(
+        /^invalid_run_id/,
+      );
+      // @ts-expect-error snapshot is produced by the router, never emitted
+      expect(await codeOf(a.events.emit(runId, 'snapshot', {}))).toMatch(/^invalid_event: type/);
+      expect(await codeOf(a.events.emit(runId, 'progress', { passed: -1 } as never))).toMatch(
+        /^invalid_event: progress/,
+      );
+      expect(
+        await codeOf(a.events.emit(runId, 'log', { ...logEvent('x'), runId: 'y' } as never)),
+      ).toMatch(/"runId"/);
+      expect(await codeOf(a.events.listen(runId, -1, () => {}))).toMatch(
+        /^invalid_event: afterSeq/,
+      );
+      expect(a.events.metrics().emitted).toBe(0);
+    });
+  });
+}
