@@ -1,0 +1,148 @@
+// pnpm --filter @x/run-abort bench
+// 1,000 aborts from this process (A) to shards registered on processes B and C, next to raw
+// ioredis PUBLISH/SUBSCRIBE between the same processes, interleaved so both see the same noise.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBus, redisTransport } from '@x/pubsub-core';
+import { createRunStore, migrate, openPostgres } from '@x/run-store';
+import { postgres, spawnNode, startRedis, uniqueName } from '@x/testkit';
+import { Redis } from 'ioredis';
+import { type AbortStore, createRunAborter, createShardRegistry, type RunAborterMetrics } from '../src/index.js';
+
+const ABORTS = 1_000;
+const WARMUP = 100;
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const quantile = (xs: number[], q: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+};
+const ms = (x: number) => Math.round(x * 1000) / 1000;
+
+const redis = await startRedis();
+const pg = await postgres('run_abort_bench');
+const dir = mkdtempSync(join(tmpdir(), 'run-abort-bench-'));
+const db = openPostgres(pg.url, { max: 2 });
+const prefix = uniqueName('bench');
+const rawChannel = `${prefix}:raw`;
+try {
+  await migrate(db);
+  const store = createRunStore(db);
+  const runIds: string[] = [];
+  for (let i = 0; i < WARMUP + ABORTS; i++) {
+    runIds.push((await store.createRun({ workspaceId: 'bench', executor: 'demo', shards: [{ testIds: ['a'] }, { testIds: ['b'] }] })).id);
+  }
+  const runsFile = join(dir, 'runs.json');
+  writeFileSync(runsFile, JSON.stringify(runIds));
+
+  const subscriberFile = fileURLToPath(new URL('./subscriber.ts', import.meta.url));
+  const env = { REDIS_URL: redis.url, DATABASE_URL: pg.url, X_PREFIX: prefix, RUNS_FILE: runsFile, RAW_CHANNEL: rawChannel };
+  const [b, c] = await Promise.all(
+    [0, 1].map((i) => spawnNode(subscriberFile, { ...env, SHARD_INDEX: String(i) }, { readyTimeoutMs: 60_000 })),
+  );
+
+  // Time the store write so publish-to-signal can be separated from the PostgreSQL round trip.
+  let writtenAt = 0;
+  const timedStore: AbortStore = {
+    transition: async (...args) => {
+      const result = await store.transition(...args);
+      writtenAt = now();
+      return result;
+    },
+    terminalRuns: (ids) => store.terminalRuns(ids),
+    getStatus: (runId) => store.getStatus(runId),
+  };
+  const bus = createBus({ transport: redisTransport({ url: redis.url }), prefix });
+  await bus.ready();
+  const aborter = createRunAborter({ bus, store: timedStore, registry: createShardRegistry() });
+  await aborter.start();
+  const pub = new Redis(redis.url);
+
+  const calledAt: number[] = [];
+  const publishedAt: number[] = [];
+  const rawSentAt: number[] = [];
+  const started = now();
+  for (let i = 0; i < runIds.length; i++) {
+    rawSentAt.push(now());
+    await pub.publish(rawChannel, String(i));
+    await sleep(1);
+    calledAt.push(now());
+    await aborter.abortRun(runIds[i] as string, 'bench abort');
+    publishedAt.push(writtenAt);
+    await sleep(1);
+  }
+  const elapsed = now() - started;
+  await sleep(1_000);
+
+  const dumps = await Promise.all(
+    [b, c].map(async (p, i) => {
+      const file = join(dir, `dump-${i}.json`);
+      p?.send(`dump ${file}`);
+      await p?.waitForLine(/^DUMPED /);
+      return JSON.parse(readFileSync(file, 'utf8')) as {
+        aborts: Record<string, number>;
+        raw: Record<string, number>;
+        metrics: RunAborterMetrics;
+      };
+    }),
+  );
+
+  const callToSignal: number[] = [];
+  const publishToSignal: number[] = [];
+  const dbWrite: number[] = [];
+  const raw: number[] = [];
+  let missed = 0;
+  let rawMissed = 0;
+  for (let i = WARMUP; i < runIds.length; i++) {
+    const fired = dumps.map((d) => d.aborts[runIds[i] as string]);
+    if (fired.some((t) => t === undefined)) missed++;
+    else {
+      const last = Math.max(...(fired as number[]));
+      callToSignal.push(last - (calledAt[i] as number));
+      publishToSignal.push(last - (publishedAt[i] as number));
+      dbWrite.push((publishedAt[i] as number) - (calledAt[i] as number));
+    }
+    const got = dumps.map((d) => d.raw[String(i)]);
+    if (got.some((t) => t === undefined)) rawMissed++;
+    else raw.push(Math.max(...(got as number[])) - (rawSentAt[i] as number));
+  }
+
+  const row = (name: string, xs: number[]) =>
+    `${name.padEnd(42)} p50 ${ms(quantile(xs, 0.5)).toFixed(3).padStart(7)} ms   p99 ${ms(quantile(xs, 0.99)).toFixed(3).padStart(7)} ms   max ${ms(Math.max(...xs)).toFixed(3).padStart(8)} ms`;
+  console.log(`run-abort bench: ${ABORTS} aborts (after ${WARMUP} warm-up) from A to shards on B and C, ${ms(elapsed / 1000)} s`);
+  console.log(row('abortRun call -> last shard signal', callToSignal));
+  console.log(row('  of which PostgreSQL write (call -> written)', dbWrite));
+  console.log(row('  publish -> last shard signal', publishToSignal));
+  console.log(row('raw ioredis PUBLISH -> last subscriber (ref)', raw));
+  console.log(
+    `ratio publish->signal / raw: p50 ${(quantile(publishToSignal, 0.5) / quantile(raw, 0.5)).toFixed(2)}x, p99 ${(quantile(publishToSignal, 0.99) / quantile(raw, 0.99)).toFixed(2)}x`,
+  );
+  for (const [i, d] of dumps.entries()) {
+    const m = d.metrics;
+    console.log(
+      `subscriber ${'BC'[i]}: received ${m.received}, shards by message ${m.receivedShardsAborted}, by reconcile ${m.reconcileShardsAborted}`,
+    );
+  }
+  console.log(`missed ${missed}, raw missed ${rawMissed} (machine: 2 cores, loopback Redis and PostgreSQL)`);
+
+  await aborter.close();
+  await Promise.all([bus.close(), pub.quit(), b?.kill(), c?.kill()]);
+  console.log(
+    JSON.stringify({
+      bench: 'run-abort',
+      aborts: ABORTS,
+      p50_ms: ms(quantile(callToSignal, 0.5)),
+      p99_ms: ms(quantile(callToSignal, 0.99)),
+      raw_p50_ms: ms(quantile(raw, 0.5)),
+      raw_p99_ms: ms(quantile(raw, 0.99)),
+      missed,
+    }),
+  );
+} finally {
+  await db.destroy();
+  await pg.close();
+  await redis.close();
+  rmSync(dir, { recursive: true, force: true });
+}
