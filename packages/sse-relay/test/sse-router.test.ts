@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import { createBus, redisTransport } from '@x/pubsub-core';
+import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRunEvents, type RunEvents, redisEventLog } from '../src/index.js';
+import { type FakeRun, fakeRun, logEvent, startRelayServer } from './helpers.js';
+import { openSse } from './sse-client.js';
+
+let redis: TestRedis;
+let client: Redis;
+let bus: ReturnType<typeof createBus>;
+let events: RunEvents;
+let server: Awaited<ReturnType<typeof startRelayServer>>;
+const prefix = uniqueName('sse');
+const runs = new Map<string, FakeRun>();
+const ws1 = { 'x-workspace': 'ws1' };
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+  bus = createBus({ transport: redisTransport({ url: redis.url }), prefix });
+  await bus.ready();
+  events = createRunEvents({ bus, log: redisEventLog({ redis: client, prefix }), historyLimit: 50 });
+  server = await startRelayServer({ events, heartbeatMs: 100, maxBufferedBytes: 256 * 1024 }, runs);
+});
+afterAll(async () => {
+  await server.close();
+  await events.close();
+  await bus.close();
+  client.disconnect();
+  await redis.close();
+});
+
+const newRun = (status = 'running', workspaceId = 'ws1') => {
+  const run = fakeRun(workspaceId, status);
+  runs.set(run.id, run);
+  return run;
+};
+const eventsUrl = (runId: string, query = '') => `${server.url}/runs/${runId}/events${query}`;
+const numsub = async (runId: string) =>
+  Number(((await client.call('PUBSUB', 'NUMSUB', `${prefix}:run:${runId}:events`)) as [string, number])[1]);
+
+describe('GET /runs/:runId/events', () => {
+  it('streams SSE headers, a retry hint, the snapshot first, then id + data frames and heartbeats', async () => {
+    const run = newRun();
+    const sse = await openSse(eventsUrl(run.id), { headers: ws1 });
+    expect(sse.status).toBe(200);
+    expect(sse.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(sse.headers['cache-control']).toContain('no-cache');
+    expect(sse.headers['x-accel-buffering']).toBe('no');
+    await waitFor(() => sse.events.length === 1);
+    await events.emit(run.id, 'status', { status: 'running' });
+    await events.emit(run.id, 'shard', { shardIndex: 0, state: 'started', attempt: 1 });
+    await waitFor(() => sse.events.length === 3 && sse.frames.some((f) => f.comment === 'hb'));
+    expect(sse.frames[0]).toEqual({ retry: 2000 });
+    expect(sse.frames[1]).toEqual({ data: { type: 'snapshot', runId: run.id, run } });
+    expect(sse.events.slice(1)).toEqual([
+      { id: 1, type: 'status', runId: run.id, status: 'running' },
+      { id: 2, type: 'shard', runId: run.id, shardIndex: 0, state: 'started', attempt: 1 },
+    ]);
+    sse.close();
+  });
+
+  it('answers 400 naming the field for a non-UUID runId or a bad Last-Event-ID', async () => {
+    const bad = await fetch(eventsUrl('not-a-uuid'), { headers: ws1 });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({
+      error: { code: 'invalid_input', message: 'runId must be a UUID', details: { field: 'runId' } },
+    });
+    const run = newRun();
+    const badId = await fetch(eventsUrl(run.id), { headers: { ...ws1, 'last-event-id': '-3' } });
+    expect(badId.status).toBe(400);
+    expect((await badId.json()).error.message).toBe('Last-Event-ID must be a non-negative integer event id');
+    const badQuery = await fetch(eventsUrl(run.id, '?lastEventId=1.5'), { headers: ws1 });
+    expect((await badQuery.json()).error.details).toEqual({ field: 'lastEventId' });
+  });
+
+  it("answers another workspace's run with the same 404 as a missing one", async () => {
+    const run = newRun('running', 'ws2');
+    for (const id of [run.id, randomUUID()]) {
+      const res = await fetch(eventsUrl(id), { headers: ws1 });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ error: { code: 'not_found', message: `run ${id} not found` } });
+    }
+    expect(await numsub(run.id)).toBe(0);
+  });
+
+  it('sends snapshot, done and closes for a finished run, from the history or from the snapshot', async () => {
+    const run = newRun('running');
+    await events.emit(run.id, 'log', logEvent('a'));
+    await events.emit(run.id, 'done', { status: 'completed', passed: 10, failed: 0, total: 10, durationMs: 9 });
+    run.status = 'completed';
+    const sse = await openSse(eventsUrl(run.id), { headers: ws1 });
+    await sse.ended;
+    expect(sse.events.map((e) => [e.type, e.id])).toEqual([
+      ['snapshot', undefined],
+      ['done', 2],
+    ]);
+    const expired = newRun('aborted');
+    const old = await openSse(eventsUrl(expired.id), { headers: ws1 });
+    await old.ended;
+    expect(old.events[1]).toEqual({ type: 'done', runId: expired.id, status: 'aborted', passed: 0, failed: 0, total: 10, durationMs: null });
+  });
+
+  it('resumes with Last-Event-ID: exactly the missed events, then live; beyond the history a recovered:false snapshot', async () => {
+    const run = newRun();
+    const first = await openSse(eventsUrl(run.id), { headers: ws1 });
+    for (let i = 1; i <= 5; i++) await events.emit(run.id, 'log', logEvent(`m${i}`));
+    await waitFor(() => first.events.length === 6);
+    first.close();
+    for (let i = 6; i <= 9; i++) await events.emit(run.id, 'log', logEvent(`m${i}`));
+    const again = await openSse(eventsUrl(run.id, '?lastEventId=1'), { headers: { ...ws1, 'last-event-id': '5' } });
+    await events.emit(run.id, 'log', logEvent('m10'));
+    await waitFor(() => again.events.length === 6);
+    expect(again.events[0]).toMatchObject({ type: 'snapshot', recovered: true });
+    expect(again.events.slice(1).map((e) => e.id)).toEqual([6, 7, 8, 9, 10]);
+    again.close();
+    expect(server.router.metrics().resumesRecovered).toBeGreaterThanOrEqual(1);
+
+    for (let i = 11; i <= 70; i++) await events.emit(run.id, 'log', logEvent(`m${i}`)); // history keeps 50
+    const late = await openSse(eventsUrl(run.id), { headers: { ...ws1, 'last-event-id': '10' } });
+    await events.emit(run.id, 'log', logEvent('m71'));
+    await waitFor(() => late.events.length === 2);
+    expect(late.events[0]).toMatchObject({ type: 'snapshot', recovered: false });
+    expect(late.events[1]).toMatchObject({ id: 71 });
+    late.close();
+  });
+
+  it('disconnects a client that stops reading, keeping its unsent bytes under maxBufferedBytes', async () => {
+    const run = newRun();
+    const before = server.router.metrics().slowClientDisconnects;
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`GET /runs/${run.id}/events HTTP/1.1\r\nHost: x\r\nx-workspace: ws1\r\n\r\n`);
+    socket.pause(); // never reads: the kernel buffers fill, then Node's
+    await waitFor(() => events.metrics().listeners > 0);
+    const big = 'x'.repeat(16 * 1024);
+    for (let i = 0; i < 3000 && server.router.metrics().slowClientDisconnects === before; i++) {
+      await events.emit(run.id, 'log', logEvent(big));
+    }
+    expect(server.router.metrics().slowClientDisconnects).toBe(before + 1);
+    expect(server.router.metrics().peakBufferedBytes).toBeLessThanOrEqual(256 * 1024 + 17 * 1024);
+    await waitFor(async () => (await numsub(run.id)) === 0, { what: 'subscription released' });
+    socket.destroy();
+  });
+
+  it('leaves no subscription, listener or timer after 1,000 connect/disconnect cycles', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const baseline = timers();
+    const ids = Array.from({ length: 10 }, () => newRun().id);
+    for (let round = 0; round < 50; round++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const sse = await openSse(eventsUrl(ids[i % ids.length]!), { headers: ws1 });
+          await waitFor(() => sse.events.length === 1, { intervalMs: 2 });
+          sse.close();
+        }),
+      );
+    }
+    expect(server.router.metrics().connectionsTotal).toBeGreaterThanOrEqual(1000);
+    await waitFor(() => server.router.metrics().connections === 0 && events.metrics().listeners === 0, {
+      what: 'connections closed',
+    });
+    expect(events.metrics().runs).toBe(0);
+    await waitFor(async () => (await Promise.all(ids.map(numsub))).every((n) => n === 0), { what: 'NUMSUB 0' });
+    expect(bus.transportChannels()).toEqual([]);
+    await waitFor(() => timers() <= baseline, { what: `timers back to ${baseline}` });
+  });
+
+  it('shutdown ends every stream with a retry hint and refuses new ones', async () => {
+    const run = newRun();
+    const extra = await startRelayServer({ events }, runs);
+    const sse = await openSse(`${extra.url}/runs/${run.id}/events`, { headers: ws1 });
+    await waitFor(() => sse.events.length === 1);
+    await extra.router.shutdown({ retryMs: 7000 });
+    await sse.ended;
+    expect(sse.frames.at(-1)).toEqual({ retry: 7000 });
+    const refused = await fetch(`${extra.url}/runs/${run.id}/events`, { headers: ws1 });
+    expect(refused.status).toBe(503);
+    await extra.close();
+  });
+});
