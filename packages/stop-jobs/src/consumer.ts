@@ -179,7 +179,8 @@ function resolve(options: StopJobsConsumerOptions): ResolvedOptions {
     count: options.count ?? 128,
     blockMs: options.blockMs ?? 1000,
     claimMinIdleMs,
-    claimIntervalMs: options.claimIntervalMs ?? Math.min(claimMinIdleMs / 2, 10_000),
+    claimIntervalMs:
+      options.claimIntervalMs ?? Math.max(1, Math.floor(Math.min(claimMinIdleMs / 2, 10_000))),
     maxDeliveries: options.maxDeliveries ?? 5,
     maxLen: options.maxLen ?? DEFAULT_MAX_LEN,
     concurrency: options.concurrency ?? 16,
