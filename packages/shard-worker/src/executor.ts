@@ -36,11 +36,11 @@ export interface ExecutorRegistry {
 }
 
 /** A registry of executors by name; a duplicate name is a programming error and throws. */
-export function createExecutorRegistry(executors: readonly Executor<never>[]): ExecutorRegistry {
+export function createExecutorRegistry(executors: readonly Executor<unknown>[]): ExecutorRegistry {
   const byName = new Map<string, Executor>();
   for (const executor of executors) {
     if (byName.has(executor.name)) throw new Error(`executor ${executor.name} registered twice`);
-    byName.set(executor.name, executor as unknown as Executor);
+    byName.set(executor.name, executor);
   }
   return {
     get: (name) => byName.get(name),

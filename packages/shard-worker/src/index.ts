@@ -8,6 +8,17 @@ export {
   type CallbackSenderOptions,
   createCallbackSender,
 } from './callback-sender.js';
+export {
+  type Coordinator,
+  type CoordinatorOptions,
+  createCoordinator,
+  type EnqueueRunInput,
+} from './coordinator.js';
+export {
+  COORDINATOR_ERROR_CODES,
+  CoordinatorError,
+  type CoordinatorErrorCode,
+} from './coordinator-error.js';
 export { DemoAttemptError, demoExecutor } from './demo-executor.js';
 export {
   createExecutorRegistry,
@@ -34,7 +45,23 @@ export {
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
 export { type Partitionable, partition } from './partition.js';
+export { EMITTED_TYPES, type EmittedType, type RunEventsSink } from './run-events-sink.js';
+export type { SiblingAborter } from './run-outcome.js';
+export {
+  createRunStopService,
+  type RunStopService,
+  type RunStopServiceOptions,
+  type StopAborter,
+  type StopJobInput,
+  type StopResult,
+} from './run-stop-service.js';
 export { SHARD_JOB_ERROR_CODES, ShardJobError, type ShardJobErrorCode } from './shard-job-error.js';
+export {
+  createShardProcessor,
+  type ProcessorAborter,
+  type ProcessorDeps,
+  type ProcessorRegistry,
+} from './shard-processor.js';
 export {
   type AbandonedShardJob,
   SHUTDOWN_REASON,
@@ -46,6 +73,7 @@ export {
   type ShardQueue,
   shardJobId,
 } from './shard-queue.js';
+export { createShardWorker, type ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
 export {
   type DemoTest,
   demoTestSchema,
@@ -60,3 +88,4 @@ export {
   type TestStatus,
   testResultSchema,
 } from './test-schemas.js';
+export { emptyWorkerMetrics, type ShardWorkerMetrics } from './worker-metrics.js';

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { Run, RunStore } from '@x/run-store';
+import { CoordinatorError } from './coordinator-error.js';
+import type { ExecutorRegistry } from './executor.js';
+import { partition } from './partition.js';
+import type { ShardQueue } from './shard-queue.js';
+import { describeIssues, type ShardJobData } from './test-schemas.js';
+
+export interface CoordinatorOptions {
+  store: RunStore;
+  queue: ShardQueue;
+  /** Attempts per shard, the first included. Default 3: rides out a flaky host or a dead worker. */
+  attempts?: number;
+  /** Exponential backoff base between attempts. Default 1000 ms (then 2 s, 4 s…). */
+  backoffMs?: number;
+  /** When given, the executor must exist and every test must match its schema. */
+  executors?: ExecutorRegistry;
+  /** Upper bound on `shards`. Default 64. */
+  maxShards?: number;
+}
+
+export interface EnqueueRunInput {
+  workspaceId: string;
+  executor: string;
+  name?: string | null;
+  callbackUrl?: string | null;
+  /** Executor inputs; a numeric `durationMs` on every test enables duration balancing. */
+  tests: readonly unknown[];
+  /** Requested shard count (never more than tests). Default 1. */
+  shards?: number;
+}
+
+export interface Coordinator {
+  /**
+   * Partitions the tests, creates the run and its shards, and enqueues one job per shard
+   * (id `${runId}-${shardIndex}`). If enqueueing fails the run is marked failed and a
+   * `CoordinatorError('enqueue_failed')` is thrown, so no run waits forever for jobs.
+   */
+  enqueueRun(input: EnqueueRunInput): Promise<Run>;
+}
+
+function durationOf(test: unknown): number | undefined {
+  if (typeof test !== 'object' || test === null) return undefined;
+  const value = (test as { durationMs?: unknown }).durationMs;
+  return typeof value === 'number' ? value : undefined;
+}
+
+/**
+ * @example
+ * const coordinator = createCoordinator({ store, queue, executors, attempts: 3 });
+ * const run = await coordinator.enqueueRun({ workspaceId: 'acme', executor: 'demo',
+ *   tests: [{ name: 'a', durationMs: 200 }, { name: 'b', durationMs: 50 }], shards: 2 });
+ */
+export function createCoordinator({
+  store,
+  queue,
+  attempts = 3,
+  backoffMs = 1000,
+  executors,
+  maxShards = 64,
+}: CoordinatorOptions): Coordinator {
+  return {
+    async enqueueRun(input) {
+      const shards = input.shards ?? 1;
+      if (!Number.isInteger(shards) || shards < 1 || shards > maxShards) {
+        throw new CoordinatorError('invalid_input', `shards must be an integer in 1..${maxShards}`);
+      }
+      if (executors) {
+        const executor = executors.get(input.executor);
+        if (!executor) {
+          throw new CoordinatorError(
+            'unknown_executor',
+            `unknown executor ${JSON.stringify(input.executor)}; known: ${executors.names().join(', ')}`,
+          );
+        }
+        input.tests.forEach((test, i) => {
+          const parsed = executor.testSchema.safeParse(test);
+          if (!parsed.success) {
+            throw new CoordinatorError(
+              'invalid_input',
+              `tests.${i}: ${describeIssues(parsed.error)}`,
+            );
+          }
+        });
+      }
+      const split = partition(
+        input.tests.map((t) => ({ durationMs: durationOf(t) })),
+        shards,
+      );
+      const testId = (i: number) => `t${i}`;
+      const run = await store.createRun({
+        id: randomUUID(),
+        workspaceId: input.workspaceId,
+        executor: input.executor,
+        name: input.name ?? null,
+        callbackUrl: input.callbackUrl ?? null,
+        shards: split.map((indexes) => ({ testIds: indexes.map(testId) })),
+      });
+      const jobs: ShardJobData[] = split.map((indexes, shardIndex) => ({
+        runId: run.id,
+        workspaceId: run.workspaceId,
+        shardIndex,
+        shardCount: split.length,
+        executor: run.executor,
+        callbackUrl: run.callbackUrl,
+        tests: indexes.map((i) => ({ testId: testId(i), test: input.tests[i] })),
+      }));
+      try {
+        await queue.add(jobs, { attempts, backoffMs });
+      } catch (cause) {
+        // The run must not stay queued with no jobs; if even that write fails, both errors go up.
+        const marked = await store
+          .transition(run.id, ['queued'], 'failed', { error: 'could not enqueue shards' })
+          .then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+        throw new CoordinatorError('enqueue_failed', `could not enqueue run ${run.id}`, {
+          cause: marked === undefined ? cause : new AggregateError([cause, marked]),
+        });
+      }
+      return run;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import type { Run, RunStore } from '@x/run-store';
+import type { CallbackSender } from './callback-sender.js';
+import type { Logger } from './logger.js';
+import type { SafeEmit } from './run-events-sink.js';
+import type { ShardWorkerMetrics } from './worker-metrics.js';
+
+/** The slice of `@x/run-abort`'s `RunAborter` used to stop a failed run's siblings. */
+export interface SiblingAborter {
+  abortLocal(runId: string, reason: string): number;
+  broadcast(runId: string, reason: string): void;
+}
+
+export interface OutcomeDeps {
+  store: RunStore;
+  emit: SafeEmit;
+  callback: CallbackSender | undefined;
+  logger: Logger;
+  metrics: ShardWorkerMetrics;
+  /** Callback requests still in flight, so close() can wait for them. */
+  pending: Set<Promise<unknown>>;
+}
+
+/**
+ * Announces a terminal status this process won: exactly one `done` event, then exactly one
+ * callback POST when the run has a `callbackUrl`. Only the caller that won the transition
+ * may call this, which is what makes both exactly-once.
+ */
+export async function announceTerminal(deps: OutcomeDeps, run: Run): Promise<void> {
+  await deps.emit(run.id, 'done', {
+    status: run.status,
+    passed: run.passed,
+    failed: run.failed,
+    total: run.total,
+    durationMs: run.durationMs,
+  });
+  deps.metrics.doneEvents++;
+  if (!run.callbackUrl || !deps.callback) return;
+  deps.metrics.callbacks++;
+  // Not awaited by the shard: a slow receiver (up to the 10 s timeout) must not hold a slot.
+  const sending = deps.callback
+    .send(run.callbackUrl, {
+      runId: run.id,
+      status: run.status,
+      passed: run.passed,
+      failed: run.failed,
+      total: run.total,
+      error: run.error,
+    })
+    .finally(() => deps.pending.delete(sending));
+  deps.pending.add(sending);
+}
+
+/** The finalizer's part: `completed` first-writer-wins, then progress and the announcement. */
+export async function finalizeRun(deps: OutcomeDeps, runId: string): Promise<void> {
+  const { won, run } = await deps.store.finalizeRun(runId);
+  if (!won) {
+    deps.metrics.finalizeLost++;
+    deps.logger.info({ runId, status: run.status }, 'run already terminal at finalization');
+    return;
+  }
+  deps.metrics.runsFinalized++;
+  await deps.emit(runId, 'progress', {
+    passed: run.passed,
+    failed: run.failed,
+    total: run.total,
+    shardsCompleted: run.shardsCompleted,
+    shardCount: run.shardCount,
+  });
+  await announceTerminal(deps, run);
+}
+
+/**
+ * A shard failed for good: `failed` first-writer-wins (an abort or completion that won stays),
+ * siblings cancelled here and on every replica, and `done` + callback by the winner only.
+ */
+export async function failRun(
+  deps: OutcomeDeps & { aborter: SiblingAborter },
+  runId: string,
+  error: string,
+): Promise<void> {
+  const { won, status } = await deps.store.transition(runId, ['queued', 'running'], 'failed', {
+    error,
+  });
+  // Status is written, so this is abortLocal + broadcast rather than abortRun.
+  if (status !== 'completed') {
+    const reason = `run ${status}: ${error}`;
+    deps.aborter.abortLocal(runId, reason);
+    deps.aborter.broadcast(runId, reason);
+  }
+  if (!won) return;
+  deps.metrics.runsFailed++;
+  const run = await deps.store.getRunById(runId);
+  if (run) await announceTerminal(deps, run);
+}

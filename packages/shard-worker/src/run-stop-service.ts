@@ -1,0 +1,103 @@
+import type { RunStore } from '@x/run-store';
+import type { CallbackSender } from './callback-sender.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type RunEventsSink, safeEmitter } from './run-events-sink.js';
+import { announceTerminal } from './run-outcome.js';
+import type { ShardQueue } from './shard-queue.js';
+import { emptyWorkerMetrics } from './worker-metrics.js';
+
+/** One stop command, as @x/stop-jobs hands it over (structurally its `StopJob`). */
+export interface StopJobInput {
+  runId: string;
+  reason: string;
+  requestedAtMs: number | null;
+  requestedBy: string | null;
+  entryId: string;
+}
+
+/** Structurally @x/stop-jobs' `StopServiceResult`. */
+export interface StopResult {
+  outcome: 'success' | 'failure';
+  errorCode: '' | 'replay_no_op' | 'not_found' | 'internal';
+  errorMessage: string;
+  finalStatus: string;
+}
+
+/** Structurally @x/stop-jobs' `StopService`. */
+export interface RunStopService {
+  stop(job: StopJobInput, opts?: { signal?: AbortSignal }): Promise<StopResult>;
+}
+
+/** The slice of `RunAborter` the stop service uses. */
+export interface StopAborter {
+  abortRun(
+    runId: string,
+    reason: string,
+  ): Promise<{ aborted: boolean; won: boolean; status: string }>;
+}
+
+export interface RunStopServiceOptions {
+  store: RunStore;
+  aborter: StopAborter;
+  queue: ShardQueue;
+  events: RunEventsSink;
+  /** Sends the callback of a run this service aborted. Default none. */
+  callback?: CallbackSender;
+  logger?: Logger;
+}
+
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Applies stop commands (from the @x/stop-jobs stream, or directly in embedded mode): writes
+ * `aborted` first-writer-wins through the aborter (which also cancels running shards on every
+ * replica), removes the run's waiting shard jobs, and — only when it won — emits `done` and
+ * sends the callback. A run already terminal answers `success`/`replay_no_op`; an unknown run
+ * `failure`/`not_found`. Store errors throw, so the command is retried.
+ */
+export function createRunStopService(opts: RunStopServiceOptions): RunStopService {
+  const logger = opts.logger ?? silentLogger;
+  const metrics = emptyWorkerMetrics();
+  const emit = safeEmitter(opts.events, logger, () => {
+    metrics.emitErrors++;
+  });
+  const deps = {
+    store: opts.store,
+    emit,
+    callback: opts.callback,
+    logger,
+    metrics,
+    pending: new Set<Promise<unknown>>(),
+  };
+  const notFound = (runId: string): StopResult => ({
+    outcome: 'failure',
+    errorCode: 'not_found',
+    errorMessage: `run ${runId} not found`,
+    finalStatus: '',
+  });
+
+  return {
+    async stop(job) {
+      if (!RUN_ID.test(job.runId)) return notFound(job.runId);
+      if ((await opts.store.getStatus(job.runId)) === undefined) return notFound(job.runId);
+      const { won, status } = await opts.aborter.abortRun(
+        job.runId,
+        `stopped: ${job.reason}${job.requestedBy ? ` by ${job.requestedBy}` : ''}`,
+      );
+      const run = await opts.store.getRunById(job.runId);
+      if (!run) return notFound(job.runId);
+      // Idempotent, so a replay also clears jobs a crashed first delivery left behind.
+      await opts.queue.removeWaiting(run.id, run.shardCount);
+      if (!won) {
+        return {
+          outcome: 'success',
+          errorCode: 'replay_no_op',
+          errorMessage: `run already ${status}`,
+          finalStatus: status,
+        };
+      }
+      await announceTerminal(deps, run);
+      return { outcome: 'success', errorCode: '', errorMessage: '', finalStatus: 'aborted' };
+    },
+  };
+}

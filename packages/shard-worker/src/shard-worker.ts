@@ -1,0 +1,133 @@
+import type { RunStore } from '@x/run-store';
+import type { CallbackSender } from './callback-sender.js';
+import type { ExecutorRegistry } from './executor.js';
+import { type Logger, silentLogger } from './logger.js';
+import { type RunEventsSink, safeEmitter } from './run-events-sink.js';
+import { failRun, type OutcomeDeps } from './run-outcome.js';
+import {
+  createShardProcessor,
+  type ProcessorAborter,
+  type ProcessorRegistry,
+} from './shard-processor.js';
+import type { ShardConsumer, ShardQueue } from './shard-queue.js';
+import { shardJobDataSchema } from './test-schemas.js';
+import { emptyWorkerMetrics, type ShardWorkerMetrics } from './worker-metrics.js';
+
+export interface ShardWorkerOptions {
+  queue: ShardQueue;
+  store: RunStore;
+  /** Where `status`, `shard`, `result`, `progress` and `done` events go (`RunEvents` of @x/sse-relay). */
+  events: RunEventsSink;
+  /** `RunAborter` of @x/run-abort: the start guard and the sibling abort after a failure. */
+  aborter: ProcessorAborter;
+  /** `ShardRegistry` of @x/run-abort, the one the aborter cancels. */
+  registry: ProcessorRegistry;
+  executors: ExecutorRegistry;
+  /** Shards run at once by this worker. Default 1: executors may be heavy (browsers). */
+  concurrency?: number;
+  /** Sends the completion callback; without one, runs with a `callbackUrl` get none. */
+  callback?: CallbackSender;
+  logger?: Logger;
+  /** Start consuming at once. Default true; false waits for `start()`. */
+  autorun?: boolean;
+}
+
+export interface ShardWorker {
+  /** Starts consuming (idempotent). */
+  start(): void;
+  /**
+   * Stops taking jobs, lets in-flight shards finish for up to `deadlineMs` (default 30 s),
+   * then aborts the rest so another worker retries them (not a user abort: the run goes on),
+   * and waits for pending callbacks. Leaves the queue, store, events and aborter open.
+   */
+  close(deadlineMs?: number): Promise<void>;
+  metrics(): ShardWorkerMetrics & { activeShards: number; pendingCallbacks: number };
+}
+
+/**
+ * Executes shard jobs from the queue: terminal-status guard, `markRunning`, per-test results,
+ * `completeShard` exactly once per shard and, in the one shard that completes a run, the
+ * finalization (`completed` first-writer-wins, one `done`, one callback). A shard failing its
+ * last attempt fails the run and stops its siblings on every replica.
+ *
+ * @example
+ * const worker = createShardWorker({
+ *   queue: bullmqShardQueue({ connection: redis, prefix: 'x' }),
+ *   store, events, aborter, registry,
+ *   executors: createExecutorRegistry([demoExecutor()]),
+ *   concurrency: 4,
+ *   callback: createCallbackSender({ allowedHosts: [] }),
+ * });
+ * process.on('SIGTERM', () => worker.close(25_000));
+ */
+export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
+  const logger = opts.logger ?? silentLogger;
+  const metrics = emptyWorkerMetrics();
+  const pending = new Set<Promise<unknown>>();
+  const emit = safeEmitter(opts.events, logger, () => {
+    metrics.emitErrors++;
+  });
+  const deps: OutcomeDeps = {
+    store: opts.store,
+    emit,
+    callback: opts.callback,
+    logger,
+    metrics,
+    pending,
+  };
+  const processor = createShardProcessor({
+    ...deps,
+    aborter: opts.aborter,
+    registry: opts.registry,
+    executors: opts.executors,
+  });
+  let consumer: ShardConsumer | undefined;
+  let closing: Promise<void> | undefined;
+
+  const onAbandoned = async ({
+    id,
+    data,
+    reason,
+  }: {
+    id: string;
+    data: unknown;
+    reason: string;
+  }) => {
+    metrics.abandonedJobs++;
+    const parsed = shardJobDataSchema.safeParse(data);
+    if (!parsed.success) {
+      logger.error({ jobId: id, reason }, 'abandoned shard job with an invalid payload');
+      return;
+    }
+    const { runId, shardIndex } = parsed.data;
+    await failRun(
+      { ...deps, aborter: opts.aborter },
+      runId,
+      `shard ${shardIndex} abandoned: ${reason}`,
+    );
+  };
+
+  const worker: ShardWorker = {
+    start() {
+      if (consumer || closing) return;
+      consumer = opts.queue.consume(processor, {
+        concurrency: opts.concurrency ?? 1,
+        onAbandoned,
+      });
+    },
+    close(deadlineMs = 30_000) {
+      closing ??= (async () => {
+        await consumer?.close(deadlineMs);
+        await Promise.allSettled([...pending]);
+      })();
+      return closing;
+    },
+    metrics: () => ({
+      ...metrics,
+      activeShards: consumer?.active ?? 0,
+      pendingCallbacks: pending.size,
+    }),
+  };
+  if (opts.autorun ?? true) worker.start();
+  return worker;
+}

@@ -1,0 +1,48 @@
+/** Counters of one shard worker (plain numbers, for a Prometheus adapter to read). */
+export interface ShardWorkerMetrics {
+  shardsStarted: number;
+  shardsCompleted: number;
+  /** Attempts that threw and will be retried. */
+  shardsRetried: number;
+  /** Shards that failed their last attempt (each fails its run, first writer wins). */
+  shardsFailed: number;
+  /** Shards stopped by an abort (run abort, sibling failure) mid-execution. */
+  shardsAborted: number;
+  /** Shards refused at start because their run was already terminal. */
+  shardsSkippedTerminal: number;
+  /** Completions the store did not apply (a redelivered shard that had already completed). */
+  duplicateCompletions: number;
+  /** Jobs whose payload failed validation. */
+  invalidJobs: number;
+  /** Jobs the queue failed by itself (stalled too often). */
+  abandonedJobs: number;
+  /** Runs this worker finalized (`completed` won). */
+  runsFinalized: number;
+  /** Runs this worker failed (`failed` won). */
+  runsFailed: number;
+  /** Finalizations that found the run already terminal (an abort or failure won). */
+  finalizeLost: number;
+  doneEvents: number;
+  callbacks: number;
+  emitErrors: number;
+}
+
+export function emptyWorkerMetrics(): ShardWorkerMetrics {
+  return {
+    shardsStarted: 0,
+    shardsCompleted: 0,
+    shardsRetried: 0,
+    shardsFailed: 0,
+    shardsAborted: 0,
+    shardsSkippedTerminal: 0,
+    duplicateCompletions: 0,
+    invalidJobs: 0,
+    abandonedJobs: 0,
+    runsFinalized: 0,
+    runsFailed: 0,
+    finalizeLost: 0,
+    doneEvents: 0,
+    callbacks: 0,
+    emitErrors: 0,
+  };
+}

@@ -1,0 +1,279 @@
+import { postgres, type TestDatabase, uniqueName, waitFor } from '@x/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createShardWorker, type DemoTest } from '../src/index.js';
+import { createStack, type Stack } from './fixtures/stack.js';
+import { type CallbackServer, callbackServer, eventsOf, parse, sleep } from './helpers.js';
+
+let db: TestDatabase;
+let cb: CallbackServer;
+const stacks: Stack[] = [];
+
+beforeAll(async () => {
+  db = await postgres('shard-worker');
+  cb = await callbackServer();
+});
+afterEach(async () => {
+  await Promise.all(stacks.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  await cb.close();
+  await db.close();
+});
+
+async function stack(opts: Partial<Parameters<typeof createStack>[0]> = {}) {
+  const s = await createStack({
+    databaseUrl: db.url,
+    prefix: uniqueName('sw'),
+    allowedHosts: [cb.host],
+    ...opts,
+  });
+  stacks.push(s);
+  return s;
+}
+
+const demo = (name: string, durationMs: number, extra: Partial<DemoTest> = {}): DemoTest => ({
+  name,
+  durationMs,
+  ...extra,
+});
+
+async function settled(s: Stack, runId: string) {
+  await waitFor(
+    async () => {
+      const status = await s.store.getStatus(runId);
+      return status === 'completed' || status === 'failed' || status === 'aborted';
+    },
+    { what: `run ${runId} terminal`, timeoutMs: 20_000 },
+  );
+  return (await s.store.getRunById(runId))!;
+}
+
+describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
+  it('finalizes every run exactly once: counters equal its tests, one done, one callback', async () => {
+    const s = await stack({ concurrency: 8 });
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, r) =>
+        s.coordinator.enqueueRun({
+          workspaceId: 'ws',
+          executor: 'demo',
+          callbackUrl: cb.url,
+          shards: 4,
+          tests: Array.from({ length: 6 + (r % 3) }, (_, i) =>
+            demo(`t${i}`, i % 3, { outcome: (i + r) % 4 === 0 ? 'fail' : 'pass' }),
+          ),
+        }),
+      ),
+    );
+    for (const run of runs) {
+      const final = await settled(s, run.id);
+      const expectedFailed = Array.from({ length: final.total }, (_, i) => i).filter(
+        (i) => (i + runs.indexOf(run)) % 4 === 0,
+      ).length;
+      expect(final).toMatchObject({ status: 'completed', shardsCompleted: 4, shardCount: 4 });
+      expect(final.failed).toBe(expectedFailed);
+      expect(final.passed + final.failed).toBe(final.total);
+      const events = await eventsOf(s.log, run.id);
+      expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+      expect(events.at(-1)!.type).toBe('done');
+      expect(events.filter((e) => e.type === 'result')).toHaveLength(final.total);
+    }
+    await waitFor(() => runs.every((r) => cb.received.get(r.id)?.length === 1), {
+      what: 'one callback per run',
+    });
+    await sleep(100);
+    for (const run of runs) {
+      const [body] = cb.received.get(run.id)!;
+      const final = (await s.store.getRunById(run.id))!;
+      expect(body).toEqual({
+        runId: run.id,
+        status: 'completed',
+        passed: final.passed,
+        failed: final.failed,
+        total: final.total,
+        error: null,
+      });
+    }
+  });
+
+  it('retries a failAttempts shard without doubling its results or counters', async () => {
+    const s = await stack();
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      shards: 2,
+      tests: [demo('a', 5), demo('b', 5, { failAttempts: 2 }), demo('c', 5), demo('d', 5)],
+    });
+    const final = await settled(s, run.id);
+    expect(final).toMatchObject({ status: 'completed', total: 4, passed: 4, failed: 0 });
+    expect(final.retryCount).toBe(2);
+    const { results } = (await s.store.getResults('ws', run.id, { limit: 100 }))!;
+    expect(results).toHaveLength(4);
+    expect(new Set(results.map((r) => r.testId)).size).toBe(4);
+    const shardEvents = (await eventsOf(s.log, run.id))
+      .filter((e) => e.type === 'shard')
+      .map((e) => parse(e));
+    expect(shardEvents.filter((e) => e.state === 'retrying').map((e) => e.attempt)).toEqual([1, 2]);
+    expect(shardEvents.filter((e) => e.state === 'completed')).toHaveLength(2);
+  });
+
+  it('fails the run when a shard exhausts its attempts, and stops its siblings', async () => {
+    const s = await stack({ attempts: 2 });
+    const started = Date.now();
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      callbackUrl: cb.url,
+      shards: 4,
+      tests: [
+        demo('doomed', 0, { failAttempts: 5 }),
+        demo('long1', 20_000),
+        demo('long2', 20_000),
+        demo('long3', 20_000),
+      ],
+    });
+    const final = await settled(s, run.id);
+    expect(final.status).toBe('failed');
+    expect(final.error).toMatch(/failed after 2 attempt/);
+    await waitFor(() => s.worker!.metrics().activeShards === 0, { what: 'siblings stopped' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(s.worker!.metrics().shardsAborted).toBe(3);
+    const events = await eventsOf(s.log, run.id);
+    const done = events.filter((e) => e.type === 'done');
+    expect(done).toHaveLength(1);
+    expect(parse(done[0]!).status).toBe('failed');
+    expect((await s.store.getRunById(run.id))!.shardsCompleted).toBe(0);
+    await waitFor(() => cb.received.get(run.id)?.length === 1, { what: 'failure callback' });
+    expect(cb.received.get(run.id)![0]!.status).toBe('failed');
+  });
+
+  it('an abort mid-run stops every shard within a moment and nothing overwrites aborted', async () => {
+    const s = await stack({ concurrency: 2 });
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      shards: 4,
+      tests: [demo('a', 10_000), demo('b', 10_000), demo('c', 10_000), demo('d', 10_000)],
+    });
+    await waitFor(() => s.worker!.metrics().activeShards === 2, { what: 'two shards running' });
+    const t0 = performance.now();
+    const result = await s.stopService.stop({
+      runId: run.id,
+      reason: 'user_request',
+      requestedAtMs: Date.now(),
+      requestedBy: 'tester',
+      entryId: '1-0',
+    });
+    expect(result).toEqual({
+      outcome: 'success',
+      errorCode: '',
+      errorMessage: '',
+      finalStatus: 'aborted',
+    });
+    await waitFor(() => s.worker!.metrics().activeShards === 0, { what: 'shards stopped' });
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    await sleep(200);
+    const final = (await s.store.getRunById(run.id))!;
+    expect(final).toMatchObject({ status: 'aborted', shardsCompleted: 0, passed: 0, failed: 0 });
+    const events = await eventsOf(s.log, run.id);
+    const done = events.filter((e) => e.type === 'done').map(parse);
+    expect(done).toEqual([expect.objectContaining({ status: 'aborted' })]);
+    expect(events.some((e) => e.type === 'shard' && parse(e).state === 'completed')).toBe(false);
+    // the two waiting shards were removed from the queue, the two running ones aborted
+    expect(s.worker!.metrics().shardsStarted).toBe(2);
+    expect(s.worker!.metrics().shardsAborted).toBe(2);
+  });
+
+  it('the stop service answers replay_no_op for a finished run and not_found for an unknown one', async () => {
+    const s = await stack();
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      tests: [demo('a', 0)],
+    });
+    await settled(s, run.id);
+    const job = { reason: 'user_request', requestedAtMs: null, requestedBy: null, entryId: '1-0' };
+    expect(await s.stopService.stop({ ...job, runId: run.id })).toMatchObject({
+      outcome: 'success',
+      errorCode: 'replay_no_op',
+      finalStatus: 'completed',
+    });
+    expect(
+      await s.stopService.stop({ ...job, runId: '00000000-0000-4000-8000-000000000000' }),
+    ).toMatchObject({ outcome: 'failure', errorCode: 'not_found', finalStatus: '' });
+    expect(await s.stopService.stop({ ...job, runId: 'not-a-uuid' })).toMatchObject({
+      outcome: 'failure',
+      errorCode: 'not_found',
+    });
+  });
+
+  it('a shard of an already aborted run does nothing when it starts', async () => {
+    const s = await stack({ worker: false });
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      shards: 2,
+      tests: [demo('a', 0), demo('b', 0)],
+    });
+    await s.aborter.abortRun(run.id, 'before start');
+    const worker = createShardWorker({
+      queue: s.queue,
+      store: s.store,
+      events: s.events,
+      aborter: s.aborter,
+      registry: s.registry,
+      executors: (await import('../src/index.js')).createExecutorRegistry([
+        (await import('../src/index.js')).demoExecutor(),
+      ]),
+    });
+    await waitFor(() => worker.metrics().shardsSkippedTerminal === 2, { what: 'both skipped' });
+    expect(worker.metrics().shardsStarted).toBe(0);
+    expect((await s.store.getRunById(run.id))!.status).toBe('aborted');
+    expect((await eventsOf(s.log, run.id)).filter((e) => e.type === 'shard')).toHaveLength(0);
+    await worker.close();
+  });
+
+  it('close(deadline) requeues shards still running past it, and another worker completes them', async () => {
+    const s = await stack({ worker: false });
+    const { createExecutorRegistry, demoExecutor } = await import('../src/index.js');
+    const make = () =>
+      createShardWorker({
+        queue: s.queue,
+        store: s.store,
+        events: s.events,
+        aborter: s.aborter,
+        registry: s.registry,
+        executors: createExecutorRegistry([demoExecutor()]),
+        concurrency: 2,
+      });
+    const first = make();
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      shards: 2,
+      tests: [demo('quick', 50), demo('slow', 1_500)],
+    });
+    await waitFor(() => first.metrics().activeShards === 2, { what: 'both running' });
+    await first.close(300);
+    expect(first.metrics()).toMatchObject({ shardsCompleted: 1, shardsAborted: 1 });
+    expect(await s.store.getStatus(run.id)).toBe('running');
+    const second = make();
+    const final = await settled(s, run.id);
+    expect(final).toMatchObject({ status: 'completed', passed: 2, retryCount: 0 });
+    expect(second.metrics().shardsCompleted).toBe(1);
+    await second.close();
+  });
+
+  it('the coordinator refuses an unknown executor and invalid tests, naming the field', async () => {
+    const s = await stack({ worker: false });
+    await expect(
+      s.coordinator.enqueueRun({ workspaceId: 'ws', executor: 'nope', tests: [] }),
+    ).rejects.toMatchObject({ code: 'unknown_executor' });
+    await expect(
+      s.coordinator.enqueueRun({
+        workspaceId: 'ws',
+        executor: 'demo',
+        tests: [demo('a', 0), { name: 'b', durationMs: -1 }],
+      }),
+    ).rejects.toThrow(/tests\.1: durationMs/);
+  });
+});
