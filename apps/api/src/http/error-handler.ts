@@ -1,3 +1,5 @@
+import { RunStoreError } from '@x/run-store';
+import { CoordinatorError } from '@x/shard-worker';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
@@ -27,6 +29,28 @@ const BODY_PARSER: Record<string, () => ApiError> = {
 /** Maps any thrown value to an ApiError; anything unrecognized is a genuine bug (500). */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof CoordinatorError) {
+    if (err.code === 'enqueue_failed') {
+      return new ApiError(
+        'service_unavailable',
+        'could not enqueue the run, try again',
+        undefined,
+        { cause: err },
+      );
+    }
+    return new ApiError('invalid_input', err.message);
+  }
+  if (err instanceof RunStoreError) {
+    // Store errors caused by the caller's input (a forged cursor, say) are 400s, not 500s.
+    if (err.code === 'not_found') return new ApiError('not_found', 'run not found');
+    if (err.code === 'invalid_input')
+      return new ApiError('invalid_input', err.message, err.details);
+    if (err.code === 'unavailable') {
+      return new ApiError('service_unavailable', 'database unavailable, try again', undefined, {
+        cause: err,
+      });
+    }
+  }
   if (typeof err === 'object' && err !== null) {
     const e = err as HttpLikeError;
     const mapped = typeof e.type === 'string' ? BODY_PARSER[e.type] : undefined;

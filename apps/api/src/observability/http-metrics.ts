@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { type MetricsFn, registerPackageMetrics } from './package-metrics.js';
 
 export interface ApiMetrics {
@@ -7,7 +7,6 @@ export interface ApiMetrics {
   readonly httpDuration: Histogram<'method' | 'route'>;
   /** 500s: each one is a bug to fix, so it has its own counter to alert on. */
   readonly internalErrors: Counter;
-  readonly sseClients: Gauge;
   readonly runsCreated: Counter<'executor'>;
   readonly abortsRequested: Counter<'result'>;
   readonly authFailures: Counter<'kind'>;
@@ -37,11 +36,6 @@ export function createApiMetrics(): ApiMetrics {
     internalErrors: new Counter({
       name: 'x_http_internal_errors_total',
       help: 'Requests answered 500',
-      registers,
-    }),
-    sseClients: new Gauge({
-      name: 'x_sse_clients',
-      help: 'Open SSE connections on this replica',
       registers,
     }),
     runsCreated: new Counter({

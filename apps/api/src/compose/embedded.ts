@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { createBus, memoryTransport } from '@x/pubsub-core';
+import { createRunAborter, createShardRegistry } from '@x/run-abort';
+import { createRunStore, migrate, openPglite, openPostgres } from '@x/run-store';
+import {
+  createCallbackSender,
+  createCoordinator,
+  createExecutorRegistry,
+  createRunStopService,
+  createShardWorker,
+  demoExecutor,
+  httpExecutor,
+  memoryShardQueue,
+} from '@x/shard-worker';
+import { createRunEvents, memoryEventLog } from '@x/sse-relay';
+import type { Logger } from 'pino';
+import type { EmbeddedConfig } from '../config/load-config.js';
+import { outboundChecker } from './outbound-check.js';
+import { stopNow } from './stop-outcome.js';
+import type { System } from './system.js';
+
+/** The error written on runs a previous process left queued or running. */
+export const INTERRUPTED_ERROR =
+  'interrupted: the server stopped while this run was in progress; embedded mode does not resume runs (start it again)';
+
+/**
+ * One process, api and worker together: memory bus, in-process queue and event history,
+ * PGlite files under DATA_DIR (or DATABASE_URL when set). Runs persist across restarts; a
+ * run a previous process left queued or running has lost its in-memory queue, so it is
+ * marked failed with {@link INTERRUPTED_ERROR} at start rather than silently resumed.
+ */
+export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Promise<System> {
+  let db: Awaited<ReturnType<typeof openPglite>>;
+  if (config.databaseUrl) {
+    db = openPostgres(config.databaseUrl);
+  } else {
+    mkdirSync(config.dataDir, { recursive: true });
+    db = await openPglite(config.dataDir);
+  }
+  await migrate(db);
+  const store = createRunStore(db);
+  const interrupted = await store.failInterruptedRuns(INTERRUPTED_ERROR);
+  if (interrupted.length > 0) {
+    logger.warn({ runs: interrupted }, `marked ${interrupted.length} interrupted run(s) failed`);
+  }
+
+  const bus = createBus({ transport: memoryTransport(), prefix: config.prefix, logger });
+  const events = createRunEvents({ bus, log: memoryEventLog(), logger });
+  const queue = memoryShardQueue();
+  const registry = createShardRegistry();
+  const aborter = createRunAborter({ bus, store, registry, logger });
+  await aborter.start();
+  const executors = createExecutorRegistry([
+    demoExecutor(),
+    httpExecutor({ allowedHosts: config.httpAllowedHosts }),
+  ]);
+  const callback = createCallbackSender({ allowedHosts: config.callbackAllowedHosts, logger });
+  const worker = createShardWorker({
+    queue,
+    store,
+    events,
+    aborter,
+    registry,
+    executors,
+    concurrency: config.workerConcurrency,
+    callback,
+    logger,
+  });
+  const coordinator = createCoordinator({ store, queue, executors });
+  const stopService = createRunStopService({ store, aborter, queue, events, callback, logger });
+
+  return {
+    mode: 'embedded',
+    events,
+    services: {
+      store,
+      createRun: (input) => coordinator.enqueueRun(input),
+      abortRun: (run, requestedBy) => stopNow(stopService, run.id, requestedBy),
+      checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
+      readiness: async () => ({
+        database: await store.getStatus(ZERO_UUID).then(
+          () => true,
+          () => false,
+        ),
+      }),
+    },
+    metricsSources: [
+      ['bus', () => bus.metrics()],
+      ['run_events', () => events.metrics()],
+      ['run_abort', () => aborter.metrics()],
+      ['shard_worker', () => worker.metrics()],
+      ['callback', () => callback.metrics()],
+    ],
+    drain: (deadlineMs) => worker.close(deadlineMs),
+    async close() {
+      await worker.close(0);
+      await aborter.close();
+      await queue.close();
+      await events.close();
+      await bus.close();
+      await db.destroy();
+    },
+  };
+}
+
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';

@@ -1,0 +1,16 @@
+import type { RunEvents } from '@x/sse-relay';
+import type { ApiServices } from '../http/api-services.js';
+import type { MetricsFn } from '../observability/package-metrics.js';
+
+/** Everything main wires into the HTTP layer, whichever the mode. */
+export interface System {
+  readonly mode: 'embedded' | 'distributed';
+  readonly services: ApiServices;
+  readonly events: RunEvents;
+  /** Package counters to expose on /metrics, by component name. */
+  readonly metricsSources: readonly (readonly [string, MetricsFn])[];
+  /** Stops taking new work (embedded: the in-process worker drains its shards). */
+  drain(deadlineMs: number): Promise<void>;
+  /** Releases every connection, timer and file handle. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,129 @@
+import { isTerminal } from '@x/run-store';
+import { type Request, Router } from 'express';
+import type { StreamTokenSigner } from '../auth/stream-token.js';
+import type { ApiMetrics } from '../observability/http-metrics.js';
+import { ApiError, notFound } from './api-error.js';
+import type { ApiServices } from './api-services.js';
+import { workspaceOf } from './request-context.js';
+import { toResultDto, toRunDto } from './run-dto.js';
+import {
+  type CreateRunBody,
+  createRunSchema,
+  isUuid,
+  listRunsQuerySchema,
+  resultsQuerySchema,
+} from './run-schemas.js';
+import { type FieldIssue, issuesToApiError, parseOrThrow } from './validation.js';
+
+const DEFAULT_SHARDS = 4;
+
+/** SSRF guard at the door: every outbound URL of the body, each distinct host checked once. */
+async function outboundIssues(body: CreateRunBody, services: ApiServices): Promise<FieldIssue[]> {
+  const issues: FieldIssue[] = [];
+  if (body.callbackUrl) {
+    const refusal = await services.checkOutboundUrl(body.callbackUrl, 'callback');
+    if (refusal) issues.push({ field: 'callbackUrl', message: refusal });
+  }
+  if (body.executor === 'http') {
+    const byOrigin = new Map<string, Promise<string | null>>();
+    const checks = body.tests.map((test, i) => {
+      const origin = new URL(test.url).host;
+      let check = byOrigin.get(origin);
+      if (!check) {
+        check = services.checkOutboundUrl(test.url, 'http');
+        byOrigin.set(origin, check);
+      }
+      return check.then((refusal) =>
+        refusal ? { field: `tests.${i}.url`, message: refusal } : null,
+      );
+    });
+    for (const issue of await Promise.all(checks)) if (issue) issues.push(issue);
+  }
+  return issues;
+}
+
+export function runsRouter(
+  services: ApiServices,
+  signer: StreamTokenSigner,
+  metrics: ApiMetrics,
+): Router {
+  const router = Router();
+
+  const loadRun = async (req: Request) => {
+    const id = req.params.id;
+    // Junk, traversal attempts and non-UUIDs are simply not runs.
+    if (!isUuid(id)) throw notFound();
+    const run = await services.store.getRun(workspaceOf(req), id.toLowerCase());
+    if (!run) throw notFound();
+    return run;
+  };
+
+  router.post('/runs', async (req, res) => {
+    if (req.body === undefined)
+      throw new ApiError('invalid_input', 'request body is required (application/json)');
+    const body = parseOrThrow(createRunSchema, req.body, 'body');
+    const issues = await outboundIssues(body, services);
+    if (issues.length) throw issuesToApiError(issues, 'body');
+    const run = await services.createRun({
+      workspaceId: workspaceOf(req),
+      executor: body.executor,
+      name: body.name ?? null,
+      callbackUrl: body.callbackUrl ?? null,
+      tests: body.tests,
+      shards: body.shards ?? Math.min(DEFAULT_SHARDS, body.tests.length),
+    });
+    metrics.runsCreated.inc({ executor: body.executor });
+    res.status(201).json({ run: toRunDto(run) });
+  });
+
+  router.get('/runs', async (req, res) => {
+    const q = parseOrThrow(listRunsQuerySchema, req.query, 'query');
+    const page = await services.store.listRuns(workspaceOf(req), {
+      limit: q.limit,
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+    res.json({ runs: page.runs.map(toRunDto), nextCursor: page.nextCursor });
+  });
+
+  router.get('/runs/:id', async (req, res) => {
+    res.json({ run: toRunDto(await loadRun(req)) });
+  });
+
+  router.get('/runs/:id/results', async (req, res) => {
+    const run = await loadRun(req);
+    const q = parseOrThrow(resultsQuerySchema, req.query, 'query');
+    const page = await services.store.getResults(workspaceOf(req), run.id, {
+      limit: q.limit,
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+    if (!page) throw notFound();
+    res.json({ results: page.results.map(toResultDto), nextCursor: page.nextCursor });
+  });
+
+  router.post('/runs/:id/abort', async (req, res) => {
+    const run = await loadRun(req);
+    if (isTerminal(run.status) && run.status !== 'aborted') {
+      metrics.abortsRequested.inc({ result: 'conflict' });
+      throw new ApiError('conflict', `run already ${run.status}`, { status: run.status });
+    }
+    const outcome = await services.abortRun(run, workspaceOf(req));
+    if (!outcome.aborted) {
+      metrics.abortsRequested.inc({ result: 'conflict' });
+      throw new ApiError('conflict', `run already ${outcome.status}`, { status: outcome.status });
+    }
+    metrics.abortsRequested.inc({
+      result: run.status === 'aborted' ? 'already_aborted' : 'aborted',
+    });
+    const fresh = (await services.store.getRun(workspaceOf(req), run.id)) ?? run;
+    res.status(202).json({ run: toRunDto(fresh) });
+  });
+
+  router.post('/runs/:id/stream-token', async (req, res) => {
+    const run = await loadRun(req);
+    const { token, expiresAt } = signer.sign(run.id, workspaceOf(req));
+    res.json({ token, expiresAt: expiresAt.toISOString() });
+  });
+
+  return router;
+}

@@ -1,0 +1,82 @@
+import { createServer, type Server } from 'node:http';
+import { createSseRouter } from '@x/sse-relay';
+import type { Logger } from 'pino';
+import { createStreamTokenSigner } from './auth/stream-token.js';
+import { createTokenAuthenticator } from './auth/token-authenticator.js';
+import { buildDistributed } from './compose/distributed.js';
+import { buildEmbedded } from './compose/embedded.js';
+import type { System } from './compose/system.js';
+import type { ApiConfig } from './config/load-config.js';
+import { createApp } from './http/create-app.js';
+import { toRunDto } from './http/run-dto.js';
+import { createApiMetrics } from './observability/http-metrics.js';
+import { gracefulShutdown } from './shutdown.js';
+
+export interface RunningApi {
+  /** `http://host:port` actually bound (PORT=0 picks a free port). */
+  readonly url: string;
+  readonly server: Server;
+  readonly system: System;
+  /** Graceful shutdown; idempotent. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/** Builds the system for the configured mode, the Express app and the HTTP server, and listens. */
+export async function startApi(config: ApiConfig, logger: Logger): Promise<RunningApi> {
+  const metrics = createApiMetrics();
+  const system =
+    config.mode === 'embedded'
+      ? await buildEmbedded(config, logger)
+      : await buildDistributed(config, logger);
+  const { services } = system;
+  const sse = createSseRouter({
+    events: system.events,
+    // The events guard authenticated the caller; the run must be in that workspace.
+    authorize: async (req, runId) =>
+      req.workspace !== undefined &&
+      (await services.store.getRun(req.workspace, runId)) !== undefined,
+    snapshot: async (runId) => {
+      const run = await services.store.getRunById(runId);
+      return run ? toRunDto(run) : undefined;
+    },
+    logger,
+  });
+  for (const [name, read] of system.metricsSources) metrics.addSource(name, read);
+  metrics.addSource('sse', () => sse.metrics());
+
+  let accepting = true;
+  const app = createApp({
+    services,
+    signer: createStreamTokenSigner({ secret: config.streamTokenSecret }),
+    authenticate: createTokenAuthenticator(config.tokens),
+    metrics,
+    logger,
+    sse,
+    accepting: () => accepting,
+  });
+  const server = createServer(app);
+  // Bounded request time for ordinary requests; SSE streams carry heartbeats.
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const shutdown = gracefulShutdown({
+    server,
+    sse,
+    logger,
+    drain: (ms) => system.drain(ms),
+    close: () => system.close(),
+    onStopAccepting: () => {
+      accepting = false;
+    },
+  });
+  return { url, server, system, shutdown };
+}
