@@ -57,8 +57,9 @@ export function toApiError(err: unknown): ApiError {
     if (mapped) return mapped();
     const status =
       typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 0;
-    // Other client errors raised by Express itself (e.g. a malformed URI escape: 400).
-    if (status >= 400 && status < 500 && e.expose === true) {
+    // Other client errors raised by Express itself: the router's malformed-escape URIError
+    // carries status 400 (without `expose`), http-errors' ones carry `expose`.
+    if (status >= 400 && status < 500) {
       const code =
         status === 404
           ? 'not_found'
@@ -67,7 +68,13 @@ export function toApiError(err: unknown): ApiError {
             : status === 415
               ? 'unsupported_media_type'
               : 'invalid_input';
-      return new ApiError(code, typeof e.message === 'string' ? e.message : 'bad request');
+      const message =
+        err instanceof URIError
+          ? 'malformed percent-encoding in the URL'
+          : e.expose === true && typeof e.message === 'string'
+            ? e.message
+            : 'bad request';
+      return new ApiError(code, message);
     }
   }
   return new ApiError('internal', 'internal error', undefined, { cause: err });

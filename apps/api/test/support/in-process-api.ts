@@ -1,0 +1,36 @@
+import { postgres, type TestDatabase } from '@x/testkit';
+import { loadApiConfig } from '../../src/config/load-config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { type RunningApi, startApi } from '../../src/start-api.js';
+
+export const TOKEN_A = 'token-for-workspace-a-0001';
+export const TOKEN_B = 'token-for-workspace-b-0002';
+
+/**
+ * The api in embedded mode (memory bus, in-process worker) on a fresh PostgreSQL database,
+ * in this process: fast enough for HTTP suites and the browser test.
+ */
+export async function startInProcessApi(env: Record<string, string> = {}): Promise<{
+  api: RunningApi;
+  db: TestDatabase;
+  close(): Promise<void>;
+}> {
+  const db = await postgres('api');
+  const config = loadApiConfig({
+    PORT: '0',
+    DATABASE_URL: db.url,
+    API_TOKENS: `ws-a:${TOKEN_A},ws-b:${TOKEN_B}`,
+    STREAM_TOKEN_SECRET: 's'.repeat(40),
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const api = await startApi(config, createLogger(config.logLevel));
+  return {
+    api,
+    db,
+    async close() {
+      await api.shutdown('test');
+      await db.close();
+    },
+  };
+}

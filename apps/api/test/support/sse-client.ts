@@ -1,0 +1,97 @@
+/** One SSE frame as a client sees it. */
+export interface SseFrame {
+  id: number | null;
+  data: { type: string; runId: string; [k: string]: unknown };
+}
+
+export interface SseStream {
+  readonly frames: SseFrame[];
+  /** Resolves when the server closes the stream (or the test aborts it). */
+  readonly ended: Promise<void>;
+  waitFor(pred: (f: SseFrame) => boolean, timeoutMs?: number): Promise<SseFrame>;
+  close(): void;
+}
+
+/** A minimal EventSource over fetch: parses `id:`/`data:` frames, keeps every frame. */
+export async function openSse(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<SseStream> {
+  const ctrl = new AbortController();
+  const res = await fetch(url, {
+    headers: { accept: 'text/event-stream', ...headers },
+    signal: ctrl.signal,
+  });
+  if (res.status !== 200 || !res.body)
+    throw new Error(`SSE ${url} answered ${res.status}: ${await res.text()}`);
+  const frames: SseFrame[] = [];
+  const waiters = new Set<() => void>();
+  const ended = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let cut = buffer.indexOf('\n\n');
+        while (cut !== -1) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          let id: number | null = null;
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id:')) id = Number(line.slice(3).trim());
+            else if (line.startsWith('data:')) data += line.slice(5).trim();
+          }
+          if (data) {
+            frames.push({ id, data: JSON.parse(data) });
+            for (const w of [...waiters]) w();
+          }
+          cut = buffer.indexOf('\n\n');
+        }
+      }
+    } catch (err) {
+      if (!ctrl.signal.aborted) throw err;
+    } finally {
+      for (const w of [...waiters]) w();
+    }
+  })();
+  let done = false;
+  void ended.finally(() => {
+    done = true;
+  });
+  return {
+    frames,
+    ended,
+    close: () => ctrl.abort(),
+    waitFor(pred, timeoutMs = 20_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = frames.find(pred);
+          if (hit) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(hit);
+          } else if (done) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            reject(
+              new Error(
+                `stream ended without the frame; got ${frames.map((f) => f.data.type).join(',')}`,
+              ),
+            );
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(
+            new Error(
+              `no matching frame in ${timeoutMs} ms; got ${frames.map((f) => f.data.type).join(',')}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
