@@ -1,7 +1,7 @@
 import type { Bus, BusOptions, Listener, MessageMeta, Subscription } from './bus-types.js';
 import type { ChannelContract } from './channel-contract.js';
 import type { DropReason } from './drop-reasons.js';
-import { decodeEnvelope, encodeEnvelope, wireBytes } from './envelope.js';
+import { decodeEnvelope, envelopeEncoder, wireBytes } from './envelope.js';
 import { noopLogger } from './logger.js';
 import { type BusMetrics, emptyMetrics } from './metrics.js';
 import { createOrigin, ORIGIN_PATTERN, processOrigin } from './origin.js';
@@ -190,6 +190,7 @@ export function createBus(opts: BusOptions): Bus {
         );
       }
       const maxBytes = contract.maxBytes ?? maxMessageBytes;
+      const encode = envelopeEncoder(contract.version, origin, name);
       return {
         name,
         publish(payload: P): boolean {
@@ -197,13 +198,7 @@ export function createBus(opts: BusOptions): Bus {
           const parsed = contract.parse(payload);
           if (!parsed.ok) return refuse(name, parsed.detail);
           const ts = Date.now();
-          const data = encodeEnvelope({
-            v: contract.version,
-            origin,
-            channel: name,
-            ts,
-            payload: parsed.value,
-          });
+          const data = encode(ts, parsed.value);
           const size = wireBytes(data, maxBytes);
           if (size > maxBytes) return refuse(name, `message of ${size} bytes exceeds ${maxBytes}`);
           counters.published++;
