@@ -90,8 +90,15 @@ export function followRun(
   baseUrl: string,
   runId: string,
   headers: Record<string, string> = {},
-): { ids: number[]; snapshots: Array<Record<string, unknown>>; done: Promise<void>; stop(): void } {
+): {
+  ids: number[];
+  messages: string[];
+  snapshots: Array<Record<string, unknown>>;
+  done: Promise<void>;
+  stop(): void;
+} {
   const ids: number[] = [];
+  const messages: string[] = [];
   const snapshots: Array<Record<string, unknown>> = [];
   let stopped = false;
   let current: SseStream | undefined;
@@ -103,7 +110,10 @@ export function followRun(
           headers: { ...headers, ...(last !== undefined ? { 'last-event-id': String(last) } : {}) },
           onEvent: (e) => {
             if (e.type === 'snapshot') snapshots.push(e);
-            else if (typeof e.id === 'number') ids.push(e.id);
+            else if (typeof e.id === 'number') {
+              ids.push(e.id);
+              messages.push(String(e.message ?? e.type));
+            }
           },
         });
         await current.ended;
@@ -116,6 +126,7 @@ export function followRun(
   })();
   return {
     ids,
+    messages,
     snapshots,
     done,
     stop: () => {

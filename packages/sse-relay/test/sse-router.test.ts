@@ -22,7 +22,11 @@ beforeAll(async () => {
   client = new Redis(redis.url);
   bus = createBus({ transport: redisTransport({ url: redis.url }), prefix });
   await bus.ready();
-  events = createRunEvents({ bus, log: redisEventLog({ redis: client, prefix }), historyLimit: 50 });
+  events = createRunEvents({
+    bus,
+    log: redisEventLog({ redis: client, prefix }),
+    historyLimit: 50,
+  });
   server = await startRelayServer({ events, heartbeatMs: 100, maxBufferedBytes: 256 * 1024 }, runs);
 });
 afterAll(async () => {
@@ -40,7 +44,11 @@ const newRun = (status = 'running', workspaceId = 'ws1') => {
 };
 const eventsUrl = (runId: string, query = '') => `${server.url}/runs/${runId}/events${query}`;
 const numsub = async (runId: string) =>
-  Number(((await client.call('PUBSUB', 'NUMSUB', `${prefix}:run:${runId}:events`)) as [string, number])[1]);
+  Number(
+    (
+      (await client.call('PUBSUB', 'NUMSUB', `${prefix}:run:${runId}:events`)) as [string, number]
+    )[1],
+  );
 
 describe('GET /runs/:runId/events', () => {
   it('streams SSE headers, a retry hint, the snapshot first, then id + data frames and heartbeats', async () => {
@@ -67,14 +75,22 @@ describe('GET /runs/:runId/events', () => {
     const bad = await fetch(eventsUrl('not-a-uuid'), { headers: ws1 });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({
-      error: { code: 'invalid_input', message: 'runId must be a UUID', details: { field: 'runId' } },
+      error: {
+        code: 'invalid_input',
+        message: 'runId must be a UUID',
+        details: { field: 'runId' },
+      },
     });
     const run = newRun();
     const badId = await fetch(eventsUrl(run.id), { headers: { ...ws1, 'last-event-id': '-3' } });
     expect(badId.status).toBe(400);
-    expect((await badId.json()).error.message).toBe('Last-Event-ID must be a non-negative integer event id');
+    expect(((await badId.json()) as { error: { message: string } }).error.message).toBe(
+      'Last-Event-ID must be a non-negative integer event id',
+    );
     const badQuery = await fetch(eventsUrl(run.id, '?lastEventId=1.5'), { headers: ws1 });
-    expect((await badQuery.json()).error.details).toEqual({ field: 'lastEventId' });
+    expect(((await badQuery.json()) as { error: { details: unknown } }).error.details).toEqual({
+      field: 'lastEventId',
+    });
   });
 
   it("answers another workspace's run with the same 404 as a missing one", async () => {
@@ -82,7 +98,9 @@ describe('GET /runs/:runId/events', () => {
     for (const id of [run.id, randomUUID()]) {
       const res = await fetch(eventsUrl(id), { headers: ws1 });
       expect(res.status).toBe(404);
-      expect(await res.json()).toEqual({ error: { code: 'not_found', message: `run ${id} not found` } });
+      expect(await res.json()).toEqual({
+        error: { code: 'not_found', message: `run ${id} not found` },
+      });
     }
     expect(await numsub(run.id)).toBe(0);
   });
@@ -90,7 +108,13 @@ describe('GET /runs/:runId/events', () => {
   it('sends snapshot, done and closes for a finished run, from the history or from the snapshot', async () => {
     const run = newRun('running');
     await events.emit(run.id, 'log', logEvent('a'));
-    await events.emit(run.id, 'done', { status: 'completed', passed: 10, failed: 0, total: 10, durationMs: 9 });
+    await events.emit(run.id, 'done', {
+      status: 'completed',
+      passed: 10,
+      failed: 0,
+      total: 10,
+      durationMs: 9,
+    });
     run.status = 'completed';
     const sse = await openSse(eventsUrl(run.id), { headers: ws1 });
     await sse.ended;
@@ -101,7 +125,15 @@ describe('GET /runs/:runId/events', () => {
     const expired = newRun('aborted');
     const old = await openSse(eventsUrl(expired.id), { headers: ws1 });
     await old.ended;
-    expect(old.events[1]).toEqual({ type: 'done', runId: expired.id, status: 'aborted', passed: 0, failed: 0, total: 10, durationMs: null });
+    expect(old.events[1]).toEqual({
+      type: 'done',
+      runId: expired.id,
+      status: 'aborted',
+      passed: 0,
+      failed: 0,
+      total: 10,
+      durationMs: null,
+    });
   });
 
   it('resumes with Last-Event-ID: exactly the missed events, then live; beyond the history a recovered:false snapshot', async () => {
@@ -111,7 +143,9 @@ describe('GET /runs/:runId/events', () => {
     await waitFor(() => first.events.length === 6);
     first.close();
     for (let i = 6; i <= 9; i++) await events.emit(run.id, 'log', logEvent(`m${i}`));
-    const again = await openSse(eventsUrl(run.id, '?lastEventId=1'), { headers: { ...ws1, 'last-event-id': '5' } });
+    const again = await openSse(eventsUrl(run.id, '?lastEventId=1'), {
+      headers: { ...ws1, 'last-event-id': '5' },
+    });
     await events.emit(run.id, 'log', logEvent('m10'));
     await waitFor(() => again.events.length === 6);
     expect(again.events[0]).toMatchObject({ type: 'snapshot', recovered: true });
@@ -160,11 +194,16 @@ describe('GET /runs/:runId/events', () => {
       );
     }
     expect(server.router.metrics().connectionsTotal).toBeGreaterThanOrEqual(1000);
-    await waitFor(() => server.router.metrics().connections === 0 && events.metrics().listeners === 0, {
-      what: 'connections closed',
-    });
+    await waitFor(
+      () => server.router.metrics().connections === 0 && events.metrics().listeners === 0,
+      {
+        what: 'connections closed',
+      },
+    );
     expect(events.metrics().runs).toBe(0);
-    await waitFor(async () => (await Promise.all(ids.map(numsub))).every((n) => n === 0), { what: 'NUMSUB 0' });
+    await waitFor(async () => (await Promise.all(ids.map(numsub))).every((n) => n === 0), {
+      what: 'NUMSUB 0',
+    });
     expect(bus.transportChannels()).toEqual([]);
     await waitFor(() => timers() <= baseline, { what: `timers back to ${baseline}` });
   });
