@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { backoffDelay, sleep } from './backoff.js';
 import type { ResolvedOptions, StopJobsConsumerOptions } from './consumer-options.js';
-import { type BatchContext, handleBatch } from './handle-batch.js';
+import { type BatchContext, type BatchSource, handleBatch } from './handle-batch.js';
+import { createLease } from './lease.js';
 import { silentLogger } from './logger.js';
 import { createMetrics, type StopJobsMetrics, snapshotMetrics } from './metrics.js';
 import {
@@ -68,6 +69,50 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
     return parseReadReply(await client.call('XREADGROUP', args));
   };
 
+  const blockingRead = async (wait: number) => {
+    reader ??= opts.redis.duplicate();
+    blocked = true;
+    try {
+      return await read(reader, '>', wait);
+    } finally {
+      blocked = false;
+    }
+  };
+
+  const lease = createLease({
+    redis: opts.redis,
+    stream: streams.jobs,
+    group: opts.group,
+    consumer: opts.consumerName,
+    claimMinIdleMs: opts.claimMinIdleMs,
+    metrics,
+    logger: opts.logger,
+  });
+
+  const handle = async (entries: RawEntry[], source: BatchSource) => {
+    lease.hold(entries);
+    try {
+      await handleBatch(ctx, entries, source);
+    } finally {
+      lease.release(entries);
+    }
+  };
+
+  /**
+   * A full batch means a backlog: fetch the next one while handling this one, so Redis
+   * and this process work at the same time. Non-blocking, so it never delays close().
+   */
+  const readAhead = (entries: RawEntry[]): Promise<RawEntry[]> | undefined => {
+    if (entries.length < opts.count || stopping.signal.aborted) return undefined;
+    const next = read(reader!, '>', null).then((fetched) => {
+      metrics.read += fetched.length;
+      lease.hold(fetched);
+      return fetched;
+    });
+    next.catch(() => {}); // observed when awaited; avoids an unhandled rejection meanwhile
+    return next;
+  };
+
   const run = async () => {
     // Own pending entries first (a restart of this consumer), walking forward so entries
     // left pending by a failed stop call do not loop here: XAUTOCLAIM retries those.
@@ -75,13 +120,14 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
     let claimCursor = '0-0';
     let nextClaimAt = 0;
     let failures = 0;
+    let prefetch: Promise<RawEntry[]> | undefined;
     while (!stopping.signal.aborted) {
       try {
         if (pendingCursor !== null) {
           const entries = await read(opts.redis, pendingCursor, null);
           metrics.read += entries.length;
           pendingCursor = entries.length ? entries[entries.length - 1]!.id : null;
-          await handleBatch(ctx, entries, 'redelivered');
+          await handle(entries, 'redelivered');
         } else if (Date.now() >= nextClaimAt) {
           const reply = parseAutoclaimReply(
             await opts.redis.call(
@@ -106,19 +152,20 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
           claimCursor = reply.cursor;
           // A full sweep is done when the cursor wraps to 0-0; until then keep claiming.
           if (claimCursor === '0-0') nextClaimAt = Date.now() + opts.claimIntervalMs;
-          await handleBatch(ctx, reply.entries, 'redelivered');
+          await handle(reply.entries, 'redelivered');
+        } else if (prefetch) {
+          // Fetched while the last batch was handled; held (lease) since it arrived.
+          const fetched = prefetch;
+          prefetch = undefined;
+          const entries = await fetched;
+          prefetch = readAhead(entries);
+          await handle(entries, 'new');
         } else {
           const wait = Math.max(1, Math.min(opts.blockMs, nextClaimAt - Date.now()));
-          reader ??= opts.redis.duplicate();
-          blocked = true;
-          let entries: RawEntry[];
-          try {
-            entries = await read(reader, '>', wait);
-          } finally {
-            blocked = false;
-          }
+          const entries = await blockingRead(wait);
           metrics.read += entries.length;
-          await handleBatch(ctx, entries, 'new');
+          prefetch = readAhead(entries);
+          await handle(entries, 'new');
         }
         failures = 0;
       } catch (caught) {
@@ -143,6 +190,17 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
         await sleep(delay, stopping.signal);
       }
     }
+    if (prefetch) await finishPrefetched(prefetch);
+  };
+
+  const finishPrefetched = async (fetched: Promise<RawEntry[]>) => {
+    try {
+      await handle(await fetched, 'new');
+    } catch (error) {
+      // Left pending: re-read by this consumer name on restart, or claimed by another.
+      metrics.errors.redis++;
+      opts.logger.error({ err: errorMessage(error) }, 'stop-jobs consumer error while closing');
+    }
   };
 
   const close = async () => {
@@ -153,6 +211,7 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
     // that instant stay pending for this name and are re-read or claimed later.
     if (blocked) reader?.disconnect();
     await loop;
+    lease.close();
     reader?.disconnect();
   };
 

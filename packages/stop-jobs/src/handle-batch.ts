@@ -1,16 +1,11 @@
 import type { Redis } from 'ioredis';
-import {
-  decodeStopJob,
-  describeIssues,
-  encodeDeadStopJob,
-  encodeStopJobResult,
-  fieldsToRecord,
-} from './codec.js';
+import { callService } from './call-service.js';
+import { decodeStopJob, encodeDeadStopJob, encodeStopJobResult, fieldsToRecord } from './codec.js';
 import type { Logger } from './logger.js';
 import { observeBatch, type StopJobsMetrics } from './metrics.js';
-import { errorMessage, parsePendingCount, type RawEntry } from './redis-replies.js';
+import { parsePendingCount, type RawEntry } from './redis-replies.js';
 import type { StopJobResultFields } from './schemas.js';
-import { clip, type StopJob, type StopService, stopServiceResultSchema } from './stop-service.js';
+import { clip, type StopJob, type StopService } from './stop-service.js';
 import type { StopJobsStreams } from './stream-names.js';
 
 export interface BatchContext {
@@ -85,7 +80,7 @@ export async function handleBatch(
 
   await runLimited([...byRun.values()], ctx.concurrency, async (jobs) => {
     for (const { index, job } of jobs) {
-      const answer = await callService(ctx, job);
+      const answer = await callService(ctx.service, job, ctx.serviceTimeoutMs);
       if (answer.ok) {
         const { outcome, errorCode, errorMessage: message, finalStatus } = answer.result;
         slots[index] = {
@@ -215,36 +210,6 @@ function failure(
     final_status: '',
     source_entry_id: entryId,
   };
-}
-
-async function callService(ctx: BatchContext, job: StopJob) {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new Error(`stop service timed out after ${ctx.serviceTimeoutMs} ms`);
-        controller.abort(error);
-        reject(error);
-      }, ctx.serviceTimeoutMs);
-    });
-    const answer = await Promise.race([
-      ctx.service.stop(job, { signal: controller.signal }),
-      timeout,
-    ]);
-    const parsed = stopServiceResultSchema.safeParse(answer);
-    if (!parsed.success) {
-      return {
-        ok: false as const,
-        error: `stop service answered outside the contract: ${describeIssues(parsed.error)}`,
-      };
-    }
-    return { ok: true as const, result: parsed.data };
-  } catch (error) {
-    return { ok: false as const, error: errorMessage(error) };
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function deliveryCounts(ctx: BatchContext, entries: RawEntry[]) {

@@ -36,6 +36,8 @@ export interface StopJobsMetrics {
     /** StopService calls that threw, timed out or answered outside the contract. */
     service: number;
   };
+  /** XCLAIM JUSTID calls that kept a slow batch from being claimed by another consumer. */
+  leaseRenewals: number;
   /** Consumer groups (re)created: at start, and after NOGROUP (stream deleted, Redis emptied). */
   groupsCreated: number;
   /** Non-empty batches handled, and their sizes. */
@@ -60,6 +62,7 @@ export function createMetrics(): StopJobsMetrics {
     skipped: 0,
     raced: 0,
     errors: { redis: 0, service: 0 },
+    leaseRenewals: 0,
     groupsCreated: 0,
     batches: { count: 0, sum: 0, max: 0, buckets },
   };

@@ -34,12 +34,14 @@ export interface StopService {
 }
 
 /** The service's answer is input too: a wrong shape counts as a service error. */
-export const stopServiceResultSchema = z.object({
-  outcome: z.enum(STOP_OUTCOMES),
-  errorCode: z.enum(SERVICE_ERROR_CODES),
-  errorMessage: z.string(),
-  finalStatus: z.string().regex(/^[a-z_]{0,32}$/),
-});
+export const stopServiceResultSchema = z.compile(
+  z.object({
+    outcome: z.enum(STOP_OUTCOMES),
+    errorCode: z.enum(SERVICE_ERROR_CODES),
+    errorMessage: z.string(),
+    finalStatus: z.string().regex(/^[a-z_]{0,32}$/),
+  }),
+);
 
 export function clip(message: string): string {
   return message.length <= MAX_MESSAGE_LENGTH

@@ -228,6 +228,27 @@ describe('stop-jobs consumer', () => {
     expect(service.calls).toBe(0);
   });
 
+  it('renews its hold on a batch slower than claimMinIdleMs, so no other consumer claims it', async () => {
+    const prefix = uniqueName('sj');
+    const slow = new CountingService({ delayMs: 80 });
+    const idle = { claimMinIdleMs: 300, claimIntervalMs: 50 };
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        requestStop(redis, { prefix }, { runId: randomUUID(), reason: 'timeout' }),
+      ),
+    );
+    const holder = await startConsumer({ prefix, service: slow, concurrency: 1, ...idle });
+    await waitFor(() => slow.calls >= 1);
+    const other = new CountingService();
+    await startConsumer({ prefix, service: other, ...idle });
+    await waitFor(async () => (await resultsLength(redis, prefix)) === 10, { what: '10 results' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(slow.calls).toBe(10);
+    expect(other.calls).toBe(0);
+    expect(await resultsLength(redis, prefix)).toBe(10);
+    expect(holder.metrics().leaseRenewals).toBeGreaterThan(0);
+  });
+
   it('re-reads its own pending entries first after a restart under the same name', async () => {
     const prefix = uniqueName('sj');
     const { jobs } = stopJobsStreams(prefix);
