@@ -6,6 +6,8 @@ export type EmittedType = (typeof EMITTED_TYPES)[number];
 /** The slice of `@x/sse-relay`'s `RunEvents` this package uses; a `RunEvents` satisfies it. */
 export interface RunEventsSink {
   emit(runId: string, type: EmittedType, payload: object): Promise<number>;
+  /** When present, a redelivered shard can tell whether its run's `done` went out. */
+  lastEvent?(runId: string): Promise<{ type: string } | undefined>;
 }
 
 /**

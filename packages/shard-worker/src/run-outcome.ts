@@ -18,6 +18,8 @@ export interface OutcomeDeps {
   metrics: ShardWorkerMetrics;
   /** Callback requests still in flight, so close() can wait for them. */
   pending: Set<Promise<unknown>>;
+  /** Reads the run's last event (`RunEvents.lastEvent`); enables re-announcing after a crash. */
+  lastEvent?: ((runId: string) => Promise<{ type: string } | undefined>) | undefined;
 }
 
 /**
@@ -36,18 +38,40 @@ export async function announceTerminal(deps: OutcomeDeps, run: Run): Promise<voi
   deps.metrics.doneEvents++;
   if (!run.callbackUrl || !deps.callback) return;
   deps.metrics.callbacks++;
-  // Not awaited by the shard: a slow receiver (up to the 10 s timeout) must not hold a slot.
-  const sending = deps.callback
-    .send(run.callbackUrl, {
-      runId: run.id,
-      status: run.status,
-      passed: run.passed,
-      failed: run.failed,
-      total: run.total,
-      error: run.error,
-    })
-    .finally(() => deps.pending.delete(sending));
+  // Awaited (bounded by the sender's timeout) so the shard job completes only after the
+  // callback went out: a worker dying before that gets its job redelivered, and the
+  // redelivery re-announces (see recoverAnnouncement).
+  const sending = deps.callback.send(run.callbackUrl, {
+    runId: run.id,
+    status: run.status,
+    passed: run.passed,
+    failed: run.failed,
+    total: run.total,
+    error: run.error,
+  });
   deps.pending.add(sending);
+  try {
+    await sending;
+  } finally {
+    deps.pending.delete(sending);
+  }
+}
+
+/**
+ * A redelivered shard (its worker died) found its run already completed or failed. If the
+ * run's event history does not end with `done`, the worker that won the transition died
+ * before announcing it: announce now, so the run still gets its one `done` and callback.
+ */
+export async function recoverAnnouncement(deps: OutcomeDeps, runId: string): Promise<boolean> {
+  if (!deps.lastEvent) return false;
+  const last = await deps.lastEvent(runId);
+  if (last?.type === 'done') return false;
+  const run = await deps.store.getRunById(runId);
+  if (!run || (run.status !== 'completed' && run.status !== 'failed')) return false;
+  deps.logger.warn({ runId, status: run.status }, 're-announcing a run whose finalizer died');
+  deps.metrics.recoveredAnnouncements++;
+  await announceTerminal(deps, run);
+  return true;
 }
 
 /** The finalizer's part: `completed` first-writer-wins, then progress and the announcement. */

@@ -2,7 +2,13 @@ import { RunAbortedError } from '@x/run-abort';
 import type { RunStore } from '@x/run-store';
 import type { ExecutorRegistry, ExecutorTest } from './executor.js';
 import { orderedEmitter } from './run-events-sink.js';
-import { failRun, finalizeRun, type OutcomeDeps, type SiblingAborter } from './run-outcome.js';
+import {
+  failRun,
+  finalizeRun,
+  type OutcomeDeps,
+  recoverAnnouncement,
+  type SiblingAborter,
+} from './run-outcome.js';
 import { ShardJobError } from './shard-job-error.js';
 import type { ShardJob, ShardProcessor } from './shard-queue.js';
 import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-schemas.js';
@@ -127,6 +133,7 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       } catch (err) {
         if (!(err instanceof RunAbortedError)) throw err;
         metrics.shardsSkippedTerminal++;
+        if (job.redelivered && err.code === 'run_finished') await recoverAnnouncement(deps, runId);
         throw new ShardJobError('aborted', err.message, { cause: err });
       }
       await execute(job, data);

@@ -74,6 +74,7 @@ export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
     logger,
     metrics,
     pending,
+    lastEvent: opts.events.lastEvent?.bind(opts.events),
   };
   const processor = createShardProcessor({
     ...deps,

@@ -24,6 +24,8 @@ export interface ShardWorkerMetrics {
   finalizeLost: number;
   doneEvents: number;
   callbacks: number;
+  /** Runs re-announced by a redelivered shard because their finalizer died first. */
+  recoveredAnnouncements: number;
   emitErrors: number;
 }
 
@@ -43,6 +45,7 @@ export function emptyWorkerMetrics(): ShardWorkerMetrics {
     finalizeLost: 0,
     doneEvents: 0,
     callbacks: 0,
+    recoveredAnnouncements: 0,
     emitErrors: 0,
   };
 }
