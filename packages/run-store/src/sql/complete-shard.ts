@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
 import type { ShardStats } from '../types.js';
@@ -11,17 +11,48 @@ export interface CompleteShardRow {
 }
 
 /**
- * Exactly-once shard completion in one statement.
- * Params: run id, shard index, attempt, the shard's passed/failed/skipped.
- * Output: no row when the run does not exist; else the run's status (before), shard_count,
- * shards_completed (after this call) and whether this call applied the shard.
+ * Exactly-once shard completion, one statement.
+ * Params: $1 run id, $2 shard index, $3 attempt, $4 passed, $5 failed, $6 skipped.
+ * Output: no row when the run does not exist; else the run's status and shard_count,
+ * shards_completed (after this call when applied) and whether this call applied the shard.
  *
- * Why it is exactly once: `r0` locks the run row first (every writer locks run before
- * shard, so no deadlock), and re-reads its latest status; the shard row flips from
- * not-completed to completed for one caller only (READ COMMITTED re-checks the predicate on
- * the latest row version); the run's counters move only when that flip happened, and only
- * for a live run. The caller whose increment lands on shard_count is the finalizer.
+ * Why it is exactly once: `shard` flips the shard row from not-completed to completed; under
+ * READ COMMITTED a concurrent duplicate waits on the row lock and then re-checks
+ * `status <> 'completed'` on the latest version, so one caller flips it. `upd` adds the
+ * stats only when that flip happened and only if the run is still live (re-checked on the
+ * latest run row), so a terminal run never changes. The caller whose increment lands on
+ * shard_count is the finalizer. Every writer takes the shard lock before the run lock, and
+ * no one takes them the other way round, so this cannot deadlock. A redelivery of a shard
+ * that is already completed writes nothing.
+ *
+ * Limit: a run that is terminal when the statement starts is not touched at all; if an
+ * abort commits in the instant between the two updates, the shard row is marked completed
+ * but the (now terminal) run keeps its counters.
+ *
+ * A constant text (not a query builder) so pg can keep it prepared and Kysely need not
+ * compile it on the hot path.
  */
+const COMPLETE_SHARD = `
+with shard as (
+  update run_shards s
+  set status = 'completed', attempt = greatest(s.attempt, $3::int),
+      passed = $4, failed = $5, skipped = $6, completed_at = now()
+  where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
+    and exists (select 1 from runs where id = $1 and status in ('queued', 'running'))
+  returning s.run_id
+), upd as (
+  update runs r
+  set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1
+  from shard
+  where r.id = shard.run_id and r.status in ('queued', 'running')
+  returning r.shards_completed
+)
+select r.status, r.shard_count,
+       coalesce(upd.shards_completed, r.shards_completed) as shards_completed,
+       upd.shards_completed is not null as applied
+from runs r left join upd on true
+where r.id = $1`;
+
 export async function completeShardSql(
   db: Kysely<Database>,
   runId: string,
@@ -29,28 +60,15 @@ export async function completeShardSql(
   attempt: number,
   stats: ShardStats,
 ): Promise<CompleteShardRow | undefined> {
-  const { rows } = await sql<CompleteShardRow>`
-    with r0 as (
-      select id, status, shard_count, shards_completed from runs where id = ${runId} for update
-    ), shard as (
-      update run_shards s
-      set status = 'completed', attempt = greatest(s.attempt, ${attempt}::int),
-          passed = ${stats.passed}, failed = ${stats.failed}, skipped = ${stats.skipped}, completed_at = now()
-      from r0
-      where s.run_id = r0.id and s.shard_index = ${shardIndex} and s.status <> 'completed'
-        and r0.status in ('queued', 'running')
-      returning s.run_id
-    ), upd as (
-      update runs r
-      set passed = r.passed + ${stats.passed}, failed = r.failed + ${stats.failed},
-          shards_completed = r.shards_completed + 1
-      from shard
-      where r.id = shard.run_id
-      returning r.shards_completed
-    )
-    select r0.status, r0.shard_count,
-           coalesce(upd.shards_completed, r0.shards_completed) as shards_completed,
-           upd.shards_completed is not null as applied
-    from r0 left join upd on true`.execute(db);
+  const { rows } = await db.executeQuery<CompleteShardRow>(
+    CompiledQuery.raw(COMPLETE_SHARD, [
+      runId,
+      shardIndex,
+      attempt,
+      stats.passed,
+      stats.failed,
+      stats.skipped,
+    ]),
+  );
   return rows[0];
 }

@@ -34,12 +34,13 @@ export async function terminalRunsSql(
   db: Kysely<Database>,
   runIds: readonly string[],
 ): Promise<{ id: string; status: RunStatus }[]> {
-  return db
-    .selectFrom('runs')
-    .select(['id', 'status'])
-    .where('id', 'in', runIds)
-    .where('status', 'in', TERMINAL_STATUSES)
-    .execute();
+  // `= any(array)` keeps one statement text whatever the number of ids.
+  const { rows } = await sql<{ id: string; status: RunStatus }>`
+    select id, status from runs
+    where id = any(${[...runIds]}::uuid[]) and status in (${sql.join(TERMINAL_STATUSES)})`.execute(
+    db,
+  );
+  return rows;
 }
 
 /** Fails every live run (the embedded process restarted and lost their shards). */

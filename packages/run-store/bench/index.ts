@@ -1,0 +1,171 @@
+// Exactly-once shard completion: @x/run-store's completeShard against the same work as one
+// bare SQL statement through pg, in the same run, on the same PostgreSQL.
+// 16 concurrent callers; 2,000 runs x 4 shards, every shard delivered twice (16,000 calls).
+import { postgres } from '@x/testkit';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { createRunStore, migrate, openPostgres } from '../src/index.js';
+
+const RUNS = 2_000;
+const SHARDS = 4;
+const DELIVERIES = 2;
+const CALLERS = 16;
+const ROUNDS = 3;
+
+type Deliver = (runId: string, shard: number, stats: Stats) => Promise<boolean>;
+interface Stats {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+const statsFor = (shard: number): Stats => ({ passed: 3 + shard, failed: shard % 2, skipped: 1 });
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+/** Runs every delivery through `deliver` with CALLERS concurrent callers; returns finalizer counts per run. */
+async function drive(
+  runIds: string[],
+  deliver: Deliver,
+): Promise<{ perSecond: number; finalizers: Map<string, number> }> {
+  const work = shuffled(
+    runIds.flatMap((id) =>
+      Array.from({ length: SHARDS * DELIVERIES }, (_, i) => [id, i % SHARDS] as const),
+    ),
+  );
+  const finalizers = new Map<string, number>();
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CALLERS }, async () => {
+      while (next < work.length) {
+        const [id, shard] = work[next++] as readonly [string, number];
+        if (await deliver(id, shard, statsFor(shard)))
+          finalizers.set(id, (finalizers.get(id) ?? 0) + 1);
+      }
+    }),
+  );
+  return { perSecond: work.length / ((performance.now() - started) / 1000), finalizers };
+}
+
+const database = await postgres('runstore_bench');
+const db = openPostgres(database.url, { max: CALLERS });
+const pool = new pg.Pool({ connectionString: database.url, max: CALLERS });
+pool.on('error', (err) => console.error('raw pool error', err.message));
+try {
+  await migrate(db);
+  const store = createRunStore(db);
+
+  async function makeRuns(): Promise<string[]> {
+    const ids: string[] = [];
+    const input = {
+      workspaceId: 'bench',
+      executor: 'demo',
+      shards: Array.from({ length: SHARDS }, (_, s) => ({
+        testIds: Array.from({ length: 5 }, (_, t) => `s${s}t${t}`),
+      })),
+    };
+    for (let i = 0; i < RUNS; i += CALLERS) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(CALLERS, RUNS - i) }, () => store.createRun(input)),
+      );
+      ids.push(...batch.map((r) => r.id));
+    }
+    return ids;
+  }
+
+  const viaStore: Deliver = async (runId, shard, stats) =>
+    (await store.completeShard(runId, shard, 1, stats)).isFinalizer;
+
+  // The bare statement: flip the shard once, add its stats to a live run, report the boundary.
+  const RAW = `
+    with s as (
+      update run_shards set status = 'completed', attempt = $3, passed = $4, failed = $5, skipped = $6,
+             completed_at = now()
+      where run_id = $1 and shard_index = $2 and status <> 'completed'
+      returning run_id
+    )
+    update runs r set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1
+    from s where r.id = s.run_id and r.status in ('queued', 'running')
+    returning r.shards_completed = r.shard_count as fin`;
+  const viaRaw: Deliver = async (runId, shard, stats) => {
+    const res = await pool.query<{ fin: boolean }>({
+      name: 'complete_shard_raw',
+      text: RAW,
+      values: [runId, shard, 1, stats.passed, stats.failed, stats.skipped],
+    });
+    return res.rows[0]?.fin === true;
+  };
+
+  /** Runs whose counters differ from the sum of their shards, or that had != 1 finalizer. */
+  async function inconsistent(runIds: string[], finalizers: Map<string, number>): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from runs r
+      join (select run_id, sum(passed)::int as p, sum(failed)::int as f, count(*) filter (where status = 'completed')::int as c
+            from run_shards group by run_id) s on s.run_id = r.id
+      where r.id = any(${runIds}::uuid[])
+        and (r.passed <> s.p or r.failed <> s.f or r.shards_completed <> s.c or r.shards_completed <> r.shard_count)`.execute(
+      db,
+    );
+    const badFinalizers = runIds.filter((id) => finalizers.get(id) !== 1).length;
+    return (rows[0]?.n ?? 0) + badFinalizers;
+  }
+
+  // Warm both paths (connections, prepared plans) on runs that are not measured.
+  const warm = (await makeRuns()).slice(0, 200);
+  await drive(warm.slice(0, 100), viaRaw);
+  await drive(warm.slice(100), viaStore);
+
+  const best = { store: 0, raw: 0 };
+  let storeFinalizers = RUNS;
+  let bad = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const rawRuns = await makeRuns();
+    const storeRuns = await makeRuns();
+    // Alternate which side goes first so drift in the machine's load favours neither.
+    let raw: Awaited<ReturnType<typeof drive>>;
+    let viaRepo: Awaited<ReturnType<typeof drive>>;
+    if (round % 2 === 1) {
+      raw = await drive(rawRuns, viaRaw);
+      viaRepo = await drive(storeRuns, viaStore);
+    } else {
+      viaRepo = await drive(storeRuns, viaStore);
+      raw = await drive(rawRuns, viaRaw);
+    }
+    const rawBad = await inconsistent(rawRuns, raw.finalizers);
+    const storeBad = await inconsistent(storeRuns, viaRepo.finalizers);
+    const fin = [...viaRepo.finalizers.values()].reduce((a, b) => a + b, 0);
+    if (fin !== RUNS) storeFinalizers = fin;
+    bad += rawBad + storeBad;
+    best.raw = Math.max(best.raw, raw.perSecond);
+    best.store = Math.max(best.store, viaRepo.perSecond);
+    console.log(
+      `round ${round}: run-store ${viaRepo.perSecond.toFixed(0)}/s (finalizers ${fin}, inconsistent ${storeBad}) | ` +
+        `bare pg statement ${raw.perSecond.toFixed(0)}/s (inconsistent ${rawBad})`,
+    );
+  }
+  console.log(
+    `${RUNS} runs x ${SHARDS} shards x ${DELIVERIES} deliveries, ${CALLERS} callers, best of ${ROUNDS}: ` +
+      `run-store ${best.store.toFixed(0)}/s, bare ${best.raw.toFixed(0)}/s, ratio ${(best.store / best.raw).toFixed(2)}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'run-store',
+      deliveries_per_s: Math.round(best.store),
+      raw_per_s: Math.round(best.raw),
+      runs: RUNS,
+      finalizers: storeFinalizers,
+      inconsistent: bad,
+    }),
+  );
+} finally {
+  await db.destroy();
+  await pool.end();
+  await database.close();
+}
