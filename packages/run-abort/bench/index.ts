@@ -9,7 +9,12 @@ import { createBus, redisTransport } from '@x/pubsub-core';
 import { createRunStore, migrate, openPostgres } from '@x/run-store';
 import { postgres, spawnNode, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
-import { type AbortStore, createRunAborter, createShardRegistry, type RunAborterMetrics } from '../src/index.js';
+import {
+  type AbortStore,
+  createRunAborter,
+  createShardRegistry,
+  type RunAborterMetrics,
+} from '../src/index.js';
 
 const ABORTS = 1_000;
 const WARMUP = 100;
@@ -32,15 +37,31 @@ try {
   const store = createRunStore(db);
   const runIds: string[] = [];
   for (let i = 0; i < WARMUP + ABORTS; i++) {
-    runIds.push((await store.createRun({ workspaceId: 'bench', executor: 'demo', shards: [{ testIds: ['a'] }, { testIds: ['b'] }] })).id);
+    runIds.push(
+      (
+        await store.createRun({
+          workspaceId: 'bench',
+          executor: 'demo',
+          shards: [{ testIds: ['a'] }, { testIds: ['b'] }],
+        })
+      ).id,
+    );
   }
   const runsFile = join(dir, 'runs.json');
   writeFileSync(runsFile, JSON.stringify(runIds));
 
   const subscriberFile = fileURLToPath(new URL('./subscriber.ts', import.meta.url));
-  const env = { REDIS_URL: redis.url, DATABASE_URL: pg.url, X_PREFIX: prefix, RUNS_FILE: runsFile, RAW_CHANNEL: rawChannel };
+  const env = {
+    REDIS_URL: redis.url,
+    DATABASE_URL: pg.url,
+    X_PREFIX: prefix,
+    RUNS_FILE: runsFile,
+    RAW_CHANNEL: rawChannel,
+  };
   const [b, c] = await Promise.all(
-    [0, 1].map((i) => spawnNode(subscriberFile, { ...env, SHARD_INDEX: String(i) }, { readyTimeoutMs: 60_000 })),
+    [0, 1].map((i) =>
+      spawnNode(subscriberFile, { ...env, SHARD_INDEX: String(i) }, { readyTimeoutMs: 60_000 }),
+    ),
   );
 
   // Time the store write so publish-to-signal can be separated from the PostgreSQL round trip.
@@ -110,8 +131,14 @@ try {
   }
 
   const row = (name: string, xs: number[]) =>
-    `${name.padEnd(42)} p50 ${ms(quantile(xs, 0.5)).toFixed(3).padStart(7)} ms   p99 ${ms(quantile(xs, 0.99)).toFixed(3).padStart(7)} ms   max ${ms(Math.max(...xs)).toFixed(3).padStart(8)} ms`;
-  console.log(`run-abort bench: ${ABORTS} aborts (after ${WARMUP} warm-up) from A to shards on B and C, ${ms(elapsed / 1000)} s`);
+    `${name.padEnd(42)} p50 ${ms(quantile(xs, 0.5)).toFixed(3).padStart(7)} ms   p99 ${ms(quantile(xs, 0.99)).toFixed(3).padStart(7)} ms   max ${ms(
+      Math.max(...xs),
+    )
+      .toFixed(3)
+      .padStart(8)} ms`;
+  console.log(
+    `run-abort bench: ${ABORTS} aborts (after ${WARMUP} warm-up) from A to shards on B and C, ${ms(elapsed / 1000)} s`,
+  );
   console.log(row('abortRun call -> last shard signal', callToSignal));
   console.log(row('  of which PostgreSQL write (call -> written)', dbWrite));
   console.log(row('  publish -> last shard signal', publishToSignal));
@@ -125,7 +152,9 @@ try {
       `subscriber ${'BC'[i]}: received ${m.received}, shards by message ${m.receivedShardsAborted}, by reconcile ${m.reconcileShardsAborted}`,
     );
   }
-  console.log(`missed ${missed}, raw missed ${rawMissed} (machine: 2 cores, loopback Redis and PostgreSQL)`);
+  console.log(
+    `missed ${missed}, raw missed ${rawMissed} (machine: 2 cores, loopback Redis and PostgreSQL)`,
+  );
 
   await aborter.close();
   await Promise.all([bus.close(), pub.quit(), b?.kill(), c?.kill()]);

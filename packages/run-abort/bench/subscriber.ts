@@ -17,7 +17,10 @@ const env = (name: string): string => {
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 const db = openPostgres(env('DATABASE_URL'), { max: 1 });
-const bus = createBus({ transport: redisTransport({ url: env('REDIS_URL') }), prefix: env('X_PREFIX') });
+const bus = createBus({
+  transport: redisTransport({ url: env('REDIS_URL') }),
+  prefix: env('X_PREFIX'),
+});
 await bus.ready();
 const registry = createShardRegistry();
 const aborter = createRunAborter({ bus, store: createRunStore(db), registry });
@@ -46,6 +49,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   process.stdout.write(`DUMPED ${file}\n`);
 });
 process.on('SIGTERM', () => {
-  void Promise.all([aborter.close().then(() => bus.close()), sub.quit(), db.destroy()]).finally(() => process.exit(0));
+  void Promise.all([aborter.close().then(() => bus.close()), sub.quit(), db.destroy()]).finally(
+    () => process.exit(0),
+  );
 });
 process.stdout.write('READY\n');

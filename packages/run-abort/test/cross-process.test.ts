@@ -41,12 +41,12 @@ const newRun = async (shards: number) => {
 const spawnReplicas = (redis: TestRedis, prefix: string, sweepMs: number) =>
   Promise.all(
     [0, 1, 2].map(() =>
-      spawnNode(fixture, {
-        REDIS_URL: redis.url,
-        DATABASE_URL: pg.url,
-        X_PREFIX: prefix,
-        SWEEP_MS: String(sweepMs),
-      }),
+      // Generous: tsx start-up takes seconds when other test suites load the 2 cores.
+      spawnNode(
+        fixture,
+        { REDIS_URL: redis.url, DATABASE_URL: pg.url, X_PREFIX: prefix, SWEEP_MS: String(sweepMs) },
+        { readyTimeoutMs: 90_000 },
+      ),
     ),
   );
 
@@ -84,7 +84,7 @@ describe('three replicas on one Redis', () => {
   beforeAll(async () => {
     redis = await startRedis();
     procs = await spawnReplicas(redis, uniqueName('abort'), 5_000);
-  });
+  }, 120_000);
   afterAll(async () => {
     await stopAll(procs);
     await redis?.close();
@@ -110,7 +110,7 @@ describe('three replicas on one Redis', () => {
     ] as const) {
       await p.waitForLine(
         new RegExp(`^ABORTED run=${runId} shard=${shard} code=run_aborted`),
-        5_000,
+        10_000,
       );
     }
     // Give a duplicate (own echo, double dispatch) time to show up before counting.
@@ -144,8 +144,8 @@ describe('three replicas on one Redis', () => {
     expect(await abortResult(p1, heard)).toMatchObject({ aborted: true, won: true });
     await sleep(200);
     await start(p2, heard, [1]);
-    await p2.waitForLine(new RegExp(`^REFUSED run=${heard} shard=1 code=run_aborted`), 1_000);
-    await p2.waitForLine(new RegExp(`^ABORTED run=${heard} shard=1`), 1_000);
+    await p2.waitForLine(new RegExp(`^REFUSED run=${heard} shard=1 code=run_aborted`), 10_000);
+    await p2.waitForLine(new RegExp(`^ABORTED run=${heard} shard=1`), 10_000);
 
     // Never heard (written straight to the database, no message): the status check refuses it.
     const silent = await newRun(2);
@@ -153,15 +153,15 @@ describe('three replicas on one Redis', () => {
       await store.transition(silent, ['queued', 'running'], 'aborted', { error: 'db only' }),
     ).toMatchObject({ won: true });
     await start(p2, silent, [0]);
-    await p2.waitForLine(new RegExp(`^REFUSED run=${silent} shard=0 code=run_aborted`), 1_000);
+    await p2.waitForLine(new RegExp(`^REFUSED run=${silent} shard=0 code=run_aborted`), 10_000);
 
     const finished = await newRun(1);
     await store.transition(finished, ['running'], 'completed');
     await start(p2, finished, [0]);
-    await p2.waitForLine(new RegExp(`^REFUSED run=${finished} shard=0 code=run_finished`), 1_000);
+    await p2.waitForLine(new RegExp(`^REFUSED run=${finished} shard=0 code=run_finished`), 10_000);
 
     await start(p2, randomUUID(), [0]);
-    await p2.waitForLine(/^REFUSED run=\S+ shard=0 code=run_not_found/, 1_000);
+    await p2.waitForLine(/^REFUSED run=\S+ shard=0 code=run_not_found/, 10_000);
   });
 
   it('an abort that lost to completion aborts nothing and tells the caller the status', async () => {
@@ -193,7 +193,7 @@ describe('an abort during a Redis outage', () => {
       for (const p of procs) await p.waitForLine(/^STATE reconnecting/, 10_000);
       p1.send(`abort ${runId} aborted during the outage`);
       expect(await abortResult(p1, runId)).toMatchObject({ aborted: true, won: true });
-      await p1.waitForLine(new RegExp(`^ABORTED run=${runId} shard=0`), 1_000);
+      await p1.waitForLine(new RegExp(`^ABORTED run=${runId} shard=0`), 10_000);
       // The message is lost: nothing reaches the other replicas while Redis is down.
       await sleep(500);
       expect(abortedLines(p2, runId)).toHaveLength(0);
@@ -211,14 +211,15 @@ describe('an abort during a Redis outage', () => {
           15_000,
         );
         const reconnected = await p.waitForLine(/^RECONNECTED /);
-        // Documented bound: reconnect (backoff ceiling 1 s here, +20 % jitter) + one DB round trip.
-        expect(lineAt(aborted) - lineAt(reconnected)).toBeLessThan(1_000);
-        expect(lineAt(aborted) - restartedAt).toBeLessThan(1_200 + 1_000);
+        // Documented bound: reconnect (backoff ceiling 1 s here, +20 % jitter) + one DB round
+        // trip (allowed 2 s on a loaded machine). The 60 s sweep cannot have done it.
+        expect(lineAt(aborted) - lineAt(reconnected)).toBeLessThan(2_000);
+        expect(lineAt(aborted) - restartedAt).toBeLessThan(1_200 + 2_000);
         expect((await metricsOf(p)).aborter.reconcileShardsAborted).toBe(1);
       }
     } finally {
       await stopAll(procs);
       await redis.close();
     }
-  });
+  }, 150_000);
 });

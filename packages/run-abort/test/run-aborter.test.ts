@@ -105,7 +105,7 @@ describe('abortRun', () => {
     expect(result).toEqual({ aborted: true, won: true, status: 'aborted', localShards: 1 });
     expect(local.signal.aborted).toBe(true);
     expect(await store.getStatus(runId)).toBe('aborted');
-    await waitFor(() => remote.signal.aborted, { timeoutMs: 2_000, what: 'remote shard aborted' });
+    await waitFor(() => remote.signal.aborted, { timeoutMs: 10_000, what: 'remote shard aborted' });
     expect((remote.signal.reason as RunAbortedError).message).toBe('user clicked abort');
     expect(a.aborter.metrics()).toMatchObject({
       abortsWon: 1,
@@ -150,7 +150,7 @@ describe('abortRun', () => {
       status: 'aborted',
     });
     await waitFor(() => b.aborter.metrics().received === 2, {
-      timeoutMs: 2_000,
+      timeoutMs: 10_000,
       what: 'both publishes received',
     });
     expect(a.aborter.metrics()).toMatchObject({ abortsWon: 1, abortsRepeated: 1, published: 2 });
@@ -178,7 +178,7 @@ describe('abortRun', () => {
     b.registry.register(runId, 1, sibling);
     await a.aborter.abortRun(runId, 'embedded abort');
     expect(mine.signal.aborted).toBe(true);
-    await waitFor(() => sibling.signal.aborted, { timeoutMs: 1_000, what: 'sibling aborted' });
+    await waitFor(() => sibling.signal.aborted, { timeoutMs: 10_000, what: 'sibling aborted' });
     expect(a.aborter.metrics()).toMatchObject({ received: 0, echoesDropped: 1 });
   });
 });
@@ -197,7 +197,7 @@ describe('the subscriber', () => {
     b.registry.register(run2, 0, later);
     await a.aborter.abortRun(run1, 'one');
     await a.aborter.abortRun(run2, 'two');
-    await waitFor(() => later.signal.aborted, { timeoutMs: 2_000, what: 'second abort handled' });
+    await waitFor(() => later.signal.aborted, { timeoutMs: 10_000, what: 'second abort handled' });
     expect(sibling.signal.aborted).toBe(true);
     expect(b.aborter.metrics()).toMatchObject({ received: 2, cancelErrors: 1, handlerErrors: 0 });
   });
@@ -211,7 +211,7 @@ describe('the subscriber', () => {
     await b.aborter.start();
     await a.aborter.abortRun(await newRun(), 'once');
     await waitFor(() => b.aborter.metrics().received >= 1, {
-      timeoutMs: 2_000,
+      timeoutMs: 10_000,
       what: 'abort received',
     });
     await sleep(200);
@@ -251,7 +251,7 @@ describe('the subscriber', () => {
     const runId = await newRun();
     b.registry.register(runId, 0, remote);
     await a.aborter.abortRun(runId, 'after retry');
-    await waitFor(() => remote.signal.aborted, { timeoutMs: 2_000, what: 'remote shard aborted' });
+    await waitFor(() => remote.signal.aborted, { timeoutMs: 10_000, what: 'remote shard aborted' });
     await sleep(100);
     expect(b.aborter.metrics()).toMatchObject({
       received: 1,
@@ -278,7 +278,7 @@ describe('the subscriber', () => {
     const remote = new AbortController();
     b.registry.register(runId, 0, remote);
     await a.aborter.abortRun(runId, 'valid');
-    await waitFor(() => remote.signal.aborted, { timeoutMs: 2_000, what: 'valid abort handled' });
+    await waitFor(() => remote.signal.aborted, { timeoutMs: 10_000, what: 'valid abort handled' });
     expect(b.bus.metrics().dropped).toMatchObject({ schema: 2, malformed: 1 });
     expect(b.aborter.metrics().received).toBe(1);
   });
@@ -294,10 +294,10 @@ describe('reconcile', () => {
     // Written straight to the database: the abort message is "lost".
     await store.transition(runId, ['running'], 'aborted', { error: 'lost on the wire' });
     await waitFor(() => shard.signal.aborted, {
-      timeoutMs: 3_000,
+      timeoutMs: 10_000,
       what: 'sweep cancelled the shard',
     });
-    expect(performance.now() - t0).toBeLessThan(150 + 1_000);
+    expect(performance.now() - t0).toBeLessThan(150 + 3_000);
     expect(b.aborter.metrics().reconcileShardsAborted).toBe(1);
   });
 
@@ -340,11 +340,11 @@ describe('reconcile', () => {
     b.registry.register(runId, 0, shard);
     await store.transition(runId, ['running'], 'failed', { error: 'x' });
     await waitFor(() => b.aborter.metrics().reconcileErrors >= 2, {
-      timeoutMs: 2_000,
+      timeoutMs: 10_000,
       what: 'failed sweeps counted',
     });
     fail = false;
-    await waitFor(() => shard.signal.aborted, { timeoutMs: 2_000, what: 'sweep recovered' });
+    await waitFor(() => shard.signal.aborted, { timeoutMs: 10_000, what: 'sweep recovered' });
   });
 });
 
