@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { callService } from './call-service.js';
 import { decodeStopJob, encodeDeadStopJob, encodeStopJobResult, fieldsToRecord } from './codec.js';
 import type { Logger } from './logger.js';
-import { observeBatch, type StopJobsMetrics } from './metrics.js';
+import { metricErrorCode, observeBatch, type StopJobsMetrics } from './metrics.js';
 import { parsePendingCount, type RawEntry } from './redis-replies.js';
 import type { StopJobResultFields } from './schemas.js';
 import { clip, type StopJob, type StopService } from './stop-service.js';
@@ -161,7 +161,7 @@ async function commit(ctx: BatchContext, entries: RawEntry[], slots: (Slot | und
   ctx.metrics.deadLettered += dead;
   for (const result of published) {
     ctx.metrics.handled[result.outcome]++;
-    ctx.metrics.errorCodes[result.error_code]++;
+    ctx.metrics.errorCodes[metricErrorCode(result.error_code)]++;
   }
   for (const id of acked) ctx.lastErrors.delete(id);
 }

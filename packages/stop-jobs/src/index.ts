@@ -18,7 +18,7 @@ export {
   type StopReason,
 } from './kinds.js';
 export type { Logger } from './logger.js';
-export { BATCH_SIZE_BUCKETS, type StopJobsMetrics } from './metrics.js';
+export { BATCH_SIZE_BUCKETS, type MetricErrorCode, type StopJobsMetrics } from './metrics.js';
 export { type RequestStopOptions, requestStop } from './request-stop.js';
 export {
   type DeadStopJobFields,

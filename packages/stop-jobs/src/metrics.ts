@@ -5,6 +5,13 @@ import {
   type StopOutcome,
 } from './kinds.js';
 
+export type MetricErrorCode = Exclude<ResultErrorCode, ''> | 'none';
+
+/** The metrics key of a result's error code: `''` would make an awkward label. */
+export function metricErrorCode(code: ResultErrorCode): MetricErrorCode {
+  return code === '' ? 'none' : code;
+}
+
 /** Upper bounds of the batch-size histogram buckets (entries per batch). */
 export const BATCH_SIZE_BUCKETS = [1, 8, 32, 128, 512] as const;
 
@@ -14,9 +21,9 @@ export interface StopJobsMetrics {
   read: number;
   /** Entries taken over from idle consumers (or retried) with XAUTOCLAIM. */
   claimed: number;
-  /** Results published, by outcome and by error code. */
+  /** Results published, by outcome and by error code (`none` counts the `''` code). */
   handled: Record<StopOutcome, number>;
-  errorCodes: Record<ResultErrorCode, number>;
+  errorCodes: Record<MetricErrorCode, number>;
   /** Undecodable entries answered with `invalid_envelope`. */
   invalid: number;
   /** Entries deleted from the stream (trimmed) before they were handled. */
@@ -52,10 +59,9 @@ export function createMetrics(): StopJobsMetrics {
     read: 0,
     claimed: 0,
     handled: Object.fromEntries(STOP_OUTCOMES.map((o) => [o, 0])) as Record<StopOutcome, number>,
-    errorCodes: Object.fromEntries(RESULT_ERROR_CODES.map((c) => [c, 0])) as Record<
-      ResultErrorCode,
-      number
-    >,
+    errorCodes: Object.fromEntries(
+      RESULT_ERROR_CODES.map((c) => [metricErrorCode(c), 0]),
+    ) as Record<MetricErrorCode, number>,
     invalid: 0,
     trimmed: 0,
     deadLettered: 0,
