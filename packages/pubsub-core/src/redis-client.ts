@@ -5,6 +5,11 @@
 export interface RedisPubSubClient {
   /** ioredis connection status: `wait`, `connecting`, `connect`, `ready`, `close`, `end`, ... */
   readonly status: string;
+  /**
+   * The client's socket, when it has one (ioredis `Redis` does, a `Cluster` does not). The
+   * transport corks it while a burst of publishes is written, so they leave in one syscall.
+   */
+  readonly stream?: { cork(): void; uncork(): void } | undefined;
   publish(channel: string, message: string): Promise<unknown>;
   spublish(channel: string, message: string): Promise<unknown>;
   subscribe(...channels: string[]): Promise<unknown>;

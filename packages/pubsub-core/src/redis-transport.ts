@@ -69,9 +69,6 @@ export function redisTransport(opts: RedisTransportOptions): Transport {
         // SUBSCRIBE would never resolve and an auto-pipeline would stall for good.
         maxRetriesPerRequest: 0,
         connectionName: `x-pubsub-${role}`,
-        // Publishes issued in one tick go out in one write: far fewer syscalls under load,
-        // no extra latency for a lone message (flushed on the next tick).
-        enableAutoPipelining: role === 'publisher',
         retryStrategy: (attempt: number) => backoffDelay(attempt, backoff),
         connectTimeout: Math.max(connectTimeoutMs, 1_000),
       }) as unknown as RedisPubSubClient);
