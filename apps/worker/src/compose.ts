@@ -46,7 +46,13 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     log: redisEventLog({ redis, prefix: config.prefix }),
     logger,
   });
-  const queue = bullmqShardQueue({ connection: redis, prefix: config.prefix, logger });
+  const queue = bullmqShardQueue({
+    connection: redis,
+    prefix: config.prefix,
+    logger,
+    lockDurationMs: config.stalledMs,
+    stalledIntervalMs: config.stalledMs,
+  });
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
   const executors = createExecutorRegistry([

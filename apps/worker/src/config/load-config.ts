@@ -57,6 +57,7 @@ export const workerEnvSchema = z.object({
   CALLBACK_ALLOWED_HOSTS: hostList,
   LOG_LEVEL: optional(z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })),
   METRICS_PORT: optional(integer(0, 65535)),
+  WORKER_STALLED_MS: optional(integer(1000, 600_000)),
 });
 
 export interface WorkerConfig {
@@ -69,6 +70,12 @@ export interface WorkerConfig {
   readonly callbackAllowedHosts: readonly string[];
   readonly logLevel: LogLevel;
   readonly metricsPort: number;
+  /**
+   * BullMQ lock duration and stalled-check interval: how soon a dead worker's shards are
+   * taken over. Default 30,000 (BullMQ's); lower means faster recovery but a worker whose
+   * event loop blocks longer than this loses its shard to another worker.
+   */
+  readonly stalledMs: number;
 }
 
 const SECRET = new Set(['REDIS_URL', 'DATABASE_URL']);
@@ -113,5 +120,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     callbackAllowedHosts: e.CALLBACK_ALLOWED_HOSTS,
     logLevel: e.LOG_LEVEL ?? 'info',
     metricsPort: e.METRICS_PORT ?? 9464,
+    stalledMs: e.WORKER_STALLED_MS ?? 30_000,
   };
 }

@@ -1,0 +1,209 @@
+import {
+  postgres,
+  startRedis,
+  type TestDatabase,
+  type TestRedis,
+  uniqueName,
+  waitFor,
+} from '@x/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, demoTests, type RunBody } from './support/api-client.js';
+import {
+  type ApiProcess,
+  activeShards,
+  FLEET_TOKEN,
+  type FleetEnv,
+  startApiProcess,
+  startWorkerProcess,
+  statOf,
+  type WorkerProcess,
+  waitActive,
+} from './support/fleet.js';
+import { openSse, type SseFrame } from './support/sse-client.js';
+
+let redis: TestRedis;
+let db: TestDatabase;
+let env: FleetEnv;
+let apiA: ApiProcess;
+let apiB: ApiProcess;
+const workers: WorkerProcess[] = [];
+
+const client = (api: ApiProcess) => apiClient(api.url, FLEET_TOKEN);
+
+async function watch(api: ApiProcess, runId: string, lastEventId?: number) {
+  const { token } = (await client(api).post<{ token: string }>(`/runs/${runId}/stream-token`)).body;
+  const q = new URLSearchParams({
+    st: token,
+    ...(lastEventId === undefined ? {} : { lastEventId: String(lastEventId) }),
+  });
+  return openSse(`${api.url}/api/v1/runs/${runId}/events?${q}`);
+}
+
+async function createRun(api: ApiProcess, body: object): Promise<RunBody> {
+  const r = await client(api).post<{ run: RunBody }>('/runs', body);
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body.run;
+}
+
+async function waitTerminal(api: ApiProcess, runId: string, timeoutMs = 60_000): Promise<RunBody> {
+  return waitFor(
+    async () => {
+      const run = (await client(api).get<{ run: RunBody }>(`/runs/${runId}`)).body.run;
+      return ['completed', 'failed', 'aborted'].includes(run.status) ? run : undefined;
+    },
+    { timeoutMs, intervalMs: 100, what: `run ${runId} to finish` },
+  );
+}
+
+/** Every event of the run from its history: exactly one `done`, ids 1..n without gaps. */
+async function history(api: ApiProcess, runId: string): Promise<SseFrame[]> {
+  const stream = await watch(api, runId, 0);
+  await stream.ended;
+  return stream.frames.filter((f) => f.data.type !== 'snapshot');
+}
+
+beforeAll(async () => {
+  [redis, db] = await Promise.all([startRedis(), postgres('e2e')]);
+  env = {
+    REDIS_URL: redis.url,
+    DATABASE_URL: db.url,
+    X_PREFIX: uniqueName('e2e')
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, ''),
+  };
+  // The first api migrates; the rest start in parallel.
+  apiA = await startApiProcess(env);
+  const [b, w1, w2] = await Promise.all([
+    startApiProcess(env),
+    startWorkerProcess(env),
+    startWorkerProcess(env),
+  ]);
+  apiB = b;
+  workers.push(w1, w2);
+}, 120_000);
+
+/** SIGTERM (graceful), SIGKILL if it takes longer than 15 s. */
+async function stop(p: { kill(s?: NodeJS.Signals): Promise<unknown> } | undefined) {
+  if (!p) return;
+  const timer = setTimeout(() => void p.kill('SIGKILL'), 15_000);
+  await p.kill('SIGTERM');
+  clearTimeout(timer);
+}
+
+afterAll(async () => {
+  await Promise.all([stop(apiA?.proc), stop(apiB?.proc), ...workers.map((w) => stop(w.proc))]);
+  await redis?.close();
+  await db?.close();
+}, 60_000);
+
+describe('two api replicas, two workers, Redis + PostgreSQL', () => {
+  it('a run created on api A and watched through api B completes with exact counts', async () => {
+    const run = await createRun(apiA, { executor: 'demo', tests: demoTests(40, 20, 5), shards: 4 });
+    const stream = await watch(apiB, run.id, 0);
+    const done = await stream.waitFor((f) => f.data.type === 'done', 60_000);
+    expect(done.data).toMatchObject({ status: 'completed', passed: 32, failed: 8, total: 40 });
+    await stream.ended;
+    const ids = stream.frames.filter((f) => f.id !== null).map((f) => f.id);
+    expect(ids).toEqual(ids.map((_, i) => i + 1));
+    expect(stream.frames.filter((f) => f.data.type === 'result')).toHaveLength(40);
+    const stored = (await client(apiB).get<{ run: RunBody }>(`/runs/${run.id}`)).body.run;
+    expect(stored).toMatchObject({
+      status: 'completed',
+      passed: 32,
+      failed: 8,
+      shardsCompleted: 4,
+    });
+  });
+
+  it('a run aborted through api B stops every shard on both workers', async () => {
+    const run = await createRun(apiA, { executor: 'demo', tests: demoTests(16, 5_000), shards: 8 });
+    const stream = await watch(apiA, run.id);
+    await Promise.all(workers.map((w) => waitActive(w, 1)));
+    const r = await client(apiB).post<{ run: RunBody }>(`/runs/${run.id}/abort`);
+    expect(r.status).toBe(202);
+    expect(r.body.run.status).toBe('aborted');
+    const done = await stream.waitFor((f) => f.data.type === 'done', 10_000);
+    expect(done.data.status).toBe('aborted');
+    // Every shard sleeps 10 s in all; stopping within 3 s means they were cancelled.
+    await waitFor(
+      async () => (await Promise.all(workers.map(activeShards))).every((n) => n === 0),
+      {
+        timeoutMs: 3_000,
+        what: 'both workers to drop their shards',
+      },
+    );
+    expect((await client(apiB).post(`/runs/${run.id}/abort`)).status).toBe(202);
+    const frames = await history(apiB, run.id);
+    expect(frames.filter((f) => f.data.type === 'done')).toHaveLength(1);
+  });
+
+  it('finalizes every run exactly once when a worker is SIGKILLed mid-run', async () => {
+    const runs = await Promise.all(
+      [0, 1, 2].map(() =>
+        createRun(apiA, { executor: 'demo', tests: demoTests(16, 400, 4), shards: 8 }),
+      ),
+    );
+    const victim = workers[0]!;
+    await waitActive(victim, 1);
+    await victim.proc.kill('SIGKILL');
+    workers[0] = await startWorkerProcess(env);
+    for (const run of runs) {
+      const final = await waitTerminal(apiB, run.id, 60_000);
+      expect(final).toMatchObject({
+        status: 'completed',
+        total: 16,
+        passed: 12,
+        failed: 4,
+        shardsCompleted: 8,
+      });
+      const frames = await history(apiB, run.id);
+      expect(frames.filter((f) => f.data.type === 'done')).toHaveLength(1);
+    }
+  });
+
+  it('completes runs across a Redis kill and restart; a resuming client never sees an event twice', async () => {
+    const run = await createRun(apiA, { executor: 'demo', tests: demoTests(16, 600), shards: 4 });
+    const first = await watch(apiB, run.id, 0);
+    await first.waitFor((f) => f.data.type === 'result', 20_000);
+    await redis.kill();
+    await new Promise((r) => setTimeout(r, 500));
+    await redis.restart();
+    first.close();
+    const lastSeen = Math.max(0, ...first.frames.map((f) => f.id ?? 0));
+    const final = await waitTerminal(apiA, run.id, 60_000);
+    expect(final).toMatchObject({ status: 'completed', total: 16, passed: 16, failed: 0 });
+    const resumed = await waitFor(
+      async () => {
+        const s = await watch(apiB, run.id, lastSeen);
+        await s.ended;
+        return s.frames.some((f) => f.data.type === 'done') ? s : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'a resumed stream that ends with done' },
+    );
+    const snapshot = resumed.frames[0]!;
+    expect(snapshot.data.type).toBe('snapshot');
+    const ids = resumed.frames.filter((f) => f.id !== null).map((f) => f.id!);
+    if (snapshot.data.recovered !== false) {
+      // History intact: exactly the events after lastSeen, in order, once each.
+      expect(ids).toEqual(ids.map((_, i) => lastSeen + 1 + i));
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    const done = resumed.frames.find((f) => f.data.type === 'done')!;
+    expect(done.data).toMatchObject({ status: 'completed', passed: 16, failed: 0, total: 16 });
+  });
+
+  it('reports readiness and package counters on every replica', async () => {
+    for (const api of [apiA, apiB]) {
+      const ready = await waitFor(
+        async () => {
+          const r = await fetch(`${api.url}/readyz`);
+          return r.status === 200 ? r.json() : undefined;
+        },
+        { timeoutMs: 20_000, what: 'readyz 200' },
+      );
+      expect(ready).toMatchObject({ ready: true, checks: { database: true, redis: true } });
+      expect(await statOf(`${api.url}/metrics`, 'bus', 'published')).toBeGreaterThanOrEqual(0);
+    }
+    for (const w of workers) expect(await statOf(w.metricsUrl, 'stop_jobs', 'read')).not.toBeNaN();
+  });
+});

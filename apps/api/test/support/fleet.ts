@@ -1,0 +1,82 @@
+import { fileURLToPath } from 'node:url';
+import { type NodeProcess, spawnNode, waitFor } from '@x/testkit';
+
+export const API_MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+export const WORKER_MAIN = fileURLToPath(new URL('../../../worker/src/main.ts', import.meta.url));
+export const FLEET_TOKEN = 'fleet-token-aaaaaaaaaaaaaaaa';
+
+export interface FleetEnv {
+  REDIS_URL: string;
+  DATABASE_URL: string;
+  X_PREFIX: string;
+}
+
+const common = (env: FleetEnv) => ({
+  ...env,
+  API_TOKENS: `fleet:${FLEET_TOKEN}`,
+  STREAM_TOKEN_SECRET: 'fleet-secret-0123456789abcdef0123456789',
+  LOG_LEVEL: 'info',
+});
+
+const field = (line: string, key: string) => JSON.parse(line)[key] as unknown;
+
+export interface ApiProcess {
+  proc: NodeProcess;
+  url: string;
+}
+
+/** An api replica as a real process (the TypeScript main through tsx), on a free port. */
+export async function startApiProcess(
+  env: FleetEnv,
+  extra: Record<string, string> = {},
+): Promise<ApiProcess> {
+  const proc = await spawnNode(
+    API_MAIN,
+    { ...common(env), PORT: '0', HOST: '127.0.0.1', ...extra },
+    { readyLine: /"msg":"listening"/, readyTimeoutMs: 60_000 },
+  );
+  const line = await proc.waitForLine(/"msg":"listening"/);
+  return { proc, url: String(field(line, 'url')) };
+}
+
+export interface WorkerProcess {
+  proc: NodeProcess;
+  metricsUrl: string;
+}
+
+export async function startWorkerProcess(
+  env: FleetEnv,
+  extra: Record<string, string> = {},
+): Promise<WorkerProcess> {
+  const proc = await spawnNode(
+    WORKER_MAIN,
+    {
+      ...common(env),
+      METRICS_PORT: '0',
+      HOST: '127.0.0.1',
+      WORKER_CONCURRENCY: '8',
+      WORKER_STALLED_MS: '2000',
+      ...extra,
+    },
+    { readyLine: /"msg":"worker ready"/, readyTimeoutMs: 60_000 },
+  );
+  const line = await proc.waitForLine(/"msg":"worker ready"/);
+  return { proc, metricsUrl: `http://127.0.0.1:${field(line, 'metricsPort')}/metrics` };
+}
+
+/** A `x_<component>_stat{stat="…"}` value from a /metrics page. */
+export async function statOf(metricsUrl: string, component: string, stat: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const m = new RegExp(`^x_${component}_stat\\{stat="${stat}"\\} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+export const activeShards = (w: WorkerProcess) =>
+  statOf(w.metricsUrl, 'shard_worker', 'activeShards');
+
+export async function waitActive(w: WorkerProcess, min = 1, timeoutMs = 20_000) {
+  await waitFor(async () => (await activeShards(w)) >= min, {
+    timeoutMs,
+    what: `worker with ${min}+ active shards`,
+  });
+}
