@@ -203,9 +203,11 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
     }
   };
 
+  const onAbort = () => void close();
   const close = async () => {
     if (closed) return loop;
     closed = true;
+    opts.signal?.removeEventListener('abort', onAbort);
     stopping.abort();
     // A blocking read cannot be cancelled: drop its connection. Entries Redis handed it at
     // that instant stay pending for this name and are re-read or claimed later.
@@ -219,7 +221,11 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
     async start() {
       if (loop || closed) throw new StopJobsError('closed', 'consumer already started or closed');
       await ensureGroup();
-      opts.signal?.addEventListener('abort', () => void close(), { once: true });
+      if (opts.signal?.aborted) {
+        await close();
+        return;
+      }
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
       loop = run();
     },
     close,

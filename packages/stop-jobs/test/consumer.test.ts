@@ -339,6 +339,20 @@ describe('stop-jobs consumer', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('stops consuming when its signal aborts', async () => {
+    const prefix = uniqueName('sj');
+    const service = new CountingService();
+    const controller = new AbortController();
+    await startConsumer({ prefix, service, signal: controller.signal });
+    await requestStop(redis, { prefix }, { runId: randomUUID(), reason: 'shutdown' });
+    await waitFor(() => service.calls === 1);
+    controller.abort();
+    await new Promise((r) => setTimeout(r, 100));
+    await requestStop(redis, { prefix }, { runId: randomUUID(), reason: 'shutdown' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(service.calls).toBe(1);
+  });
+
   it('trims the results stream to about maxLen', async () => {
     const prefix = uniqueName('sj');
     await Promise.all(
