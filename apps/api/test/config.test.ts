@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config/config-error.js';
+import { loadApiConfig } from '../src/config/load-config.js';
+import { API_MAIN } from './support/fleet.js';
+
+const distributed = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/x',
+  API_TOKENS: 'acme:0123456789abcdef0123',
+  STREAM_TOKEN_SECRET: 'k'.repeat(32),
+};
+
+function refusal(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadApiConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('configuration was accepted');
+}
+
+describe('api configuration', () => {
+  it('defaults to embedded mode with a generated dev token and ./.data', () => {
+    const c = loadApiConfig({});
+    expect(c).toMatchObject({
+      mode: 'embedded',
+      dataDir: './.data',
+      port: 3000,
+      host: '127.0.0.1',
+      prefix: 'x',
+    });
+    expect(c.devToken).toMatch(/^dev_/);
+    expect(c.tokens).toEqual([{ workspace: 'dev', token: c.devToken }]);
+    expect(c.streamTokenSecret.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('switches to distributed mode when REDIS_URL is set, and then requires the rest', () => {
+    expect(loadApiConfig(distributed)).toMatchObject({
+      mode: 'distributed',
+      host: '0.0.0.0',
+      devToken: null,
+    });
+    for (const name of ['DATABASE_URL', 'API_TOKENS', 'STREAM_TOKEN_SECRET'] as const) {
+      const err = refusal({ ...distributed, [name]: '' });
+      expect(err.variable).toBe(name);
+      expect(err.message).toContain(`${name} is required when REDIS_URL is set`);
+    }
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['X_PREFIX', 'Has:Colons'],
+    ['WORKER_CONCURRENCY', '0'],
+    ['LOG_LEVEL', 'loud'],
+    ['REDIS_URL', 'http://redis:6379'],
+    ['API_TOKENS', 'acme:short'],
+    ['API_TOKENS', 'no-colon-here-0123456789'],
+    ['STREAM_TOKEN_SECRET', 'too-short'],
+    ['HTTP_ALLOWED_HOSTS', 'ok.example.com,bad host'],
+  ])('refuses %s=%s with a message naming it', (name, value) => {
+    const err = refusal({ ...(name === 'STREAM_TOKEN_SECRET' ? distributed : {}), [name]: value });
+    expect(err.variable).toBe(name);
+    expect(err.message).toMatch(new RegExp(`^invalid configuration: ${name} `));
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('never prints secrets in its messages', () => {
+    const err = refusal({ API_TOKENS: 'acme:tiny-secret' });
+    expect(err.message).not.toContain('tiny-secret');
+  });
+
+  it('parses the allowed-host lists and API_TOKENS', () => {
+    const c = loadApiConfig({
+      HTTP_ALLOWED_HOSTS: ' Example.com , localhost:8080,,',
+      API_TOKENS: 'a:0123456789abcdef,b:fedcba9876543210',
+    });
+    expect(c.httpAllowedHosts).toEqual(['example.com', 'localhost:8080']);
+    expect(c.tokens.map((t) => t.workspace)).toEqual(['a', 'b']);
+  });
+
+  it('makes the process exit with code 2 and one line naming the variable', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', API_MAIN], {
+      env: { ...process.env, PORT: 'not-a-port', REDIS_URL: '' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^invalid configuration: PORT /),
+    ]);
+  });
+});
