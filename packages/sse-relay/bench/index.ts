@@ -1,0 +1,164 @@
+// Cross-process latency and fan-out: an event emitted in one process reaches SSE clients
+// of a relay in another process, against Socket.IO + @socket.io/redis-adapter (emit on
+// server A, clients on server B) in the same run. Then memory per idle SSE connection.
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { type NodeProcess, spawnNode, startRedis, uniqueName } from '@x/testkit';
+import { Redis } from 'ioredis';
+import { io as connectIo, type Socket } from 'socket.io-client';
+import { openSse, type SseStream } from '../test/sse-client.js';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 5_000);
+const LOADS = [
+  { name: '1 client x 1000 ev/s', clients: 1, events: 2_000, intervalMs: 1 },
+  { name: '100 clients x 500 ev/s', clients: 100, events: 1_000, intervalMs: 2 },
+];
+
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+const round = (n: number) => Math.round(n * 1000) / 1000;
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const portOf = async (p: NodeProcess) => Number((await p.waitForLine(/^READY/)).split(' ')[1]);
+
+interface Result {
+  p50: number;
+  p99: number;
+  lost: number;
+}
+function summarize(latencies: number[], expected: number): Result {
+  latencies.sort((a, b) => a - b);
+  return {
+    p50: round(pct(latencies, 50)),
+    p99: round(pct(latencies, 99)),
+    lost: expected - latencies.length,
+  };
+}
+
+const redis = await startRedis();
+const admin = new Redis(redis.url);
+const prefix = uniqueName('bench');
+const env = { REDIS_URL: redis.url, X_PREFIX: prefix, BENCH: '1' };
+const slow = { readyTimeoutMs: 60_000 };
+const [relay, emitter, ioRelay, ioEmitter] = await Promise.all([
+  spawnNode(here('../test/fixtures/relay.ts'), { ...env, NODE_OPTIONS: '--expose-gc' }, slow),
+  spawnNode(here('../test/fixtures/emitter.ts'), env, slow),
+  spawnNode(here('./socketio-server.ts'), env, slow),
+  spawnNode(here('./socketio-server.ts'), env, slow),
+]);
+const relayUrl = `http://127.0.0.1:${await portOf(relay!)}`;
+const ioUrl = `http://127.0.0.1:${await portOf(ioRelay!)}`;
+
+async function ours(load: (typeof LOADS)[number]): Promise<Result> {
+  const runId = randomUUID();
+  await admin.hset(`${prefix}:testrun:${runId}`, { workspaceId: 'ws', status: 'running' });
+  const latencies: number[] = [];
+  const streams: SseStream[] = [];
+  for (let i = 0; i < load.clients; i++) {
+    streams.push(
+      await openSse(`${relayUrl}/runs/${runId}/events`, {
+        headers: { 'x-workspace': 'ws' },
+        onEvent: (e) => {
+          if (e.type === 'log') latencies.push(now() - Number(e.message));
+        },
+      }),
+    );
+  }
+  await sleep(300);
+  const finished = emitter!.waitForLine(new RegExp(`^FINISHED ${runId}`), 120_000);
+  emitter!.send(`go ${runId} ${load.events} ${load.intervalMs}`);
+  await finished;
+  const expected = load.events * load.clients;
+  for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(50);
+  for (const s of streams) s.close();
+  return summarize(latencies, expected);
+}
+
+async function socketio(load: (typeof LOADS)[number]): Promise<Result> {
+  const latencies: number[] = [];
+  const sockets: Socket[] = [];
+  for (let i = 0; i < load.clients; i++) {
+    const socket = connectIo(ioUrl, { transports: ['websocket'], forceNew: true });
+    socket.on('log', (e: { message: string }) => latencies.push(now() - Number(e.message)));
+    await new Promise((resolve) => socket.once('connect', () => resolve(undefined)));
+    sockets.push(socket);
+  }
+  await sleep(300);
+  const before = ioEmitter!.lines.length;
+  ioEmitter!.send(`go ${load.events} ${load.intervalMs}`);
+  while (!ioEmitter!.lines.slice(before).includes('FINISHED')) await sleep(20);
+  const expected = load.events * load.clients;
+  for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(50);
+  for (const s of sockets) s.close();
+  return summarize(latencies, expected);
+}
+
+const results: Record<string, { ours: Result; socketio: Result }> = {};
+for (const load of LOADS) {
+  // Interleave so both see the same machine noise; warm up each path once.
+  await ours({ ...load, events: 200 });
+  await socketio({ ...load, events: 200 });
+  const mine = await ours(load);
+  const theirs = await socketio(load);
+  results[load.name] = { ours: mine, socketio: theirs };
+  console.log(
+    `${load.name.padEnd(24)} sse-relay p50 ${mine.p50} ms p99 ${mine.p99} ms lost ${mine.lost} | ` +
+      `socket.io p50 ${theirs.p50} ms p99 ${theirs.p99} ms lost ${theirs.lost}`,
+  );
+}
+
+async function memory(): Promise<{ rss: number; heapUsed: number }> {
+  const count = relay!.lines.filter((l) => l.startsWith('MEM ')).length;
+  relay!.send('mem');
+  while (relay!.lines.filter((l) => l.startsWith('MEM ')).length === count) await sleep(20);
+  return JSON.parse(
+    relay!.lines
+      .filter((l) => l.startsWith('MEM '))
+      .at(-1)!
+      .slice(4),
+  );
+}
+const idleRun = randomUUID();
+await admin.hset(`${prefix}:testrun:${idleRun}`, { workspaceId: 'ws', status: 'running' });
+const base = await memory();
+const idle: SseStream[] = [];
+for (let i = 0; i < IDLE_CONNECTIONS; i += 100) {
+  const batch = await Promise.all(
+    Array.from({ length: Math.min(100, IDLE_CONNECTIONS - i) }, () =>
+      openSse(`${relayUrl}/runs/${idleRun}/events`, { headers: { 'x-workspace': 'ws' } }),
+    ),
+  );
+  idle.push(...batch);
+}
+await sleep(500);
+const loaded = await memory();
+const bytesPerConn = Math.round((loaded.rss - base.rss) / IDLE_CONNECTIONS);
+const heapPerConn = Math.round((loaded.heapUsed - base.heapUsed) / IDLE_CONNECTIONS);
+console.log(
+  `idle connections: ${IDLE_CONNECTIONS}: RSS +${bytesPerConn} B/conn, heap +${heapPerConn} B/conn`,
+);
+for (const s of idle) s.close();
+
+await Promise.all([relay, emitter, ioRelay, ioEmitter].map((p) => p!.kill()));
+admin.disconnect();
+await redis.close();
+
+const single = results[LOADS[0]!.name]!;
+const fan = results[LOADS[1]!.name]!;
+console.log(
+  JSON.stringify({
+    bench: 'sse-relay',
+    p50_ms: single.ours.p50,
+    p99_ms: single.ours.p99,
+    socketio_p50_ms: single.socketio.p50,
+    socketio_p99_ms: single.socketio.p99,
+    fanout_p50_ms: fan.ours.p50,
+    fanout_p99_ms: fan.ours.p99,
+    socketio_fanout_p50_ms: fan.socketio.p50,
+    socketio_fanout_p99_ms: fan.socketio.p99,
+    lost: single.ours.lost + fan.ours.lost,
+    bytes_per_idle_conn: bytesPerConn,
+  }),
+);
+process.exit(0);
