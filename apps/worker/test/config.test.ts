@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/config/config-error.js';
+import { loadWorkerConfig } from '../src/config/load-config.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const base = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/x',
+};
+
+function refusal(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadWorkerConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('configuration was accepted');
+}
+
+describe('worker configuration', () => {
+  it('applies defaults', () => {
+    expect(loadWorkerConfig(base)).toMatchObject({
+      prefix: 'x',
+      concurrency: 8,
+      metricsPort: 9464,
+      stalledMs: 30_000,
+      logLevel: 'info',
+    });
+  });
+
+  it('requires REDIS_URL and DATABASE_URL (the worker exists only in distributed mode)', () => {
+    expect(refusal({ DATABASE_URL: base.DATABASE_URL }).variable).toBe('REDIS_URL');
+    expect(refusal({ REDIS_URL: base.REDIS_URL }).variable).toBe('DATABASE_URL');
+  });
+
+  it.each([
+    ['WORKER_CONCURRENCY', 'many'],
+    ['METRICS_PORT', '-1'],
+    ['X_PREFIX', 'UPPER'],
+    ['WORKER_STALLED_MS', '10'],
+  ])('refuses %s=%s naming it', (name, value) => {
+    const err = refusal({ ...base, [name]: value });
+    expect(err.variable).toBe(name);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('makes the process exit with code 2 and one line naming the variable', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, ...base, WORKER_CONCURRENCY: 'zero' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^invalid configuration: WORKER_CONCURRENCY /),
+    ]);
+  });
+});
