@@ -6,6 +6,7 @@ import { noopLogger } from './logger.js';
 import { type BusMetrics, emptyMetrics } from './metrics.js';
 import { createOrigin, ORIGIN_PATTERN, processOrigin } from './origin.js';
 import { PubSubError } from './pubsub-error.js';
+import { rateLimitedLog } from './rate-limited-log.js';
 import type { BusState, TransportSink } from './transport.js';
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*$/;
@@ -59,17 +60,10 @@ export function createBus(opts: BusOptions): Bus {
   const entries = new Map<string, Entry>();
   const stateListeners = new Set<(state: BusState) => void>();
   const reconnectListeners = new Set<() => void | Promise<void>>();
-  const lastLog = new Map<string, number>();
   let state: BusState;
   let closing: Promise<void> | undefined;
 
-  /** Logs at most once per key and interval: a flood of bad input must not flood the log. */
-  const logLimited = (key: string, level: 'warn' | 'error', obj: object, msg: string) => {
-    const now = Date.now();
-    if (now - (lastLog.get(key) ?? 0) < LOG_EVERY_MS) return;
-    lastLog.set(key, now);
-    logger[level](obj, msg);
-  };
+  const logLimited = rateLimitedLog(logger, LOG_EVERY_MS);
 
   const drop = (reason: DropReason, channel: string, detail: string) => {
     counters.dropped[reason]++;
@@ -165,7 +159,7 @@ export function createBus(opts: BusOptions): Bus {
 
   const refuse = (channel: string, detail: string): false => {
     counters.publishRejected++;
-    logLimited(`refuse:${channel}`, 'error', { channel, detail }, 'pubsub: publish refused');
+    logLimited('refuse', 'error', { channel, detail }, 'pubsub: publish refused');
     return false;
   };
 
@@ -194,7 +188,7 @@ export function createBus(opts: BusOptions): Bus {
       return {
         name,
         publish(payload: P): boolean {
-          if (closing) return refuse(name, 'bus is closed');
+          if (closing || state === 'closed') return refuse(name, 'bus is closed');
           const parsed = contract.parse(payload);
           if (!parsed.ok) return refuse(name, parsed.detail);
           const ts = Date.now();
@@ -212,7 +206,7 @@ export function createBus(opts: BusOptions): Bus {
           return true;
         },
         async subscribe(fn: Listener<P>): Promise<Subscription> {
-          if (closing)
+          if (closing || state === 'closed')
             throw new PubSubError('closed', `cannot subscribe to ${name}: the bus is closed`);
           let entry = entries.get(name);
           if (!entry) {

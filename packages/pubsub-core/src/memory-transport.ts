@@ -1,3 +1,4 @@
+import { PubSubError } from './pubsub-error.js';
 import type { BusState, Transport, TransportLink, TransportSink } from './transport.js';
 
 /**
@@ -36,7 +37,9 @@ class MemoryLink implements TransportLink {
   ) {}
 
   ready(): Promise<void> {
-    return this.state === 'closed' ? Promise.reject(new Error('link closed')) : Promise.resolve();
+    return this.state === 'closed'
+      ? Promise.reject(new PubSubError('closed', 'the transport is closed'))
+      : Promise.resolve();
   }
 
   send(channel: string, data: string): undefined {

@@ -2,6 +2,7 @@ import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { PubSubError } from './pubsub-error.js';
 import type { RedisPubSubClient } from './redis-client.js';
 import type { BusState, TransportLink, TransportSink } from './transport.js';
+import { Waiters } from './waiters.js';
 
 export interface RedisLinkOptions {
   make: (role: 'publisher' | 'subscriber') => RedisPubSubClient;
@@ -27,7 +28,7 @@ export class RedisLink implements TransportLink {
   private readonly active = new Set<string>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly waiters = new Set<{ resolve: () => void; reject: (e: unknown) => void }>();
+  private readonly waiters = new Waiters();
   private pubReady = false;
   private subReady = false;
   /** Bumped whenever the subscriber connection drops: stale replies must not touch `active`. */
@@ -167,8 +168,7 @@ export class RedisLink implements TransportLink {
     this.state = next;
     this.sink.state(next);
     if (next !== 'connected') return;
-    for (const waiter of this.waiters) waiter.resolve();
-    this.waiters.clear();
+    this.waiters.resolveAll();
     if (this.everConnected) this.sink.reconnected();
     this.everConnected = true;
   }
@@ -177,26 +177,7 @@ export class RedisLink implements TransportLink {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new PubSubError('closed', 'the transport is closed'));
     if (this.state === 'connected') return Promise.resolve();
-    const { signal } = readyOpts;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        this.waiters.delete(waiter);
-        reject(signal?.reason);
-      };
-      const waiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject: (error: unknown) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      this.waiters.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.waiters.wait(readyOpts.signal);
   }
 
   send(channel: string, data: string): Promise<unknown> {
@@ -268,8 +249,7 @@ export class RedisLink implements TransportLink {
   private fail(error: PubSubError): void {
     this.failure = error;
     this.sink.error('connection', error, { strict: true });
-    for (const waiter of this.waiters) waiter.reject(error);
-    this.waiters.clear();
+    this.waiters.rejectAll(error);
     void this.close();
   }
 
@@ -279,8 +259,7 @@ export class RedisLink implements TransportLink {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     const closedError = this.failure ?? new PubSubError('closed', 'the transport was closed');
-    for (const waiter of this.waiters) waiter.reject(closedError);
-    this.waiters.clear();
+    this.waiters.rejectAll(closedError);
     this.state = 'closed';
     this.sink.state('closed');
     await Promise.all([shutdown(this.pub), shutdown(this.sub)]);

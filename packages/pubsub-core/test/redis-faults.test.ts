@@ -36,6 +36,10 @@ describe('redis transport under faults', () => {
     expect(elapsed).toBeLessThan(3_000);
     await waitFor(() => b.state === 'closed', { what: 'the failed bus to close' });
     await expect(b.ready()).rejects.toMatchObject({ code: 'connect_timeout' });
+    expect(b.channel(events, { runId: 'r' }).publish({ seq: 1 })).toBe(false);
+    await expect(b.channel(events, { runId: 'r' }).subscribe(() => {})).rejects.toMatchObject({
+      code: 'closed',
+    });
   });
 
   it('strict start-up honours a shorter connectTimeoutMs and succeeds when Redis is up', async () => {
