@@ -8,7 +8,7 @@ import { type NodeProcess, spawnNode, startRedis, uniqueName, waitFor } from '@x
 const MODES = ['bus', 'raw'] as const;
 type Mode = (typeof MODES)[number];
 const LATENCY_RATE = 1_000;
-const LATENCY_MS = 5_000;
+const LATENCY_MS = 10_000;
 const LADDER = [
   10_000, 20_000, 25_000, 30_000, 35_000, 40_000, 50_000, 60_000, 80_000, 100_000, 150_000,
 ];
@@ -114,9 +114,9 @@ try {
     'pubsub-core bench: separate publisher and subscriber processes, loopback redis-server',
   );
   await measure(MODES, LATENCY_RATE, 2_000, 2); // warm-up (JIT, connections)
-  // Latency: the modes alternate in 1 s slices, so a burst of load from other processes on
+  // Latency: the modes alternate in 0.5 s slices, so a burst of load from other processes on
   // this shared machine lands on both rather than on whichever ran at that moment.
-  const latency = await measure(MODES, LATENCY_RATE, LATENCY_MS, LATENCY_MS / 1_000);
+  const latency = await measure(MODES, LATENCY_RATE, LATENCY_MS, LATENCY_MS / 500);
   for (const mode of MODES) console.log(`latency ${mode.padEnd(3)} ${fmt(latency[mode])}`);
 
   // Both modes climb the same ladder in turns, so load from other processes on this shared
