@@ -95,6 +95,28 @@ export function encodeStopJobResult(result: StopJobResultFields): string[] {
   return recordToFields(compiledResult.parse(result));
 }
 
+/**
+ * The hot-path twin of encodeStopJobResult, for results the consumer assembles from parts
+ * that are already validated (decoded run id, checked service answer, clipped message,
+ * Redis entry id). Tests decode every published result with the schema.
+ */
+export function resultFields(r: StopJobResultFields): string[] {
+  return [
+    'run_id',
+    r.run_id,
+    'outcome',
+    r.outcome,
+    'error_code',
+    r.error_code,
+    'error_message',
+    r.error_message,
+    'final_status',
+    r.final_status,
+    'source_entry_id',
+    r.source_entry_id,
+  ];
+}
+
 export function encodeDeadStopJob(dead: DeadStopJobFields): string[] {
   return recordToFields(compiledDead.parse(dead));
 }

@@ -42,7 +42,10 @@ export interface StopJobsConsumerOptions {
   maxLen?: number;
   /** Stop calls in flight at once within a batch (one run's entries stay in order). Default 16. */
   concurrency?: number;
-  /** A stop call taking longer counts as failed (and is retried). Default 30,000 ms. */
+  /**
+   * Time the stop calls of one batch get, together. Calls still running then count as
+   * failed (and are retried); their `signal` aborts. Default 30,000 ms.
+   */
   serviceTimeoutMs?: number;
   /** Backoff after a Redis error, doubling with jitter. Default 100 ms up to 5,000 ms. */
   backoff?: { initialMs?: number; maxMs?: number };

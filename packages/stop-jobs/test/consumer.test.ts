@@ -8,6 +8,7 @@ import {
   type StopJobsConsumer,
   type StopJobsConsumerOptions,
   StopJobsError,
+  type StopService,
   stopJobsStreams,
 } from '../src/index.js';
 import { CountingService, MemoryRunStates, ThrowingService } from './support/services.js';
@@ -188,6 +189,38 @@ describe('stop-jobs consumer', () => {
     expect(result?.error_message).toMatch(/3 deliveries: database is down/);
     expect(await pendingCount(redis, prefix)).toBe(0);
     expect(consumer.metrics()).toMatchObject({ deadLettered: 1, errors: { service: 3 } });
+  });
+
+  it('gives up on a hung stop call at serviceTimeoutMs, aborting its signal, and dead-letters it in the end', async () => {
+    const prefix = uniqueName('sj');
+    const signals: AbortSignal[] = [];
+    const hung: StopService = {
+      stop: (_job, { signal }) => {
+        signals.push(signal);
+        return new Promise(() => {});
+      },
+    };
+    await startConsumer({
+      prefix,
+      service: hung,
+      serviceTimeoutMs: 100,
+      maxDeliveries: 2,
+      claimMinIdleMs: 30,
+      claimIntervalMs: 20,
+    });
+    const entryId = await requestStop(
+      redis,
+      { prefix },
+      { runId: randomUUID(), reason: 'timeout' },
+    );
+    await waitFor(async () => (await redis.xlen(stopJobsStreams(prefix).dead)) === 1, {
+      what: 'a dead letter',
+    });
+    const [dead] = await readStream(redis, stopJobsStreams(prefix).dead);
+    expect(dead?.fields).toMatchObject({ source_entry_id: entryId, delivery_count: '2' });
+    expect(dead?.fields.last_error).toMatch(/timed out after 100 ms/);
+    expect(signals).toHaveLength(2);
+    expect(signals.every((s) => s.aborted)).toBe(true);
   });
 
   it('retries an entry whose service call failed, and publishes its result once it succeeds', async () => {
