@@ -29,7 +29,8 @@ function v4ToInt(address: string): number {
 
 const V4_MASKS = V4_BLOCKED.map(([base, bits]) => {
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return { base: v4ToInt(base) & mask, mask };
+  // `>>> 0` keeps the base unsigned, like the value it is compared with (else 128.0.0.0+ never matches).
+  return { base: (v4ToInt(base) & mask) >>> 0, mask };
 });
 
 function isBlockedV4(address: string): boolean {

@@ -15,6 +15,7 @@ import { requestStop } from '@x/stop-jobs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
+import type { AbortOutcome } from '../http/api-services.js';
 import { ZERO_UUID } from './embedded.js';
 import { outboundChecker } from './outbound-check.js';
 import { stopNow } from './stop-outcome.js';
@@ -63,7 +64,18 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       store,
       createRun: (input) => coordinator.enqueueRun(input),
       async abortRun(run, requestedBy) {
-        const outcome = await stopNow(stopService, run.id, requestedBy);
+        let outcome: AbortOutcome;
+        try {
+          outcome = await stopNow(stopService, run.id, requestedBy);
+        } catch (err) {
+          // The status is written before anything touches Redis; if Redis failed after
+          // that (queue cleanup, events), the abort stands: workers reconcile against the
+          // database. Report it as done rather than as an error.
+          const status = await store.getStatus(run.id);
+          if (status !== 'aborted') throw err;
+          logger.warn({ err, runId: run.id }, 'abort written, but its follow-up failed (Redis?)');
+          outcome = { aborted: true, status };
+        }
         try {
           await requestStop(
             redis,
