@@ -1,10 +1,8 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
 import type { ShardStats } from '../types.js';
 
 export interface CompleteShardRow {
-  status: RunStatus;
   shard_count: number;
   shards_completed: number;
   applied: boolean;
@@ -13,7 +11,7 @@ export interface CompleteShardRow {
 /**
  * Exactly-once shard completion, one statement.
  * Params: $1 run id, $2 shard index, $3 attempt, $4 passed, $5 failed, $6 skipped.
- * Output: no row when the run does not exist; else the run's status and shard_count,
+ * Output: no row when the run does not exist; else the run's shard_count,
  * shards_completed (after this call when applied) and whether this call applied the shard.
  *
  * Why it is exactly once: `shard` flips the shard row from not-completed to completed; under
@@ -47,7 +45,7 @@ with shard as (
   where r.id = shard.run_id and r.status in ('queued', 'running')
   returning r.shards_completed
 )
-select r.status, r.shard_count,
+select r.shard_count,
        coalesce(upd.shards_completed, r.shards_completed) as shards_completed,
        upd.shards_completed is not null as applied
 from runs r left join upd on true

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunStore, migrate, openPostgres, RunStoreError } from '../src/index.js';
 import { runInput } from './helpers.js';
 
-describe('migrate on PostgreSQL', () => {
+describe('openPostgres and migrate on PostgreSQL', () => {
   let database: TestDatabase;
 
   beforeAll(async () => {
@@ -30,6 +30,31 @@ describe('migrate on PostgreSQL', () => {
     } finally {
       await Promise.all([a.destroy(), b.destroy()]);
     }
+  });
+
+  it('keeps the store’s parameterized statements prepared per connection (and can be told not to)', async () => {
+    const setup = openPostgres(database.url, { max: 1 });
+    await migrate(setup).finally(() => setup.destroy());
+    const count = async (preparedStatements?: number) => {
+      const db = openPostgres(database.url, {
+        max: 1,
+        ...(preparedStatements === undefined ? {} : { preparedStatements }),
+      });
+      try {
+        const store = createRunStore(db);
+        const run = await store.createRun(runInput(1));
+        for (let i = 0; i < 3; i++) await store.getStatus(run.id);
+        // pg_prepared_statements is per session; max: 1 means this is the same session.
+        const { rows } = await sql<{
+          name: string;
+        }>`select name from pg_prepared_statements`.execute(db);
+        return rows.filter((r) => r.name.startsWith('xrs_')).length;
+      } finally {
+        await db.destroy();
+      }
+    };
+    expect(await count()).toBe(2); // createRun and getStatus, each prepared once
+    expect(await count(0)).toBe(0);
   });
 
   it('maps an unreachable server to RunStoreError unavailable', async () => {
