@@ -390,6 +390,37 @@ export function runStoreSuite(target: SuiteTarget): void {
       await expectStoreError(store.purgeShardResults(randomUUID(), 0), 'not_found');
     });
 
+    it('a completed shard’s results are final: purge deletes nothing and a late batch is ignored', async () => {
+      const run = await store.createRun(runInput(2, 1));
+      const res = (attempt: number, status: 'passed' | 'failed') => ({
+        testId: 's0t0',
+        name: 't',
+        status,
+        durationMs: 1,
+        error: null,
+        attempt,
+      });
+      await store.appendResults(run.id, 0, [res(1, 'passed')]);
+      await store.completeShard(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 });
+      // A redelivered job re-runs the completed shard: its purge and its results change nothing.
+      expect(await store.purgeShardResults(run.id, 0)).toBe(0);
+      await store.appendResults(run.id, 0, [res(2, 'failed')]);
+      const page = await store.getResults(run.workspaceId, run.id);
+      expect(page?.results.map((r) => [r.testId, r.status, r.attempt])).toEqual([
+        ['s0t0', 'passed', 1],
+      ]);
+    });
+
+    it('purgeShardResults deletes nothing once the run is terminal', async () => {
+      const run = await store.createRun(runInput(1, 1));
+      await store.appendResults(run.id, 0, [
+        { testId: 's0t0', name: 't', status: 'failed', durationMs: 1, error: 'x', attempt: 1 },
+      ]);
+      await store.transition(run.id, ['queued'], 'aborted');
+      expect(await store.purgeShardResults(run.id, 0)).toBe(0);
+      expect(await resultCount(db, run.id)).toBe(1);
+    });
+
     it('appendResults is idempotent for a redelivered batch and keeps every field', async () => {
       const run = await store.createRun(runInput(1, 2));
       const batch = [

@@ -14,7 +14,9 @@ export interface AppendResultsRow {
  * caller can name the problem when nothing was inserted.
  *
  * A result sent again for the same (test, attempt) replaces the earlier one, so a
- * redelivered batch does not duplicate rows.
+ * redelivered batch does not duplicate rows. A completed shard's results are final: a batch
+ * for it (a redelivered job re-running a shard that already completed) is ignored, so the
+ * results keep matching the stats that completeShard added to the run.
  */
 export async function appendResultsSql(
   db: Kysely<Database>,
@@ -34,7 +36,8 @@ export async function appendResultsSql(
   );
   const { rows } = await sql<AppendResultsRow>`
     with shard as (
-      select run_id, shard_index from run_shards where run_id = ${runId} and shard_index = ${shardIndex}
+      select run_id, shard_index from run_shards
+      where run_id = ${runId} and shard_index = ${shardIndex} and status <> 'completed'
     ), ins as (
       insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)
       select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
@@ -45,7 +48,7 @@ export async function appendResultsSql(
             error = excluded.error
       returning 1
     )
-    select exists (select 1 from shard) as shard_found,
+    select exists (select 1 from run_shards where run_id = ${runId} and shard_index = ${shardIndex}) as shard_found,
            (select shard_count from runs where id = ${runId}) as shard_count`.execute(db);
   return rows[0] ?? { shard_found: false, shard_count: null };
 }

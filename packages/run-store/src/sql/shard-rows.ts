@@ -27,7 +27,9 @@ export async function recordShardAttemptSql(
  * Removes one shard's executed results before that shard is retried, in one statement.
  * Params: run id, shard index. Output: the run's shard_count (no row: no such run) and how
  * many rows were deleted. Pre-seeded skips (status skipped, attempt 0: never executed, a
- * final dispatch decision) and every sibling shard's rows stay.
+ * final dispatch decision) and every sibling shard's rows stay. Nothing is deleted once the
+ * shard is completed (its results back the run's counters) or the run is terminal (the
+ * retry will not run, and the record of what happened stays).
  */
 export async function purgeShardResultsSql(
   db: Kysely<Database>,
@@ -38,6 +40,9 @@ export async function purgeShardResultsSql(
     with d as (
       delete from run_results
       where run_id = ${runId} and shard_index = ${shardIndex} and not (status = 'skipped' and attempt = 0)
+        and exists (select 1 from run_shards
+                    where run_id = ${runId} and shard_index = ${shardIndex} and status <> 'completed')
+        and exists (select 1 from runs where id = ${runId} and status in ('queued', 'running'))
       returning 1
     )
     select shard_count, (select count(*) from d)::int as deleted from runs where id = ${runId}`.execute(
