@@ -31,8 +31,9 @@ export interface BoundChannel<P> {
    */
   publish(payload: P): boolean;
   /**
-   * Adds a listener. Resolves once the transport delivers the channel (or at once while the
-   * transport is reconnecting: the channel is subscribed on reconnect, before `onReconnect`).
+   * Adds a listener. Resolves once the transport delivers the channel, or at once while the
+   * transport is reconnecting (the channel is subscribed on reconnect, before `onReconnect`),
+   * or after a refused SUBSCRIBE (counted in `subscribeErrors`, retried with backoff).
    * Rejects with `PubSubError('closed')` on a closed bus.
    */
   subscribe(listener: Listener<P>): Promise<Subscription>;

@@ -118,7 +118,9 @@ describe('redis transport under faults', () => {
     await waitFor(() => local.length === seq, { what: 'local delivery of every publish' });
     const admin = new Redis(redis.url);
     try {
-      expect(await numsub(admin, b.channel(events, { runId: 'r' }).name)).toBe(2);
+      // Both buses re-subscribed (a may reconnect a backoff step later than b).
+      const name = b.channel(events, { runId: 'r' }).name;
+      await waitFor(async () => (await numsub(admin, name)) === 2, { what: 'NUMSUB 2' });
     } finally {
       admin.disconnect();
     }
@@ -147,5 +149,31 @@ describe('redis transport under faults', () => {
     await a.ready();
     a.channel(events, { runId: 'late2' }).publish({ seq: 5 });
     await waitFor(() => got.includes(5), { what: 'delivery on the channel added while down' });
+  });
+
+  it('retries a refused SUBSCRIBE with backoff and still dispatches each message once', async () => {
+    const admin = new Redis(redis.url);
+    try {
+      // A user with no channel rights: SUBSCRIBE fails with NOPERM on a live connection.
+      await admin.call('ACL', 'SETUSER', 'limited', 'on', '>pw', '~*', '+@all', 'resetchannels');
+      const url = `redis://limited:pw@127.0.0.1:${redis.port}`;
+      const [a, b] = [bus(redis.url), bus(url)];
+      await Promise.all([a.ready(), b.ready()]);
+      const got: number[] = [];
+      const channel = b.channel(events, { runId: 'acl' });
+      await channel.subscribe(({ seq }) => void got.push(seq));
+      await waitFor(() => b.metrics().subscribeErrors >= 3, { what: 'three refused attempts' });
+      expect(await numsub(admin, channel.name)).toBe(0);
+      await admin.call('ACL', 'SETUSER', 'limited', 'allchannels');
+      await waitFor(async () => (await numsub(admin, channel.name)) === 1, {
+        what: 'the retried SUBSCRIBE to succeed',
+      });
+      for (let seq = 1; seq <= 3; seq++) a.channel(events, { runId: 'acl' }).publish({ seq });
+      await waitFor(() => got.length >= 3, { what: 'delivery after the retry' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(got).toEqual([1, 2, 3]);
+    } finally {
+      admin.disconnect();
+    }
   });
 });
