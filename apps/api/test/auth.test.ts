@@ -48,6 +48,14 @@ describe('stream tokens', () => {
     const [v, ws, exp, sig] = token.split('.');
     expect(signer.verify([v, ws, String(Number(exp) + 1000), sig].join('.'), RUN)).toBeUndefined();
     expect(signer.verify('garbage', RUN)).toBeUndefined();
+    // Every one-character change of the signature is refused, the last (spare-bit) one included.
+    const sigStart = token.lastIndexOf('.') + 1;
+    for (let i = sigStart; i < token.length; i++) {
+      for (const c of ['A', 'B', 'C', 'D', '_']) {
+        if (token[i] === c) continue;
+        expect(signer.verify(token.slice(0, i) + c + token.slice(i + 1), RUN)).toBeUndefined();
+      }
+    }
   });
 
   it('never live longer than 5 minutes, whatever ttl is asked for', () => {

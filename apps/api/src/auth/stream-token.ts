@@ -42,8 +42,10 @@ export function createStreamTokenSigner(opts: StreamTokenOptions): StreamTokenSi
       const t = now();
       // A token claiming to outlive the maximum was not minted by us (or the clock jumped).
       if (exp <= t || exp - t > MAX_STREAM_TOKEN_TTL_MS + 1_000) return undefined;
-      const expected = mac(runId, workspace, exp);
-      const given = Buffer.from(sigText, 'base64url');
+      // Compare the canonical text, not decoded bytes: base64url's last character carries
+      // spare bits, so two different strings can decode to the same signature.
+      const expected = Buffer.from(mac(runId, workspace, exp).toString('base64url'));
+      const given = Buffer.from(sigText);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
       return workspace;
     },
