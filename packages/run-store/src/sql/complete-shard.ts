@@ -43,13 +43,11 @@ with shard as (
   set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1
   from shard
   where r.id = shard.run_id and r.status in ('queued', 'running')
-  returning r.shards_completed
+  returning r.shard_count, r.shards_completed
 )
-select r.shard_count,
-       coalesce(upd.shards_completed, r.shards_completed) as shards_completed,
-       upd.shards_completed is not null as applied
-from runs r left join upd on true
-where r.id = $1`;
+select shard_count, shards_completed, true as applied from upd
+union all
+select shard_count, shards_completed, false from runs where id = $1 and not exists (select 1 from upd)`;
 
 export async function completeShardSql(
   db: Kysely<Database>,
