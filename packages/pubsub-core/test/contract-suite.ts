@@ -185,7 +185,7 @@ export function transportContract(name: string, start: () => Promise<TransportHa
       await waitFor(() => got.length === 1, { what: 'delivery after the flap' });
     });
 
-    it('isolates listeners: one that throws or rejects does not stop the others', async () => {
+    it('isolates listeners: one that throws, rejects or never settles does not stop the others', async () => {
       prefix = uniqueName('throw');
       const [a, b] = [await bus(), await bus()];
       await b.channel(events, { runId: 'r' }).subscribe(() => {
@@ -194,6 +194,7 @@ export function transportContract(name: string, start: () => Promise<TransportHa
       await b.channel(events, { runId: 'r' }).subscribe(async () => {
         throw new Error('async listener bug');
       });
+      await b.channel(events, { runId: 'r' }).subscribe(() => new Promise<void>(() => {}));
       const atB = await collect(b.channel(events, { runId: 'r' }));
       a.channel(events, { runId: 'r' }).publish({ seq: 1 });
       a.channel(events, { runId: 'r' }).publish({ seq: 2 });
