@@ -54,8 +54,7 @@ async function ours(redisUrl: string, databaseUrl: string) {
     const run = await stack.store.getRunById(id);
     const done = (await stack.log.read(id, 0, 1000)).filter((e) => e.type === 'done').length;
     if (
-      !run ||
-      run.status !== 'completed' ||
+      run?.status !== 'completed' ||
       run.shardsCompleted !== SHARDS ||
       run.passed + run.failed !== run.total ||
       run.total !== SHARDS ||

@@ -154,7 +154,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       shards: 4,
       tests: [demo('a', 10_000), demo('b', 10_000), demo('c', 10_000), demo('d', 10_000)],
     });
-    await waitFor(() => s.worker!.metrics().activeShards === 2, { what: 'two shards running' });
+    await waitFor(() => s.worker!.metrics().shardsStarted === 2, { what: 'two shards running' });
     const t0 = performance.now();
     const result = await s.stopService.stop({
       runId: run.id,

@@ -1,0 +1,113 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import {
+  abortableSleep,
+  demoExecutor,
+  httpExecutor,
+  partition,
+  type TestResult,
+} from '../src/index.js';
+
+const run = { id: 'r', workspaceId: 'w', executor: 'demo' };
+
+describe('demo executor', () => {
+  it('wakes within a millisecond or so of the abort', async () => {
+    const controller = new AbortController();
+    const sleeping = abortableSleep(10_000, controller.signal).catch(() => performance.now());
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    controller.abort('stop');
+    const woke = await sleeping;
+    expect((woke as number) - t0).toBeLessThan(1.5);
+  });
+  it('reports outcomes and fails its first failAttempts attempts', async () => {
+    const exec = demoExecutor();
+    const tests = [
+      { testId: 't0', test: { name: 'a', durationMs: 0 } },
+      {
+        testId: 't1',
+        test: { name: 'b', durationMs: 0, outcome: 'fail' as const, failAttempts: 1 },
+      },
+    ];
+    const emitted: TestResult[] = [];
+    const signal = new AbortController().signal;
+    await expect(
+      exec.execute({ run, shardIndex: 0, tests, attempt: 1, signal, emit: (r) => emitted.push(r) }),
+    ).rejects.toThrow(/fails attempt 1/);
+    const results = await exec.execute({
+      run,
+      shardIndex: 0,
+      tests,
+      attempt: 2,
+      signal,
+      emit: () => {},
+    });
+    expect(results.map((r) => r.status)).toEqual(['passed', 'failed']);
+  });
+});
+
+describe('http executor', () => {
+  it('checks status, refuses private hosts unless allowed, and never follows redirects', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/redirect') res.writeHead(301, { location: '/ok' }).end();
+      else res.writeHead(req.url === '/ok' ? 200 : 500).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const tests = [
+      { testId: 'a', test: { name: 'ok', url: `${base}/ok` } },
+      { testId: 'b', test: { name: 'err', url: `${base}/err` } },
+      { testId: 'c', test: { name: 'redir', url: `${base}/redirect`, expectStatus: 301 } },
+    ];
+    const signal = new AbortController().signal;
+    const allowed = httpExecutor({ allowedHosts: ['127.0.0.1'] });
+    const results = await allowed.execute({
+      run,
+      shardIndex: 0,
+      tests,
+      attempt: 1,
+      signal,
+      emit: () => {},
+    });
+    expect(results.map((r) => r.status)).toEqual(['passed', 'failed', 'passed']);
+    expect(results[1]!.error).toBe('expected status 200, got 500');
+    const strict = httpExecutor({ allowedHosts: [] });
+    const refused = await strict.execute({
+      run,
+      shardIndex: 0,
+      tests: tests.slice(0, 1),
+      attempt: 1,
+      signal,
+      emit: () => {},
+    });
+    expect(refused[0]!.error).toMatch(/loopback, private or link-local/);
+    server.close();
+  });
+});
+
+describe('partition', () => {
+  it('is deterministic and balances known durations longest-first', () => {
+    const tests = [50, 10, 40, 30, 20, 60].map((durationMs) => ({ durationMs }));
+    const a = partition(tests, 2);
+    expect(a).toEqual(partition(tests, 2));
+    const load = a.map((s) => s.reduce((sum, i) => sum + tests[i]!.durationMs, 0));
+    expect(load).toEqual([110, 100]);
+  });
+  it('deals round-robin when any duration is unknown, and never makes more shards than tests', () => {
+    expect(partition([{}, {}, {}, {}, {}], 2)).toEqual([
+      [0, 2, 4],
+      [1, 3],
+    ]);
+    expect(partition([{}, {}], 4)).toEqual([[0], [1]]);
+    expect(partition([], 4)).toEqual([[]]);
+  });
+  it('spreads zero-duration tests evenly', () => {
+    expect(
+      partition(
+        Array.from({ length: 8 }, () => ({ durationMs: 0 })),
+        4,
+      ).map((s) => s.length),
+    ).toEqual([2, 2, 2, 2]);
+  });
+});
