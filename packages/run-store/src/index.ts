@@ -3,6 +3,8 @@ export { MIGRATIONS, type Migration } from './migrations.js';
 export { openPglite } from './open-pglite.js';
 export { type OpenPostgresOptions, openPostgres } from './open-postgres.js';
 export {
+  CALLBACK_STATES,
+  type CallbackState,
   isRunStatus,
   isTerminal,
   LIVE_STATUSES,
@@ -19,6 +21,10 @@ export { createRunStore } from './run-store.js';
 export { RUN_STORE_ERROR_CODES, RunStoreError, type RunStoreErrorCode } from './run-store-error.js';
 export type { Database } from './schema.js';
 export type {
+  CallbackClaim,
+  CallbackPayload,
+  CallbackStatus,
+  ClaimCallbacksQuery,
   CompleteShardOutcome,
   CreateRunInput,
   ListRunsQuery,

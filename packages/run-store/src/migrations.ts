@@ -78,4 +78,24 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ]),
   },
+  {
+    // The callback outbox: the terminal write marks the callback `pending` in the same
+    // statement, so a sender that dies before (or while) posting leaves a row a sweep finds.
+    // `if not exists` keeps the step safe to re-run by hand on a partly migrated database.
+    name: '0002_callback_outbox',
+    up: exec([
+      sql`alter table runs
+        add column if not exists callback_state text
+          check (callback_state in ('pending', 'sending', 'sent', 'failed')),
+        add column if not exists callback_attempts integer not null default 0
+          check (callback_attempts >= 0),
+        add column if not exists callback_due_at timestamptz(3),
+        add column if not exists callback_claimed_at timestamptz(3),
+        add column if not exists callback_sent_at timestamptz(3),
+        add column if not exists callback_error text`,
+      // The sweep's scan: only undelivered callbacks, a handful at any time.
+      sql`create index if not exists runs_callback_outbox on runs (callback_due_at)
+        where callback_state in ('pending', 'sending')`,
+    ]),
+  },
 ];

@@ -27,3 +27,10 @@ export function isTerminal(status: RunStatus): boolean {
 export function isRunStatus(value: unknown): value is RunStatus {
   return typeof value === 'string' && statuses.has(value);
 }
+
+/**
+ * Outbox states of a run's completion callback: `pending` (written with the terminal status),
+ * `sending` (claimed by one sender, under a lease), then `sent` or `failed` (gave up).
+ */
+export const CALLBACK_STATES = ['pending', 'sending', 'sent', 'failed'] as const;
+export type CallbackState = (typeof CALLBACK_STATES)[number];

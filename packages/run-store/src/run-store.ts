@@ -10,6 +10,14 @@ import { rowToResult, rowToRun } from './row-mapping.js';
 import { isRunStatus } from './run-status.js';
 import type { Database } from './schema.js';
 import { appendResultsSql } from './sql/append-results.js';
+import {
+  type ClaimRow,
+  claimCallbackSql,
+  claimDueCallbacksSql,
+  getCallbackSql,
+  markCallbackFailedSql,
+  markCallbackSentSql,
+} from './sql/callback-outbox.js';
 import { completeShardSql } from './sql/complete-shard.js';
 import { createRunSql } from './sql/create-run.js';
 import { finalizeRunSql } from './sql/finalize-run.js';
@@ -17,7 +25,7 @@ import { resultsPageSql } from './sql/read-results.js';
 import { failInterruptedRunsSql, listRunsSql, terminalRunsSql } from './sql/read-runs.js';
 import { purgeShardResultsSql, recordShardAttemptSql } from './sql/shard-rows.js';
 import { transitionSql } from './sql/transition.js';
-import type { RunStore } from './types.js';
+import type { CallbackClaim, RunStore } from './types.js';
 import {
   invalid,
   isUuid,
@@ -35,6 +43,16 @@ import {
   validateStats,
   validateStatuses,
 } from './validate-input.js';
+
+function rowToClaim(r: ClaimRow): CallbackClaim {
+  const { id, status, passed, failed, total, error } = r;
+  return {
+    runId: id,
+    url: r.callback_url,
+    attempt: r.callback_attempts,
+    payload: { runId: id, status, passed, failed, total, error },
+  };
+}
 
 /** Runs `fn` and turns anything it throws into a RunStoreError (via the one mapping function). */
 async function guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -226,6 +244,49 @@ export function createRunStore(db: Kysely<Database>): RunStore {
       guard('failInterruptedRuns', () =>
         failInterruptedRunsSql(db, requireText('error', error, 10_000)),
       ),
+
+    claimCallbacks: (q = {}) =>
+      guard('claimCallbacks', async () => {
+        if (q.runId !== undefined) {
+          const row = await claimCallbackSql(db, requireRunId(q.runId));
+          return row ? [rowToClaim(row)] : [];
+        }
+        const rows = await claimDueCallbacksSql(db, {
+          limit: pageLimit(q.limit, 20, 1_000),
+          leaseMs: requireCount('leaseMs', q.leaseMs ?? 30_000, 1),
+          graceMs: requireCount('graceMs', q.graceMs ?? 5_000),
+        });
+        return rows.map(rowToClaim);
+      }),
+
+    markCallbackSent: (runId) =>
+      guard('markCallbackSent', () => markCallbackSentSql(db, requireRunId(runId))),
+
+    markCallbackFailed: (runId, attempt, error, retryInMs) =>
+      guard('markCallbackFailed', async () => {
+        const id = requireRunId(runId);
+        const att = requireCount('attempt', attempt, 1);
+        const text = requireText('error', error, 10_000);
+        const retry = retryInMs === undefined ? undefined : requireCount('retryInMs', retryInMs);
+        return markCallbackFailedSql(db, id, att, text, retry);
+      }),
+
+    getCallback: (runId) =>
+      guard('getCallback', async () => {
+        if (!isUuid(runId)) return undefined;
+        const r = await getCallbackSql(db, runId);
+        return (
+          r && {
+            url: r.callback_url,
+            state: r.callback_state,
+            attempts: r.callback_attempts,
+            dueAt: r.callback_due_at,
+            claimedAt: r.callback_claimed_at,
+            sentAt: r.callback_sent_at,
+            error: r.callback_error,
+          }
+        );
+      }),
   };
   return store;
 }

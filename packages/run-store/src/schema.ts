@@ -1,5 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { ResultStatus, RunStatus, ShardStatus } from './run-status.js';
+import type { CallbackState, ResultStatus, RunStatus, ShardStatus } from './run-status.js';
 
 /** A column the database fills in on insert (defaults) but that reads back as `T`. */
 type Defaulted<T> = ColumnType<T, T | undefined, T>;
@@ -28,6 +28,17 @@ export interface RunsTable {
   started_at: Date | null;
   finished_at: Date | null;
   duration_ms: number | null;
+  /** Outbox state of the completion callback; null while live or when there is no callback_url. */
+  callback_state: Defaulted<CallbackState | null>;
+  /** Claims so far (each claim is one delivery attempt). */
+  callback_attempts: Defaulted<number>;
+  /** Not before: when the callback became pending, or when its next retry is due. */
+  callback_due_at: Defaulted<Date | null>;
+  /** When the current `sending` claim was taken; its lease runs from here. */
+  callback_claimed_at: Defaulted<Date | null>;
+  callback_sent_at: Defaulted<Date | null>;
+  /** The last failed attempt's error. */
+  callback_error: Defaulted<string | null>;
 }
 
 export interface RunShardsTable {

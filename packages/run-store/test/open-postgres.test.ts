@@ -1,7 +1,7 @@
 import { freePort, postgres, type TestDatabase } from '@x/testkit';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRunStore, migrate, openPostgres, RunStoreError } from '../src/index.js';
+import { createRunStore, MIGRATIONS, migrate, openPostgres, RunStoreError } from '../src/index.js';
 import { runInput } from './helpers.js';
 
 describe('openPostgres and migrate on PostgreSQL', () => {
@@ -18,7 +18,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
     try {
       await Promise.all([migrate(a), migrate(b), migrate(a), migrate(b)]);
       const applied = await a.selectFrom('x_run_store_migrations').selectAll().execute();
-      expect(applied.map((r) => r.name)).toEqual(['0001_runs']);
+      expect(applied.map((r) => r.name)).toEqual(['0001_runs', '0002_callback_outbox']);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables
         where table_schema = 'public' and table_name in ('workspaces', 'runs', 'run_shards', 'run_results')`.execute(
@@ -29,6 +29,35 @@ describe('openPostgres and migrate on PostgreSQL', () => {
       expect((await createRunStore(a).getRunById(run.id))?.total).toBe(4);
     } finally {
       await Promise.all([a.destroy(), b.destroy()]);
+    }
+  });
+
+  it('upgrades a database migrated before the callback outbox: old runs keep their data, new terminal writes queue callbacks', async () => {
+    const old = await postgres('runstore_upgrade');
+    const db = openPostgres(old.url, { max: 2 });
+    try {
+      // The schema as the first release left it: only 0001 applied and recorded.
+      await sql`create table x_run_store_migrations (
+        name text primary key, applied_at timestamptz(3) not null default now())`.execute(db);
+      const first = MIGRATIONS[0];
+      if (!first) throw new Error('no migrations');
+      await first.up(db);
+      await db.insertInto('x_run_store_migrations').values({ name: first.name }).execute();
+      await sql`insert into workspaces (id) values ('ws')`.execute(db);
+      const { rows } = await sql<{ id: string }>`
+        insert into runs (workspace_id, executor, shard_count, total, status, callback_url)
+        values ('ws', 'demo', 1, 0, 'completed', 'https://ci.example/cb') returning id`.execute(db);
+      await Promise.all([migrate(db), migrate(db)]);
+      const store = createRunStore(db);
+      const legacy = rows[0]?.id ?? '';
+      // Its callback went out under the old code: nothing is queued for it.
+      expect(await store.getCallback(legacy)).toMatchObject({ state: null, attempts: 0 });
+      const run = await store.createRun({ ...runInput(1), callbackUrl: 'https://ci.example/cb' });
+      await store.transition(run.id, ['queued'], 'aborted');
+      expect((await store.getCallback(run.id))?.state).toBe('pending');
+    } finally {
+      await db.destroy();
+      await old.close();
     }
   });
 

@@ -130,4 +130,31 @@ describe('RunStore races on PostgreSQL', () => {
     expect(late.applied).toBe(false);
     expect(await store.getRunById(run.id)).toEqual(final);
   });
+  it('20 runs x 8 concurrent claimers (own claims and sweeps mixed): every callback claimed exactly once', async () => {
+    const runs: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const run = await store.createRun({
+        ...runInput(1, 1),
+        callbackUrl: 'https://ci.example/cb',
+      });
+      await store.transition(run.id, ['queued'], i % 2 ? 'failed' : 'aborted');
+      runs.push(run.id);
+    }
+    const claimers = shuffle(
+      Array.from({ length: 8 * 20 }, (_, i) =>
+        i % 4 === 0
+          ? () => store.claimCallbacks({ graceMs: 0, limit: 5 })
+          : () => store.claimCallbacks({ runId: runs[i % 20] ?? '' }),
+      ),
+    );
+    const claims = (await Promise.all(claimers.map((c) => c()))).flat();
+    const ours = claims.filter((c) => runs.includes(c.runId));
+    expect(new Set(ours.map((c) => c.runId)).size).toBe(ours.length);
+    expect(ours.every((c) => c.attempt === 1)).toBe(true);
+    // Whatever no claimer got in that burst is still pending, never lost or doubly sending.
+    for (const id of runs) {
+      const state = (await store.getCallback(id))?.state;
+      expect(state).toBe(ours.some((c) => c.runId === id) ? 'sending' : 'pending');
+    }
+  });
 });

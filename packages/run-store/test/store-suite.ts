@@ -3,6 +3,7 @@ import { uniqueName } from '@x/testkit';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunStore, type Database, migrate, type RunStore } from '../src/index.js';
+import { callbackOutboxSuite } from './callback-suite.js';
 import { expectStoreError, resultCount, runInput, shardRows } from './helpers.js';
 
 export interface SuiteTarget {
@@ -29,7 +30,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       const run = await store.createRun(runInput(1));
       await migrate(db);
       const applied = await db.selectFrom('x_run_store_migrations').select('name').execute();
-      expect(applied.map((r) => r.name)).toEqual(['0001_runs']);
+      expect(applied.map((r) => r.name)).toEqual(['0001_runs', '0002_callback_outbox']);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
   });
@@ -506,4 +507,6 @@ export function runStoreSuite(target: SuiteTarget): void {
       await expectStoreError(store.failInterruptedRuns(''), 'invalid_input');
     });
   });
+
+  callbackOutboxSuite(() => store);
 }

@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
 import { LIVE_STATUSES, type RunStatus, TERMINAL_STATUSES } from '../run-status.js';
 import type { Database } from '../schema.js';
+import { pendingCallbackSets } from './callback-outbox.js';
 
 /**
  * One page of a workspace's runs, newest first, keyset over (created_at desc, id desc).
@@ -43,15 +44,16 @@ export async function terminalRunsSql(
   return rows;
 }
 
-/** Fails every live run (the embedded process restarted and lost their shards). */
+/** Fails every live run (the embedded process restarted and lost their shards); queues their callbacks. */
 export async function failInterruptedRunsSql(
   db: Kysely<Database>,
   error: string,
 ): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`
-    update runs
+    update runs r
     set status = 'failed', error = ${error}, finished_at = now(),
-        duration_ms = greatest(0, round(extract(epoch from (now() - coalesce(started_at, created_at))) * 1000))::int
+        duration_ms = greatest(0, round(extract(epoch from (now() - coalesce(started_at, created_at))) * 1000))::int,
+        ${sql.join(pendingCallbackSets('r'))}
     where status in (${sql.join(LIVE_STATUSES)})
     returning id`.execute(db);
   return rows.map((r) => r.id);

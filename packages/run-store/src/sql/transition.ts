@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { isTerminal, type RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
 import type { TransitionFields } from '../types.js';
+import { pendingCallbackSets } from './callback-outbox.js';
 
 export interface TransitionRow {
   previous: RunStatus;
@@ -36,6 +37,8 @@ export async function transitionSql(
         : sql`duration_ms = greatest(0, round(extract(epoch from
             (${finished} - coalesce(cur.started_at, cur.created_at))) * 1000))::int`,
     );
+    // The winner of a terminal write (failed, aborted) also queues its callback, atomically.
+    sets.push(...pendingCallbackSets('r'));
   }
   const live = from.filter((s) => !isTerminal(s));
   const match = live.length > 0 ? sql`cur.status in (${sql.join(live)})` : sql`false`;
