@@ -18,6 +18,14 @@ export interface AppendOptions {
   historyLimit: number;
   /** Time to live of the run's history from this append, in ms. */
   ttlMs: number;
+  /** Time to live once a `done` is appended, in ms. Default `ttlMs`. */
+  doneTtlMs?: number;
+}
+
+/** An event to append: its type and client JSON. */
+export interface NewStoredEvent {
+  readonly type: EmittedEventType;
+  readonly json: string;
 }
 
 /**
@@ -25,12 +33,21 @@ export interface AppendOptions {
  * Redis (distributed). Everything above this interface is the same code in both modes.
  */
 export interface EventLog {
-  /** Assigns the run's next sequence number and appends the event, atomically. */
-  append(
+  /**
+   * Assigns the run's next sequence number and appends the event, atomically. Resolves with
+   * the seq, or 0 when the event was refused because the run's `done` is already appended.
+   */
+  append(runId: string, event: NewStoredEvent, opts: AppendOptions): Promise<number>;
+  /**
+   * Appends events in order with consecutive sequence numbers, atomically and in one round
+   * trip. One entry per event: its seq, or 0 when refused (after the run's `done`, whether
+   * appended before or earlier in this batch).
+   */
+  appendMany(
     runId: string,
-    event: { type: EmittedEventType; json: string },
+    events: readonly NewStoredEvent[],
     opts: AppendOptions,
-  ): Promise<number>;
+  ): Promise<number[]>;
   /** Events with seq > afterSeq, ascending, at most `limit`. */
   read(runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
   /** The last event of the run's history, if any. */

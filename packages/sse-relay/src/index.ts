@@ -1,4 +1,4 @@
-export type { AppendOptions, EventLog, StoredEvent } from './event-log.js';
+export type { AppendOptions, EventLog, NewStoredEvent, StoredEvent } from './event-log.js';
 export { LISTEN_END_REASONS, type ListenEndReason } from './listener-entry.js';
 export { memoryEventLog } from './memory-event-log.js';
 export { type EventLogRedis, type RedisEventLogOptions, redisEventLog } from './redis-event-log.js';
@@ -15,6 +15,7 @@ export {
   createRunEvents,
   type ListenHandle,
   type ListenOptions,
+  type NewRunEvent,
   type RunEvents,
   type RunEventsMetrics,
   type RunEventsOptions,

@@ -1,4 +1,4 @@
-import type { AppendOptions, EventLog, StoredEvent } from './event-log.js';
+import type { AppendOptions, EventLog, NewStoredEvent, StoredEvent } from './event-log.js';
 import { RunEventsError } from './run-events-error.js';
 
 interface MemoryHistory {
@@ -29,27 +29,51 @@ export function memoryEventLog(): EventLog {
     if (closed) throw new RunEventsError('closed', 'the memory event log is closed');
   };
 
-  return {
-    async append(runId, event, { floor, historyLimit, ttlMs }: AppendOptions) {
-      assertOpen();
-      let history = runs.get(runId);
+  const appendMany = (
+    runId: string,
+    events: readonly NewStoredEvent[],
+    { floor, historyLimit, ttlMs, doneTtlMs = ttlMs }: AppendOptions,
+  ): number[] => {
+    assertOpen();
+    let history = runs.get(runId);
+    const lastEvent = history?.events[history.events.length - 1];
+    // `done` is the last frame: nothing is appended after it.
+    let done =
+      history !== undefined && history.events.length > history.start && lastEvent?.type === 'done';
+    const seqs: number[] = [];
+    for (const event of events) {
+      if (done) {
+        seqs.push(0);
+        continue;
+      }
       if (!history) {
         history = { head: 0, events: [], start: 0, expiry: expireLater(runId, ttlMs) };
         runs.set(runId, history);
-      } else {
-        clearTimeout(history.expiry);
-        history.expiry = expireLater(runId, ttlMs);
       }
       const seq = Math.max(history.head, floor) + 1;
       history.head = seq;
       history.events.push({ seq, type: event.type, json: event.json });
-      const excess = history.events.length - history.start - historyLimit;
-      if (excess > 0) history.start += excess;
-      if (history.start > 1024 && history.start * 2 > history.events.length) {
-        history.events = live(history);
-        history.start = 0;
-      }
-      return seq;
+      seqs.push(seq);
+      if (event.type === 'done') done = true;
+    }
+    if (!history || !seqs.some((s) => s > 0)) return seqs;
+    clearTimeout(history.expiry);
+    history.expiry = expireLater(runId, done ? doneTtlMs : ttlMs);
+    const excess = history.events.length - history.start - historyLimit;
+    if (excess > 0) history.start += excess;
+    if (history.start > 1024 && history.start * 2 > history.events.length) {
+      history.events = live(history);
+      history.start = 0;
+    }
+    return seqs;
+  };
+
+  return {
+    async append(runId, event, opts) {
+      return appendMany(runId, [event], opts)[0] ?? 0;
+    },
+    async appendMany(runId, events, opts) {
+      return appendMany(runId, events, opts);
     },
     async read(runId, afterSeq, limit) {
       assertOpen();

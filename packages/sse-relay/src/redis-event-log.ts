@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EventLog, StoredEvent } from './event-log.js';
+import type { AppendOptions, EventLog, NewStoredEvent, StoredEvent } from './event-log.js';
 import { APPEND_SCRIPT, HEAD_SCRIPT, READ_SCRIPT, REPAIR_SCRIPT } from './lua/scripts.js';
 import { EMITTED_EVENT_TYPES, type EmittedEventType } from './run-event-types.js';
 
@@ -32,7 +32,9 @@ const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 
 /**
  * The distributed event log: per run a counter `{prefix}:run:{runId}:seq` and a capped
- * stream `{prefix}:run:{runId}:history`, both written by one Lua script per append.
+ * stream `{prefix}:run:{runId}:history`, both written by one Lua script per append (of one
+ * event or a batch). Events after the run's `done` are refused by the script itself, so no
+ * emitter anywhere can append past the last frame.
  *
  * @example
  * const log = redisEventLog({ redis: new Redis(url), prefix: 'x' });
@@ -87,11 +89,27 @@ export function redisEventLog({ redis, prefix }: RedisEventLogOptions): EventLog
     return n;
   };
 
+  async function appendMany(
+    runId: string,
+    events: readonly NewStoredEvent[],
+    { floor, historyLimit, ttlMs, doneTtlMs = ttlMs }: AppendOptions,
+  ): Promise<number[]> {
+    if (events.length === 0) return [];
+    const args: (string | number)[] = [floor, historyLimit, Math.ceil(ttlMs), Math.ceil(doneTtlMs)];
+    for (const event of events) args.push(event.type, event.json);
+    const reply = await run(APPEND, keys(runId), args);
+    if (!Array.isArray(reply) || reply.length !== events.length) {
+      throw new Error(`event log: bad append reply ${String(reply)}`);
+    }
+    return reply.map(toSeq);
+  }
+
   return {
-    async append(runId, event, { floor, historyLimit, ttlMs }) {
-      const args = [floor, historyLimit, Math.ceil(ttlMs), event.type, event.json];
-      return toSeq(await run(APPEND, keys(runId), args));
+    async append(runId, event, opts) {
+      const [seq] = await appendMany(runId, [event], opts);
+      return seq ?? 0;
     },
+    appendMany,
     async read(runId, afterSeq, limit) {
       return decode(await run(READ, [keys(runId)[1]!], [afterSeq + 1, limit, 'range']));
     },

@@ -64,6 +64,8 @@ export interface ListenHandle {
 export interface RunEventsMetrics extends StreamCounters {
   emitted: number;
   emitFailures: number;
+  /** Events refused because the run's `done` was already emitted (`done` is the last frame). */
+  droppedAfterDone: number;
   delivered: number;
   listeners: number;
   runs: number;
@@ -71,13 +73,28 @@ export interface RunEventsMetrics extends StreamCounters {
   malformedLog: number;
 }
 
+/** One event of an `emitMany` batch. */
+export type NewRunEvent = {
+  [T in EmittedEventType]: { type: T; payload: RunEventPayloads[T] };
+}[EmittedEventType];
+
 export interface RunEvents {
-  /** Assigns the next seq, appends to the history, publishes; resolves with the seq. */
+  /**
+   * Assigns the next seq, appends to the history, publishes; resolves with the seq, or 0 when
+   * the run's `done` was already emitted (`done` is the last frame: the event is dropped and
+   * counted in `droppedAfterDone`).
+   */
   emit<T extends EmittedEventType>(
     runId: string,
     type: T,
     payload: RunEventPayloads[T],
   ): Promise<number>;
+  /**
+   * Emits several events of one run in order, in one log round trip: consecutive seqs,
+   * appended atomically, then published in order. Every event is validated first (a bad one
+   * refuses the batch). Resolves with one seq per event, 0 for each dropped after `done`.
+   */
+  emitMany(runId: string, events: readonly NewRunEvent[]): Promise<number[]>;
   /** Joins a run's live events, replaying from the history after `afterSeq` (null: live only). */
   listen(
     runId: string,
@@ -119,7 +136,13 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     syncErrors: 0,
     malformedHistory: 0,
   };
-  const totals = { emitted: 0, emitFailures: 0, delivered: 0, foreignDropped: 0 };
+  const totals = {
+    emitted: 0,
+    emitFailures: 0,
+    droppedAfterDone: 0,
+    delivered: 0,
+    foreignDropped: 0,
+  };
   const streams = new Map<string, RunStream>();
   const floors = new Map<string, number>();
   const channels = new Map<string, BoundChannel<WireRunEvent>>();
@@ -213,10 +236,13 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     floors.set(runId, seq);
   };
 
-  return {
-    async emit(runId, type, payload) {
-      assertOpen();
-      assertRunId(runId);
+  /** Validates every event before anything is written: a bad one refuses the whole batch. */
+  const prepare = (runId: string, events: readonly NewRunEvent[]) => {
+    assertOpen();
+    assertRunId(runId);
+    if (!Array.isArray(events as unknown))
+      throw new RunEventsError('invalid_event', 'events must be an array');
+    return events.map(({ type, payload }: NewRunEvent) => {
       if (!TYPES.includes(type)) {
         throw new RunEventsError(
           'invalid_event',
@@ -234,31 +260,57 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       if (!parsed.success) {
         throw new RunEventsError('invalid_event', `${type} payload: ${parsed.error.message}`);
       }
-      const json = eventJson(type, runId, data);
-      const ttlMs = type === 'done' ? doneTtlMs : idleTtlMs;
-      let seq: number;
-      try {
-        seq = await log.append(
-          runId,
-          { type, json },
-          { floor: floors.get(runId) ?? 0, historyLimit, ttlMs },
-        );
-      } catch (error) {
-        totals.emitFailures++;
-        throw new RunEventsError(
-          'log_unavailable',
-          `could not append the ${type} event of run ${runId}`,
-          {
-            cause: error,
-          },
-        );
+      return { type, data, json: eventJson(type, runId, data) };
+    });
+  };
+
+  const emitMany = async (runId: string, events: readonly NewRunEvent[]): Promise<number[]> => {
+    const prepared = prepare(runId, events);
+    if (prepared.length === 0) return [];
+    let seqs: number[];
+    try {
+      seqs = await log.appendMany(runId, prepared, {
+        floor: floors.get(runId) ?? 0,
+        historyLimit,
+        ttlMs: idleTtlMs,
+        doneTtlMs,
+      });
+    } catch (error) {
+      totals.emitFailures += prepared.length;
+      const types = prepared.map((e) => e.type).join(', ');
+      throw new RunEventsError(
+        'log_unavailable',
+        `could not append the ${types} event(s) of run ${runId}`,
+        { cause: error },
+      );
+    }
+    let head = 0;
+    let done = false;
+    prepared.forEach(({ type, data }, i) => {
+      const seq = seqs[i] ?? 0;
+      if (seq === 0) {
+        // The log refused it: the run's `done` is already out.
+        totals.droppedAfterDone++;
+        done = true;
+        return;
       }
-      noteFloor(runId, seq, type === 'done');
+      head = seq;
+      if (type === 'done') done = true;
       totals.emitted++;
       // Local listeners get it synchronously, before the Redis round trip.
       channelFor(runId).publish({ seq, type, runId, data });
-      return seq;
+    });
+    if (head > 0 || done) noteFloor(runId, head, done);
+    return seqs;
+  };
+
+  return {
+    async emit(runId, type, payload) {
+      const [seq] = await emitMany(runId, [{ type, payload } as NewRunEvent]);
+      return seq ?? 0;
     },
+
+    emitMany,
 
     async listen(runId, afterSeq, listener, listenOpts = {}) {
       assertOpen();

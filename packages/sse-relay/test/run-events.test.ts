@@ -234,6 +234,72 @@ for (const [name, makeBackend] of Object.entries(backends)) {
       expect(a.events.metrics().gapsFilled).toBeGreaterThanOrEqual(1);
     });
 
+    it('emits a batch in one append: consecutive seqs, delivered in order after earlier events', async () => {
+      const a = await node();
+      const b = await node();
+      const runId = randomUUID();
+      const got = collector();
+      const handle = await b.events.listen(runId, null, got.listener);
+      handle.start();
+      expect(await a.events.emit(runId, 'status', { status: 'running' })).toBe(1);
+      const seqs = await a.events.emitMany(runId, [
+        { type: 'shard', payload: { shardIndex: 0, state: 'started', attempt: 1 } },
+        { type: 'log', payload: logEvent('in batch') },
+        {
+          type: 'progress',
+          payload: { passed: 1, failed: 0, total: 2, shardsCompleted: 1, shardCount: 2 },
+        },
+      ]);
+      expect(seqs).toEqual([2, 3, 4]);
+      expect(await a.events.emit(runId, 'log', logEvent('after'))).toBe(5);
+      await waitFor(() => got.events.length === 5, { what: '5 events' });
+      expect(got.events.map((e) => `${e.seq}:${e.type}`)).toEqual([
+        '1:status',
+        '2:shard',
+        '3:log',
+        '4:progress',
+        '5:log',
+      ]);
+      expect((await a.log.read(runId, 0, 10)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      handle.close();
+    });
+
+    it('refuses a whole batch when one event is invalid, writing nothing', async () => {
+      const a = await node();
+      const runId = randomUUID();
+      const failure = await a.events
+        .emitMany(runId, [
+          { type: 'log', payload: logEvent('fine') },
+          { type: 'progress', payload: { passed: -1 } as never },
+        ])
+        .catch((e: RunEventsError) => e.code);
+      expect(failure).toBe('invalid_event');
+      expect(await a.log.head(runId)).toBe(0);
+    });
+
+    it('drops and counts events emitted after done, in a later call or later in the same batch', async () => {
+      const a = await node();
+      const b = await node();
+      const runId = randomUUID();
+      const done = { status: 'completed' as const, passed: 1, failed: 0, total: 1, durationMs: 5 };
+      const seqs = await a.events.emitMany(runId, [
+        { type: 'status', payload: { status: 'running' } },
+        { type: 'done', payload: done },
+        { type: 'log', payload: logEvent('late in batch') },
+      ]);
+      expect(seqs).toEqual([1, 2, 0]);
+      // Another process, with no local knowledge of the done, is refused by the log itself.
+      expect(
+        await b.events.emit(runId, 'shard', { shardIndex: 0, state: 'completed', attempt: 1 }),
+      ).toBe(0);
+      expect(await b.events.emitMany(runId, [{ type: 'done', payload: done }])).toEqual([0]);
+      expect(a.events.metrics().droppedAfterDone).toBe(1);
+      expect(b.events.metrics().droppedAfterDone).toBe(2);
+      const history = await a.log.read(runId, 0, 10);
+      expect(history.map((e) => e.type)).toEqual(['status', 'done']);
+      expect((await a.events.lastEvent(runId))?.type).toBe('done');
+    });
+
     it('refuses bad input with a code naming the problem', async () => {
       const a = await node();
       const runId = randomUUID();

@@ -20,18 +20,48 @@ end
 `;
 
 /**
- * append: ARGV[1] floor, ARGV[2] historyLimit, ARGV[3] ttlMs, ARGV[4] type, ARGV[5] json.
- * Returns the assigned seq: max(counter, last entry, floor) + 1.
+ * append: ARGV[1] floor, ARGV[2] historyLimit, ARGV[3] ttlMs, ARGV[4] ttlMs once `done` is
+ * appended, then one (type, json) pair per event. Appends the events in order with
+ * consecutive seqs, starting at max(counter, last entry, floor) + 1, in one call.
+ * Returns one number per event: its seq, or 0 when it was refused because the run's `done`
+ * is already in the history or earlier in this batch (`done` is the last frame).
  */
-export const APPEND_SCRIPT = `${HEAD}
-local seq = head()
+export const APPEND_SCRIPT = `
+local seq = tonumber(redis.call('GET', KEYS[1]) or 0)
+local done = false
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if last[1] then
+  local s = tonumber(string.match(last[1][1], '^(%d+)'))
+  if s > seq then seq = s end
+  local f = last[1][2]
+  for i = 1, #f, 2 do
+    if f[i] == 't' and f[i + 1] == 'done' then done = true end
+  end
+end
 local floor = tonumber(ARGV[1])
 if floor > seq then seq = floor end
-seq = seq + 1
-redis.call('SET', KEYS[1], seq, 'PX', ARGV[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 't', ARGV[4], 'd', ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-return seq
+local out = {}
+local ttl = ARGV[3]
+local appended = 0
+for i = 5, #ARGV, 2 do
+  if done then
+    out[#out + 1] = 0
+  else
+    seq = seq + 1
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 't', ARGV[i], 'd', ARGV[i + 1])
+    out[#out + 1] = seq
+    appended = appended + 1
+    if ARGV[i] == 'done' then
+      done = true
+      ttl = ARGV[4]
+    end
+  end
+end
+if appended > 0 then
+  redis.call('SET', KEYS[1], seq, 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return out
 `;
 
 /**
