@@ -21,6 +21,7 @@ export { createRunStore } from './run-store.js';
 export { RUN_STORE_ERROR_CODES, RunStoreError, type RunStoreErrorCode } from './run-store-error.js';
 export type { Database } from './schema.js';
 export type {
+  BeginShardOutcome,
   CallbackClaim,
   CallbackPayload,
   CallbackStatus,

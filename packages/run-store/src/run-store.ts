@@ -6,10 +6,11 @@ import {
   encodeRunCursor,
 } from './cursor.js';
 import { toRunStoreError } from './map-error.js';
-import { rowToResult, rowToRun } from './row-mapping.js';
+import { type RunRow, rowToResult, rowToRun } from './row-mapping.js';
 import { isRunStatus } from './run-status.js';
 import type { Database } from './schema.js';
 import { appendResultsSql } from './sql/append-results.js';
+import { beginShardSql } from './sql/begin-shard.js';
 import {
   type ClaimRow,
   claimCallbackSql,
@@ -220,6 +221,33 @@ export function createRunStore(db: Kysely<Database>): RunStore {
         const row = await appendResultsSql(db, id, index, valid);
         if (row.shard_count === null) throw notFound(id);
         if (!row.shard_found) throw outOfRange(id, index, row.shard_count);
+      }),
+
+    beginShard: (runId, shardIndex, attempt, opts = {}) =>
+      guard('beginShard', async () => {
+        const id = requireRunId(runId);
+        const index = requireShardIndex(shardIndex);
+        const att = requireCount('attempt', attempt, 1);
+        const row = await beginShardSql(db, id, index, att, opts.purge === true);
+        if (!row) return undefined;
+        if (index >= row.shard_count) throw outOfRange(id, index, row.shard_count);
+        return {
+          status: row.status,
+          started: row.started,
+          wasQueued: row.was_queued,
+          purged: row.purged,
+        };
+      }),
+
+    appendResultsAndGetRun: (runId, shardIndex, results) =>
+      guard('appendResultsAndGetRun', async () => {
+        const id = requireRunId(runId);
+        const index = requireShardIndex(shardIndex);
+        const valid = validateResults(results);
+        const { shard_found, ...row } = await appendResultsSql(db, id, index, valid);
+        if (row.shard_count === null || row.id == null) throw notFound(id);
+        if (!shard_found) throw outOfRange(id, index, row.shard_count);
+        return rowToRun(row as RunRow);
       }),
 
     terminalRuns: (runIds) =>

@@ -86,6 +86,17 @@ export interface TransitionFields {
   durationMs?: number;
 }
 
+export interface BeginShardOutcome {
+  /** The run's status as read before this call; a terminal one means nothing was written. */
+  status: RunStatus;
+  /** The attempt was recorded: the run was queued or running and the shard not completed. */
+  started: boolean;
+  /** This call moved the run from queued to running (the first shard to start). */
+  wasQueued: boolean;
+  /** Executed results of this shard deleted (only with `purge`). */
+  purged: number;
+}
+
 export type NewResult = Omit<RunResult, 'runId' | 'shardIndex'>;
 
 /** The JSON body of a completion callback, read from the run when it is claimed. */
@@ -176,6 +187,23 @@ export interface RunStore {
   purgeShardResults(runId: string, shardIndex: number): Promise<number>;
   /** Inserts a batch in one statement; re-sending the same (testId, attempt) overwrites it. */
   appendResults(runId: string, shardIndex: number, results: readonly NewResult[]): Promise<void>;
+  /**
+   * A worker starting a shard, in one statement: the terminal-status guard, queued ->
+   * running, the attempt record and (with `purge`, on a retry) purgeShardResults. Nothing is
+   * written when the run is terminal. `undefined` when the run does not exist.
+   */
+  beginShard(
+    runId: string,
+    shardIndex: number,
+    attempt: number,
+    opts?: { purge?: boolean },
+  ): Promise<BeginShardOutcome | undefined>;
+  /** appendResults (an empty batch too) answering the run as read by the same statement. */
+  appendResultsAndGetRun(
+    runId: string,
+    shardIndex: number,
+    results: readonly NewResult[],
+  ): Promise<Run>;
   /** Those of `runIds` that are terminal, with their status (abort reconcile). */
   terminalRuns(runIds: readonly string[]): Promise<{ id: string; status: RunStatus }[]>;
   getStatus(runId: string): Promise<RunStatus | undefined>;

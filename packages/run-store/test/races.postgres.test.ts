@@ -56,6 +56,28 @@ describe('RunStore races on PostgreSQL', () => {
     }
   });
 
+  it('beginShard racing completeShard of the same shards and an abort: no deadlock, aborted stays, no start after it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const run = await store.createRun(runInput(6, 1));
+      const calls: Promise<unknown>[] = shuffle([
+        ...Array.from({ length: 12 }, (_, i) =>
+          store.beginShard(run.id, i % 6, 1 + (i % 2), { purge: i % 2 === 1 }),
+        ),
+        ...Array.from({ length: 6 }, (_, s) =>
+          store.completeShard(run.id, s, 1, { passed: 1, failed: 0, skipped: 0 }),
+        ),
+        store.transition(run.id, ['queued', 'running'], 'aborted'),
+      ]);
+      // A deadlock would reject one of these with a RunStoreError.
+      await Promise.all(calls);
+      expect((await store.getRunById(run.id))?.status).toBe('aborted');
+      expect(await store.beginShard(run.id, 0, 3)).toMatchObject({
+        status: 'aborted',
+        started: false,
+      });
+    }
+  });
+
   it('20 concurrent terminal transitions: exactly one winner, every loser learns the winning status', async () => {
     for (let round = 0; round < 3; round++) {
       const run = await store.createRun(runInput(1));

@@ -363,6 +363,86 @@ export function runStoreSuite(target: SuiteTarget): void {
       await expectStoreError(store.recordShardAttempt(run.id, 0, 0), 'invalid_input');
     });
 
+    it('beginShard: the first start moves queued to running, records the attempt; a retry purges only its shard', async () => {
+      const run = await store.createRun(runInput(2, 1));
+      expect(await store.beginShard(run.id, 0, 1)).toEqual({
+        status: 'queued',
+        started: true,
+        wasQueued: true,
+        purged: 0,
+      });
+      expect((await store.getRunById(run.id))?.startedAt).toBeInstanceOf(Date);
+      expect(await store.beginShard(run.id, 1, 1)).toMatchObject({
+        status: 'running',
+        started: true,
+        wasQueued: false,
+      });
+      const res = (testId: string) => ({
+        testId,
+        name: testId,
+        status: 'passed' as const,
+        durationMs: 1,
+        error: null,
+        attempt: 1,
+      });
+      await store.appendResults(run.id, 0, [res('s0t0')]);
+      await store.appendResults(run.id, 1, [res('s1t0')]);
+      expect(await store.beginShard(run.id, 0, 2, { purge: true })).toMatchObject({
+        started: true,
+        purged: 1,
+      });
+      expect((await shardRows(db, run.id)).map((r) => [r.attempt, r.status])).toEqual([
+        [2, 'running'],
+        [1, 'running'],
+      ]);
+      expect(await resultCount(db, run.id)).toBe(1);
+      // A late duplicate of attempt 1 never rewinds the attempt; a completed shard is left alone.
+      await store.beginShard(run.id, 0, 1);
+      await store.completeShard(run.id, 1, 1, ok);
+      expect(await store.beginShard(run.id, 1, 3, { purge: true })).toMatchObject({
+        started: false,
+        purged: 0,
+      });
+      expect((await shardRows(db, run.id)).map((r) => [r.attempt, r.status])).toEqual([
+        [2, 'running'],
+        [1, 'completed'],
+      ]);
+      await expectStoreError(store.beginShard(run.id, 2, 1), 'shard_out_of_range');
+      await expectStoreError(store.beginShard(run.id, 0, 0), 'invalid_input');
+      expect(await store.beginShard(randomUUID(), 0, 1)).toBeUndefined();
+    });
+
+    it('beginShard writes nothing for a terminal run and reports its status', async () => {
+      const run = await store.createRun(runInput(1, 1));
+      await store.appendResults(run.id, 0, [
+        { testId: 's0t0', name: 't', status: 'failed', durationMs: 1, error: 'x', attempt: 1 },
+      ]);
+      await store.transition(run.id, ['queued'], 'aborted');
+      expect(await store.beginShard(run.id, 0, 2, { purge: true })).toEqual({
+        status: 'aborted',
+        started: false,
+        wasQueued: false,
+        purged: 0,
+      });
+      expect((await shardRows(db, run.id))[0]?.attempt).not.toBe(2);
+      expect(await resultCount(db, run.id)).toBe(1);
+      expect((await store.getRunById(run.id))?.status).toBe('aborted');
+    });
+
+    it('appendResultsAndGetRun appends and answers the run, refusing an unknown run or shard', async () => {
+      const run = await store.createRun(runInput(2, 1));
+      await store.completeShard(run.id, 1, 1, ok);
+      const got = await store.appendResultsAndGetRun(run.id, 0, [
+        { testId: 's0t0', name: 't', status: 'passed', durationMs: 1, error: null, attempt: 1 },
+      ]);
+      expect(got).toEqual(await store.getRunById(run.id));
+      expect(got).toMatchObject({ id: run.id, shardsCompleted: 1, passed: 1, failed: 1 });
+      expect(await resultCount(db, run.id)).toBe(1);
+      expect((await store.appendResultsAndGetRun(run.id, 0, [])).id).toBe(run.id);
+      await expectStoreError(store.appendResultsAndGetRun(randomUUID(), 0, []), 'not_found');
+      await expectStoreError(store.appendResultsAndGetRun(run.id, 2, []), 'shard_out_of_range');
+    });
+
     it('purgeShardResults removes only that shard’s executed results, keeping siblings and pre-seeded skips', async () => {
       const run = await store.createRun(runInput(2, 3));
       const r = (testId: string, status: 'passed' | 'failed' | 'skipped', attempt: number) => ({

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { RunRow } from '../row-mapping.js';
 import type { Database } from '../schema.js';
 import type { NewResult } from '../types.js';
 
@@ -7,11 +8,16 @@ export interface AppendResultsRow {
   shard_count: number | null;
 }
 
+/** The append's answer plus the run row as read by the same statement (null columns: no run). */
+export type AppendResultsRunRow = AppendResultsRow & Partial<Omit<RunRow, 'shard_count'>>;
+
 /**
  * A batch of results in one statement.
  * Params: run id, shard index, the results as one jsonb array.
- * Output: whether the shard exists and the run's shard_count (null: no such run), so the
- * caller can name the problem when nothing was inserted.
+ * Output: whether the shard exists and the run's row (shard_count null: no such run), so the
+ * caller can name the problem when nothing was inserted, and a worker gets the run's
+ * counters without another round trip. The row is read by the statement's snapshot, so it
+ * does not include this batch (results do not change the run's counters anyway).
  *
  * A result sent again for the same (test, attempt) replaces the earlier one, so a
  * redelivered batch does not duplicate rows. A completed shard's results are final: a batch
@@ -23,7 +29,7 @@ export async function appendResultsSql(
   runId: string,
   shardIndex: number,
   results: readonly NewResult[],
-): Promise<AppendResultsRow> {
+): Promise<AppendResultsRunRow> {
   const payload = JSON.stringify(
     results.map((r) => ({
       test_id: r.testId,
@@ -34,7 +40,7 @@ export async function appendResultsSql(
       attempt: r.attempt,
     })),
   );
-  const { rows } = await sql<AppendResultsRow>`
+  const { rows } = await sql<AppendResultsRunRow>`
     with shard as (
       select run_id, shard_index from run_shards
       where run_id = ${runId} and shard_index = ${shardIndex} and status <> 'completed'
@@ -49,6 +55,7 @@ export async function appendResultsSql(
       returning 1
     )
     select exists (select 1 from run_shards where run_id = ${runId} and shard_index = ${shardIndex}) as shard_found,
-           (select shard_count from runs where id = ${runId}) as shard_count`.execute(db);
+           r.*
+    from (select 1) one left join runs r on r.id = ${runId}`.execute(db);
   return rows[0] ?? { shard_found: false, shard_count: null };
 }

@@ -1,0 +1,71 @@
+import { CompiledQuery, type Kysely } from 'kysely';
+import type { RunStatus } from '../run-status.js';
+import type { Database } from '../schema.js';
+
+export interface BeginShardRow {
+  status: RunStatus;
+  shard_count: number;
+  started: boolean;
+  was_queued: boolean;
+  purged: number;
+}
+
+/**
+ * A worker starting a shard, in one statement instead of four (status guard, queued ->
+ * running, attempt record, retry purge).
+ * Params: $1 run id, $2 shard index, $3 attempt, $4 purge (boolean).
+ * Output: no row when the run does not exist; else the run's status as read before this
+ * call, its shard_count, whether the attempt was recorded (`started`: the run was live and
+ * the shard not completed), whether this call moved the run from queued to running, and how
+ * many of the shard's executed results were purged.
+ *
+ * Nothing is written when the run is terminal or the index is out of range. The run update
+ * re-checks `status = 'queued'` on the latest row version, so an abort committed meanwhile
+ * wins. Locks: the shard row (`shard`) is taken before the run row (`run` reads `shard`'s
+ * count first), the same order as completeShard, so the two cannot deadlock. The purge
+ * follows purgeShardResults: pre-seeded skips, sibling shards and a completed shard's
+ * results stay.
+ *
+ * A constant text so pg keeps it prepared and Kysely need not compile it on the hot path.
+ */
+const BEGIN_SHARD = `
+with cur as (
+  select status, shard_count from runs where id = $1
+), live as (
+  select 1 from cur where status in ('queued', 'running') and $2::int < shard_count
+), shard as (
+  update run_shards s set attempt = greatest(s.attempt, $3::int), status = 'running'
+  where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
+    and exists (select 1 from live)
+  returning 1
+), run as (
+  update runs r set status = 'running', started_at = coalesce(r.started_at, now())
+  where r.id = $1 and r.status = 'queued' and exists (select 1 from live)
+    and (select count(*) from shard) >= 0
+  returning 1
+), purged as (
+  delete from run_results
+  where $4::boolean and run_id = $1 and shard_index = $2 and not (status = 'skipped' and attempt = 0)
+    and exists (select 1 from run_shards
+                where run_id = $1 and shard_index = $2 and status <> 'completed')
+    and exists (select 1 from live)
+  returning 1
+)
+select cur.status, cur.shard_count,
+       (select count(*) from shard) > 0 as started,
+       exists (select 1 from run) as was_queued,
+       (select count(*) from purged)::int as purged
+from cur`;
+
+export async function beginShardSql(
+  db: Kysely<Database>,
+  runId: string,
+  shardIndex: number,
+  attempt: number,
+  purge: boolean,
+): Promise<BeginShardRow | undefined> {
+  const { rows } = await db.executeQuery<BeginShardRow>(
+    CompiledQuery.raw(BEGIN_SHARD, [runId, shardIndex, attempt, purge]),
+  );
+  return rows[0];
+}
