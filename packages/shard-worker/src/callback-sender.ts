@@ -17,7 +17,25 @@ export interface CallbackOutcome {
   ok: boolean;
   status?: number;
   error?: string;
+  /** Retrying cannot help (the outbound guard refused the URL): give up at once. */
+  permanent?: boolean;
 }
+
+/** How the callback outbox retries a failed delivery (see callback-outbox.ts). */
+export interface CallbackRetryPolicy {
+  /** Delivery attempts before the callback is marked `failed`. Default 5. */
+  maxAttempts: number;
+  /** Delay before the 2nd attempt; doubles per attempt (±20% jitter). Default 1 s. */
+  baseDelayMs: number;
+  /** Cap of that delay. Default 60 s: a receiver down for minutes is retried steadily. */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_CALLBACK_RETRY: Readonly<CallbackRetryPolicy> = {
+  maxAttempts: 5,
+  baseDelayMs: 1_000,
+  maxDelayMs: 60_000,
+};
 
 export interface CallbackSenderOptions {
   /** Hosts (`host` or `host:port`) exempt from the private-address guard. Default none. */
@@ -27,6 +45,8 @@ export interface CallbackSenderOptions {
   logger?: Logger;
   /** DNS resolver; only tests replace it. */
   resolve?: Resolver;
+  /** Retries of a failed delivery, applied by the callback outbox. Default {@link DEFAULT_CALLBACK_RETRY}. */
+  retry?: Partial<CallbackRetryPolicy>;
 }
 
 export interface CallbackMetrics {
@@ -40,9 +60,15 @@ export interface CallbackMetrics {
 }
 
 export interface CallbackSender {
-  /** POSTs `payload` as JSON to `url`. Never throws: the outcome is returned, counted and logged. */
+  /**
+   * POSTs `payload` as JSON to `url` with `Idempotency-Key: <runId>` and `X-Run-Id` (every
+   * attempt of one run's callback carries the same key, so a receiver can drop repeats).
+   * Never throws: the outcome is returned, counted and logged.
+   */
   send(url: string, payload: CallbackPayload): Promise<CallbackOutcome>;
   metrics(): CallbackMetrics;
+  /** Retry policy for the outbox; absent = {@link DEFAULT_CALLBACK_RETRY}. */
+  readonly retry?: Readonly<CallbackRetryPolicy>;
 }
 
 /** Sends run-completion callbacks through the outbound-address guard, never following redirects. */
@@ -51,9 +77,20 @@ export function createCallbackSender({
   timeoutMs = 10_000,
   logger = silentLogger,
   resolve,
+  retry,
 }: CallbackSenderOptions = {}): CallbackSender {
+  const policy = { ...DEFAULT_CALLBACK_RETRY, ...retry };
+  for (const [name, value, min] of [
+    ['retry.maxAttempts', policy.maxAttempts, 1],
+    ['retry.baseDelayMs', policy.baseDelayMs, 0],
+    ['retry.maxDelayMs', policy.maxDelayMs, policy.baseDelayMs],
+  ] as const) {
+    if (!Number.isInteger(value) || value < min)
+      throw new RangeError(`callback sender: ${name} must be an integer >= ${min}, got ${value}`);
+  }
   const counters: CallbackMetrics = { sent: 0, rejected: 0, refused: 0, errors: 0 };
   return {
+    retry: policy,
     async send(url, payload) {
       let checked: Awaited<ReturnType<typeof checkOutboundUrl>>;
       try {
@@ -62,12 +99,16 @@ export function createCallbackSender({
         counters.refused++;
         const error = err instanceof Error ? err.message : String(err);
         logger.warn({ runId: payload.runId, err }, 'callback refused by the outbound guard');
-        return { ok: false, error };
+        return { ok: false, error, permanent: true };
       }
       try {
         const { status } = await guardedRequest(checked, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: {
+            'content-type': 'application/json',
+            'idempotency-key': payload.runId,
+            'x-run-id': payload.runId,
+          },
           body: JSON.stringify(payload),
           timeoutMs,
         });

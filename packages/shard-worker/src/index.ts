@@ -1,12 +1,23 @@
 export { abortableSleep } from './abortable-sleep.js';
 export { type BullmqShardQueueOptions, bullmqShardQueue } from './bullmq-shard-queue.js';
 export {
+  type CallbackOutbox,
+  type CallbackOutboxMetrics,
+  type CallbackOutboxOptions,
+  createCallbackOutbox,
+  deliverClaim,
+  deliverOwnCallback,
+  type OutboxStore,
+} from './callback-outbox.js';
+export {
   type CallbackMetrics,
   type CallbackOutcome,
   type CallbackPayload,
+  type CallbackRetryPolicy,
   type CallbackSender,
   type CallbackSenderOptions,
   createCallbackSender,
+  DEFAULT_CALLBACK_RETRY,
 } from './callback-sender.js';
 export {
   type Coordinator,

@@ -1,4 +1,5 @@
 import type { Run, RunStore } from '@x/run-store';
+import { deliverOwnCallback } from './callback-outbox.js';
 import type { CallbackSender } from './callback-sender.js';
 import type { Logger } from './logger.js';
 import type { SafeEmit } from './run-events-sink.js';
@@ -23,9 +24,10 @@ export interface OutcomeDeps {
 }
 
 /**
- * Announces a terminal status this process won: exactly one `done` event, then exactly one
- * callback POST when the run has a `callbackUrl`. Only the caller that won the transition
- * may call this, which is what makes both exactly-once.
+ * Announces a terminal status this process won: exactly one `done` event, then the callback
+ * when the run has a `callbackUrl`. The terminal write already queued that callback in the
+ * run-store outbox (same statement), so here we only claim and deliver it; if this process
+ * dies first, or the POST fails, a callback-outbox sweep delivers it (same Idempotency-Key).
  */
 export async function announceTerminal(deps: OutcomeDeps, run: Run): Promise<void> {
   await deps.emit(run.id, 'done', {
@@ -36,19 +38,12 @@ export async function announceTerminal(deps: OutcomeDeps, run: Run): Promise<voi
     durationMs: run.durationMs,
   });
   deps.metrics.doneEvents++;
+  // Without a sender the callback stays pending for a sweep in another process.
   if (!run.callbackUrl || !deps.callback) return;
   deps.metrics.callbacks++;
-  // Awaited (bounded by the sender's timeout) so the shard job completes only after the
-  // callback went out: a worker dying before that gets its job redelivered, and the
-  // redelivery re-announces (see recoverAnnouncement).
-  const sending = deps.callback.send(run.callbackUrl, {
-    runId: run.id,
-    status: run.status,
-    passed: run.passed,
-    failed: run.failed,
-    total: run.total,
-    error: run.error,
-  });
+  // Awaited (bounded by the sender's timeout) so close() and the shard job see it through;
+  // durability no longer depends on it: the outbox row outlives this process.
+  const sending = deliverOwnCallback(deps.store, deps.callback, run.id, deps.logger);
   deps.pending.add(sending);
   try {
     await sending;
