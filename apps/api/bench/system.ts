@@ -1,32 +1,50 @@
 /**
- * `pnpm bench:system`: two api replicas and two workers (real processes) on loopback Redis
- * and PostgreSQL.
+ * `pnpm bench:system`: two api replicas and two workers (real processes running the built
+ * dist JS, as `pnpm start` does in production) on loopback Redis and PostgreSQL.
  * (a) abort latency: POST /runs/:id/abort on api A -> `done` frame on an SSE client of api B,
- *     for running 8-shard runs;
- * (b) throughput: runs of 4 shards x 25 zero-duration tests, POST /runs -> `done`.
+ *     for running 8-shard runs, one at a time;
+ * (b) throughput: runs of 4 shards x 25 zero-duration tests, POST /runs -> `done` observed on
+ *     one SSE stream per run (on the other replica), X_BENCH_IN_FLIGHT runs at a time.
+ * Also prints Redis commands and PostgreSQL transactions per abort and per run.
+ * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
  * Last line: {"bench":"system","abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
  * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…}
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { freePort, postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
-import { apiClient, demoTests, type RunBody } from '../test/support/api-client.js';
-import { openSse } from '../test/support/sse-client.js';
+import { Redis } from 'ioredis';
+import { demoTests, type RunBody } from '../test/support/api-client.js';
+import { openLeanSse, postJson } from './lean-http.js';
 
 const ABORTS = Number(process.env.X_BENCH_ABORTS ?? 200);
 const RUNS = Number(process.env.X_BENCH_RUNS ?? 500);
-const IN_FLIGHT = Number(process.env.X_BENCH_IN_FLIGHT ?? 16);
+const IN_FLIGHT = Number(process.env.X_BENCH_IN_FLIGHT ?? 64);
+const WORKER_CONCURRENCY = process.env.X_BENCH_WORKER_CONCURRENCY ?? '32';
+const CPU_PROF = process.env.X_BENCH_CPU_PROF;
 const TOKEN = 'bench-token-0123456789abcdef';
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-const API_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
+const API_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/dist/main.js', import.meta.url));
+
+// pg is run-store's dependency; the bench only reads pg_stat_database through it.
+const requireFromStore = createRequire(createRequire(import.meta.url).resolve('@x/run-store'));
+interface PgClient {
+  connect(): Promise<void>;
+  query<R>(text: string): Promise<{ rows: R[] }>;
+  end(): Promise<void>;
+}
+const pg = requireFromStore('pg') as {
+  Client: new (opts: { connectionString: string }) => PgClient;
+};
 
 const children: ChildProcess[] = [];
 function start(file: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', tsx, file], {
-    env: { ...process.env, ...env },
+  const flags = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...flags, file], {
+    env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);
@@ -35,7 +53,7 @@ function start(file: string, env: Record<string, string>): ChildProcess {
 const healthy = (url: string) =>
   waitFor(async () => (await fetch(url).catch(() => undefined))?.ok, {
     timeoutMs: 90_000,
-    intervalMs: 200,
+    intervalMs: 100,
     what: url,
   });
 
@@ -45,8 +63,52 @@ const pct = (xs: number[], p: number) => {
 };
 const round = (x: number) => Math.round(x * 100) / 100;
 
+/** Redis commands served and PostgreSQL transactions committed so far (round-trip proxies). */
+async function counters(redis: Redis, db: PgClient) {
+  const info = await redis.info('commandstats');
+  let commands = 0;
+  for (const m of info.matchAll(/calls=(\d+)/g)) commands += Number(m[1]);
+  const { rows } = await db.query<{ x: string }>(
+    'select xact_commit::text as x from pg_stat_database where datname = current_database()',
+  );
+  const byCommand = new Map<string, number>();
+  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) byCommand.set(m[1]!, Number(m[2]));
+  return { commands, xacts: Number(rows[0]?.x ?? 0), byCommand };
+}
+
+/** The commands that grew most between two readings, per unit of work. */
+function topCommands(a: Map<string, number>, b: Map<string, number>, per: number): string {
+  return [...b]
+    .map(([name, calls]) => [name, (calls - (a.get(name) ?? 0)) / per] as const)
+    .filter(([, n]) => n >= 0.5)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, 12)
+    .map(([name, n]) => `${name} ${round(n)}`)
+    .join(', ');
+}
+
+/** CPU ms (user + system) each child used so far, from /proc (Linux); empty elsewhere. */
+function childCpuMs(): number[] {
+  return children.map((c) => {
+    try {
+      const fields = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime at 100 Hz
+    } catch {
+      return Number.NaN;
+    }
+  });
+}
+const cpuPer = (a: number[], b: number[], per: number) =>
+  `api A ${round((b[0]! - a[0]!) / per)}, api B ${round((b[1]! - a[1]!) / per)}, workers ${round((b[2]! + b[3]! - a[2]! - a[3]!) / per)} CPU ms`;
+
 async function main() {
+  for (const file of [API_MAIN, WORKER_MAIN])
+    if (!existsSync(file))
+      throw new Error(`${file} is missing: build first (pnpm turbo run build --filter=@x/api...)`);
   const [redis, db] = await Promise.all([startRedis(), postgres('bench')]);
+  const probe = new Redis(redis.url);
+  const pgProbe = new pg.Client({ connectionString: db.url });
+  await pgProbe.connect();
   const common = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
@@ -64,7 +126,11 @@ async function main() {
     await healthy(`http://127.0.0.1:${pa}/readyz`); // first one migrates
     start(API_MAIN, { ...common, PORT: String(pb) });
     for (const m of [m1, m2])
-      start(WORKER_MAIN, { ...common, METRICS_PORT: String(m), WORKER_CONCURRENCY: '16' });
+      start(WORKER_MAIN, {
+        ...common,
+        METRICS_PORT: String(m),
+        WORKER_CONCURRENCY,
+      });
     await Promise.all(
       [
         `http://127.0.0.1:${pb}/readyz`,
@@ -74,38 +140,42 @@ async function main() {
     );
     const A = `http://127.0.0.1:${pa}`;
     const B = `http://127.0.0.1:${pb}`;
-    const a = apiClient(A, TOKEN);
-    const b = apiClient(B, TOKEN);
-    const watch = async (base: string, runId: string) => {
-      const { token } = (
-        await apiClient(base, TOKEN).post<{ token: string }>(`/runs/${runId}/stream-token`)
-      ).body;
-      return openSse(
-        `${base}/api/v1/runs/${runId}/events?st=${encodeURIComponent(token)}&lastEventId=0`,
-      );
+    const createRun = async (base: string, body: unknown) => {
+      const r = await postJson<{ run: RunBody }>(base, '/runs', TOKEN, body);
+      if (r.status !== 201) throw new Error(`POST /runs answered ${r.status}`);
+      return r.body.run;
     };
 
-    // (a) abort latency across replicas.
+    // (a) abort latency across replicas. Commands/transactions counted over the abort only
+    // would need a quiet system; the per-abort figure below includes the run's own start.
     const aborts: number[] = [];
+    const replies: number[] = [];
+    const c0 = await counters(probe, pgProbe);
+    const cpu0 = childCpuMs();
     for (let i = 0; i < ABORTS; i++) {
-      const run = (
-        await a.post<{ run: RunBody }>('/runs', {
-          executor: 'demo',
-          tests: demoTests(16, 60_000),
-          shards: 8,
-        })
-      ).body.run;
-      const stream = await watch(B, run.id);
-      await stream.waitFor((f) => f.data.type === 'shard' && f.data.state === 'started', 30_000);
+      const run = await createRun(A, {
+        executor: 'demo',
+        tests: demoTests(16, 60_000),
+        shards: 8,
+      });
+      const stream = await openLeanSse(B, run.id, TOKEN);
+      await stream.waitFor('"started"', (d) => d.type === 'shard', 30_000);
       const t0 = performance.now();
-      const r = await a.post(`/runs/${run.id}/abort`);
-      if (r.status !== 202) throw new Error(`abort answered ${r.status}`);
-      await stream.waitFor((f) => f.data.type === 'done', 30_000);
+      const replied = postJson(A, `/runs/${run.id}/abort`, TOKEN).then((reply) => {
+        replies.push(performance.now() - t0);
+        return reply;
+      });
+      const done = await stream.waitFor('"done"', (d) => d.type === 'done', 30_000);
       aborts.push(performance.now() - t0);
+      const r = await replied;
+      if (r.status !== 202 || done.status !== 'aborted')
+        throw new Error(`abort answered ${r.status}, done ${JSON.stringify(done)}`);
       stream.close();
     }
+    const c1 = await counters(probe, pgProbe);
+    const cpu1 = childCpuMs();
     console.log(
-      `(a) ${ABORTS} aborts A -> done on B: p50 ${round(pct(aborts, 50))} ms, p99 ${round(pct(aborts, 99))} ms`,
+      `(a) ${ABORTS} aborts A -> done on B: p50 ${round(pct(aborts, 50))} ms, p99 ${round(pct(aborts, 99))} ms (HTTP 202 itself: p50 ${round(pct(replies, 50))} ms); per run+abort: ${round((c1.commands - c0.commands) / ABORTS)} Redis commands, ${round((c1.xacts - c0.xacts) / ABORTS)} PG transactions`,
     );
 
     // (b) throughput: IN_FLIGHT runs at a time, created on A or B, watched on the other.
@@ -115,30 +185,39 @@ async function main() {
     const lane = async () => {
       while (next < RUNS) {
         const i = next++;
-        const [create, view] = i % 2 ? [b, A] : [a, B];
+        const [create, view] = i % 2 ? [B, A] : [A, B];
         const t0 = performance.now();
-        const run = (
-          await create.post<{ run: RunBody }>('/runs', {
-            executor: 'demo',
-            tests: demoTests(100, 0),
-            shards: 4,
-          })
-        ).body.run;
-        const stream = await watch(view, run.id);
-        const done = await stream.waitFor((f) => f.data.type === 'done', 60_000);
-        if (done.data.status !== 'completed' || done.data.passed !== 100)
-          throw new Error(`run ${run.id}: ${JSON.stringify(done.data)}`);
+        const run = await createRun(create, {
+          executor: 'demo',
+          tests: demoTests(100, 0),
+          shards: 4,
+        });
+        const stream = await openLeanSse(view, run.id, TOKEN);
+        const done = await stream.waitFor('"done"', (d) => d.type === 'done', 120_000);
+        if (done.status !== 'completed' || done.passed !== 100)
+          throw new Error(`run ${run.id}: ${JSON.stringify(done)}`);
         lat.push(performance.now() - t0);
         stream.close();
       }
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
     const seconds = (performance.now() - started) / 1000;
+    const c2 = await counters(probe, pgProbe);
+    const cpu2 = childCpuMs();
     const runsPerS = RUNS / seconds;
     console.log(
-      `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms`,
+      `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
     );
-    console.log('machine: 2 cores, loopback Redis + PostgreSQL, 2 api + 2 worker processes (tsx)');
+    console.log(
+      `    per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}; per run: ${cpuPer(cpu1, cpu2, RUNS)}`,
+    );
+    if (process.env.X_BENCH_VERBOSE) {
+      console.log(`    per abort: ${topCommands(c0.byCommand, c1.byCommand, ABORTS)}`);
+      console.log(`    per run: ${topCommands(c1.byCommand, c2.byCommand, RUNS)}`);
+    }
+    console.log(
+      'machine: 2 cores, loopback Redis + PostgreSQL, 2 api + 2 worker processes (node dist/main.js)',
+    );
     console.log(
       JSON.stringify({
         bench: 'system',
@@ -150,12 +229,19 @@ async function main() {
       }),
     );
   } finally {
-    for (const c of children) c.kill('SIGKILL');
+    // SIGTERM (graceful) so --cpu-prof writes its profiles; SIGKILL whatever lingers.
+    for (const c of children) c.kill(CPU_PROF ? 'SIGTERM' : 'SIGKILL');
+    const killer = setTimeout(() => {
+      for (const c of children) c.kill('SIGKILL');
+    }, 30_000);
     await Promise.all(
       children.map((c) =>
         c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined,
       ),
     );
+    clearTimeout(killer);
+    probe.disconnect();
+    await pgProbe.end();
     await redis.close();
     await db.close();
   }

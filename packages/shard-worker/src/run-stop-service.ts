@@ -51,9 +51,14 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 /**
  * Applies stop commands (from the @x/stop-jobs stream, or directly in embedded mode): writes
  * `aborted` first-writer-wins through the aborter (which also cancels running shards on every
- * replica), removes the run's waiting shard jobs, and — only when it won — emits `done` and
- * sends the callback. A run already terminal answers `success`/`replay_no_op`; an unknown run
- * `failure`/`not_found`. Store errors throw, so the command is retried.
+ * replica), and — only when it won — emits `done` at once, then removes the run's waiting
+ * shard jobs and sends the callback. A run already terminal answers `success`/`replay_no_op`;
+ * an unknown run `failure`/`not_found`. Store errors throw, so the command is retried.
+ *
+ * Latency: `done` follows the status write after one more store read (the run's counts), so
+ * a user's abort is visible after 3 round trips; the queue cleanup (one BullMQ call per
+ * shard) runs after it. Emitting before the cleanup is safe: a waiting shard that starts in
+ * between is refused by the aborter's start check, since the status is already `aborted`.
  */
 export function createRunStopService(opts: RunStopServiceOptions): RunStopService {
   const logger = opts.logger ?? silentLogger;
@@ -79,25 +84,43 @@ export function createRunStopService(opts: RunStopServiceOptions): RunStopServic
   return {
     async stop(job) {
       if (!RUN_ID.test(job.runId)) return notFound(job.runId);
-      if ((await opts.store.getStatus(job.runId)) === undefined) return notFound(job.runId);
-      const { won, status } = await opts.aborter.abortRun(
-        job.runId,
-        `stopped: ${job.reason}${job.requestedBy ? ` by ${job.requestedBy}` : ''}`,
-      );
+      let outcome: { won: boolean; status: string };
+      try {
+        outcome = await opts.aborter.abortRun(
+          job.runId,
+          `stopped: ${job.reason}${job.requestedBy ? ` by ${job.requestedBy}` : ''}`,
+        );
+      } catch (err) {
+        // The status write is the existence check: one round trip fewer than reading first.
+        if (isNotFound(err)) return notFound(job.runId);
+        throw err;
+      }
       const run = await opts.store.getRunById(job.runId);
       if (!run) return notFound(job.runId);
-      // Idempotent, so a replay also clears jobs a crashed first delivery left behind.
-      await opts.queue.removeWaiting(run.id, run.shardCount);
-      if (!won) {
+      if (!outcome.won) {
+        // Idempotent, so a replay also clears jobs a crashed first delivery left behind.
+        await opts.queue.removeWaiting(run.id, run.shardCount);
         return {
           outcome: 'success',
           errorCode: 'replay_no_op',
-          errorMessage: `run already ${status}`,
-          finalStatus: status,
+          errorMessage: `run already ${outcome.status}`,
+          finalStatus: outcome.status,
         };
       }
-      await announceTerminal(deps, run);
+      // announceTerminal sends `done` before its first await returns; the cleanup then runs
+      // alongside the callback rather than in front of `done`.
+      await Promise.all([
+        announceTerminal(deps, run),
+        opts.queue.removeWaiting(run.id, run.shardCount),
+      ]);
       return { outcome: 'success', errorCode: '', errorMessage: '', finalStatus: 'aborted' };
     },
   };
+}
+
+/** `RunStoreError` with code `not_found` (duck-typed: any store the aborter wraps may throw it). */
+function isNotFound(err: unknown): boolean {
+  return (
+    typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'not_found'
+  );
 }
