@@ -188,7 +188,7 @@ describe('shard worker across processes (BullMQ, Redis, PostgreSQL)', () => {
     });
     // Shards of 2 x 150 ms tests run in waves; a wave just ended, so half a shard later the
     // victim is in the middle of its next shards (not in a finalizer's announce window, where
-    // a kill can lose a callback: see the README's limits).
+    // a kill leaves the callback to the outbox sweep: late, or twice; see callback-crash).
     await sleep(150);
     expect((await metricsOf(victim)).activeShards).toBeGreaterThan(0);
     await victim.kill('SIGKILL');
