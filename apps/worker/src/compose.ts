@@ -4,6 +4,7 @@ import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { createRunStore, migrate, openPostgres } from '@x/run-store';
 import {
   bullmqShardQueue,
+  createCallbackOutbox,
   createCallbackSender,
   createExecutorRegistry,
   createRunStopService,
@@ -73,6 +74,8 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     autorun: false,
   });
   const stopService = createRunStopService({ store, aborter, queue, events, callback, logger });
+  // Delivers callbacks whose sender died or failed (at-least-once, same Idempotency-Key).
+  const outbox = createCallbackOutbox({ store, sender: callback, logger });
   const consumer = createStopJobsConsumer({
     redis,
     prefix: config.prefix,
@@ -89,14 +92,17 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       ['shard_worker', () => worker.metrics()],
       ['stop_jobs', () => consumer.metrics()],
       ['callback', () => callback.metrics()],
+      ['callback_outbox', () => outbox.metrics()],
     ],
     async start() {
       await aborter.start();
       await consumer.start();
       worker.start();
+      outbox.start();
     },
     async close(deadlineMs) {
       await worker.close(deadlineMs);
+      await outbox.close();
       await consumer.close();
       await aborter.close();
       await queue.close();

@@ -3,6 +3,7 @@ import { createBus, memoryTransport } from '@x/pubsub-core';
 import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { createRunStore, migrate, openPglite, openPostgres } from '@x/run-store';
 import {
+  createCallbackOutbox,
   createCallbackSender,
   createCoordinator,
   createExecutorRegistry,
@@ -68,6 +69,9 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   });
   const coordinator = createCoordinator({ store, queue, executors });
   const stopService = createRunStopService({ store, aborter, queue, events, callback, logger });
+  // Delivers callbacks a previous process or a failed POST left behind (interrupted runs too).
+  const outbox = createCallbackOutbox({ store, sender: callback, logger });
+  outbox.start();
 
   return {
     mode: 'embedded',
@@ -90,10 +94,12 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       ['run_abort', () => aborter.metrics()],
       ['shard_worker', () => worker.metrics()],
       ['callback', () => callback.metrics()],
+      ['callback_outbox', () => outbox.metrics()],
     ],
     drain: (deadlineMs) => worker.close(deadlineMs),
     async close() {
       await worker.close(0);
+      await outbox.close();
       await aborter.close();
       await queue.close();
       await events.close();
