@@ -27,7 +27,6 @@ export interface IdleMemory {
   externalPerConn: number;
 }
 
-const STEPS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -127,15 +126,9 @@ export async function measureIdleMemory(opts: {
         : 0;
     await heap('base');
     const base = await mem(proc);
-    const streams: SseStream[] = [];
-    const steps: MemReading[] = [base];
-    for (let k = 1; k <= STEPS; k++) {
-      streams.push(...(await openIdle(url, Math.round((opts.count * k) / STEPS) - streams.length)));
-      await sleep(300);
-      steps.push(await mem(proc));
-      if (process.env.DEBUG_STEPS) console.log(JSON.stringify(steps.at(-1)));
-    }
-    const loaded = steps.at(-1)!;
+    const streams = await openIdle(url, opts.count);
+    await sleep(300);
+    const loaded = await mem(proc);
     if (loaded.connections !== opts.count || loaded.listeners !== opts.count) {
       throw new Error(
         `expected ${opts.count} registered connections, relay reports ${loaded.connections} connections / ${loaded.listeners} listeners`,
@@ -158,6 +151,27 @@ export async function measureIdleMemory(opts: {
   }
 }
 
+/**
+ * `measureIdleMemory` in `rounds` fresh processes; each figure is the median over them
+ * (RSS moves by a few KB per connection between processes with where GC leaves pages).
+ */
+export async function medianIdleMemory(
+  opts: Parameters<typeof measureIdleMemory>[0] & { rounds: number },
+): Promise<IdleMemory & { rounds: IdleMemory[] }> {
+  const rounds: IdleMemory[] = [];
+  for (let i = 0; i < opts.rounds; i++) rounds.push(await measureIdleMemory(opts));
+  const median = (key: 'rssPerConn' | 'heapPerConn' | 'externalPerConn') =>
+    rounds.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(rounds.length / 2)]!;
+  return {
+    mode: opts.mode,
+    connections: opts.count,
+    rssPerConn: median('rssPerConn'),
+    heapPerConn: median('heapPerConn'),
+    externalPerConn: median('externalPerConn'),
+    rounds,
+  };
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const redis = await startRedis();
   const build = buildForBench();
@@ -165,15 +179,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const mode of (process.env.MODES ?? 'bare,express,relay').split(',') as Array<
     'relay' | 'bare' | 'express'
   >) {
-    const r = await measureIdleMemory({
+    const r = await medianIdleMemory({
       mode,
       redisUrl: redis.url,
       count,
       build,
       heapDir: process.env.HEAP_DIR,
+      rounds: Number(process.env.ROUNDS ?? 3),
     });
     console.log(
-      `${mode.padEnd(5)} ${count} idle: RSS +${r.rssPerConn} B/conn, heap +${r.heapPerConn} B/conn, external +${r.externalPerConn} B/conn`,
+      `${mode.padEnd(7)} ${count} idle: RSS +${r.rssPerConn} B/conn, heap +${r.heapPerConn} B/conn (median of ${r.rounds.length}: RSS ${r.rounds.map((x) => x.rssPerConn).join(' / ')})`,
     );
   }
   await redis.close();

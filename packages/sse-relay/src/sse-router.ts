@@ -1,7 +1,7 @@
 import type { Logger } from '@x/pubsub-core';
 import { type Request, type Response, Router } from 'express';
-import type { ListenHandle, RunEvents } from './run-events.js';
-import { type ConnectionCounters, SseConnection } from './sse-connection.js';
+import type { RunEvents } from './run-events.js';
+import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
 import { parseEventsRequest } from './sse-request.js';
 
 const TERMINAL: readonly unknown[] = ['completed', 'failed', 'aborted'];
@@ -83,17 +83,25 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const track = (conn: SseConnection) => {
     open.add(conn);
     ticker ??= setInterval(() => {
-      for (const c of open) c.comment('hb');
+      for (const c of open) c.heartbeat();
       counters.heartbeats++;
     }, heartbeatMs);
   };
-  const untrack = (conn: SseConnection) => {
-    if (!open.delete(conn)) return;
-    counters.connections--;
-    if (open.size === 0) {
-      clearInterval(ticker);
-      ticker = undefined;
-    }
+  const shared: ConnectionShared = {
+    maxBufferedBytes,
+    counters,
+    onGone(conn) {
+      if (!open.delete(conn)) return;
+      counters.connections--;
+      if (open.size === 0) {
+        clearInterval(ticker);
+        ticker = undefined;
+      }
+    },
+    onListenEnd(conn, reason) {
+      if (reason !== 'done')
+        logger?.info({ runId: conn.runId, reason }, 'sse-relay: stream ended; client will resume');
+    },
   };
 
   const router = Router() as SseRouter;
@@ -105,33 +113,27 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     if (!(await authorize(req, runId)))
       return fail(res, 404, 'not_found', `run ${runId} not found`);
 
-    const conn = new SseConnection(res, maxBufferedBytes, counters);
-    let handle: ListenHandle | undefined;
-    let graceTimer: NodeJS.Timeout | undefined;
-    let gone = false;
-    res.on('close', () => {
-      gone = true;
-      conn.ended = true;
-      clearTimeout(graceTimer);
-      handle?.close();
-      untrack(conn);
-    });
-    handle = await events.listen(runId, lastEventId, (event) => conn.send(event), {
-      onEnd: (reason) => {
-        if (reason !== 'done')
-          logger?.info({ runId, reason }, 'sse-relay: stream ended; client will resume');
-        conn.end();
-      },
-    });
+    // Everything that outlives this handler hangs off `conn`: no closure here captures the
+    // handle (and its replay), the snapshot or the request.
+    const conn = new SseConnection(res, runId, shared);
+    const handle = await events.listen(runId, lastEventId, conn.deliver, { onEnd: conn.onEnd });
+    if (conn.gone) return handle.close();
+    // ListenHandle.close is a standalone function: keeping it does not keep the handle.
+    conn.detach = handle.close;
     // Subscribed before reading the snapshot, so nothing falls between the two.
-    const run = gone ? undefined : await snapshot(runId);
-    if (gone) return handle.close();
+    const run = await snapshot(runId);
+    if (conn.gone) return;
     if (!run) {
-      handle.close();
+      conn.release();
       return fail(res, 404, 'not_found', `run ${runId} not found`);
     }
 
     conn.open(retryMs);
+    // Express keeps the router's `next` on the request for the request's whole life, and with
+    // it every routing closure and context of every router level (~1.4 KB). This response
+    // is now a stream that never calls next (after the headers nothing else may answer it):
+    // let that chain go.
+    (req as { next?: unknown }).next = undefined;
     counters.connections++;
     counters.connectionsTotal++;
     track(conn);
@@ -150,9 +152,9 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       const last = await events.lastEvent(runId);
       if (conn.ended) return;
       if (last?.type === 'done') return conn.send(last);
-      if (!last) return finishFromSnapshot(conn, runId, run);
+      if (!last) return finishFromSnapshot(conn, run);
       // The status is final but `done` is still on its way: stream until it arrives.
-      graceTimer = setTimeout(() => finishFromSnapshot(conn, runId, run), finishedGraceMs);
+      armGrace(conn, run, finishedGraceMs);
     }
     handle.start();
   });
@@ -177,8 +179,14 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   return router;
 }
 
+/** Its own scope, so only a connection waiting for its `done` keeps the snapshot. */
+function armGrace(conn: SseConnection, run: object, graceMs: number): void {
+  conn.graceTimer = setTimeout(() => finishFromSnapshot(conn, run), graceMs);
+}
+
 /** The history expired (or never existed): a `done` from the snapshot, without an id. */
-function finishFromSnapshot(conn: SseConnection, runId: string, run: object): void {
+function finishFromSnapshot(conn: SseConnection, run: object): void {
+  const runId = conn.runId;
   const r = run as Record<string, unknown>;
   const pick = (key: string) => (r[key] === undefined ? {} : { [key]: r[key] });
   conn.sendData({
