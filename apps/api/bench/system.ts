@@ -73,7 +73,12 @@ async function counters(redis: Redis, db: PgClient) {
   );
   const byCommand = new Map<string, number>();
   for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) byCommand.set(m[1]!, Number(m[2]));
-  return { commands, xacts: Number(rows[0]?.x ?? 0), byCommand };
+  const cpu = await redis.info('cpu');
+  const redisCpuMs =
+    (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) +
+      Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) *
+    1000;
+  return { commands, xacts: Number(rows[0]?.x ?? 0), byCommand, redisCpuMs };
 }
 
 /** The commands that grew most between two readings, per unit of work. */
@@ -209,7 +214,10 @@ async function main() {
       `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
     );
     console.log(
-      `    per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}; per run: ${cpuPer(cpu1, cpu2, RUNS)}`,
+      `    CPU per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}, redis ${round((c1.redisCpuMs - c0.redisCpuMs) / ABORTS)} ms`,
+    );
+    console.log(
+      `    CPU per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)} ms`,
     );
     if (process.env.X_BENCH_VERBOSE) {
       console.log(`    per abort: ${topCommands(c0.byCommand, c1.byCommand, ABORTS)}`);

@@ -63,30 +63,33 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
-      async abortRun(run, requestedBy) {
+      async abortRun(runId, requestedBy) {
         let outcome: AbortOutcome;
         try {
-          outcome = await stopNow(stopService, run.id, requestedBy);
+          outcome = await stopNow(stopService, runId, requestedBy);
         } catch (err) {
           // The status is written before anything touches Redis; if Redis failed after
           // that (queue cleanup, events), the abort stands: workers reconcile against the
           // database. Report it as done rather than as an error.
-          const status = await store.getStatus(run.id);
+          const status = await store.getStatus(runId);
           if (status !== 'aborted') throw err;
-          logger.warn({ err, runId: run.id }, 'abort written, but its follow-up failed (Redis?)');
-          outcome = { aborted: true, status };
+          logger.warn({ err, runId }, 'abort written, but its follow-up failed (Redis?)');
+          // Most likely this call's own write (the failure came after it); a label only.
+          outcome = { aborted: true, won: true, status };
         }
+        // A finished run needs no stop job: nothing of it can be running.
+        if (!outcome.aborted) return outcome;
         try {
           await requestStop(
             redis,
             { prefix: config.prefix },
-            { runId: run.id, reason: 'user_request', requestedBy },
+            { runId, reason: 'user_request', requestedBy },
           );
         } catch (err) {
           // The abort is already written and published; workers' reconcile sweeps catch
           // anything the publish missed. Counted and logged, not failed.
           stopJobErrors++;
-          logger.warn({ err, runId: run.id }, 'could not queue the durable stop job');
+          logger.warn({ err, runId }, 'could not queue the durable stop job');
         }
         return outcome;
       },

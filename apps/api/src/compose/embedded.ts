@@ -79,7 +79,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
-      abortRun: (run, requestedBy) => stopNow(stopService, run.id, requestedBy),
+      abortRun: (runId, requestedBy) => stopNow(stopService, runId, requestedBy),
       checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
       readiness: async () => ({
         database: await store.getStatus(ZERO_UUID).then(

@@ -21,5 +21,5 @@ export async function stopNow(
   });
   if (result.errorCode === 'not_found') throw new ApiError('not_found', 'run not found');
   const status = result.finalStatus as RunStatus;
-  return { aborted: status === 'aborted', status };
+  return { aborted: status === 'aborted', won: result.errorCode === '', status };
 }

@@ -12,6 +12,8 @@ export interface CreateRunInput {
 export interface AbortOutcome {
   /** True when the run is aborted now (by this call or an earlier one). */
   aborted: boolean;
+  /** True when this call wrote `aborted` (false: it was aborted already, or finished). */
+  won: boolean;
   /** The run's status after the call. */
   status: RunStatus;
 }
@@ -24,8 +26,8 @@ export interface AbortOutcome {
 export interface ApiServices {
   readonly store: Pick<RunStore, 'getRun' | 'getRunById' | 'listRuns' | 'getResults'>;
   createRun(input: CreateRunInput): Promise<Run>;
-  /** Aborts a run of the caller's workspace (already looked up). */
-  abortRun(run: Run, requestedBy: string): Promise<AbortOutcome>;
+  /** Aborts a run of the caller's workspace (ownership already checked by the caller). */
+  abortRun(runId: string, requestedBy: string): Promise<AbortOutcome>;
   /** A refusal message when `url` points somewhere outbound requests must not go, else null. */
   checkOutboundUrl(url: string, kind: 'http' | 'callback'): Promise<string | null>;
   /** Each dependency and whether it answered (database, redis). */

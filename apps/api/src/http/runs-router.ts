@@ -1,4 +1,3 @@
-import { isTerminal } from '@x/run-store';
 import { type Request, Router } from 'express';
 import type { StreamTokenSigner } from '../auth/stream-token.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
@@ -6,6 +5,7 @@ import { ApiError, notFound } from './api-error.js';
 import type { ApiServices } from './api-services.js';
 import { workspaceOf } from './request-context.js';
 import { toResultDto, toRunDto } from './run-dto.js';
+import { createRunOwners } from './run-owners.js';
 import {
   type CreateRunBody,
   createRunSchema,
@@ -48,13 +48,18 @@ export function runsRouter(
   metrics: ApiMetrics,
 ): Router {
   const router = Router();
+  const owners = createRunOwners();
 
-  const loadRun = async (req: Request) => {
+  const runIdOf = (req: Request) => {
     const id = req.params.id;
     // Junk, traversal attempts and non-UUIDs are simply not runs.
     if (!isUuid(id)) throw notFound();
-    const run = await services.store.getRun(workspaceOf(req), id.toLowerCase());
+    return id.toLowerCase();
+  };
+  const loadRun = async (req: Request) => {
+    const run = await services.store.getRun(workspaceOf(req), runIdOf(req));
     if (!run) throw notFound();
+    owners.remember(run.id, run.workspaceId);
     return run;
   };
 
@@ -72,6 +77,7 @@ export function runsRouter(
       tests: body.tests,
       shards: body.shards ?? Math.min(DEFAULT_SHARDS, body.tests.length),
     });
+    owners.remember(run.id, run.workspaceId);
     metrics.runsCreated.inc({ executor: body.executor });
     res.status(201).json({ run: toRunDto(run) });
   });
@@ -102,20 +108,20 @@ export function runsRouter(
   });
 
   router.post('/runs/:id/abort', async (req, res) => {
-    const run = await loadRun(req);
-    if (isTerminal(run.status) && run.status !== 'aborted') {
-      metrics.abortsRequested.inc({ result: 'conflict' });
-      throw new ApiError('conflict', `run already ${run.status}`, { status: run.status });
-    }
-    const outcome = await services.abortRun(run, workspaceOf(req));
+    const runId = runIdOf(req);
+    const workspace = workspaceOf(req);
+    // A run this replica has seen needs no read before the write: its owner cannot change.
+    // Otherwise read it, which also answers 404 for another workspace's run. A finished run
+    // is refused by the stop service's first-writer-wins write, not by a status read here.
+    if (owners.get(runId) !== workspace) await loadRun(req);
+    const outcome = await services.abortRun(runId, workspace);
     if (!outcome.aborted) {
       metrics.abortsRequested.inc({ result: 'conflict' });
       throw new ApiError('conflict', `run already ${outcome.status}`, { status: outcome.status });
     }
-    metrics.abortsRequested.inc({
-      result: run.status === 'aborted' ? 'already_aborted' : 'aborted',
-    });
-    const fresh = (await services.store.getRun(workspaceOf(req), run.id)) ?? run;
+    metrics.abortsRequested.inc({ result: outcome.won ? 'aborted' : 'already_aborted' });
+    const fresh = await services.store.getRun(workspace, runId);
+    if (!fresh) throw notFound();
     res.status(202).json({ run: toRunDto(fresh) });
   });
 
