@@ -73,12 +73,17 @@ async function counters(redis: Redis, db: PgClient) {
   );
   const byCommand = new Map<string, number>();
   for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) byCommand.set(m[1]!, Number(m[2]));
+  // CPU of the PostgreSQL backends serving this database (pooled, so they live through a phase).
+  const backends = await db.query<{ pid: number }>(
+    'select pid from pg_stat_activity where datname = current_database()',
+  );
+  const pgCpuMs = new Map(backends.rows.map(({ pid }) => [pid, procCpuMs(pid)]));
   const cpu = await redis.info('cpu');
   const redisCpuMs =
     (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) +
       Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) *
     1000;
-  return { commands, xacts: Number(rows[0]?.x ?? 0), byCommand, redisCpuMs };
+  return { commands, xacts: Number(rows[0]?.x ?? 0), byCommand, redisCpuMs, pgCpuMs };
 }
 
 /** The commands that grew most between two readings, per unit of work. */
@@ -92,19 +97,28 @@ function topCommands(a: Map<string, number>, b: Map<string, number>, per: number
     .join(', ');
 }
 
-/** CPU ms (user + system) each child used so far, from /proc (Linux); empty elsewhere. */
-function childCpuMs(): number[] {
-  return children.map((c) => {
-    try {
-      const fields = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime at 100 Hz
-    } catch {
-      return Number.NaN;
-    }
-  });
+/** CPU ms (user + system) a process used so far, from /proc (Linux); 0 elsewhere or gone. */
+function procCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime at 100 Hz
+  } catch {
+    return 0;
+  }
 }
+/** CPU the backends alive at `b` used since `a` (a backend that exited in between is missed). */
+function pgDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, cpu] of b) ms += cpu - (a.get(pid) ?? 0);
+  return ms;
+}
+/** api A, api B, worker 1, worker 2, then this bench client itself. */
+const childCpuMs = () => [
+  ...children.map((c) => procCpuMs(c.pid)),
+  (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+];
 const cpuPer = (a: number[], b: number[], per: number) =>
-  `api A ${round((b[0]! - a[0]!) / per)}, api B ${round((b[1]! - a[1]!) / per)}, workers ${round((b[2]! + b[3]! - a[2]! - a[3]!) / per)} CPU ms`;
+  `api A ${round((b[0]! - a[0]!) / per)}, api B ${round((b[1]! - a[1]!) / per)}, workers ${round((b[2]! + b[3]! - a[2]! - a[3]!) / per)}, bench client ${round((b[4]! - a[4]!) / per)}`;
 
 async function main() {
   for (const file of [API_MAIN, WORKER_MAIN])
@@ -214,10 +228,10 @@ async function main() {
       `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
     );
     console.log(
-      `    CPU per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}, redis ${round((c1.redisCpuMs - c0.redisCpuMs) / ABORTS)} ms`,
+      `    CPU ms per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}, redis ${round((c1.redisCpuMs - c0.redisCpuMs) / ABORTS)}, postgres ~${round(pgDelta(c0.pgCpuMs, c1.pgCpuMs) / ABORTS)}`,
     );
     console.log(
-      `    CPU per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)} ms`,
+      `    CPU ms per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)}, postgres ~${round(pgDelta(c1.pgCpuMs, c2.pgCpuMs) / RUNS)}`,
     );
     if (process.env.X_BENCH_VERBOSE) {
       console.log(`    per abort: ${topCommands(c0.byCommand, c1.byCommand, ABORTS)}`);
