@@ -19,6 +19,8 @@ export interface MemReading {
   listeners: number;
 }
 
+export type MedianIdleMemory = IdleMemory & { rounds: IdleMemory[] };
+
 export interface IdleMemory {
   mode: 'relay' | 'bare' | 'express';
   connections: number;
@@ -157,7 +159,7 @@ export async function measureIdleMemory(opts: {
  */
 export async function medianIdleMemory(
   opts: Parameters<typeof measureIdleMemory>[0] & { rounds: number },
-): Promise<IdleMemory & { rounds: IdleMemory[] }> {
+): Promise<MedianIdleMemory> {
   const rounds: IdleMemory[] = [];
   for (let i = 0; i < opts.rounds; i++) rounds.push(await measureIdleMemory(opts));
   const median = (key: 'rssPerConn' | 'heapPerConn' | 'externalPerConn') =>

@@ -1,14 +1,18 @@
 // Cross-process latency and fan-out: an event emitted in one process reaches SSE clients
 // of a relay in another process, against Socket.IO + @socket.io/redis-adapter (emit on
-// server A, clients on server B) in the same run. Then memory per idle SSE connection.
+// server A, clients on server B) in the same run. Then memory per idle SSE connection
+// (bench/idle-memory.ts).
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { type NodeProcess, spawnNode, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { io as connectIo, type Socket } from 'socket.io-client';
 import { openSse, type SseStream } from '../test/sse-client.js';
+import { buildForBench, type MedianIdleMemory, medianIdleMemory } from './idle-memory.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+// Every spawnNode() registers a process 'exit' hook that kills its child; this run spawns 13.
+process.setMaxListeners(32);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 5_000);
 const LOADS = [
   { name: '1 client x 1000 ev/s', clients: 1, events: 2_000, intervalMs: 1 },
@@ -42,7 +46,7 @@ const prefix = uniqueName('bench');
 const env = { REDIS_URL: redis.url, X_PREFIX: prefix, BENCH: '1' };
 const slow = { readyTimeoutMs: 60_000 };
 const [relay, emitter, ioRelay, ioEmitter] = await Promise.all([
-  spawnNode(here('../test/fixtures/relay.ts'), { ...env, NODE_OPTIONS: '--expose-gc' }, slow),
+  spawnNode(here('../test/fixtures/relay.ts'), env, slow),
   spawnNode(here('../test/fixtures/emitter.ts'), env, slow),
   spawnNode(here('./socketio-server.ts'), env, slow),
   spawnNode(here('./socketio-server.ts'), env, slow),
@@ -108,40 +112,27 @@ for (const load of LOADS) {
   );
 }
 
-async function memory(): Promise<{ rss: number; heapUsed: number }> {
-  const count = relay!.lines.filter((l) => l.startsWith('MEM ')).length;
-  relay!.send('mem');
-  while (relay!.lines.filter((l) => l.startsWith('MEM ')).length === count) await sleep(20);
-  return JSON.parse(
-    relay!.lines
-      .filter((l) => l.startsWith('MEM '))
-      .at(-1)!
-      .slice(4),
-  );
-}
-const idleRun = randomUUID();
-await admin.hset(`${prefix}:testrun:${idleRun}`, { workspaceId: 'ws', status: 'running' });
-const base = await memory();
-const idle: SseStream[] = [];
-for (let i = 0; i < IDLE_CONNECTIONS; i += 100) {
-  const batch = await Promise.all(
-    Array.from({ length: Math.min(100, IDLE_CONNECTIONS - i) }, () =>
-      openSse(`${relayUrl}/runs/${idleRun}/events`, { headers: { 'x-workspace': 'ws' } }),
-    ),
-  );
-  idle.push(...batch);
-}
-await sleep(500);
-const loaded = await memory();
-const bytesPerConn = Math.round((loaded.rss - base.rss) / IDLE_CONNECTIONS);
-const heapPerConn = Math.round((loaded.heapUsed - base.heapUsed) / IDLE_CONNECTIONS);
-console.log(
-  `idle connections: ${IDLE_CONNECTIONS}: RSS +${bytesPerConn} B/conn, heap +${heapPerConn} B/conn`,
-);
-for (const s of idle) s.close();
-
 await Promise.all([relay, emitter, ioRelay, ioEmitter].map((p) => p!.kill()));
 admin.disconnect();
+
+// Memory per idle connection, in fresh processes running the built package (idle-memory.ts):
+// node:http alone and a plain Express route as the floor, then the relay; medians of 3 each.
+const build = buildForBench();
+const idle: Record<string, MedianIdleMemory> = {};
+for (const mode of ['bare', 'express', 'relay'] as const) {
+  idle[mode] = await medianIdleMemory({
+    mode,
+    redisUrl: redis.url,
+    count: IDLE_CONNECTIONS,
+    build,
+    rounds: 3,
+  });
+  const r = idle[mode]!;
+  console.log(
+    `idle ${mode.padEnd(7)} ${IDLE_CONNECTIONS} conns: RSS +${r.rssPerConn} B/conn, heap +${r.heapPerConn} B/conn ` +
+      `(RSS per round ${r.rounds.map((x) => x.rssPerConn).join(' / ')})`,
+  );
+}
 await redis.close();
 
 const single = results[LOADS[0]!.name]!;
@@ -158,7 +149,7 @@ console.log(
     socketio_fanout_p50_ms: fan.socketio.p50,
     socketio_fanout_p99_ms: fan.socketio.p99,
     lost: single.ours.lost + fan.ours.lost,
-    bytes_per_idle_conn: bytesPerConn,
+    bytes_per_idle_conn: idle.relay!.rssPerConn,
   }),
 );
 process.exit(0);
