@@ -71,6 +71,23 @@ describe('GET /runs/:runId/events', () => {
     sse.close();
   });
 
+  it('idle connections share one heartbeat interval and every one of them gets the heartbeat', async () => {
+    const run = newRun();
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const first = await openSse(eventsUrl(run.id), { headers: ws1 });
+    await waitFor(() => first.events.length === 1);
+    const before = timers();
+    const more = await Promise.all(
+      Array.from({ length: 40 }, () => openSse(eventsUrl(run.id), { headers: ws1 })),
+    );
+    await waitFor(() => more.every((s) => s.events.length === 1));
+    // 40 more streams: a timer per connection would show +40 here.
+    expect(timers() - before).toBeLessThan(5);
+    await waitFor(() => [first, ...more].every((s) => s.frames.some((f) => f.comment === 'hb')));
+    for (const s of [first, ...more]) s.close();
+    await waitFor(() => server.router.metrics().connections === 0);
+  });
+
   it('answers 400 naming the field for a non-UUID runId or a bad Last-Event-ID', async () => {
     const bad = await fetch(eventsUrl('not-a-uuid'), { headers: ws1 });
     expect(bad.status).toBe(400);
