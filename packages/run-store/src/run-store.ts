@@ -236,6 +236,8 @@ export function createRunStore(db: Kysely<Database>): RunStore {
           started: row.started,
           wasQueued: row.was_queued,
           purged: row.purged,
+          shardsCompleted: row.shards_completed,
+          shardCount: row.shard_count,
         };
       }),
 

@@ -95,6 +95,12 @@ export interface BeginShardOutcome {
   wasQueued: boolean;
   /** Executed results of this shard deleted (only with `purge`). */
   purged: number;
+  /**
+   * The run's counters as read. `started` false with every shard completed on a live run
+   * means a worker died between the last completeShard and finalizeRun.
+   */
+  shardsCompleted: number;
+  shardCount: number;
 }
 
 export type NewResult = Omit<RunResult, 'runId' | 'shardIndex'>;

@@ -370,6 +370,8 @@ export function runStoreSuite(target: SuiteTarget): void {
         started: true,
         wasQueued: true,
         purged: 0,
+        shardsCompleted: 0,
+        shardCount: 2,
       });
       expect((await store.getRunById(run.id))?.startedAt).toBeInstanceOf(Date);
       expect(await store.beginShard(run.id, 1, 1)).toMatchObject({
@@ -402,6 +404,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await store.beginShard(run.id, 1, 3, { purge: true })).toMatchObject({
         started: false,
         purged: 0,
+        shardsCompleted: 1,
       });
       expect((await shardRows(db, run.id)).map((r) => [r.attempt, r.status])).toEqual([
         [2, 'running'],
@@ -423,6 +426,8 @@ export function runStoreSuite(target: SuiteTarget): void {
         started: false,
         wasQueued: false,
         purged: 0,
+        shardsCompleted: 0,
+        shardCount: 1,
       });
       expect((await shardRows(db, run.id))[0]?.attempt).not.toBe(2);
       expect(await resultCount(db, run.id)).toBe(1);
