@@ -56,7 +56,12 @@ export {
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
 export { type Partitionable, partition } from './partition.js';
-export { EMITTED_TYPES, type EmittedType, type RunEventsSink } from './run-events-sink.js';
+export {
+  EMITTED_TYPES,
+  type EmittedType,
+  type RunEventsSink,
+  type SinkEvent,
+} from './run-events-sink.js';
 export type { SiblingAborter } from './run-outcome.js';
 export {
   createRunStopService,

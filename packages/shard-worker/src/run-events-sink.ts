@@ -3,9 +3,20 @@ import type { Logger } from './logger.js';
 export const EMITTED_TYPES = ['status', 'shard', 'result', 'progress', 'log', 'done'] as const;
 export type EmittedType = (typeof EMITTED_TYPES)[number];
 
+/** One event of a batch. */
+export interface SinkEvent {
+  type: EmittedType;
+  payload: object;
+}
+
 /** The slice of `@x/sse-relay`'s `RunEvents` this package uses; a `RunEvents` satisfies it. */
 export interface RunEventsSink {
   emit(runId: string, type: EmittedType, payload: object): Promise<number>;
+  /**
+   * When present, several events of one run go out in one call (consecutive seqs, in order);
+   * without it they are emitted one after the other.
+   */
+  emitMany?(runId: string, events: readonly SinkEvent[]): Promise<number[]>;
   /** When present, a redelivered shard can tell whether its run's `done` went out. */
   lastEvent?(runId: string): Promise<{ type: string } | undefined>;
 }
@@ -27,16 +38,69 @@ export function safeEmitter(events: RunEventsSink, logger: Logger, onError: () =
 }
 export type SafeEmit = ReturnType<typeof safeEmitter>;
 
+/** `safeEmitter` for a batch: one round trip when the sink has `emitMany`. */
+export function safeBatchEmitter(events: RunEventsSink, logger: Logger, onError: () => void) {
+  const one = safeEmitter(events, logger, onError);
+  return async (runId: string, batch: readonly SinkEvent[]): Promise<void> => {
+    if (batch.length === 0) return;
+    if (!events.emitMany) {
+      for (const { type, payload } of batch) await one(runId, type, payload);
+      return;
+    }
+    try {
+      await events.emitMany(runId, batch);
+    } catch (err) {
+      onError();
+      logger.warn({ err, runId, types: batch.map((e) => e.type) }, 'run events not emitted');
+    }
+  };
+}
+export type SafeEmitMany = ReturnType<typeof safeBatchEmitter>;
+
 /**
- * Emits a stream of events in order without making the producer wait: each emit starts when
- * the previous one settled. `flush()` resolves when all have settled.
+ * A shard's events, in order, without making the producer wait, in as few round trips as
+ * possible: a batch starts when the previous one settled and takes everything queued by
+ * then. `send` events go out at once; `add` events wait up to `lingerMs` for company (live
+ * results of fast tests share a call), or for the next `send`/`flush`. `flush()` sends what
+ * is queued and resolves when every batch settled.
  */
-export function orderedEmitter(emit: SafeEmit, runId: string) {
+export function orderedEmitter(emitMany: SafeEmitMany, runId: string, lingerMs = 0) {
+  let queued: SinkEvent[] = [];
   let tail: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const stopTimer = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const schedule = () => {
+    stopTimer();
+    tail = tail.then(() => {
+      const batch = queued;
+      queued = [];
+      return emitMany(runId, batch);
+    });
+  };
   return {
-    push(type: EmittedType, payload: object) {
-      tail = tail.then(() => emit(runId, type, payload));
+    send(type: EmittedType, payload: object) {
+      queued.push({ type, payload });
+      schedule();
     },
-    flush: () => tail,
+    add(type: EmittedType, payload: object) {
+      queued.push({ type, payload });
+      if (lingerMs <= 0) schedule();
+      else timer ??= setTimeout(schedule, lingerMs);
+    },
+    /** Keeps what is queued for the next `send`/`flush` (the shard is about to finish). */
+    hold: stopTimer,
+    /** Drops what is not sent yet (an aborted shard's results would trail the abort). */
+    discard() {
+      stopTimer();
+      queued = [];
+    },
+    flush() {
+      if (queued.length > 0) schedule();
+      else stopTimer();
+      return tail;
+    },
   };
 }

@@ -1,7 +1,6 @@
-import { RunAbortedError } from '@x/run-abort';
-import type { RunStore } from '@x/run-store';
+import { isTerminal, type RunStatus, type RunStore } from '@x/run-store';
 import type { ExecutorRegistry, ExecutorTest } from './executor.js';
-import { orderedEmitter } from './run-events-sink.js';
+import { orderedEmitter, type SafeEmitMany } from './run-events-sink.js';
 import {
   failRun,
   finalizeRun,
@@ -13,10 +12,12 @@ import { ShardJobError } from './shard-job-error.js';
 import type { ShardJob, ShardProcessor } from './shard-queue.js';
 import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-schemas.js';
 
-/** The slice of `@x/run-abort` the processor needs. */
-export interface ProcessorAborter extends SiblingAborter {
-  assertStartable(runId: string): Promise<void>;
-}
+/**
+ * The slice of `@x/run-abort` the processor needs: stopping a failed run's siblings. The
+ * start guard is part of `store.beginShard` (one statement), and a run this process saw
+ * aborted is cancelled by `registry.register`, so `RunAborter.assertStartable` is not called.
+ */
+export type ProcessorAborter = SiblingAborter;
 export interface ProcessorRegistry {
   register(runId: string, shardIndex: number | null, cancel: (reason: string) => void): () => void;
 }
@@ -26,6 +27,10 @@ export interface ProcessorDeps extends OutcomeDeps {
   aborter: ProcessorAborter;
   registry: ProcessorRegistry;
   executors: ExecutorRegistry;
+  /** Emits a batch of one run's events in one round trip. */
+  emitMany: SafeEmitMany;
+  /** How long live results wait to share one event call. Default 0 (each goes at once). */
+  resultLingerMs?: number;
 }
 
 function message(err: unknown): string {
@@ -37,7 +42,7 @@ function message(err: unknown): string {
  * `completeShard` and, for exactly one shard per run, the finalization.
  */
 export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
-  const { store, aborter, registry, executors, emit, logger, metrics } = deps;
+  const { store, registry, executors, emit, emitMany, logger, metrics } = deps;
 
   const parse = (job: ShardJob): ShardJobData => {
     const parsed = shardJobDataSchema.safeParse(job.data);
@@ -59,25 +64,52 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     return { executor, tests };
   };
 
+  // The run is terminal (or gone): do nothing. A redelivered shard of a run whose finalizer
+  // died before announcing it announces it now.
+  const refuse = async (job: ShardJob, runId: string, status: RunStatus | undefined) => {
+    metrics.shardsSkippedTerminal++;
+    if (job.redelivered && (status === 'completed' || status === 'failed')) {
+      await recoverAnnouncement(deps, runId);
+    }
+    throw new ShardJobError(
+      'aborted',
+      status === undefined
+        ? `run ${runId} does not exist`
+        : `run ${runId} is ${status}; shard not started`,
+    );
+  };
+
   const execute = async (job: ShardJob, data: ShardJobData) => {
     const { runId, shardIndex } = data;
     const { attempt, signal } = job;
+    // Cancelled on register: this process already saw the run aborted.
+    if (signal.aborted) {
+      metrics.shardsSkippedTerminal++;
+      throw new ShardJobError('aborted', `run ${runId} was aborted; shard not started`);
+    }
+    // One statement: terminal-status guard, queued -> running, the attempt, and on a retry
+    // (or a redelivery after a worker died between appendResults and completeShard) the
+    // purge of this shard's earlier rows; its siblings' stay.
+    const begun = await store.beginShard(runId, shardIndex, attempt, { purge: job.redelivered });
+    if (!begun || isTerminal(begun.status)) return refuse(job, runId, begun?.status);
+    if (!begun.started) {
+      // This shard already completed (its worker died after completeShard): nothing to run
+      // again. If that completion was the run's last, the worker may have died before
+      // finalizing: finalize now (first writer wins, so a live finalizer is not doubled).
+      metrics.duplicateCompletions++;
+      logger.info({ runId, shardIndex, attempt }, 'shard already completed');
+      if (begun.shardsCompleted >= begun.shardCount) await finalizeRun(deps, runId);
+      return;
+    }
     const { executor, tests } = resolveTests(data);
-    // Independent statements, sent together: one round trip of latency instead of three.
-    const [wasQueued] = await Promise.all([
-      store.markRunning(runId),
-      store.recordShardAttempt(runId, shardIndex, attempt),
-      // A retry, or a redelivery after a worker died between appendResults and completeShard:
-      // this shard's earlier rows go, its siblings' stay.
-      job.redelivered ? store.purgeShardResults(runId, shardIndex) : undefined,
-    ]);
-    if (wasQueued) await emit(runId, 'status', { status: 'running' });
-    await emit(runId, 'shard', { shardIndex, state: 'started', attempt });
+    const live = orderedEmitter(emitMany, runId, deps.resultLingerMs ?? 0);
+    if (begun.wasQueued) live.add('status', { status: 'running' });
+    // Sent without waiting: the executor starts while the events travel.
+    live.send('shard', { shardIndex, state: 'started', attempt });
     metrics.shardsStarted++;
-    const live = orderedEmitter(emit, runId);
-    let results: Awaited<ReturnType<typeof executor.execute>>;
+    const stats = { passed: 0, failed: 0, skipped: 0 };
     try {
-      results = await executor.execute({
+      const results = await executor.execute({
         run: { id: runId, workspaceId: data.workspaceId, executor: data.executor },
         shardIndex,
         tests,
@@ -85,43 +117,47 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
         signal,
         // Results of an aborted shard would only trail the abort's `done`.
         emit: (r) => {
-          if (!signal.aborted) live.push('result', { shardIndex, ...r });
+          if (!signal.aborted) live.add('result', { shardIndex, ...r });
         },
       });
-    } finally {
-      await live.flush();
-    }
-    // Aborted while the executor was finishing: the abort owns the run's state now.
-    if (signal.aborted) throw signal.reason ?? new Error('aborted');
-    const stats = { passed: 0, failed: 0, skipped: 0 };
-    for (const r of results) stats[r.status]++;
-    // This shard's `completed` and `progress` go out BEFORE completeShard: the finalizer's
-    // completeShard can only succeed after every sibling's, so nothing a sibling emits can
-    // land after the finalizer's `done`. The progress is this shard's view (the run as read
-    // plus its own stats); the finalizer emits the exact final one right before `done`.
-    const [, before] = await Promise.all([
-      store.appendResults(
+      // Aborted while the executor was finishing: the abort owns the run's state now.
+      if (signal.aborted) throw signal.reason ?? new Error('aborted');
+      // The last results go with this shard's completion events, in one call.
+      live.hold();
+      for (const r of results) stats[r.status]++;
+      const before = await store.appendResultsAndGetRun(
         runId,
         shardIndex,
         results.map((r) => ({ ...r, attempt })),
-      ),
-      store.getRunById(runId),
-    ]);
-    if (signal.aborted) throw signal.reason ?? new Error('aborted');
-    await emit(runId, 'shard', { shardIndex, state: 'completed', attempt });
-    if (before && before.shardsCompleted + 1 < before.shardCount) {
-      await emit(runId, 'progress', {
-        passed: before.passed + stats.passed,
-        failed: before.failed + stats.failed,
-        total: before.total,
-        shardsCompleted: before.shardsCompleted + 1,
-        shardCount: before.shardCount,
-      });
+      );
+      if (signal.aborted) throw signal.reason ?? new Error('aborted');
+      // This shard's `completed` and `progress` go out BEFORE completeShard: the finalizer's
+      // completeShard can only succeed after every sibling's, so nothing a sibling emits can
+      // land after the finalizer's `done`. The progress is this shard's view (the run as read
+      // plus its own stats); the finalizer emits the exact final one right before `done`.
+      live.add('shard', { shardIndex, state: 'completed', attempt });
+      if (before.shardsCompleted + 1 < before.shardCount) {
+        live.add('progress', {
+          passed: before.passed + stats.passed,
+          failed: before.failed + stats.failed,
+          total: before.total,
+          shardsCompleted: before.shardsCompleted + 1,
+          shardCount: before.shardCount,
+        });
+      }
+      await live.flush();
+    } finally {
+      // Whatever happened, this shard's earlier events settle before a retry/failed event.
+      if (signal.aborted) live.discard();
+      await live.flush();
     }
     const outcome = await store.completeShard(runId, shardIndex, attempt, stats);
     if (!outcome.applied) {
       metrics.duplicateCompletions++;
       logger.info({ runId, shardIndex, attempt }, 'shard completion not applied');
+      // A duplicate that raced the first delivery: if the run is fully completed, make sure
+      // it is finalized even if the first delivery's worker dies now (first writer wins).
+      if (outcome.shardsCompleted >= outcome.shardCount) await finalizeRun(deps, runId);
       return;
     }
     metrics.shardsCompleted++;
@@ -134,14 +170,6 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     // Registered before the status check, so no abort can fall between the two.
     const unregister = registry.register(runId, shardIndex, (reason) => job.cancel(reason));
     try {
-      try {
-        await aborter.assertStartable(runId);
-      } catch (err) {
-        if (!(err instanceof RunAbortedError)) throw err;
-        metrics.shardsSkippedTerminal++;
-        if (job.redelivered && err.code === 'run_finished') await recoverAnnouncement(deps, runId);
-        throw new ShardJobError('aborted', err.message, { cause: err });
-      }
       await execute(job, data);
     } catch (err) {
       if (err instanceof ShardJobError) throw err;

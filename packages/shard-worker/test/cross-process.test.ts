@@ -110,6 +110,7 @@ async function expectExactlyOnce(
     const detail = await Promise.all(
       missing.map(async (r) => ({
         status: (await client.store.getRunById(r.id))?.status,
+        callback: await client.store.getCallback(r.id),
         events: (await eventsOf(client.log, r.id)).slice(-4).map((e) => e.json),
       })),
     );

@@ -232,6 +232,51 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     await worker.close();
   });
 
+  it('a shard delivered again after its worker died between the last completeShard and finalizeRun finalizes the run once', async () => {
+    const s = await stack({ worker: false });
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      shards: 2,
+      tests: [demo('a', 0), demo('b', 0, { outcome: 'fail' })],
+    });
+    // The dead worker's part: both shards begun and completed, the run never finalized.
+    for (const i of [0, 1]) {
+      await s.store.beginShard(run.id, i, 1);
+      await s.store.completeShard(run.id, i, 1, { passed: 1 - i, failed: i, skipped: 0 });
+    }
+    expect((await s.store.getRunById(run.id))!).toMatchObject({
+      status: 'running',
+      shardsCompleted: 2,
+    });
+    const { createExecutorRegistry, demoExecutor } = await import('../src/index.js');
+    const worker = createShardWorker({
+      queue: s.queue,
+      store: s.store,
+      events: s.events,
+      aborter: s.aborter,
+      registry: s.registry,
+      executors: createExecutorRegistry([demoExecutor()]),
+      concurrency: 2,
+    });
+    const after = await settled(s, run.id);
+    expect(after).toMatchObject({ status: 'completed', passed: 1, failed: 1, shardsCompleted: 2 });
+    // The second delivery either also saw the run live (and lost finalizeRun) or saw it completed.
+    await waitFor(
+      () => {
+        const m = worker.metrics();
+        return m.duplicateCompletions + m.shardsSkippedTerminal === 2;
+      },
+      { what: 'both deliveries' },
+    );
+    const events = await eventsOf(s.log, run.id);
+    // Nothing ran again: no second `started`, one `done`.
+    expect(events.filter((e) => e.type === 'shard')).toHaveLength(0);
+    expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+    expect(worker.metrics().runsFinalized).toBe(1);
+    await worker.close();
+  });
+
   it('close(deadline) requeues shards still running past it, and another worker completes them', async () => {
     const s = await stack({ worker: false });
     const { createExecutorRegistry, demoExecutor } = await import('../src/index.js');
