@@ -20,6 +20,7 @@ import {
   markCallbackSentSql,
 } from './sql/callback-outbox.js';
 import { completeShardSql } from './sql/complete-shard.js';
+import { completeShardWithResultsSql } from './sql/complete-shard-with-results.js';
 import { createRunSql } from './sql/create-run.js';
 import { finalizeRunSql } from './sql/finalize-run.js';
 import { resultsPageSql } from './sql/read-results.js';
@@ -182,6 +183,25 @@ export function createRunStore(db: Kysely<Database>): RunStore {
         };
       }),
 
+    completeShardWithResults: (runId, shardIndex, attempt, stats, results) =>
+      guard('completeShardWithResults', async () => {
+        const id = requireRunId(runId);
+        const index = requireShardIndex(shardIndex);
+        const att = requireCount('attempt', attempt, 1);
+        const valid = validateStats(stats);
+        const rows = validateResults(results);
+        const row = await completeShardWithResultsSql(db, id, index, att, valid, rows);
+        if (!row) throw notFound(id);
+        // An out-of-range index matched no shard row, so nothing was written.
+        if (index >= row.shard_count) throw outOfRange(id, index, row.shard_count);
+        return {
+          applied: row.applied,
+          shardsCompleted: row.shards_completed,
+          shardCount: row.shard_count,
+          isFinalizer: row.applied && row.shards_completed === row.shard_count,
+        };
+      }),
+
     finalizeRun: (runId) =>
       guard('finalizeRun', async () => {
         const id = requireRunId(runId);
@@ -238,6 +258,9 @@ export function createRunStore(db: Kysely<Database>): RunStore {
           purged: row.purged,
           shardsCompleted: row.shards_completed,
           shardCount: row.shard_count,
+          passed: row.passed,
+          failed: row.failed,
+          total: row.total,
         };
       }),
 

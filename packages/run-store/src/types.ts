@@ -101,6 +101,9 @@ export interface BeginShardOutcome {
    */
   shardsCompleted: number;
   shardCount: number;
+  passed: number;
+  failed: number;
+  total: number;
 }
 
 export type NewResult = Omit<RunResult, 'runId' | 'shardIndex'>;
@@ -184,6 +187,18 @@ export interface RunStore {
     shardIndex: number,
     attempt: number,
     stats: ShardStats,
+  ): Promise<CompleteShardOutcome>;
+  /**
+   * completeShard and appendResults in one statement and one transaction: the results are
+   * inserted exactly when the completion applies (a redelivery of a completed shard inserts
+   * nothing).
+   */
+  completeShardWithResults(
+    runId: string,
+    shardIndex: number,
+    attempt: number,
+    stats: ShardStats,
+    results: readonly NewResult[],
   ): Promise<CompleteShardOutcome>;
   /** queued|running -> completed with retry counts, finishedAt, durationMs; first writer wins. */
   finalizeRun(runId: string): Promise<{ won: boolean; run: Run }>;

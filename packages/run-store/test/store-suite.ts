@@ -372,6 +372,9 @@ export function runStoreSuite(target: SuiteTarget): void {
         purged: 0,
         shardsCompleted: 0,
         shardCount: 2,
+        passed: 0,
+        failed: 0,
+        total: 2,
       });
       expect((await store.getRunById(run.id))?.startedAt).toBeInstanceOf(Date);
       expect(await store.beginShard(run.id, 1, 1)).toMatchObject({
@@ -428,10 +431,70 @@ export function runStoreSuite(target: SuiteTarget): void {
         purged: 0,
         shardsCompleted: 0,
         shardCount: 1,
+        passed: 0,
+        failed: 0,
+        total: 1,
       });
       expect((await shardRows(db, run.id))[0]?.attempt).not.toBe(2);
       expect(await resultCount(db, run.id)).toBe(1);
       expect((await store.getRunById(run.id))?.status).toBe('aborted');
+    });
+
+    it('completeShardWithResults applies the completion and its results together, exactly once', async () => {
+      const run = await store.createRun(runInput(2, 2));
+      const res = (testId: string, status: 'passed' | 'failed', attempt = 1) => ({
+        testId,
+        name: testId,
+        status,
+        durationMs: 1,
+        error: status === 'failed' ? 'x' : null,
+        attempt,
+      });
+      const first = await store.completeShardWithResults(run.id, 0, 1, ok, [
+        res('s0t0', 'passed'),
+        res('s0t1', 'failed'),
+      ]);
+      expect(first).toEqual({
+        applied: true,
+        shardsCompleted: 1,
+        shardCount: 2,
+        isFinalizer: false,
+      });
+      // A redelivery: neither the counters nor the results change.
+      const again = await store.completeShardWithResults(run.id, 0, 2, ok, [
+        res('s0t0', 'failed', 2),
+      ]);
+      expect(again.applied).toBe(false);
+      expect(await resultCount(db, run.id)).toBe(2);
+      const last = await store.completeShardWithResults(run.id, 1, 1, ok, [
+        res('s1t0', 'passed'),
+        res('s1t1', 'failed'),
+      ]);
+      expect(last.isFinalizer).toBe(true);
+      expect(await store.getRunById(run.id)).toMatchObject({
+        passed: 2,
+        failed: 2,
+        shardsCompleted: 2,
+      });
+      expect(await resultCount(db, run.id)).toBe(4);
+      // A terminal run takes neither.
+      const aborted = await store.createRun(runInput(1, 1));
+      await store.transition(aborted.id, ['queued'], 'aborted');
+      expect(
+        (await store.completeShardWithResults(aborted.id, 0, 1, ok, [res('s0t0', 'passed')]))
+          .applied,
+      ).toBe(false);
+      expect(await resultCount(db, aborted.id)).toBe(0);
+      await expectStoreError(
+        store.completeShardWithResults(run.id, 2, 1, ok, []),
+        'shard_out_of_range',
+      );
+      await expectStoreError(
+        store.completeShardWithResults(run.id, 0, 1, ok, [
+          { ...res('a', 'passed'), durationMs: -1 },
+        ]),
+        'invalid_input',
+      );
     });
 
     it('appendResultsAndGetRun appends and answers the run, refusing an unknown run or shard', async () => {

@@ -6,6 +6,9 @@ export interface BeginShardRow {
   status: RunStatus;
   shard_count: number;
   shards_completed: number;
+  passed: number;
+  failed: number;
+  total: number;
   started: boolean;
   was_queued: boolean;
   purged: number;
@@ -15,8 +18,8 @@ export interface BeginShardRow {
  * A worker starting a shard, in one statement instead of four (status guard, queued ->
  * running, attempt record, retry purge).
  * Params: $1 run id, $2 shard index, $3 attempt, $4 purge (boolean).
- * Output: no row when the run does not exist; else the run's status, shard_count and
- * shards_completed as read before this call, whether the attempt was recorded (`started`: the run was live and
+ * Output: no row when the run does not exist; else the run's status and counters as read
+ * before this call, whether the attempt was recorded (`started`: the run was live and
  * the shard not completed), whether this call moved the run from queued to running, and how
  * many of the shard's executed results were purged.
  *
@@ -31,7 +34,7 @@ export interface BeginShardRow {
  */
 const BEGIN_SHARD = `
 with cur as (
-  select status, shard_count, shards_completed from runs where id = $1
+  select status, shard_count, shards_completed, passed, failed, total from runs where id = $1
 ), live as (
   select 1 from cur where status in ('queued', 'running') and $2::int < shard_count
 ), shard as (
@@ -52,7 +55,7 @@ with cur as (
     and exists (select 1 from live)
   returning 1
 )
-select cur.status, cur.shard_count, cur.shards_completed,
+select cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed, cur.total,
        (select count(*) from shard) > 0 as started,
        exists (select 1 from run) as was_queued,
        (select count(*) from purged)::int as purged
