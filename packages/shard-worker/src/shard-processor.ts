@@ -1,4 +1,4 @@
-import { isTerminal, type RunStatus, type RunStore } from '@x/run-store';
+import { isTerminal, type NewResult, type RunStatus, type RunStore } from '@x/run-store';
 import type { ExecutorRegistry, ExecutorTest } from './executor.js';
 import { orderedEmitter, type SafeEmitMany } from './run-events-sink.js';
 import {
@@ -31,6 +31,11 @@ export interface ProcessorDeps extends OutcomeDeps {
   emitMany: SafeEmitMany;
   /** How long live results wait to share one event call. Default 0 (each goes at once). */
   resultLingerMs?: number;
+  /**
+   * A shard that ran longer than this reads the run again for its `progress` event; a faster
+   * one uses the run as read when it began. Default 0 (always read again).
+   */
+  freshProgressAfterMs?: number;
 }
 
 function message(err: unknown): string {
@@ -43,6 +48,7 @@ function message(err: unknown): string {
  */
 export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
   const { store, registry, executors, emit, emitMany, logger, metrics } = deps;
+  const freshProgressAfterMs = deps.freshProgressAfterMs ?? 0;
 
   const parse = (job: ShardJob): ShardJobData => {
     const parsed = shardJobDataSchema.safeParse(job.data);
@@ -88,8 +94,8 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       throw new ShardJobError('aborted', `run ${runId} was aborted; shard not started`);
     }
     // One statement: terminal-status guard, queued -> running, the attempt, and on a retry
-    // (or a redelivery after a worker died between appendResults and completeShard) the
-    // purge of this shard's earlier rows; its siblings' stay.
+    // the purge of this shard's earlier executed rows (none since results land with the
+    // completion; rows written by older workers still go); its siblings' stay.
     const begun = await store.beginShard(runId, shardIndex, attempt, { purge: job.redelivered });
     if (!begun || isTerminal(begun.status)) return refuse(job, runId, begun?.status);
     if (!begun.started) {
@@ -107,7 +113,9 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     // Sent without waiting: the executor starts while the events travel.
     live.send('shard', { shardIndex, state: 'started', attempt });
     metrics.shardsStarted++;
+    const startedAt = performance.now();
     const stats = { passed: 0, failed: 0, skipped: 0 };
+    let rows: NewResult[] = [];
     try {
       const results = await executor.execute({
         run: { id: runId, workspaceId: data.workspaceId, executor: data.executor },
@@ -125,11 +133,13 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       // The last results go with this shard's completion events, in one call.
       live.hold();
       for (const r of results) stats[r.status]++;
-      const before = await store.appendResultsAndGetRun(
-        runId,
-        shardIndex,
-        results.map((r) => ({ ...r, attempt })),
-      );
+      rows = results.map((r) => ({ ...r, attempt }));
+      // The run as this shard sees it: read at start for a fast shard (no extra statement),
+      // read again for a long one, whose start view would be out of date.
+      const before =
+        performance.now() - startedAt < freshProgressAfterMs
+          ? begun
+          : ((await store.getRunById(runId)) ?? begun);
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       // This shard's `completed` and `progress` go out BEFORE completeShard: the finalizer's
       // completeShard can only succeed after every sibling's, so nothing a sibling emits can
@@ -151,7 +161,8 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       if (signal.aborted) live.discard();
       await live.flush();
     }
-    const outcome = await store.completeShard(runId, shardIndex, attempt, stats);
+    // Results and completion in one statement: they land together, exactly once.
+    const outcome = await store.completeShardWithResults(runId, shardIndex, attempt, stats, rows);
     if (!outcome.applied) {
       metrics.duplicateCompletions++;
       logger.info({ runId, shardIndex, attempt }, 'shard completion not applied');

@@ -37,6 +37,14 @@ export interface ShardWorkerOptions {
    * instead of one per test. 0 sends each result at once.
    */
   resultLingerMs?: number;
+  /**
+   * A shard's `progress` event is the run's counters as it sees them plus its own results.
+   * A shard that ran longer than this many ms reads the run again first; a faster one uses
+   * the run as read when it began, saving a statement per shard. Default 200: siblings that
+   * finished within that window may be missing from its view (as with any concurrent
+   * siblings); the finalizer always emits the exact final progress before `done`.
+   */
+  freshProgressAfterMs?: number;
 }
 
 export interface ShardWorker {
@@ -91,6 +99,7 @@ export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
     executors: opts.executors,
     emitMany: safeBatchEmitter(opts.events, logger, onEmitError),
     resultLingerMs: opts.resultLingerMs ?? 20,
+    freshProgressAfterMs: opts.freshProgressAfterMs ?? 200,
   });
   let consumer: ShardConsumer | undefined;
   let closing: Promise<void> | undefined;
