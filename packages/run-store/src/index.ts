@@ -36,4 +36,5 @@ export type {
   RunStore,
   ShardStats,
   TransitionFields,
+  TransitionResult,
 } from './types.js';

@@ -160,9 +160,10 @@ export function createRunStore(db: Kysely<Database>): RunStore {
         }
         const row = await transitionSql(db, id, allowed, to, fields);
         if (!row) throw notFound(id);
-        return row.status === null
-          ? { won: false, status: row.previous }
-          : { won: true, status: row.status };
+        if (row.status === null) return { won: false, status: row.previous };
+        const { previous: _, ...updated } = row;
+        const run = rowToRun(updated as RunRow);
+        return { won: true, status: run.status, run };
       }),
 
     completeShard: (runId, shardIndex, attempt, stats) =>

@@ -78,6 +78,20 @@ export interface CompleteShardOutcome {
   isFinalizer: boolean;
 }
 
+/** What `transition` answers, in one statement. */
+export interface TransitionResult {
+  /** True when this call wrote `to`. */
+  won: boolean;
+  /** The run's status after the call: `to` when won, else the status that was there (the winner's). */
+  status: RunStatus;
+  /**
+   * The updated run (counts, finishedAt, durationMs) when this call won, read by the same
+   * statement (UPDATE … RETURNING), so the winner can announce it without a second read;
+   * absent when it lost.
+   */
+  run?: Run;
+}
+
 export interface TransitionFields {
   error?: string | null;
   /** Default when moving to a terminal status: now. */
@@ -180,7 +194,7 @@ export interface RunStore {
     from: readonly RunStatus[],
     to: RunStatus,
     fields?: TransitionFields,
-  ): Promise<{ won: boolean; status: RunStatus }>;
+  ): Promise<TransitionResult>;
   /** Exactly once per shard: records it, adds its stats, advances shards_completed. */
   completeShard(
     runId: string,

@@ -207,13 +207,22 @@ export function runStoreSuite(target: SuiteTarget): void {
       const first = await store.transition(run.id, ['queued', 'running'], 'aborted', {
         error: 'user',
       });
-      expect(first).toEqual({ won: true, status: 'aborted' });
+      // The winner gets its updated run from the same statement.
+      expect(first).toEqual({
+        won: true,
+        status: 'aborted',
+        run: expect.objectContaining({
+          id: run.id,
+          status: 'aborted',
+          error: 'user',
+          total: run.total,
+        }),
+      });
+      expect(first.run?.finishedAt).toBeInstanceOf(Date);
+      expect(first.run?.durationMs).toBeGreaterThanOrEqual(0);
       const second = await store.transition(run.id, ['running'], 'failed', { error: 'boom' });
       expect(second).toEqual({ won: false, status: 'aborted' });
-      const row = await store.getRunById(run.id);
-      expect(row).toMatchObject({ status: 'aborted', error: 'user' });
-      expect(row?.finishedAt).toBeInstanceOf(Date);
-      expect(row?.durationMs).toBeGreaterThanOrEqual(0);
+      expect(await store.getRunById(run.id)).toEqual(first.run);
     });
 
     it('transition never overwrites a terminal status, even when `from` lists it', async () => {

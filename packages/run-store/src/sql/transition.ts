@@ -1,19 +1,22 @@
 import { type Kysely, sql } from 'kysely';
+import type { RunRow } from '../row-mapping.js';
 import { isTerminal, type RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
 import type { TransitionFields } from '../types.js';
 import { pendingCallbackSets } from './callback-outbox.js';
 
-export interface TransitionRow {
+/** The run's columns after the write (all null when this caller lost), plus `previous`. */
+export type TransitionRow = { [K in keyof RunRow]: RunRow[K] | null } & {
   previous: RunStatus;
   status: RunStatus | null;
-}
+};
 
 /**
  * First-writer-wins status change in one statement.
  * Params: run id, allowed `from` statuses, target status, optional fields.
  * Output: no row when the run does not exist; else `previous` (the latest committed status,
- * read under the row lock) and `status` (the new status, null when this caller lost).
+ * read under the row lock) and the updated run's columns (`status` the new status), all null
+ * when this caller lost: the winner gets its run in the same round trip, with no second read.
  *
  * `cur` takes the row lock and so sees the winner's status when it waits on a concurrent
  * writer; a terminal status never matches, whatever `from` says.
@@ -49,8 +52,8 @@ export async function transitionSql(
       update runs r set ${sql.join(sets)}
       from cur
       where r.id = cur.id and ${match}
-      returning r.status
+      returning r.*
     )
-    select cur.status as previous, upd.status as status from cur left join upd on true`.execute(db);
+    select upd.*, cur.status as previous from cur left join upd on true`.execute(db);
   return rows[0];
 }
