@@ -1,5 +1,5 @@
 import type { Bus, Logger, Subscription } from '@x/pubsub-core';
-import type { RunStatus } from '@x/run-store';
+import type { Run, RunStatus } from '@x/run-store';
 import { emptyMetrics, type RunAborterMetrics } from './abort-metrics.js';
 import { ABORTABLE_STATUSES, type AbortStore, isAbortable } from './abort-store.js';
 import { createReconcileLoop } from './reconcile-loop.js';
@@ -39,6 +39,11 @@ export interface AbortRunResult {
   status: RunStatus;
   /** Shards of this process the fast path cancelled. */
   localShards: number;
+  /**
+   * The aborted run as this call wrote it (counts, finishedAt), when it won and the store
+   * returns it (a `RunStore` does): announce it without reading the run again.
+   */
+  run?: Run;
 }
 
 export interface RunAborter {
@@ -178,7 +183,7 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
       const why = clip(reason);
       counters.abortsRequested++;
       // The store stamps finishedAt and durationMs itself (its clock, not this replica's).
-      const { won, status } = await store.transition(runId, ABORTABLE_STATUSES, 'aborted', {
+      const { won, status, run } = await store.transition(runId, ABORTABLE_STATUSES, 'aborted', {
         error: why,
       });
       if (!won && status !== 'aborted') {
@@ -189,7 +194,7 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
       else counters.abortsRepeated++;
       const localShards = abortLocal(runId, why);
       broadcast(runId, why);
-      return { aborted: true, won, status: 'aborted', localShards };
+      return { aborted: true, won, status: 'aborted', localShards, ...(run && { run }) };
     },
     abortLocal,
     broadcast,

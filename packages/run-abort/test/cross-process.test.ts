@@ -99,7 +99,13 @@ describe('three replicas on one Redis', () => {
 
     p1.send(`abort ${runId} user clicked abort`);
     const result = await abortResult(p1, runId);
-    expect(result).toEqual({ aborted: true, won: true, status: 'aborted', localShards: 2 });
+    expect(result).toEqual({
+      aborted: true,
+      won: true,
+      status: 'aborted',
+      localShards: 2,
+      run: expect.objectContaining({ id: runId, status: 'aborted' }),
+    });
     for (const [p, shard] of [
       [p1, 0],
       [p1, 1],

@@ -102,7 +102,13 @@ describe('abortRun', () => {
     b.registry.register(runId, 1, remote);
 
     const result = await a.aborter.abortRun(runId, 'user clicked abort');
-    expect(result).toEqual({ aborted: true, won: true, status: 'aborted', localShards: 1 });
+    expect(result).toEqual({
+      aborted: true,
+      won: true,
+      status: 'aborted',
+      localShards: 1,
+      run: expect.objectContaining({ id: runId, status: 'aborted' }),
+    });
     expect(local.signal.aborted).toBe(true);
     expect(await store.getStatus(runId)).toBe('aborted');
     await waitFor(() => remote.signal.aborted, { timeoutMs: 10_000, what: 'remote shard aborted' });
