@@ -31,6 +31,9 @@ export interface BullmqShardQueueOptions {
 
 type AnyJob = Job<unknown, unknown, string>;
 
+/** States a job waits in (delayed: a retry's backoff); an active job is stopped by its signal. */
+const REMOVABLE_STATES = new Set<string>(['waiting', 'delayed', 'prioritized']);
+
 /**
  * Shard jobs on BullMQ 6: one Queue for adding and removing, one Worker per consumer. The
  * processor's own AbortSignal (BullMQ passes it to processors declaring a third parameter)
@@ -70,16 +73,18 @@ export function bullmqShardQueue({
       );
     },
     async removeWaiting(runId, shardCount) {
-      let removed = 0;
-      for (let i = 0; i < shardCount; i++) {
-        const id = shardJobId(runId, i);
-        const state = await queue.getJobState(id);
-        if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') continue;
-        // remove() refuses a job that became active meanwhile (locked): that one checks
-        // the run's status when it starts, so losing this race is harmless.
-        removed += await queue.remove(id);
-      }
-      return removed;
+      // Every shard at once: the calls share the queue's connection, so each phase is one
+      // pipelined round trip whatever the shard count (was two sequential trips per shard).
+      // The state check stays because `remove` takes a job from any state: unchecked, it
+      // would also delete the failed jobs kept for inspection (and count them).
+      const ids = Array.from({ length: shardCount }, (_, i) => shardJobId(runId, i));
+      const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
+      const removable = ids.filter((_, i) => REMOVABLE_STATES.has(states[i]!));
+      if (removable.length === 0) return 0;
+      // remove() refuses a job that became active meanwhile (locked): that one checks the
+      // run's status when it starts, so losing this race is harmless.
+      const codes = await Promise.all(removable.map((id) => queue.remove(id)));
+      return codes.filter((code) => code === 1).length;
     },
     consume(processor, { concurrency = 1, onAbandoned } = {}) {
       const workerConnection = connection.duplicate({ maxRetriesPerRequest: null });

@@ -130,6 +130,40 @@ export function shardQueueContract(label: string, makeQueue: () => Promise<Shard
       await consumer.close();
     });
 
+    it('removeWaiting removes a job waiting out its retry backoff (delayed)', async () => {
+      const runId = randomUUID();
+      let calls = 0;
+      const consumer = queue.consume(async () => {
+        calls++;
+        throw new Error('flaky');
+      });
+      await queue.add([jobData(runId, 0)], { attempts: 3, backoffMs: 400 });
+      await waitFor(() => calls === 1, { what: 'first attempt' });
+      // 0 while the attempt is still active; 1 once it waits out its backoff.
+      await waitFor(async () => (await queue.removeWaiting(runId, 1)) === 1, {
+        what: 'the delayed retry removed',
+        intervalMs: 10,
+      });
+      await new Promise((r) => setTimeout(r, 600));
+      expect(calls).toBe(1);
+      await consumer.close();
+    });
+
+    it('removeWaiting leaves finished jobs alone: a failed job is neither counted nor removed', async () => {
+      const runId = randomUUID();
+      const other = randomUUID();
+      const seen: string[] = [];
+      const consumer = queue.consume(async (job) => {
+        seen.push(job.id);
+        if (job.id === `${runId}-0`) throw new ShardJobError('aborted', 'run aborted');
+      });
+      await queue.add([jobData(runId, 0, 2), jobData(other, 0)], ONCE);
+      // One job at a time, in order: the next one starts after the first has failed.
+      await waitFor(() => seen.length === 2, { what: 'both delivered' });
+      expect(await queue.removeWaiting(runId, 2)).toBe(0);
+      await consumer.close();
+    });
+
     it('runs at most `concurrency` jobs at once per consumer', async () => {
       const runId = randomUUID();
       let active = 0;
