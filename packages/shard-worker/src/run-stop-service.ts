@@ -1,4 +1,4 @@
-import type { RunStore } from '@x/run-store';
+import type { Run, RunStore } from '@x/run-store';
 import type { CallbackSender } from './callback-sender.js';
 import { type Logger, silentLogger } from './logger.js';
 import { type RunEventsSink, safeEmitter } from './run-events-sink.js';
@@ -30,10 +30,11 @@ export interface RunStopService {
 
 /** The slice of `RunAborter` the stop service uses. */
 export interface StopAborter {
+  /** `run`: the aborted run as the winning write returned it; when absent, it is read. */
   abortRun(
     runId: string,
     reason: string,
-  ): Promise<{ aborted: boolean; won: boolean; status: string }>;
+  ): Promise<{ aborted: boolean; won: boolean; status: string; run?: Run }>;
 }
 
 export interface RunStopServiceOptions {
@@ -55,9 +56,9 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
  * shard jobs and sends the callback. A run already terminal answers `success`/`replay_no_op`;
  * an unknown run `failure`/`not_found`. Store errors throw, so the command is retried.
  *
- * Latency: `done` follows the status write after one more store read (the run's counts), so
- * a user's abort is visible after 3 round trips; the queue cleanup (one BullMQ call per
- * shard) runs after it. Emitting before the cleanup is safe: a waiting shard that starts in
+ * Latency: `done` follows the status write at once (the write returns the run's counts), so
+ * a user's abort is visible after 2 round trips; the queue cleanup (one pipelined Redis round
+ * trip for all shards) runs alongside it. Emitting before the cleanup is safe: a waiting shard that starts in
  * between is refused by the aborter's start check, since the status is already `aborted`.
  */
 export function createRunStopService(opts: RunStopServiceOptions): RunStopService {
@@ -84,7 +85,7 @@ export function createRunStopService(opts: RunStopServiceOptions): RunStopServic
   return {
     async stop(job) {
       if (!RUN_ID.test(job.runId)) return notFound(job.runId);
-      let outcome: { won: boolean; status: string };
+      let outcome: { won: boolean; status: string; run?: Run };
       try {
         outcome = await opts.aborter.abortRun(
           job.runId,
@@ -95,7 +96,8 @@ export function createRunStopService(opts: RunStopServiceOptions): RunStopServic
         if (isNotFound(err)) return notFound(job.runId);
         throw err;
       }
-      const run = await opts.store.getRunById(job.runId);
+      // Only a replay (or an aborter whose store returns no run) reads the run again.
+      const run = outcome.run ?? (await opts.store.getRunById(job.runId));
       if (!run) return notFound(job.runId);
       if (!outcome.won) {
         // Idempotent, so a replay also clears jobs a crashed first delivery left behind.
