@@ -1,20 +1,7 @@
 import { hostname } from 'node:os';
-import { createBus, redisTransport } from '@x/pubsub-core';
-import { createRunAborter, createShardRegistry } from '@x/run-abort';
-import { createRunStore, migrate, openPostgres } from '@x/run-store';
-import {
-  bullmqShardQueue,
-  createCallbackOutbox,
-  createCallbackSender,
-  createExecutorRegistry,
-  createRunStopService,
-  createShardWorker,
-  demoExecutor,
-  httpExecutor,
-} from '@x/shard-worker';
-import { createRunEvents, redisEventLog } from '@x/sse-relay';
+import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
+import { createCallbackOutbox, createRunStopService, createShardWorker } from '@x/shard-worker';
 import { createStopJobsConsumer } from '@x/stop-jobs';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config/load-config.js';
 
@@ -32,35 +19,17 @@ export interface WorkerSystem {
  * to the same Redis history the api replicas stream from.
  */
 export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<WorkerSystem> {
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'x-worker' });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const db = openPostgres(config.databaseUrl, { max: Math.max(10, config.concurrency * 2) });
-  await migrate(db);
-  const store = createRunStore(db);
-  const bus = createBus({
-    transport: redisTransport({ url: config.redisUrl }),
+  const core = await buildDistributedCore({
+    redisUrl: config.redisUrl,
+    databaseUrl: config.databaseUrl,
     prefix: config.prefix,
     logger,
+    connectionName: 'x-worker',
+    poolMax: Math.max(10, config.concurrency * 2),
+    queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
   });
-  const events = createRunEvents({
-    bus,
-    log: redisEventLog({ redis, prefix: config.prefix }),
-    logger,
-  });
-  const queue = bullmqShardQueue({
-    connection: redis,
-    prefix: config.prefix,
-    logger,
-    lockDurationMs: config.stalledMs,
-    stalledIntervalMs: config.stalledMs,
-  });
-  const registry = createShardRegistry();
-  const aborter = createRunAborter({ bus, store, registry, logger });
-  const executors = createExecutorRegistry([
-    demoExecutor(),
-    httpExecutor({ allowedHosts: config.httpAllowedHosts }),
-  ]);
-  const callback = createCallbackSender({ allowedHosts: config.callbackAllowedHosts, logger });
+  const { redis, store, events, queue, registry, aborter } = core;
+  const { executors, callback } = createOutboundParts({ ...config, logger });
   const worker = createShardWorker({
     queue,
     store,
@@ -86,7 +55,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
 
   return {
     metricsSources: [
-      ['bus', () => bus.metrics()],
+      ['bus', () => core.bus.metrics()],
       ['run_events', () => events.metrics()],
       ['run_abort', () => aborter.metrics()],
       ['shard_worker', () => worker.metrics()],
@@ -104,12 +73,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       await worker.close(deadlineMs);
       await outbox.close();
       await consumer.close();
-      await aborter.close();
-      await queue.close();
-      await events.close();
-      await bus.close();
-      await db.destroy();
-      redis.disconnect();
+      await core.close();
     },
   };
 }

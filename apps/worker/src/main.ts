@@ -1,26 +1,20 @@
+import {
+  createLogger,
+  exitOnSignals,
+  loadConfigOrExit,
+  registerPackageMetrics,
+  runMain,
+} from '@x/app-kit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { buildWorker } from './compose.js';
-import { ConfigError } from './config/config-error.js';
-import { loadWorkerConfig, type WorkerConfig } from './config/load-config.js';
-import { createLogger } from './observability/logger.js';
+import { loadWorkerConfig } from './config/load-config.js';
 import { startMetricsServer } from './observability/metrics-server.js';
-import { registerPackageMetrics } from './observability/package-metrics.js';
 
 /** In-flight shards get this long to finish on SIGTERM before they are requeued. */
 const SHUTDOWN_DEADLINE_MS = 20_000;
 
-function readConfig(): WorkerConfig {
-  try {
-    return loadWorkerConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-}
-
-async function main(): Promise<void> {
-  const config = readConfig();
+runMain('worker', async () => {
+  const config = loadConfigOrExit(loadWorkerConfig);
   const logger = createLogger(config.logLevel, { service: 'worker' });
   const system = await buildWorker(config, logger);
   const registry = new Registry();
@@ -39,35 +33,11 @@ async function main(): Promise<void> {
     'worker ready',
   );
 
-  let signals = 0;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (++signals > 1) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      system
-        .close(SHUTDOWN_DEADLINE_MS)
-        .then(() => server.close())
-        .then(
-          () => {
-            logger.info('shut down');
-            process.exit(0);
-          },
-          (err: unknown) => {
-            logger.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-    });
-  }
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `x worker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
+  exitOnSignals(logger, async (signal) => {
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await system.close(SHUTDOWN_DEADLINE_MS);
+    await server.close();
+    logger.info('shut down');
+  });
 });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@x/app-kit';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config/config-error.js';
 import { loadWorkerConfig } from '../src/config/load-config.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -37,9 +37,8 @@ describe('worker configuration', () => {
   });
 
   it.each([
+    // The shared fields are tested in @x/app-kit; WORKER_CONCURRENCY stands for them here.
     ['WORKER_CONCURRENCY', 'many'],
-    ['METRICS_PORT', '-1'],
-    ['X_PREFIX', 'UPPER'],
     ['WORKER_STALLED_MS', '10'],
   ])('refuses %s=%s naming it', (name, value) => {
     const err = refusal({ ...base, [name]: value });

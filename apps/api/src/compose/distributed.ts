@@ -1,22 +1,9 @@
-import { createBus, redisTransport } from '@x/pubsub-core';
-import { createRunAborter, createShardRegistry } from '@x/run-abort';
-import { createRunStore, migrate, openPostgres } from '@x/run-store';
-import {
-  bullmqShardQueue,
-  createCallbackSender,
-  createCoordinator,
-  createExecutorRegistry,
-  createRunStopService,
-  demoExecutor,
-  httpExecutor,
-} from '@x/shard-worker';
-import { createRunEvents, redisEventLog } from '@x/sse-relay';
+import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
+import { createCoordinator, createRunStopService } from '@x/shard-worker';
 import { requestStop } from '@x/stop-jobs';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
 import type { AbortOutcome } from '../http/api-services.js';
-import { ZERO_UUID } from './embedded.js';
 import { outboundChecker } from './outbound-check.js';
 import { stopNow } from './stop-outcome.js';
 import type { System } from './system.js';
@@ -28,31 +15,17 @@ import type { System } from './system.js';
  * worker that missed the publish still stops its shards.
  */
 export async function buildDistributed(config: DistributedConfig, logger: Logger): Promise<System> {
-  // Commands fail after a few retries instead of queueing forever while Redis is down:
-  // an HTTP request should get an error, not hang.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectionName: 'x-api' });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const db = openPostgres(config.databaseUrl, { max: 20 });
-  await migrate(db);
-  const store = createRunStore(db);
-  const bus = createBus({
-    transport: redisTransport({ url: config.redisUrl }),
+  // No shards run here: the aborter only writes and publishes (never started, no sweeps).
+  const core = await buildDistributedCore({
+    redisUrl: config.redisUrl,
+    databaseUrl: config.databaseUrl,
     prefix: config.prefix,
     logger,
+    connectionName: 'x-api',
+    poolMax: 20,
   });
-  const events = createRunEvents({
-    bus,
-    log: redisEventLog({ redis, prefix: config.prefix }),
-    logger,
-  });
-  const queue = bullmqShardQueue({ connection: redis, prefix: config.prefix, logger });
-  // No shards run here: the aborter only writes and publishes (never started, no sweeps).
-  const aborter = createRunAborter({ bus, store, registry: createShardRegistry(), logger });
-  const executors = createExecutorRegistry([
-    demoExecutor(),
-    httpExecutor({ allowedHosts: config.httpAllowedHosts }),
-  ]);
-  const callback = createCallbackSender({ allowedHosts: config.callbackAllowedHosts, logger });
+  const { redis, store, events, queue, aborter } = core;
+  const { executors, callback } = createOutboundParts({ ...config, logger });
   const coordinator = createCoordinator({ store, queue, executors });
   const stopService = createRunStopService({ store, aborter, queue, events, callback, logger });
   let stopJobErrors = 0;
@@ -94,33 +67,16 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
         return outcome;
       },
       checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
-      readiness: async () => ({
-        database: await store.getStatus(ZERO_UUID).then(
-          () => true,
-          () => false,
-        ),
-        redis: await redis.ping().then(
-          (r) => r === 'PONG',
-          () => false,
-        ),
-        bus: bus.state === 'connected',
-      }),
+      readiness: () => core.readiness(),
     },
     metricsSources: [
-      ['bus', () => bus.metrics()],
+      ['bus', () => core.bus.metrics()],
       ['run_events', () => events.metrics()],
       ['run_abort', () => aborter.metrics()],
       ['callback', () => callback.metrics()],
       ['stop_requests', () => ({ errors: stopJobErrors })],
     ],
     drain: async () => {},
-    async close() {
-      await aborter.close();
-      await queue.close();
-      await events.close();
-      await bus.close();
-      await db.destroy();
-      redis.disconnect();
-    },
+    close: () => core.close(),
   };
 }

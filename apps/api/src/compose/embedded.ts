@@ -1,16 +1,13 @@
 import { mkdirSync } from 'node:fs';
+import { createOutboundParts } from '@x/app-kit';
 import { createBus, memoryTransport } from '@x/pubsub-core';
 import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { createRunStore, migrate, openPglite, openPostgres } from '@x/run-store';
 import {
   createCallbackOutbox,
-  createCallbackSender,
   createCoordinator,
-  createExecutorRegistry,
   createRunStopService,
   createShardWorker,
-  demoExecutor,
-  httpExecutor,
   memoryShardQueue,
 } from '@x/shard-worker';
 import { createRunEvents, memoryEventLog } from '@x/sse-relay';
@@ -51,11 +48,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
   await aborter.start();
-  const executors = createExecutorRegistry([
-    demoExecutor(),
-    httpExecutor({ allowedHosts: config.httpAllowedHosts }),
-  ]);
-  const callback = createCallbackSender({ allowedHosts: config.callbackAllowedHosts, logger });
+  const { executors, callback } = createOutboundParts({ ...config, logger });
   const worker = createShardWorker({
     queue,
     store,

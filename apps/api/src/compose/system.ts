@@ -1,6 +1,6 @@
+import type { MetricsFn } from '@x/app-kit';
 import type { RunEvents } from '@x/sse-relay';
 import type { ApiServices } from '../http/api-services.js';
-import type { MetricsFn } from '../observability/package-metrics.js';
 
 /** Everything main wires into the HTTP layer, whichever the mode. */
 export interface System {

@@ -1,53 +1,7 @@
+import { integerEnv, optionalEnv, sharedEnvFields } from '@x/app-kit';
 import { z } from 'zod';
 
-/** Levels pino understands; `silent` turns logging off (tests, benchmarks). */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/** An empty variable counts as unset: `FOO= node main.js` must not mean "FOO is ''". */
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
-
-const integer = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, `must be an integer between ${min} and ${max}`)
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
-
-const urlWithProtocol = (protocols: readonly string[], example: string) =>
-  z.string().refine(
-    (value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be a URL like ${example}` },
-  );
-
-/** A comma-separated list of host names (or IP literals); blanks are dropped. */
-const hostList = optional(
-  z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^(\[[0-9a-f:.]+\](:\d{1,5})?|[a-z0-9.-]+(:\d{1,5})?|[0-9a-f:.]+)$/,
-            'must be a comma-separated list of host or host:port entries',
-          ),
-      ),
-    ),
-).transform((v) => v ?? []);
+export type { LogLevel } from '@x/app-kit';
 
 export interface WorkspaceToken {
   readonly workspace: string;
@@ -98,25 +52,19 @@ const apiTokens = z.string().transform((value, ctx): WorkspaceToken[] => {
  * unparsed; messages never echo secrets.
  */
 export const apiEnvSchema = z.object({
-  PORT: optional(integer(0, 65535)),
-  HOST: optional(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP address')),
-  REDIS_URL: optional(urlWithProtocol(['redis:', 'rediss:'], 'redis://host:6379')),
-  DATABASE_URL: optional(
-    urlWithProtocol(['postgres:', 'postgresql:'], 'postgres://user:pass@host:5432/db'),
-  ),
-  DATA_DIR: optional(z.string().min(1)).transform((v) => v ?? './.data'),
-  API_TOKENS: optional(apiTokens),
-  STREAM_TOKEN_SECRET: optional(z.string().min(32, 'must be at least 32 characters')),
-  X_PREFIX: optional(
-    z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must match [a-z0-9_-]{1,32}'),
-  ).transform((v) => v ?? 'x'),
-  WORKER_CONCURRENCY: optional(integer(1, 1024)).transform((v) => v ?? 8),
-  HTTP_ALLOWED_HOSTS: hostList,
-  CALLBACK_ALLOWED_HOSTS: hostList,
-  LOG_LEVEL: optional(
-    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
-  ).transform((v) => v ?? 'info'),
-  METRICS_PORT: optional(integer(0, 65535)),
+  PORT: optionalEnv(integerEnv(0, 65535)),
+  HOST: sharedEnvFields.HOST,
+  REDIS_URL: sharedEnvFields.REDIS_URL,
+  DATABASE_URL: sharedEnvFields.DATABASE_URL,
+  DATA_DIR: optionalEnv(z.string().min(1)).transform((v) => v ?? './.data'),
+  API_TOKENS: optionalEnv(apiTokens),
+  STREAM_TOKEN_SECRET: optionalEnv(z.string().min(32, 'must be at least 32 characters')),
+  X_PREFIX: sharedEnvFields.X_PREFIX,
+  WORKER_CONCURRENCY: sharedEnvFields.WORKER_CONCURRENCY,
+  HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
+  CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
+  LOG_LEVEL: sharedEnvFields.LOG_LEVEL,
+  METRICS_PORT: sharedEnvFields.METRICS_PORT,
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

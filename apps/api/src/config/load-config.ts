@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError } from './config-error.js';
+import { ConfigError, parseEnv } from '@x/app-kit';
 import { apiEnvSchema, type LogLevel, type WorkspaceToken } from './env-schema.js';
 
 interface CommonConfig {
@@ -40,25 +40,7 @@ const SECRET = new Set(['API_TOKENS', 'STREAM_TOKEN_SECRET', 'REDIS_URL', 'DATAB
  * naming every bad variable (the first one in `variable`).
  */
 export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
-  const parsed = apiEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const parts = parsed.error.issues.map((issue) => {
-      const variable = String(issue.path[0] ?? 'environment');
-      const got = env[variable];
-      const shown =
-        SECRET.has(variable) || got === undefined
-          ? ''
-          : ` (got ${JSON.stringify(got.slice(0, 60))})`;
-      return { variable, text: `${variable} ${issue.message}${shown}` };
-    });
-    const first = parts[0]!;
-    throw new ConfigError(
-      'invalid',
-      first.variable,
-      `invalid configuration: ${parts.map((p) => p.text).join('; ')}`,
-    );
-  }
-  const e = parsed.data;
+  const e = parseEnv(apiEnvSchema, env, { secret: SECRET });
   if (e.REDIS_URL) {
     for (const name of ['DATABASE_URL', 'API_TOKENS', 'STREAM_TOKEN_SECRET'] as const) {
       if (!e[name]) {

@@ -1,5 +1,5 @@
+import { type MetricsFn, registerPackageMetrics } from '@x/app-kit';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { type MetricsFn, registerPackageMetrics } from './package-metrics.js';
 
 export interface ApiMetrics {
   readonly registry: Registry;

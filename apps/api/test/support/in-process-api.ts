@@ -1,6 +1,6 @@
+import { createLogger } from '@x/app-kit';
 import { postgres, type TestDatabase } from '@x/testkit';
 import { loadApiConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { type RunningApi, startApi } from '../../src/start-api.js';
 
 export const TOKEN_A = 'token-for-workspace-a-0001';

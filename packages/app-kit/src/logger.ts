@@ -1,12 +1,17 @@
-import { type Logger, pino } from 'pino';
-import type { LogLevel } from '../config/load-config.js';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import type { LogLevel } from './env-fields.js';
 
 /**
  * JSON logs on stdout. Tokens are never logged: request logs carry the path without its
  * query string, and these paths are redacted anyway in case an object slips through.
  */
-export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
-  return pino({
+export function createLogger(
+  level: LogLevel,
+  base: Record<string, unknown> = {},
+  /** Where lines go. Default stdout (tests pass a stream to read them back). */
+  destination?: DestinationStream,
+): Logger {
+  const options = {
     level,
     base: { pid: process.pid, ...base },
     redact: {
@@ -23,5 +28,6 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

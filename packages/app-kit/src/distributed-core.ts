@@ -1,0 +1,95 @@
+import { type Bus, createBus, redisTransport } from '@x/pubsub-core';
+import {
+  createRunAborter,
+  createShardRegistry,
+  type RunAborter,
+  type ShardRegistry,
+} from '@x/run-abort';
+import { createRunStore, migrate, openPostgres, type RunStore } from '@x/run-store';
+import { type BullmqShardQueueOptions, bullmqShardQueue } from '@x/shard-worker';
+import { createRunEvents, type RunEvents, redisEventLog } from '@x/sse-relay';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface DistributedCoreOptions {
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  /** The deployment's `X_PREFIX`: channels, event streams and BullMQ keys. */
+  readonly prefix: string;
+  readonly logger: Logger;
+  /** Redis `CLIENT SETNAME`, so `CLIENT LIST` tells api and worker connections apart (`x-api`). */
+  readonly connectionName: string;
+  /** PostgreSQL pool size: the api serves requests, a worker runs `concurrency` shards. */
+  readonly poolMax: number;
+  /** Stall detection, for a consumer of the queue (the worker). Default BullMQ's (30 s). */
+  readonly queue?: Pick<BullmqShardQueueOptions, 'lockDurationMs' | 'stalledIntervalMs'>;
+}
+
+/** The parts every replica of a fleet shares, whatever it does with them. */
+export interface DistributedCore {
+  readonly redis: Redis;
+  readonly store: RunStore;
+  readonly bus: Bus;
+  readonly events: RunEvents;
+  readonly queue: ReturnType<typeof bullmqShardQueue>;
+  readonly registry: ShardRegistry;
+  /** Not started: only a replica that runs shards starts it (subscriber, reconcile sweeps). */
+  readonly aborter: RunAborter;
+  /** Pings the database through the store and Redis; never throws. */
+  readiness(): Promise<{ database: boolean; redis: boolean; bus: boolean }>;
+  /** Closes aborter, queue, events, bus, the database pool and Redis, in that order. */
+  close(): Promise<void>;
+}
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * A fleet replica's core, as both apps build it: one Redis client (commands fail after two
+ * retries instead of queueing forever while Redis is down, so a request errors rather than
+ * hangs), migrated PostgreSQL, the Redis pub/sub bus, the Redis event history, the BullMQ
+ * shard queue and a run aborter with its shard registry.
+ */
+export async function buildDistributedCore(opts: DistributedCoreOptions): Promise<DistributedCore> {
+  const { prefix, logger } = opts;
+  const redis = new Redis(opts.redisUrl, {
+    maxRetriesPerRequest: 2,
+    connectionName: opts.connectionName,
+  });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
+  await migrate(db);
+  const store = createRunStore(db);
+  const bus = createBus({ transport: redisTransport({ url: opts.redisUrl }), prefix, logger });
+  const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
+  const queue = bullmqShardQueue({ connection: redis, prefix, logger, ...opts.queue });
+  const registry = createShardRegistry();
+  const aborter = createRunAborter({ bus, store, registry, logger });
+  return {
+    redis,
+    store,
+    bus,
+    events,
+    queue,
+    registry,
+    aborter,
+    readiness: async () => ({
+      database: await store.getStatus(ZERO_UUID).then(
+        () => true,
+        () => false,
+      ),
+      redis: await redis.ping().then(
+        (r) => r === 'PONG',
+        () => false,
+      ),
+      bus: bus.state === 'connected',
+    }),
+    async close() {
+      await aborter.close();
+      await queue.close();
+      await events.close();
+      await bus.close();
+      await db.destroy();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/** Levels pino understands; `silent` turns logging off (tests, benchmarks). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** An empty variable counts as unset: `FOO= node main.js` must not mean "FOO is ''". */
+export const optionalEnv = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+/** A decimal integer in `[min, max]`, with a message a person can act on. */
+export const integerEnv = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** A URL whose protocol is one of `protocols`; the message shows `example`, never the value. */
+export const urlWithProtocol = (protocols: readonly string[], example: string) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL like ${example}` },
+  );
+
+/** A comma-separated list of host names (or IP literals); blanks are dropped; unset is `[]`. */
+export const hostListEnv = () =>
+  optionalEnv(
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((h) => h.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(
+              /^(\[[0-9a-f:.]+\](:\d{1,5})?|[a-z0-9.-]+(:\d{1,5})?|[0-9a-f:.]+)$/,
+              'must be a comma-separated list of host or host:port entries',
+            ),
+        ),
+      ),
+  ).transform((v) => v ?? []);
+
+/**
+ * The variables both apps read, with the same meaning and the same defaults (DESIGN.md's
+ * env table). Each app spreads these into its own `z.object` and adds its own variables;
+ * mode-dependent defaults (HOST, METRICS_PORT) stay in the app that knows the mode.
+ */
+export const sharedEnvFields = {
+  REDIS_URL: optionalEnv(urlWithProtocol(['redis:', 'rediss:'], 'redis://host:6379')),
+  DATABASE_URL: optionalEnv(
+    urlWithProtocol(['postgres:', 'postgresql:'], 'postgres://user:pass@host:5432/db'),
+  ),
+  HOST: optionalEnv(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP address')),
+  /** Default `x`. */
+  X_PREFIX: optionalEnv(
+    z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must match [a-z0-9_-]{1,32}'),
+  ).transform((v) => v ?? 'x'),
+  /** Default 8 shards at once per process. */
+  WORKER_CONCURRENCY: optionalEnv(integerEnv(1, 1024)).transform((v) => v ?? 8),
+  HTTP_ALLOWED_HOSTS: hostListEnv(),
+  CALLBACK_ALLOWED_HOSTS: hostListEnv(),
+  /** Default `info`. */
+  LOG_LEVEL: optionalEnv(
+    z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  ).transform((v): LogLevel => v ?? 'info'),
+  METRICS_PORT: optionalEnv(integerEnv(0, 65535)),
+};

@@ -1,0 +1,25 @@
+export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from './config-error.js';
+export {
+  buildDistributedCore,
+  type DistributedCore,
+  type DistributedCoreOptions,
+} from './distributed-core.js';
+export {
+  hostListEnv,
+  integerEnv,
+  LOG_LEVELS,
+  type LogLevel,
+  optionalEnv,
+  sharedEnvFields,
+  urlWithProtocol,
+} from './env-fields.js';
+export { createLogger } from './logger.js';
+export { createOutboundParts, type OutboundPartsOptions } from './outbound-parts.js';
+export { flattenCounters, type MetricsFn, registerPackageMetrics } from './package-metrics.js';
+export { loadConfigOrExit, type ParseEnvOptions, parseEnv } from './parse-env.js';
+export {
+  exitOnSignals,
+  runMain,
+  SHUTDOWN_SIGNALS,
+  type ShutdownSignal,
+} from './process-lifecycle.js';

@@ -1,0 +1,32 @@
+import {
+  createCallbackSender,
+  createExecutorRegistry,
+  demoExecutor,
+  httpExecutor,
+} from '@x/shard-worker';
+import type { Logger } from 'pino';
+
+export interface OutboundPartsOptions {
+  /** `HTTP_ALLOWED_HOSTS`: hosts the `http` executor may call (empty: none). */
+  readonly httpAllowedHosts: readonly string[];
+  /** `CALLBACK_ALLOWED_HOSTS`: hosts a run's `callbackUrl` may name (empty: none). */
+  readonly callbackAllowedHosts: readonly string[];
+  readonly logger: Logger;
+}
+
+/**
+ * The executors every process knows (`demo`, `http`) and the callback sender, both limited
+ * to the configured hosts. Api and worker must agree on these: the api refuses a run the
+ * workers could not execute.
+ */
+export function createOutboundParts(opts: OutboundPartsOptions) {
+  const executors = createExecutorRegistry([
+    demoExecutor(),
+    httpExecutor({ allowedHosts: opts.httpAllowedHosts }),
+  ]);
+  const callback = createCallbackSender({
+    allowedHosts: opts.callbackAllowedHosts,
+    logger: opts.logger,
+  });
+  return { executors, callback };
+}
