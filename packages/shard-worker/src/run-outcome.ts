@@ -2,7 +2,7 @@ import type { Run, RunStore } from '@x/run-store';
 import { deliverOwnCallback } from './callback-outbox.js';
 import type { CallbackSender } from './callback-sender.js';
 import type { Logger } from './logger.js';
-import type { SafeEmit } from './run-events-sink.js';
+import type { SafeEmit, SafeEmitMany, SinkEvent } from './run-events-sink.js';
 import type { ShardWorkerMetrics } from './worker-metrics.js';
 
 /** The slice of `@x/run-abort`'s `RunAborter` used to stop a failed run's siblings. */
@@ -30,14 +30,27 @@ export interface OutcomeDeps {
  * dies first, or the POST fails, a callback-outbox sweep delivers it (same Idempotency-Key).
  */
 export async function announceTerminal(deps: OutcomeDeps, run: Run): Promise<void> {
-  await deps.emit(run.id, 'done', {
-    status: run.status,
-    passed: run.passed,
-    failed: run.failed,
-    total: run.total,
-    durationMs: run.durationMs,
-  });
+  const { type, payload } = doneEvent(run);
+  await deps.emit(run.id, type, payload);
   deps.metrics.doneEvents++;
+  await sendCallback(deps, run);
+}
+
+/** The run's `done` event: its terminal status and final counts. */
+function doneEvent(run: Run): SinkEvent {
+  return {
+    type: 'done',
+    payload: {
+      status: run.status,
+      passed: run.passed,
+      failed: run.failed,
+      total: run.total,
+      durationMs: run.durationMs,
+    },
+  };
+}
+
+async function sendCallback(deps: OutcomeDeps, run: Run): Promise<void> {
   // Without a sender the callback stays pending for a sweep in another process.
   if (!run.callbackUrl || !deps.callback) return;
   deps.metrics.callbacks++;
@@ -69,8 +82,14 @@ export async function recoverAnnouncement(deps: OutcomeDeps, runId: string): Pro
   return true;
 }
 
-/** The finalizer's part: `completed` first-writer-wins, then progress and the announcement. */
-export async function finalizeRun(deps: OutcomeDeps, runId: string): Promise<void> {
+/**
+ * The finalizer's part: `completed` first-writer-wins, then the final `progress` and `done`
+ * in one call (one round trip to the event log, in that order), then the callback.
+ */
+export async function finalizeRun(
+  deps: OutcomeDeps & { emitMany: SafeEmitMany },
+  runId: string,
+): Promise<void> {
   const { won, run } = await deps.store.finalizeRun(runId);
   if (!won) {
     deps.metrics.finalizeLost++;
@@ -78,14 +97,19 @@ export async function finalizeRun(deps: OutcomeDeps, runId: string): Promise<voi
     return;
   }
   deps.metrics.runsFinalized++;
-  await deps.emit(runId, 'progress', {
-    passed: run.passed,
-    failed: run.failed,
-    total: run.total,
-    shardsCompleted: run.shardsCompleted,
-    shardCount: run.shardCount,
-  });
-  await announceTerminal(deps, run);
+  const progress: SinkEvent = {
+    type: 'progress',
+    payload: {
+      passed: run.passed,
+      failed: run.failed,
+      total: run.total,
+      shardsCompleted: run.shardsCompleted,
+      shardCount: run.shardCount,
+    },
+  };
+  await deps.emitMany(runId, [progress, doneEvent(run)]);
+  deps.metrics.doneEvents++;
+  await sendCallback(deps, run);
 }
 
 /**
@@ -97,7 +121,7 @@ export async function failRun(
   runId: string,
   error: string,
 ): Promise<void> {
-  const { won, status } = await deps.store.transition(runId, ['queued', 'running'], 'failed', {
+  const { won, status, run } = await deps.store.transition(runId, ['queued', 'running'], 'failed', {
     error,
   });
   // Status is written, so this is abortLocal + broadcast rather than abortRun.
@@ -108,6 +132,7 @@ export async function failRun(
   }
   if (!won) return;
   deps.metrics.runsFailed++;
-  const run = await deps.store.getRunById(runId);
-  if (run) await announceTerminal(deps, run);
+  // The winning write returned the run (a store without it costs one more read).
+  const failed = run ?? (await deps.store.getRunById(runId));
+  if (failed) await announceTerminal(deps, failed);
 }

@@ -1,6 +1,12 @@
 import { postgres, type TestDatabase, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createShardWorker, type DemoTest } from '../src/index.js';
+import {
+  createExecutorRegistry,
+  createShardWorker,
+  type DemoTest,
+  demoExecutor,
+  type RunEventsSink,
+} from '../src/index.js';
 import { createStack, type Stack } from './fixtures/stack.js';
 import { type CallbackServer, callbackServer, eventsOf, parse, sleep } from './helpers.js';
 
@@ -92,6 +98,57 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
         total: final.total,
         error: null,
       });
+    }
+  });
+
+  it('the finalizer sends the last progress and done in one emitMany call, progress first', async () => {
+    const s = await stack({ worker: false });
+    const calls: string[] = [];
+    const events: RunEventsSink = {
+      emit: (runId, type, payload) => {
+        calls.push(`emit:${type}`);
+        return s.events.emit(runId, type as never, payload as never);
+      },
+      emitMany: (runId, batch) => {
+        calls.push(`emitMany:${batch.map((e) => e.type).join(',')}`);
+        return s.events.emitMany(runId, batch as never);
+      },
+    };
+    const worker = createShardWorker({
+      queue: s.queue,
+      store: s.store,
+      events,
+      aborter: s.aborter,
+      registry: s.registry,
+      executors: createExecutorRegistry([demoExecutor()]),
+    });
+    try {
+      worker.start();
+      const run = await s.coordinator.enqueueRun({
+        workspaceId: 'ws',
+        executor: 'demo',
+        shards: 1,
+        tests: [demo('a', 0), demo('b', 0, { outcome: 'fail' })],
+      });
+      const final = await settled(s, run.id);
+      await waitFor(async () => (await eventsOf(s.log, run.id)).at(-1)?.type === 'done', {
+        what: 'done',
+      });
+      expect(calls.filter((c) => c.includes('done'))).toEqual(['emitMany:progress,done']);
+      expect(calls.at(-1)).toBe('emitMany:progress,done');
+      const [progress, done] = (await eventsOf(s.log, run.id)).slice(-2);
+      expect(progress!.type).toBe('progress');
+      expect(done!.seq).toBe(progress!.seq + 1);
+      expect(parse(progress!)).toMatchObject({
+        passed: 1,
+        failed: 1,
+        total: 2,
+        shardsCompleted: 1,
+      });
+      expect(parse(done!)).toMatchObject({ status: 'completed', passed: 1, failed: 1, total: 2 });
+      expect(final.status).toBe('completed');
+    } finally {
+      await worker.close();
     }
   });
 
