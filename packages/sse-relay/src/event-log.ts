@@ -20,6 +20,24 @@ export interface AppendOptions {
   ttlMs: number;
   /** Time to live once a `done` is appended, in ms. Default `ttlMs`. */
   doneTtlMs?: number;
+  /**
+   * Publish the appended events in the same atomic step (only logs with `publishesOnAppend`;
+   * others ignore it and the caller publishes through the bus).
+   */
+  publish?: AppendPublish;
+}
+
+/** How a log that publishes on append writes the pub/sub message. */
+export interface AppendPublish {
+  /** Full channel name, e.g. `x:run:42:events`. */
+  channel: string;
+  /**
+   * A pubsub-core envelope (`encodeEnvelope`) cut just inside its payload array, i.e. ending
+   * in `"payload":[`; the log appends `{"seq":N,"event":<json>}` items and `]}`.
+   */
+  head: string;
+  /** Largest message in bytes; a bigger batch is split, a bigger single event not published. */
+  maxBytes: number;
 }
 
 /** An event to append: its type and client JSON. */
@@ -33,6 +51,11 @@ export interface NewStoredEvent {
  * Redis (distributed). Everything above this interface is the same code in both modes.
  */
 export interface EventLog {
+  /**
+   * True when `appendMany` with `opts.publish` also publishes the appended events on the
+   * channel itself (one round trip for both). Absent/false: the caller publishes them.
+   */
+  readonly publishesOnAppend?: boolean;
   /**
    * Assigns the run's next sequence number and appends the event, atomically. Resolves with
    * the seq, or 0 when the event was refused because the run's `done` is already appended.

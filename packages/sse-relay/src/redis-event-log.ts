@@ -14,6 +14,20 @@ export interface RedisEventLogOptions {
   redis: EventLogRedis;
   /** Key prefix, the same as the bus prefix (`X_PREFIX`, default `x`). */
   prefix: string;
+  /**
+   * Publish each appended batch from inside the append script, so one round trip assigns
+   * seqs, appends and publishes. Default true. False: `RunEvents` publishes through the bus
+   * after the append (two round trips), e.g. for a custom transport that is not Redis pub/sub
+   * on this server.
+   */
+  publish?: boolean;
+  /**
+   * Publish with `SPUBLISH` instead of `PUBLISH`: set it exactly when the bus uses
+   * `redisTransport({ sharded: true })`, or its subscribers would not hear the script.
+   * Default false. (Redis Cluster is not supported by the log: its keys of one run are not
+   * in one hash slot.)
+   */
+  sharded?: boolean;
 }
 
 interface Script {
@@ -33,13 +47,20 @@ const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 /**
  * The distributed event log: per run a counter `{prefix}:run:{runId}:seq` and a capped
  * stream `{prefix}:run:{runId}:history`, both written by one Lua script per append (of one
- * event or a batch). Events after the run's `done` are refused by the script itself, so no
- * emitter anywhere can append past the last frame.
+ * event or a batch), which also publishes the appended events on the run's channel (one
+ * round trip; `publish: false` leaves publishing to the caller). Events after the run's
+ * `done` are refused by the script itself, so no emitter anywhere can append past the last
+ * frame.
  *
  * @example
  * const log = redisEventLog({ redis: new Redis(url), prefix: 'x' });
  */
-export function redisEventLog({ redis, prefix }: RedisEventLogOptions): EventLog {
+export function redisEventLog({
+  redis,
+  prefix,
+  publish = true,
+  sharded = false,
+}: RedisEventLogOptions): EventLog {
   let malformed = 0;
   const keys = (runId: string) => [`${prefix}:run:${runId}:seq`, `${prefix}:run:${runId}:history`];
 
@@ -92,10 +113,20 @@ export function redisEventLog({ redis, prefix }: RedisEventLogOptions): EventLog
   async function appendMany(
     runId: string,
     events: readonly NewStoredEvent[],
-    { floor, historyLimit, ttlMs, doneTtlMs = ttlMs }: AppendOptions,
+    { floor, historyLimit, ttlMs, doneTtlMs = ttlMs, publish: pub }: AppendOptions,
   ): Promise<number[]> {
     if (events.length === 0) return [];
-    const args: (string | number)[] = [floor, historyLimit, Math.ceil(ttlMs), Math.ceil(doneTtlMs)];
+    const target = publish ? pub : undefined;
+    const args: (string | number)[] = [
+      floor,
+      historyLimit,
+      Math.ceil(ttlMs),
+      Math.ceil(doneTtlMs),
+      target ? (sharded ? 'SPUBLISH' : 'PUBLISH') : '',
+      target?.channel ?? '',
+      target?.head ?? '',
+      target?.maxBytes ?? 0,
+    ];
     for (const event of events) args.push(event.type, event.json);
     const reply = await run(APPEND, keys(runId), args);
     if (!Array.isArray(reply) || reply.length !== events.length) {
@@ -105,6 +136,7 @@ export function redisEventLog({ redis, prefix }: RedisEventLogOptions): EventLog
   }
 
   return {
+    publishesOnAppend: publish,
     async append(runId, event, opts) {
       const [seq] = await appendMany(runId, [event], opts);
       return seq ?? 0;

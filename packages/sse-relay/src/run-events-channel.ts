@@ -3,33 +3,40 @@ import { z } from 'zod';
 import { EMITTED_EVENT_TYPES, RUN_EVENT_PAYLOAD_SCHEMAS } from './run-event-types.js';
 
 /**
- * What travels on `{prefix}:run:{runId}:events`: the sequenced event. The payload shape is
- * checked per type so a malformed publish is dropped (and counted) by the bus, then
- * recovered from the history like any other gap.
+ * One sequenced event on the wire: its seq and the client JSON object
+ * (`{type, runId, ...data}`), the payload fields checked against the type's schema.
  */
 export const wireRunEventSchema = z
   .object({
     seq: z.number().int().positive(),
-    type: z.enum(EMITTED_EVENT_TYPES),
-    runId: z.string().min(1),
-    data: z.record(z.string(), z.unknown()),
+    event: z.looseObject({ type: z.enum(EMITTED_EVENT_TYPES), runId: z.string().min(1) }),
   })
-  .superRefine((event, ctx) => {
-    const parsed = RUN_EVENT_PAYLOAD_SCHEMAS[event.type].safeParse(event.data);
+  .superRefine(({ event }, ctx) => {
+    const { type, runId: _runId, ...data } = event;
+    const parsed = RUN_EVENT_PAYLOAD_SCHEMAS[type].safeParse(data);
     if (!parsed.success) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `data of a ${event.type} event: ${parsed.error.message}`,
-      });
+      ctx.addIssue({ code: 'custom', message: `data of a ${type} event: ${parsed.error.message}` });
     }
   });
 export type WireRunEvent = z.infer<typeof wireRunEventSchema>;
 
-/** The channel contract; version 1 of the sequenced event envelope. */
+/**
+ * What travels on `{prefix}:run:{runId}:events`: one message per emitted batch, the batch's
+ * events in seq order. Written by the log's append script itself (`redisEventLog`) or by
+ * the bus (memory log, `publish: false`); validated once by the receiving bus. A malformed
+ * message is dropped (and counted) by the bus, then recovered from the history like any gap.
+ */
+export const wireRunEventBatchSchema = z.array(wireRunEventSchema).min(1);
+export type WireRunEventBatch = z.infer<typeof wireRunEventBatchSchema>;
+
+/**
+ * The channel contract. Version 2: the payload is a batch (v1 carried one event); a v1
+ * message is dropped by the receiving bus and counted as `version`.
+ */
 export const runEventsChannel = defineChannel({
   name: 'run:{runId}:events',
-  version: 1,
-  schema: wireRunEventSchema,
+  version: 2,
+  schema: wireRunEventBatchSchema,
   // A log line or a result with a long error message stays well under this.
   maxBytes: 256 * 1024,
 });

@@ -1,6 +1,6 @@
-import type { BoundChannel, Bus, Logger } from '@x/pubsub-core';
+import { type BoundChannel, type Bus, encodeEnvelope, type Logger } from '@x/pubsub-core';
 import { computeReplay } from './compute-replay.js';
-import type { EventLog } from './event-log.js';
+import type { AppendPublish, EventLog } from './event-log.js';
 import { type ListenEndReason, ListenerEntry } from './listener-entry.js';
 import {
   EMITTED_EVENT_TYPES,
@@ -13,7 +13,11 @@ import {
   type RunEvent,
   type RunEventPayloads,
 } from './run-event-types.js';
-import { runEventsChannel, type WireRunEvent } from './run-events-channel.js';
+import {
+  runEventsChannel,
+  type WireRunEvent,
+  type WireRunEventBatch,
+} from './run-events-channel.js';
 import { RunEventsError } from './run-events-error.js';
 import { parseStoredEvent as parseLast, RunStream, type StreamCounters } from './run-stream.js';
 
@@ -109,6 +113,16 @@ export interface RunEvents {
   close(): Promise<void>;
 }
 
+type LocalSink = (runId: string, events: readonly RunEvent[]) => void;
+/**
+ * Per bus, every RunEvents using it. When the log publishes from its script, the bus drops
+ * the echo of its own origin, so each RunEvents on that bus is served from the reply here.
+ */
+const localSinks = new WeakMap<Bus, Set<LocalSink>>();
+const MAX_BYTES = runEventsChannel.maxBytes ?? 256 * 1024;
+/** Bytes of one wire item around its event JSON: `{"seq":N,"event":…},`. */
+const ITEM_OVERHEAD = 40;
+
 const MAX_FLOORS = 10_000;
 const MAX_CHANNELS = 1_024;
 const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
@@ -145,7 +159,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   };
   const streams = new Map<string, RunStream>();
   const floors = new Map<string, number>();
-  const channels = new Map<string, BoundChannel<WireRunEvent>>();
+  const channels = new Map<string, BoundChannel<WireRunEventBatch>>();
   let catchUpTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -167,12 +181,13 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     counters,
     logger,
     subscribe: (runId: string, onEvent: (event: RunEvent) => void) =>
-      channelFor(runId).subscribe((payload) => {
-        if (payload.runId !== runId) {
-          totals.foreignDropped++;
-          return;
+      channelFor(runId).subscribe((batch) => {
+        // Validated once by the bus (envelope, version, schema): only unpacked here.
+        for (const { seq, event } of batch) {
+          const { type, runId: eventRunId, ...data } = event;
+          if (eventRunId !== runId) totals.foreignDropped++;
+          else onEvent(makeRunEvent(seq, type, runId, data));
         }
-        onEvent(makeRunEvent(payload.seq, payload.type, runId, payload.data));
       }),
     onGone: (stream: RunStream) => {
       if (streams.get(stream.runId) === stream) streams.delete(stream.runId);
@@ -181,6 +196,35 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
         catchUpTimer = undefined;
       }
     },
+  };
+
+  const deliverLocally: LocalSink = (runId, batch) => {
+    const stream = streams.get(runId);
+    if (stream) for (const event of batch) stream.receive(event);
+  };
+  let sinks = localSinks.get(bus);
+  if (!sinks) {
+    sinks = new Set();
+    localSinks.set(bus, sinks);
+  }
+  sinks.add(deliverLocally);
+
+  /** The bus path (a log that does not publish): one bus message per chunk of the batch. */
+  const publishViaBus = (runId: string, batch: readonly RunEvent[]) => {
+    const channel = channelFor(runId);
+    let chunk: WireRunEvent[] = [];
+    let size = 256;
+    for (const { seq, type, data, json } of batch) {
+      const bytes = Buffer.byteLength(json) + ITEM_OVERHEAD;
+      if (chunk.length > 0 && size + bytes > MAX_BYTES) {
+        channel.publish(chunk);
+        chunk = [];
+        size = 256;
+      }
+      chunk.push({ seq, event: { type, runId, ...data } });
+      size += bytes;
+    }
+    if (chunk.length > 0) channel.publish(chunk);
   };
 
   const acquire = (runId: string): RunStream => {
@@ -267,6 +311,19 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   const emitMany = async (runId: string, events: readonly NewRunEvent[]): Promise<number[]> => {
     const prepared = prepare(runId, events);
     if (prepared.length === 0) return [];
+    let publish: AppendPublish | undefined;
+    if (log.publishesOnAppend) {
+      const channel = channelFor(runId).name;
+      // The envelope comes from pubsub-core's encoder; the script only fills the payload array.
+      const envelope = encodeEnvelope({
+        v: runEventsChannel.version,
+        origin: bus.origin,
+        channel,
+        ts: Date.now(),
+        payload: [],
+      });
+      publish = { channel, head: envelope.slice(0, -2), maxBytes: MAX_BYTES };
+    }
     let seqs: number[];
     try {
       seqs = await log.appendMany(runId, prepared, {
@@ -274,6 +331,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
         historyLimit,
         ttlMs: idleTtlMs,
         doneTtlMs,
+        publish,
       });
     } catch (error) {
       totals.emitFailures += prepared.length;
@@ -286,7 +344,8 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     }
     let head = 0;
     let done = false;
-    prepared.forEach(({ type, data }, i) => {
+    const batch: RunEvent[] = [];
+    prepared.forEach(({ type, data, json }, i) => {
       const seq = seqs[i] ?? 0;
       if (seq === 0) {
         // The log refused it: the run's `done` is already out.
@@ -297,9 +356,13 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       head = seq;
       if (type === 'done') done = true;
       totals.emitted++;
-      // Local listeners get it synchronously, before the Redis round trip.
-      channelFor(runId).publish({ seq, type, runId, data });
+      batch.push({ seq, type, runId, data, json });
     });
+    if (batch.length > 0) {
+      // Local listeners get the batch from the reply, without waiting for pub/sub.
+      if (publish) for (const sink of localSinks.get(bus) ?? []) sink(runId, batch);
+      else publishViaBus(runId, batch);
+    }
     if (head > 0 || done) noteFloor(runId, head, done);
     return seqs;
   };
@@ -389,6 +452,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     async close() {
       if (closed) return;
       closed = true;
+      localSinks.get(bus)?.delete(deliverLocally);
       offReconnect();
       clearInterval(catchUpTimer);
       for (const stream of [...streams.values()]) stream.finish('closed');

@@ -128,7 +128,7 @@ describe('relay processes and emitter processes on one Redis', () => {
       expect(client.ids.every((id, k) => k === 0 || id > client.ids[k - 1]!)).toBe(true);
       expect(client.ids.at(-1)).toBe(401);
       expect(client.ids.length).toBeGreaterThan(before[i]! + 100); // kept receiving after the restart
-      // The restarted server is empty: an event it took down with it (appended, never published)
+      // The restarted server is empty: an event it took down with it (appended, its publish missed)
       // cannot be replayed. Then, and only then, the client gets a recovered:false snapshot
       // instead of a silent hole; everything else, including what was emitted during the outage,
       // arrives exactly once.

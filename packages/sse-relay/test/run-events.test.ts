@@ -218,7 +218,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
       const got = collector();
       (await a.events.listen(runId, null, got.listener)).start();
       await a.events.emit(runId, 'log', logEvent('1'));
-      // An emitter that died between its append and its publish: seq 2 is only in the history.
+      // A publish that never arrived (an append without publishing): seq 2 is only in the history.
       await a.log.append(
         runId,
         { type: 'log', json: JSON.stringify({ type: 'log', runId, ...logEvent('2') }) },

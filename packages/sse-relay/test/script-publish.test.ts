@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createBus,
+  createOrigin,
+  decodeEnvelope,
+  encodeEnvelope,
+  redisTransport,
+} from '@x/pubsub-core';
+import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRunEvents, type RunEvent, redisEventLog, runEventsChannel } from '../src/index.js';
+import { logEvent } from './helpers.js';
+
+let redis: TestRedis;
+const cleanup: Array<() => Promise<void> | void> = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  for (const close of cleanup.reverse()) await close();
+  await redis.close();
+});
+
+// Gap filling from the history would hide a missing publish: make it far slower than a test.
+const NO_GAP_FILL = { gapTimeoutMs: 60_000, catchUpIntervalMs: 60_000 };
+
+async function node(prefix: string, sharded = false) {
+  const client = new Redis(redis.url);
+  const bus = createBus({ transport: redisTransport({ url: redis.url, sharded }), prefix });
+  await bus.ready();
+  const events = createRunEvents({
+    bus,
+    log: redisEventLog({ redis: client, prefix, sharded }),
+    ...NO_GAP_FILL,
+  });
+  cleanup.push(async () => {
+    await events.close();
+    await bus.close();
+    client.disconnect();
+  });
+  return { bus, events };
+}
+
+/** A plain subscriber collecting the raw messages of a channel. */
+async function rawSubscriber(channel: string, sharded = false) {
+  const sub = new Redis(redis.url);
+  cleanup.push(() => sub.disconnect());
+  const messages: string[] = [];
+  sub.on(sharded ? 'smessage' : 'message', (_ch: string, message: string) =>
+    messages.push(message),
+  );
+  if (sharded) await sub.ssubscribe(channel);
+  else await sub.subscribe(channel);
+  return messages;
+}
+
+describe('publishing from the append script', () => {
+  it('publishes an emitted batch as one pubsub-core v2 envelope carrying every event with its seq', async () => {
+    const prefix = uniqueName('sp');
+    const a = await node(prefix);
+    const runId = randomUUID();
+    const channel = `${prefix}:run:${runId}:events`;
+    const raw = await rawSubscriber(channel);
+    const local: RunEvent[] = [];
+    (await a.events.listen(runId, null, (e) => local.push(e))).start();
+    const seqs = await a.events.emitMany(runId, [
+      { type: 'status', payload: { status: 'running' } },
+      { type: 'log', payload: logEvent('one') },
+      { type: 'log', payload: logEvent('two') },
+    ]);
+    expect(seqs).toEqual([1, 2, 3]);
+    // The emitting process is served from the script's reply, not from its own echo.
+    expect(local.map((e) => e.seq)).toEqual([1, 2, 3]);
+    await waitFor(() => raw.length >= 1, { what: 'the published batch' });
+    expect(raw).toHaveLength(1);
+    const decoded = decodeEnvelope(raw[0]!, { maxBytes: runEventsChannel.maxBytes! });
+    if (!decoded.ok) throw new Error(decoded.detail);
+    expect(decoded.envelope).toMatchObject({ v: 2, origin: a.bus.origin, channel });
+    const payload = runEventsChannel.parse(decoded.envelope.payload);
+    if (!payload.ok) throw new Error(payload.detail);
+    expect(payload.value.map((w) => `${w.seq}:${w.event.type}`)).toEqual([
+      '1:status',
+      '2:log',
+      '3:log',
+    ]);
+    expect(a.bus.metrics().published).toBe(0);
+  });
+
+  it('delivers to another process without the history: one message per batch, validated by its bus', async () => {
+    const prefix = uniqueName('sp');
+    const a = await node(prefix);
+    const b = await node(prefix);
+    const runId = randomUUID();
+    const got: RunEvent[] = [];
+    (await b.events.listen(runId, null, (e) => got.push(e))).start();
+    await a.events.emit(runId, 'status', { status: 'running' });
+    await a.events.emitMany(runId, [
+      { type: 'log', payload: logEvent('x') },
+      { type: 'log', payload: logEvent('y') },
+    ]);
+    await waitFor(() => got.length === 3, { what: '3 events', timeoutMs: 5_000 });
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(got[1]!.json).toBe(JSON.stringify({ type: 'log', runId, ...logEvent('x') }));
+    expect(b.bus.metrics().received).toBe(2);
+    expect(b.events.metrics().gapsFilled).toBe(0);
+  });
+
+  it('drops a version-1 message and counts it as version, as the bus does for any old contract', async () => {
+    const prefix = uniqueName('sp');
+    const b = await node(prefix);
+    const admin = new Redis(redis.url);
+    cleanup.push(() => admin.disconnect());
+    const runId = randomUUID();
+    const channel = `${prefix}:run:${runId}:events`;
+    const got: RunEvent[] = [];
+    (await b.events.listen(runId, null, (e) => got.push(e))).start();
+    const v1 = encodeEnvelope({
+      v: 1,
+      origin: createOrigin(),
+      channel,
+      ts: Date.now(),
+      payload: { seq: 1, type: 'status', runId, data: { status: 'running' } },
+    });
+    await admin.publish(channel, v1);
+    await waitFor(() => b.bus.metrics().dropped.version === 1, { what: 'v1 dropped' });
+    expect(got).toEqual([]);
+  });
+
+  it('serves every RunEvents sharing the emitting bus from the reply (their own echo is dropped)', async () => {
+    const prefix = uniqueName('sp');
+    const a = await node(prefix);
+    const client = new Redis(redis.url);
+    cleanup.push(() => client.disconnect());
+    const sibling = createRunEvents({
+      bus: a.bus,
+      log: redisEventLog({ redis: client, prefix }),
+      ...NO_GAP_FILL,
+    });
+    cleanup.push(() => sibling.close());
+    const runId = randomUUID();
+    const got: RunEvent[] = [];
+    (await sibling.listen(runId, null, (e) => got.push(e))).start();
+    await a.events.emit(runId, 'log', logEvent('shared bus'));
+    expect(got.map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('splits a batch larger than the channel limit into several messages, every one delivered', async () => {
+    const prefix = uniqueName('sp');
+    const a = await node(prefix);
+    const b = await node(prefix);
+    const runId = randomUUID();
+    const raw = await rawSubscriber(`${prefix}:run:${runId}:events`);
+    const got: RunEvent[] = [];
+    (await b.events.listen(runId, null, (e) => got.push(e))).start();
+    const big = 'x'.repeat(80 * 1024);
+    await a.events.emitMany(
+      runId,
+      Array.from({ length: 5 }, (_, i) => ({
+        type: 'log' as const,
+        payload: logEvent(`${i}${big}`),
+      })),
+    );
+    await waitFor(() => got.length === 5, { what: '5 big events', timeoutMs: 5_000 });
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(raw.length).toBeGreaterThanOrEqual(2);
+    for (const message of raw) {
+      expect(Buffer.byteLength(message)).toBeLessThanOrEqual(runEventsChannel.maxBytes!);
+    }
+  });
+
+  it('uses SPUBLISH from the script when the bus is sharded', async () => {
+    const prefix = uniqueName('sp');
+    const a = await node(prefix, true);
+    const b = await node(prefix, true);
+    const runId = randomUUID();
+    const raw = await rawSubscriber(`${prefix}:run:${runId}:events`, true);
+    const got: RunEvent[] = [];
+    (await b.events.listen(runId, null, (e) => got.push(e))).start();
+    await a.events.emitMany(runId, [
+      { type: 'log', payload: logEvent('s1') },
+      { type: 'log', payload: logEvent('s2') },
+    ]);
+    await waitFor(() => got.length === 2, { what: 'sharded delivery', timeoutMs: 5_000 });
+    expect(got.map((e) => e.seq)).toEqual([1, 2]);
+    expect(raw).toHaveLength(1);
+  });
+});
