@@ -1,9 +1,10 @@
 import { createLogger, exitOnSignals, loadConfigOrExit, runMain } from '@x/app-kit';
+import { withPersistentDevToken } from './config/dev-token.js';
 import { loadApiConfig } from './config/load-config.js';
 import { startApi } from './start-api.js';
 
 runMain('api', async () => {
-  const config = loadConfigOrExit(loadApiConfig);
+  const config = withPersistentDevToken(loadConfigOrExit(loadApiConfig));
   const logger = createLogger(config.logLevel, { service: 'api', mode: config.mode });
   const api = await startApi(config, logger);
   logger.info({ url: api.url, prefix: config.prefix }, 'listening');

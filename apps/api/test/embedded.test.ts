@@ -29,7 +29,7 @@ async function startEmbedded() {
     await child.waitForLine(/development token: /),
   )![1]!;
   const url = String(JSON.parse(await child.waitForLine(/"msg":"listening"/)).url);
-  return { child, api: apiClient(url, token) };
+  return { child, token, api: apiClient(url, token) };
 }
 
 afterAll(async () => {
@@ -37,7 +37,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-it('embedded mode: one process, a dev token, a demo run from start to done; a run cut by a crash is failed at restart', async () => {
+it('embedded mode: one process, a dev token, a demo run from start to done; a run cut by a crash is failed at restart and the dev token is kept', async () => {
   const first = await startEmbedded();
   proc = first.child;
   const created = await first.api.post<{ run: RunBody }>('/runs', {
@@ -75,6 +75,8 @@ it('embedded mode: one process, a dev token, a demo run from start to done; a ru
 
   const second = await startEmbedded();
   proc = second.child;
+  // The development token lives in DATA_DIR too, so a dashboard's saved token still works.
+  expect(second.token).toBe(first.token);
   const after = (await second.api.get<{ run: RunBody }>(`/runs/${long.id}`)).body.run;
   expect(after).toMatchObject({ status: 'failed', error: INTERRUPTED_ERROR });
   // The completed run survived the restart untouched.
