@@ -1,7 +1,7 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { NewResult, ShardStats } from '../types.js';
-import type { CompleteShardRow } from './complete-shard.js';
+import { type CompleteShardRow, completeShardStatement } from './complete-shard.js';
 
 /**
  * completeShard and the shard's results in one statement and one transaction.
@@ -13,21 +13,7 @@ import type { CompleteShardRow } from './complete-shard.js';
  * when the completion does: a redelivery of a completed shard inserts nothing, and there is
  * no moment where a shard has results but no completion (or the reverse).
  */
-const COMPLETE_SHARD_WITH_RESULTS = `
-with shard as (
-  update run_shards s
-  set status = 'completed', attempt = greatest(s.attempt, $3::int),
-      passed = $4, failed = $5, skipped = $6, completed_at = now()
-  where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
-    and exists (select 1 from runs where id = $1 and status in ('queued', 'running'))
-  returning s.run_id, s.shard_index
-), upd as (
-  update runs r
-  set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1
-  from shard
-  where r.id = shard.run_id and r.status in ('queued', 'running')
-  returning r.shard_count, r.shards_completed
-), ins as (
+const COMPLETE_SHARD_WITH_RESULTS = completeShardStatement(`, ins as (
   insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)
   select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
   from shard, jsonb_to_recordset($7::jsonb)
@@ -36,10 +22,7 @@ with shard as (
     set name = excluded.name, status = excluded.status, duration_ms = excluded.duration_ms,
         error = excluded.error
   returning 1
-)
-select shard_count, shards_completed, true as applied from upd
-union all
-select shard_count, shards_completed, false from runs where id = $1 and not exists (select 1 from upd)`;
+)`);
 
 export async function completeShardWithResultsSql(
   db: Kysely<Database>,

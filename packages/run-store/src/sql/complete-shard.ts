@@ -30,24 +30,36 @@ export interface CompleteShardRow {
  * A constant text (not a query builder) so pg can keep it prepared and Kysely need not
  * compile it on the hot path.
  */
-const COMPLETE_SHARD = `
+const FLIP_SHARD_AND_ADD_STATS = `
 with shard as (
   update run_shards s
   set status = 'completed', attempt = greatest(s.attempt, $3::int),
       passed = $4, failed = $5, skipped = $6, completed_at = now()
   where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
     and exists (select 1 from runs where id = $1 and status in ('queued', 'running'))
-  returning s.run_id
+  returning s.run_id, s.shard_index
 ), upd as (
   update runs r
   set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1
   from shard
   where r.id = shard.run_id and r.status in ('queued', 'running')
   returning r.shard_count, r.shards_completed
-)
+)`;
+
+const SELECT_OUTCOME = `
 select shard_count, shards_completed, true as applied from upd
 union all
 select shard_count, shards_completed, false from runs where id = $1 and not exists (select 1 from upd)`;
+
+/**
+ * The completion statement, optionally with more CTEs that run off the flipped `shard` row
+ * (completeShardWithResultsSql adds the results insert). Each variant is a constant text.
+ */
+export function completeShardStatement(extraCtes = ''): string {
+  return `${FLIP_SHARD_AND_ADD_STATS}${extraCtes}${SELECT_OUTCOME}`;
+}
+
+const COMPLETE_SHARD = completeShardStatement();
 
 export async function completeShardSql(
   db: Kysely<Database>,
