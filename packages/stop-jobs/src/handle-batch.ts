@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { batchDeadline, callService } from './call-service.js';
-import { decodeStopJob, encodeDeadStopJob, fieldsToRecord, resultFields } from './codec.js';
+import { decodeStopJob, encodeDeadStopJob, fieldsToRecord } from './codec.js';
+import { runCommitScript } from './commit-script.js';
 import type { Logger } from './logger.js';
 import { metricErrorCode, observeBatch, type StopJobsMetrics } from './metrics.js';
 import { parsePendingCount, type RawEntry } from './redis-replies.js';
@@ -9,7 +10,7 @@ import { clip, type StopJob, type StopService } from './stop-service.js';
 import type { StopJobsStreams } from './stream-names.js';
 
 export interface BatchContext {
-  redis: Pick<Redis, 'multi' | 'pipeline'>;
+  redis: Pick<Redis, 'call' | 'pipeline'>;
   streams: StopJobsStreams;
   group: string;
   consumer: string;
@@ -121,47 +122,57 @@ export async function handleBatch(
 }
 
 async function commit(ctx: BatchContext, entries: RawEntry[], slots: (Slot | undefined)[]) {
-  const { streams, maxLen } = ctx;
-  const multi = ctx.redis.multi();
-  const acked: string[] = [];
+  const { streams } = ctx;
   const published: StopJobResultFields[] = [];
-  let dead = 0;
-  slots.forEach((slot, index) => {
-    if (slot === undefined || slot === 'retry') return;
-    multi.call('XADD', [streams.results, '*', ...resultFields(slot.result)]);
-    if (slot.dead) {
-      multi.call('XADD', [streams.dead, '*', ...slot.dead]);
-      dead++;
+  const dead: string[][] = [];
+  for (let index = 0; index < slots.length; index++) {
+    const slot = slots[index];
+    if (slot === undefined || slot === 'retry') continue;
+    // The script acknowledges each result's source_entry_id: it must be this entry's id.
+    if (slot.result.source_entry_id !== entries[index]!.id) {
+      throw new Error(`result for ${entries[index]!.id} names ${slot.result.source_entry_id}`);
     }
-    acked.push(entries[index]!.id);
     published.push(slot.result);
-  });
-  if (acked.length === 0) return;
-  // One approximate trim per batch instead of MAXLEN on every XADD: same bound, fewer bytes.
-  multi.call('XTRIM', [streams.results, 'MAXLEN', '~', maxLen]);
-  if (dead) multi.call('XTRIM', [streams.dead, 'MAXLEN', '~', maxLen]);
-  multi.call('XACK', [streams.jobs, ctx.group, ...acked]);
-  const replies = await multi.exec();
-  if (!replies) throw new Error('MULTI/EXEC was aborted');
-  const failed = replies.find(([error]) => error);
-  if (failed?.[0]) throw failed[0];
+    if (slot.dead) dead.push(slot.dead);
+  }
+  if (published.length === 0) return;
+  const args: (string | number)[] = [
+    streams.results,
+    streams.dead,
+    streams.jobs,
+    ctx.group,
+    ctx.maxLen,
+    published.length,
+    dead.length,
+  ];
+  for (const r of published) {
+    args.push(
+      r.run_id,
+      r.outcome,
+      r.error_code,
+      r.error_message,
+      r.final_status,
+      r.source_entry_id,
+    );
+  }
+  for (const fields of dead) args.push(fields.length, ...fields);
+  const ackCount = await runCommitScript(ctx.redis, args);
 
-  const ackCount = Number(replies[replies.length - 1]?.[1] ?? 0);
-  if (ackCount < acked.length) {
+  if (ackCount < published.length) {
     // Another consumer claimed and acknowledged some of these while we were handling
     // them (handling took longer than claimMinIdleMs): their results went out twice.
-    ctx.metrics.raced += acked.length - ackCount;
+    ctx.metrics.raced += published.length - ackCount;
     ctx.logger.warn(
-      { raced: acked.length - ackCount },
+      { raced: published.length - ackCount },
       'entries were acknowledged elsewhere first',
     );
   }
-  ctx.metrics.deadLettered += dead;
+  ctx.metrics.deadLettered += dead.length;
   for (const result of published) {
     ctx.metrics.handled[result.outcome]++;
     ctx.metrics.errorCodes[metricErrorCode(result.error_code)]++;
   }
-  for (const id of acked) ctx.lastErrors.delete(id);
+  if (ctx.lastErrors.size) for (const r of published) ctx.lastErrors.delete(r.source_entry_id);
 }
 
 function deadLetter(
