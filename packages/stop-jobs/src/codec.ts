@@ -39,7 +39,11 @@ export function fieldsToRecord(
   const record: Record<string, string> = Object.create(null);
   for (let i = 0; i < fields.length; i += 2) {
     const key = fields[i]!;
-    if (key in record) return { ok: false, detail: `field '${key}' appears more than once` };
+    // A scan of the earlier keys (at most MAX_FIELDS) is cheaper than `in` on a
+    // prototype-less dictionary object, and this runs for every entry.
+    for (let j = 0; j < i; j += 2) {
+      if (fields[j] === key) return { ok: false, detail: `field '${key}' appears more than once` };
+    }
     record[key] = fields[i + 1]!;
   }
   return { ok: true, record };

@@ -73,7 +73,9 @@ export async function handleBatch(
       slots[index] = deadLetter(ctx, entry, decoded.job.runId, deliveryCount, last);
       return;
     }
-    const job: StopJob = { ...decoded.job, deliveryCount };
+    // A literal, not a spread: this runs for every entry and spreads are slow in V8.
+    const { runId, reason, requestedAtMs, requestedBy, entryId } = decoded.job;
+    const job: StopJob = { runId, reason, requestedAtMs, requestedBy, entryId, deliveryCount };
     const queue = byRun.get(job.runId);
     if (queue) queue.push({ index, job });
     else byRun.set(job.runId, [{ index, job }]);

@@ -49,9 +49,15 @@ function parseEntries(entries: unknown): RawEntry[] {
     const [id, fields] = entry as [unknown, unknown];
     return {
       id: String(id),
-      fields: Array.isArray(fields) ? fields.map((f) => String(f)) : null,
+      fields: Array.isArray(fields) ? asStrings(fields) : null,
     };
   });
+}
+
+/** ioredis already hands over strings: keep its array rather than copy one per entry. */
+function asStrings(items: unknown[]): string[] {
+  for (const item of items) if (typeof item !== 'string') return items.map(String);
+  return items as string[];
 }
 
 /** The group or the stream is gone (stream deleted, Redis restarted empty). */
