@@ -1,7 +1,13 @@
 import type { Redis } from 'ioredis';
 import { backoffDelay, sleep } from './backoff.js';
 import type { ResolvedOptions, StopJobsConsumerOptions } from './consumer-options.js';
-import { type BatchContext, type BatchSource, handleBatch } from './handle-batch.js';
+import {
+  type BatchContext,
+  type BatchSource,
+  commitBatch,
+  handleBatch,
+  prepareBatch,
+} from './handle-batch.js';
 import { createLease } from './lease.js';
 import { silentLogger } from './logger.js';
 import { createMetrics, type StopJobsMetrics, snapshotMetrics } from './metrics.js';
@@ -90,12 +96,40 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
   });
 
   const handle = async (entries: RawEntry[], source: BatchSource) => {
+    await settleCommit();
     lease.hold(entries);
     try {
       await handleBatch(ctx, entries, source);
     } finally {
       lease.release(entries);
     }
+  };
+
+  /**
+   * The commit of the last backlog batch, still in flight while the next one is prepared,
+   * so this process and Redis work at the same time. Commits stay one at a time and in
+   * order: each waits for the one before it. Its failure surfaces at the next settle.
+   */
+  let committing: Promise<void> | undefined;
+  const settleCommit = async () => {
+    const inFlight = committing;
+    committing = undefined;
+    await inFlight;
+  };
+
+  const handleBacklog = async (entries: RawEntry[]) => {
+    lease.hold(entries);
+    let prepared: Awaited<ReturnType<typeof prepareBatch>>;
+    try {
+      prepared = await prepareBatch(ctx, entries, 'new');
+      await settleCommit();
+    } catch (error) {
+      lease.release(entries);
+      throw error;
+    }
+    const commit = commitBatch(ctx, prepared).finally(() => lease.release(entries));
+    commit.catch(() => {}); // observed by settleCommit; avoids an unhandled rejection meanwhile
+    committing = commit;
   };
 
   /**
@@ -129,6 +163,7 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
           pendingCursor = entries.length ? entries[entries.length - 1]!.id : null;
           await handle(entries, 'redelivered');
         } else if (Date.now() >= nextClaimAt) {
+          await settleCommit();
           const reply = parseAutoclaimReply(
             await opts.redis.call(
               'XAUTOCLAIM',
@@ -159,8 +194,9 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
           prefetch = undefined;
           const entries = await fetched;
           prefetch = readAhead(entries);
-          await handle(entries, 'new');
+          await handleBacklog(entries);
         } else {
+          await settleCommit();
           const wait = Math.max(1, Math.min(opts.blockMs, nextClaimAt - Date.now()));
           const entries = await blockingRead(wait);
           metrics.read += entries.length;
@@ -190,7 +226,18 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
         await sleep(delay, stopping.signal);
       }
     }
+    await finishCommit();
     if (prefetch) await finishPrefetched(prefetch);
+  };
+
+  const finishCommit = async () => {
+    try {
+      await settleCommit();
+    } catch (error) {
+      // Left pending: re-read by this consumer name on restart, or claimed by another.
+      metrics.errors.redis++;
+      opts.logger.error({ err: errorMessage(error) }, 'stop-jobs consumer error while closing');
+    }
   };
 
   const finishPrefetched = async (fetched: Promise<RawEntry[]>) => {

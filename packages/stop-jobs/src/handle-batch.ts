@@ -33,18 +33,24 @@ export type BatchSource = 'new' | 'redelivered';
 
 type Slot = { result: StopJobResultFields; dead?: string[] } | 'retry';
 
+/** A batch whose service calls are done: one slot per entry, ready for commitBatch. */
+export interface PreparedBatch {
+  entries: RawEntry[];
+  slots: (Slot | undefined)[];
+}
+
 /**
- * Handles one batch: decode, call the service (runs in parallel, one run's entries in
- * order), then publish every result, dead letter and the acknowledgement in ONE
- * MULTI/EXEC. An entry is never acknowledged without its result; an entry whose service
+ * First half of a batch: decode, call the service (runs in parallel, one run's entries in
+ * order). commitBatch then publishes every result, dead letter and the acknowledgement in
+ * ONE Lua script. An entry is never acknowledged without its result; an entry whose service
  * call failed stays pending and comes back through XAUTOCLAIM after `claimMinIdleMs`.
  */
-export async function handleBatch(
+export async function prepareBatch(
   ctx: BatchContext,
   entries: RawEntry[],
   source: BatchSource,
-): Promise<void> {
-  if (entries.length === 0) return;
+): Promise<PreparedBatch> {
+  if (entries.length === 0) return { entries, slots: [] };
   const counts = source === 'new' ? null : await deliveryCounts(ctx, entries);
   const slots: (Slot | undefined)[] = new Array(entries.length);
   const byRun = new Map<string, { index: number; job: StopJob }[]>();
@@ -118,9 +124,23 @@ export async function handleBatch(
     }
   });
   deadline.clear();
+  return { entries, slots };
+}
 
-  await commit(ctx, entries, slots);
-  observeBatch(ctx.metrics, entries.length);
+/** Publishes a prepared batch's results and acknowledges its entries (see COMMIT_BATCH_LUA). */
+export async function commitBatch(ctx: BatchContext, batch: PreparedBatch): Promise<void> {
+  if (batch.entries.length === 0) return;
+  await commit(ctx, batch.entries, batch.slots);
+  observeBatch(ctx.metrics, batch.entries.length);
+}
+
+/** Handles one batch: prepareBatch, then commitBatch. */
+export async function handleBatch(
+  ctx: BatchContext,
+  entries: RawEntry[],
+  source: BatchSource,
+): Promise<void> {
+  await commitBatch(ctx, await prepareBatch(ctx, entries, source));
 }
 
 async function commit(ctx: BatchContext, entries: RawEntry[], slots: (Slot | undefined)[]) {
