@@ -1,4 +1,4 @@
-// 50,000 stop jobs through the consumer group (batched reads, one MULTI per batch) and
+// 50,000 stop jobs through the consumer group (batched reads, one Lua commit per batch) and
 // through the seed's way (XREAD COUNT 1, result XADD and offset SET per entry, sequential),
 // same Redis, same run. The machine is shared and its load drifts, so the two alternate in
 // five rounds of 10,000 entries each and the rates are totals over all rounds.
@@ -137,7 +137,7 @@ try {
     `stop-jobs bench: ${ENTRIES} entries each, no-op stop service, loopback redis-server, 2 cores`,
   );
   console.log(
-    `  consumer group (COUNT 128, one MULTI per batch): ${Math.round(perS)} entries/s, ${group.handled} handled in ${group.batches} batches`,
+    `  consumer group (COUNT 128, one Lua commit per batch): ${Math.round(perS)} entries/s, ${group.handled} handled in ${group.batches} batches`,
   );
   console.log(
     `  seed style (XREAD COUNT 1, XADD + SET per entry):  ${Math.round(seedPerS)} entries/s, ${seed.handled} handled`,
