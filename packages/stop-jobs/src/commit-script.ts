@@ -13,8 +13,8 @@ import { errorMessage } from './redis-replies.js';
  * encoding, reply decoding, garbage) and the bytes on the wire low: field names live here.
  *
  * KEYS: results stream, dead-letter stream, jobs stream.
- * ARGV: group, maxLen, result count, dead-letter count, then one argument per result (see
- * packResult), then per dead letter its item count followed by its field/value items.
+ * ARGV: group, maxLen, result count, dead-letter count, then 6 values per result in
+ * RESULT_FIELDS order, then per dead letter its item count followed by its field/value items.
  * The acknowledged ids are the results' `source_entry_id`s (one result per acknowledged entry).
  * Returns the number of entries XACK acknowledged.
  */
@@ -24,13 +24,11 @@ local nResults, nDead = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ids = {}
 local i = 5
 for r = 1, nResults do
-  local runId, outcome, code, final, id, message =
-    string.match(ARGV[i], '^(%S*) (%S*) (%S*) (%S*) (%S*) (.*)$')
-  if not id then return redis.error_reply('malformed result argument ' .. r) end
-  redis.call('XADD', KEYS[1], '*', 'run_id', runId, 'outcome', outcome, 'error_code', code,
-    'error_message', message, 'final_status', final, 'source_entry_id', id)
-  ids[r] = id
-  i = i + 1
+  redis.call('XADD', KEYS[1], '*', 'run_id', ARGV[i], 'outcome', ARGV[i + 1],
+    'error_code', ARGV[i + 2], 'error_message', ARGV[i + 3],
+    'final_status', ARGV[i + 4], 'source_entry_id', ARGV[i + 5])
+  ids[r] = ARGV[i + 5]
+  i = i + 6
 end
 for d = 1, nDead do
   local n = tonumber(ARGV[i])
@@ -64,22 +62,4 @@ export async function runCommitScript(
     reply = await redis.call('EVAL', [COMMIT_BATCH_LUA, 3, ...keysAndArgs]);
   }
   return Number(reply);
-}
-
-/**
- * One result as one script argument: `run_id outcome error_code final_status
- * source_entry_id error_message`. Each argument costs ioredis real CPU, so six per entry
- * were a hot spot. Only the message can hold spaces, so it goes last; the other five are
- * validated tokens without spaces (a UUID or '', enums, `[a-z_]*`, a Redis entry id).
- * A malformed argument makes the script fail before its XACK: no ack without a result.
- */
-export function packResult(r: {
-  run_id: string;
-  outcome: string;
-  error_code: string;
-  final_status: string;
-  source_entry_id: string;
-  error_message: string;
-}): string {
-  return `${r.run_id} ${r.outcome} ${r.error_code} ${r.final_status} ${r.source_entry_id} ${r.error_message}`;
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { batchDeadline, callService } from './call-service.js';
 import { decodeStopJob, encodeDeadStopJob, fieldsToRecord } from './codec.js';
-import { packResult, runCommitScript } from './commit-script.js';
+import { runCommitScript } from './commit-script.js';
 import type { Logger } from './logger.js';
 import { metricErrorCode, observeBatch, type StopJobsMetrics } from './metrics.js';
 import { parsePendingCount, type RawEntry } from './redis-replies.js';
@@ -167,7 +167,16 @@ async function commit(ctx: BatchContext, entries: RawEntry[], slots: (Slot | und
     published.length,
     dead.length,
   ];
-  for (const r of published) args.push(packResult(r));
+  for (const r of published) {
+    args.push(
+      r.run_id,
+      r.outcome,
+      r.error_code,
+      r.error_message,
+      r.final_status,
+      r.source_entry_id,
+    );
+  }
   for (const fields of dead) args.push(fields.length, ...fields);
   const ackCount = await runCommitScript(ctx.redis, args);
 
