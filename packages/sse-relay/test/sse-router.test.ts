@@ -58,6 +58,9 @@ describe('GET /runs/:runId/events', () => {
     expect(sse.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(sse.headers['cache-control']).toContain('no-cache');
     expect(sse.headers['x-accel-buffering']).toBe('no');
+    // The body runs until the connection closes: no chunked framing around every frame.
+    expect(sse.headers['transfer-encoding']).toBeUndefined();
+    expect(sse.headers.connection).toBe('close');
     await waitFor(() => sse.events.length === 1);
     await events.emit(run.id, 'status', { status: 'running' });
     await events.emit(run.id, 'shard', { shardIndex: 0, state: 'started', attempt: 1 });
