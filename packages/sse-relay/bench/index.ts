@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { type NodeProcess, spawnNode, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { io as connectIo, type Socket } from 'socket.io-client';
-import { openSse, type SseStream } from '../test/sse-client.js';
 import { buildForBench, type MedianIdleMemory, medianIdleMemory } from './idle-memory.js';
+import { openLeanSse } from './lean-sse-client.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // Every spawnNode() registers a process 'exit' hook that kills its child; this run spawns 13.
@@ -58,14 +58,11 @@ async function ours(load: (typeof LOADS)[number]): Promise<Result> {
   const runId = randomUUID();
   await admin.hset(`${prefix}:testrun:${runId}`, { workspaceId: 'ws', status: 'running' });
   const latencies: number[] = [];
-  const streams: SseStream[] = [];
+  const streams: { close(): void }[] = [];
   for (let i = 0; i < load.clients; i++) {
     streams.push(
-      await openSse(`${relayUrl}/runs/${runId}/events`, {
-        headers: { 'x-workspace': 'ws' },
-        onEvent: (e) => {
-          if (e.type === 'log') latencies.push(now() - Number(e.message));
-        },
+      await openLeanSse(`${relayUrl}/runs/${runId}/events`, { 'x-workspace': 'ws' }, (e) => {
+        if (e.type === 'log') latencies.push(now() - Number(e.message));
       }),
     );
   }
