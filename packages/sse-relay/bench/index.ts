@@ -14,6 +14,7 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // Every spawnNode() registers a process 'exit' hook that kills its child; this run spawns 13.
 process.setMaxListeners(32);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 5_000);
+const ROUNDS = 3;
 const LOADS = [
   { name: '1 client x 1000 ev/s', clients: 1, events: 2_000, intervalMs: 1 },
   { name: '100 clients x 500 ev/s', clients: 100, events: 1_000, intervalMs: 2 },
@@ -31,8 +32,14 @@ interface Result {
   p99: number;
   lost: number;
 }
-function summarize(latencies: number[], expected: number): Result {
-  latencies.sort((a, b) => a - b);
+/** Latencies of one round, and how many deliveries it expected. */
+interface Round {
+  latencies: number[];
+  expected: number;
+}
+function summarize(rounds: Round[]): Result {
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const expected = rounds.reduce((n, r) => n + r.expected, 0);
   return {
     p50: round(pct(latencies, 50)),
     p99: round(pct(latencies, 99)),
@@ -54,7 +61,7 @@ const [relay, emitter, ioRelay, ioEmitter] = await Promise.all([
 const relayUrl = `http://127.0.0.1:${await portOf(relay!)}`;
 const ioUrl = `http://127.0.0.1:${await portOf(ioRelay!)}`;
 
-async function ours(load: (typeof LOADS)[number]): Promise<Result> {
+async function ours(load: (typeof LOADS)[number]): Promise<Round> {
   const runId = randomUUID();
   await admin.hset(`${prefix}:testrun:${runId}`, { workspaceId: 'ws', status: 'running' });
   const latencies: number[] = [];
@@ -73,10 +80,10 @@ async function ours(load: (typeof LOADS)[number]): Promise<Result> {
   const expected = load.events * load.clients;
   for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(50);
   for (const s of streams) s.close();
-  return summarize(latencies, expected);
+  return { latencies, expected };
 }
 
-async function socketio(load: (typeof LOADS)[number]): Promise<Result> {
+async function socketio(load: (typeof LOADS)[number]): Promise<Round> {
   const latencies: number[] = [];
   const sockets: Socket[] = [];
   for (let i = 0; i < load.clients; i++) {
@@ -92,16 +99,23 @@ async function socketio(load: (typeof LOADS)[number]): Promise<Result> {
   const expected = load.events * load.clients;
   for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(50);
   for (const s of sockets) s.close();
-  return summarize(latencies, expected);
+  return { latencies, expected };
 }
 
 const results: Record<string, { ours: Result; socketio: Result }> = {};
 for (const load of LOADS) {
-  // Interleave so both see the same machine noise; warm up each path once.
+  // Warm up each path once, then alternate rounds so both see the same machine noise; each
+  // side's percentiles are over all its rounds' deliveries.
   await ours({ ...load, events: 200 });
   await socketio({ ...load, events: 200 });
-  const mine = await ours(load);
-  const theirs = await socketio(load);
+  const mineRounds: Round[] = [];
+  const theirRounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    mineRounds.push(await ours(load));
+    theirRounds.push(await socketio(load));
+  }
+  const mine = summarize(mineRounds);
+  const theirs = summarize(theirRounds);
   results[load.name] = { ours: mine, socketio: theirs };
   console.log(
     `${load.name.padEnd(24)} sse-relay p50 ${mine.p50} ms p99 ${mine.p99} ms lost ${mine.lost} | ` +

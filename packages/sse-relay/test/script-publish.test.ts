@@ -188,3 +188,46 @@ describe('publishing from the append script', () => {
     expect(raw).toHaveLength(1);
   });
 });
+
+describe('the run counter', () => {
+  const done = { status: 'completed' as const, passed: 1, failed: 0, total: 1, durationMs: 5 };
+
+  it('carries the seq and the done mark, so an append reads one key', async () => {
+    const prefix = uniqueName('sp');
+    const a = await node(prefix);
+    const admin = new Redis(redis.url);
+    cleanup.push(() => admin.disconnect());
+    const runId = randomUUID();
+    const key = `${prefix}:run:${runId}:seq`;
+    await a.events.emitMany(runId, [
+      { type: 'log', payload: logEvent('1') },
+      { type: 'log', payload: logEvent('2') },
+    ]);
+    expect(await admin.get(key)).toBe('l2');
+    await a.events.emit(runId, 'done', done);
+    expect(await admin.get(key)).toBe('d3');
+    expect(await a.events.emit(runId, 'log', logEvent('late'))).toBe(0);
+  });
+
+  it('falls back to the history when the counter is gone or an older version wrote it', async () => {
+    const prefix = uniqueName('sp');
+    const a = await node(prefix);
+    const admin = new Redis(redis.url);
+    cleanup.push(() => admin.disconnect());
+    const runId = randomUUID();
+    const key = `${prefix}:run:${runId}:seq`;
+    for (let i = 1; i <= 3; i++) await a.events.emit(runId, 'log', logEvent(String(i)));
+    // Evicted: the next seq continues after the history's last entry.
+    await admin.del(key);
+    expect(await a.events.emit(runId, 'log', logEvent('4'))).toBe(4);
+    // An older version's plain number carries no done mark: the history decides.
+    expect(await a.events.emit(runId, 'done', done)).toBe(5);
+    await admin.set(key, '5');
+    expect(await a.events.emit(runId, 'log', logEvent('after done'))).toBe(0);
+    // A counter ahead of the history (its tail trimmed) still wins.
+    const other = randomUUID();
+    await a.events.emit(other, 'log', logEvent('1'));
+    await admin.set(`${prefix}:run:${other}:seq`, 'l40');
+    expect(await a.events.emit(other, 'log', logEvent('next'))).toBe(41);
+  });
+});

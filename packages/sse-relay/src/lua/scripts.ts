@@ -6,16 +6,35 @@
  *       KEYS[2] = `{prefix}:run:{runId}:history` (stream; entry id `<seq>-0`, fields t, d).
  */
 
-/** Highest seq known to the keys: the counter, or the last history entry if the counter is gone. */
-const HEAD = `
-local function head()
-  local cur = tonumber(redis.call('GET', KEYS[1]) or 0)
+/**
+ * The run's state: its last seq and whether its `done` is appended. The counter holds both
+ * (`l<seq>` while live, `d<seq>` once `done` is in), so an append normally reads one key;
+ * the history's last entry is read only when the counter is gone (evicted) or holds an
+ * older version's plain number. Every writer of the counter sets it to at least the
+ * history's last seq, so a marked counter alone is the truth.
+ */
+const STATE = `
+local function state()
+  local raw = redis.call('GET', KEYS[1])
+  if raw then
+    local mark, n = string.match(raw, '^([ld])(%d+)$')
+    if n then return tonumber(n), mark == 'd' end
+  end
+  local cur = raw and tonumber(string.match(raw, '(%d+)$')) or 0
+  local done = false
   local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
   if last[1] then
     local s = tonumber(string.match(last[1][1], '^(%d+)'))
     if s > cur then cur = s end
+    local f = last[1][2]
+    for i = 1, #f, 2 do
+      if f[i] == 't' and f[i + 1] == 'done' then done = true end
+    end
   end
-  return cur
+  return cur, done
+end
+local function counter(seq, done)
+  return (done and 'd' or 'l') .. seq
 end
 `;
 
@@ -32,18 +51,8 @@ end
  * Returns one number per event: its seq, or 0 when it was refused because the run's `done`
  * is already in the history or earlier in this batch (`done` is the last frame).
  */
-export const APPEND_SCRIPT = `
-local seq = tonumber(redis.call('GET', KEYS[1]) or 0)
-local done = false
-local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if last[1] then
-  local s = tonumber(string.match(last[1][1], '^(%d+)'))
-  if s > seq then seq = s end
-  local f = last[1][2]
-  for i = 1, #f, 2 do
-    if f[i] == 't' and f[i + 1] == 'done' then done = true end
-  end
-end
+export const APPEND_SCRIPT = `${STATE}
+local seq, done = state()
 local floor = tonumber(ARGV[1])
 if floor > seq then seq = floor end
 local out = {}
@@ -80,7 +89,7 @@ for i = 9, #ARGV, 2 do
   end
 end
 if appended > 0 then
-  redis.call('SET', KEYS[1], seq, 'PX', ttl)
+  redis.call('SET', KEYS[1], counter(seq, done), 'PX', ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
 flush()
@@ -113,13 +122,15 @@ return out
 `;
 
 /** head: no ARGV. Returns the last assigned seq (0 when the run is unknown). */
-export const HEAD_SCRIPT = `${HEAD}
-return head()
+export const HEAD_SCRIPT = `${STATE}
+local seq = state()
+return seq
 `;
 
 /** repair: ARGV[1] floor, ARGV[2] ttlMs. Raises the counter to at least floor. */
-export const REPAIR_SCRIPT = `${HEAD}
+export const REPAIR_SCRIPT = `${STATE}
 local floor = tonumber(ARGV[1])
-if head() < floor then redis.call('SET', KEYS[1], floor, 'PX', ARGV[2]) end
+local seq, done = state()
+if seq < floor then redis.call('SET', KEYS[1], counter(floor, done), 'PX', ARGV[2]) end
 return 1
 `;
