@@ -11,15 +11,15 @@ export {
   type RunEventPayloads,
   type RunEventType,
 } from './run-event-types.js';
-export {
-  createRunEvents,
-  type ListenHandle,
-  type ListenOptions,
-  type NewRunEvent,
-  type RunEvents,
-  type RunEventsMetrics,
-  type RunEventsOptions,
-} from './run-events.js';
+export { createRunEvents } from './run-events.js';
+export type {
+  ListenHandle,
+  ListenOptions,
+  NewRunEvent,
+  RunEvents,
+  RunEventsMetrics,
+  RunEventsOptions,
+} from './run-events-api.js';
 export { runEventsChannel, type WireRunEvent, wireRunEventSchema } from './run-events-channel.js';
 export {
   RUN_EVENTS_ERROR_CODES,

@@ -1,18 +1,10 @@
-import { type BoundChannel, type Bus, encodeEnvelope, type Logger } from '@x/pubsub-core';
+import { type BoundChannel, type Bus, encodeEnvelope } from '@x/pubsub-core';
 import { computeReplay } from './compute-replay.js';
-import type { AppendPublish, EventLog } from './event-log.js';
-import { type ListenEndReason, ListenerEntry } from './listener-entry.js';
-import {
-  EMITTED_EVENT_TYPES,
-  type EmittedEventType,
-  eventJson,
-  makeRunEvent,
-  RESERVED_PAYLOAD_KEYS,
-  RUN_EVENT_PAYLOAD_SCHEMAS,
-  RUN_ID_PATTERN,
-  type RunEvent,
-  type RunEventPayloads,
-} from './run-event-types.js';
+import type { AppendPublish } from './event-log.js';
+import { ListenerEntry } from './listener-entry.js';
+import { assertRunId, prepareEvents } from './prepare-events.js';
+import { makeRunEvent, type RunEvent } from './run-event-types.js';
+import type { NewRunEvent, RunEvents, RunEventsOptions } from './run-events-api.js';
 import {
   runEventsChannel,
   type WireRunEvent,
@@ -20,98 +12,6 @@ import {
 } from './run-events-channel.js';
 import { RunEventsError } from './run-events-error.js';
 import { parseStoredEvent as parseLast, RunStream, type StreamCounters } from './run-stream.js';
-
-export interface RunEventsOptions {
-  /** The bus events travel on (`{prefix}:run:{runId}:events`); the caller owns and closes it. */
-  bus: Bus;
-  /** Sequence counter and history: `memoryEventLog()` embedded, `redisEventLog()` distributed. */
-  log: EventLog;
-  /** Events kept per run for resume. Default 10,000: a long run's tail without unbounded memory. */
-  historyLimit?: number;
-  /** History lifetime after `done`, in ms. Default 10 minutes: late reconnects still replay. */
-  doneTtlMs?: number;
-  /** History lifetime after the last event of a run that never finished. Default 24 h. */
-  idleTtlMs?: number;
-  /**
-   * How long an early event waits for the ones before it before they are read from the
-   * history, in ms. Default 250: concurrent emitters publish within a few ms of each other.
-   */
-  gapTimeoutMs?: number;
-  /**
-   * Every this many ms, each run with listeners reads its history past what it delivered:
-   * the safety net for a publish lost while the subscription stayed up. Default 5,000.
-   */
-  catchUpIntervalMs?: number;
-  /** Live events held for a listener still writing its replay before it is ended. Default 10,000. */
-  maxHeldEvents?: number;
-  logger?: Logger;
-}
-
-export interface ListenOptions {
-  /** Called once if the relay ends the listener (done, gap, overflow, closed). */
-  onEnd?: (reason: ListenEndReason) => void;
-}
-
-export interface ListenHandle {
-  /** Events after `afterSeq` up to `headSeq`, to send before live events (empty if not recovered). */
-  readonly replay: readonly RunEvent[];
-  /** False when `afterSeq` was given but the history no longer holds every missing event. */
-  readonly recovered: boolean;
-  /** The last seq delivered in this process when the listener joined. */
-  readonly headSeq: number;
-  /** Starts live delivery: held events first, then as they come. Call after sending `replay`. */
-  start(): void;
-  /** Leaves the run; the last listener releases the subscription. Idempotent. */
-  close(): void;
-}
-
-export interface RunEventsMetrics extends StreamCounters {
-  emitted: number;
-  emitFailures: number;
-  /** Events refused because the run's `done` was already emitted (`done` is the last frame). */
-  droppedAfterDone: number;
-  delivered: number;
-  listeners: number;
-  runs: number;
-  foreignDropped: number;
-  malformedLog: number;
-}
-
-/** One event of an `emitMany` batch. */
-export type NewRunEvent = {
-  [T in EmittedEventType]: { type: T; payload: RunEventPayloads[T] };
-}[EmittedEventType];
-
-export interface RunEvents {
-  /**
-   * Assigns the next seq, appends to the history, publishes; resolves with the seq, or 0 when
-   * the run's `done` was already emitted (`done` is the last frame: the event is dropped and
-   * counted in `droppedAfterDone`).
-   */
-  emit<T extends EmittedEventType>(
-    runId: string,
-    type: T,
-    payload: RunEventPayloads[T],
-  ): Promise<number>;
-  /**
-   * Emits several events of one run in order, in one log round trip: consecutive seqs,
-   * appended atomically, then published in order. Every event is validated first (a bad one
-   * refuses the batch). Resolves with one seq per event, 0 for each dropped after `done`.
-   */
-  emitMany(runId: string, events: readonly NewRunEvent[]): Promise<number[]>;
-  /** Joins a run's live events, replaying from the history after `afterSeq` (null: live only). */
-  listen(
-    runId: string,
-    afterSeq: number | null,
-    listener: (event: RunEvent) => void,
-    opts?: ListenOptions,
-  ): Promise<ListenHandle>;
-  /** The last event in the run's history (e.g. its `done`), if any. */
-  lastEvent(runId: string): Promise<RunEvent | undefined>;
-  metrics(): RunEventsMetrics;
-  /** Ends every listener (`closed`) and releases subscriptions and timers; not the bus or log. */
-  close(): Promise<void>;
-}
 
 type LocalSink = (runId: string, events: readonly RunEvent[]) => void;
 /**
@@ -125,7 +25,6 @@ const ITEM_OVERHEAD = 40;
 
 const MAX_FLOORS = 10_000;
 const MAX_CHANNELS = 1_024;
-const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 
 /**
  * Sequenced, resumable run events. Emitting assigns a per-run seq atomically in the log,
@@ -265,14 +164,6 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   const assertOpen = () => {
     if (closed) throw new RunEventsError('closed', 'RunEvents is closed');
   };
-  const assertRunId = (runId: unknown): void => {
-    if (typeof runId !== 'string' || !RUN_ID_PATTERN.test(runId)) {
-      throw new RunEventsError(
-        'invalid_run_id',
-        `runId must match ${RUN_ID_PATTERN}, got ${JSON.stringify(runId)}`,
-      );
-    }
-  };
   const noteFloor = (runId: string, seq: number, done: boolean) => {
     floors.delete(runId);
     if (done) return;
@@ -280,32 +171,9 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     floors.set(runId, seq);
   };
 
-  /** Validates every event before anything is written: a bad one refuses the whole batch. */
   const prepare = (runId: string, events: readonly NewRunEvent[]) => {
     assertOpen();
-    assertRunId(runId);
-    if (!Array.isArray(events as unknown))
-      throw new RunEventsError('invalid_event', 'events must be an array');
-    return events.map(({ type, payload }: NewRunEvent) => {
-      if (!TYPES.includes(type)) {
-        throw new RunEventsError(
-          'invalid_event',
-          `type must be one of ${EMITTED_EVENT_TYPES.join(', ')}, got ${String(type)}`,
-        );
-      }
-      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-        throw new RunEventsError('invalid_event', `${type} payload must be an object`);
-      }
-      const data = payload as Record<string, unknown>;
-      const reserved = RESERVED_PAYLOAD_KEYS.find((key) => key in data);
-      if (reserved)
-        throw new RunEventsError('invalid_event', `${type} payload must not set "${reserved}"`);
-      const parsed = RUN_EVENT_PAYLOAD_SCHEMAS[type].safeParse(data);
-      if (!parsed.success) {
-        throw new RunEventsError('invalid_event', `${type} payload: ${parsed.error.message}`);
-      }
-      return { type, data, json: eventJson(type, runId, data) };
-    });
+    return prepareEvents(runId, events);
   };
 
   const emitMany = async (runId: string, events: readonly NewRunEvent[]): Promise<number[]> => {

@@ -1,6 +1,6 @@
 import type { Logger } from '@x/pubsub-core';
 import { type Request, type Response, Router } from 'express';
-import type { RunEvents } from './run-events.js';
+import type { RunEvents } from './run-events-api.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
 import { parseEventsRequest } from './sse-request.js';
 
