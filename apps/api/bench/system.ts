@@ -178,7 +178,10 @@ async function main() {
         shards: 8,
       });
       const stream = await openLeanSse(B, run.id, TOKEN);
-      await stream.waitFor('"started"', (d) => d.type === 'shard', 30_000);
+      // Running: every one of its 8 shards has started (each emits one `started`), so the
+      // abort meets a run in its steady state rather than the burst of its shards starting.
+      let started = 0;
+      await stream.waitFor('"started"', (d) => d.type === 'shard' && ++started === 8, 30_000);
       const t0 = performance.now();
       const replied = postJson(A, `/runs/${run.id}/abort`, TOKEN).then((reply) => {
         replies.push(performance.now() - t0);
