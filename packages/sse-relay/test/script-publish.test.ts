@@ -42,6 +42,13 @@ async function node(prefix: string, sharded = false) {
   return { bus, events };
 }
 
+/** A plain connection for reading and writing keys behind the log's back. */
+function adminClient() {
+  const admin = new Redis(redis.url);
+  cleanup.push(() => admin.disconnect());
+  return admin;
+}
+
 /** A plain subscriber collecting the raw messages of a channel. */
 async function rawSubscriber(channel: string, sharded = false) {
   const sub = new Redis(redis.url);
@@ -109,8 +116,7 @@ describe('publishing from the append script', () => {
   it('drops a version-1 message and counts it as version, as the bus does for any old contract', async () => {
     const prefix = uniqueName('sp');
     const b = await node(prefix);
-    const admin = new Redis(redis.url);
-    cleanup.push(() => admin.disconnect());
+    const admin = adminClient();
     const runId = randomUUID();
     const channel = `${prefix}:run:${runId}:events`;
     const got: RunEvent[] = [];
@@ -195,8 +201,7 @@ describe('the run counter', () => {
   it('carries the seq and the done mark, so an append reads one key', async () => {
     const prefix = uniqueName('sp');
     const a = await node(prefix);
-    const admin = new Redis(redis.url);
-    cleanup.push(() => admin.disconnect());
+    const admin = adminClient();
     const runId = randomUUID();
     const key = `${prefix}:run:${runId}:seq`;
     await a.events.emitMany(runId, [
@@ -212,8 +217,7 @@ describe('the run counter', () => {
   it('falls back to the history when the counter is gone or an older version wrote it', async () => {
     const prefix = uniqueName('sp');
     const a = await node(prefix);
-    const admin = new Redis(redis.url);
-    cleanup.push(() => admin.disconnect());
+    const admin = adminClient();
     const runId = randomUUID();
     const key = `${prefix}:run:${runId}:seq`;
     for (let i = 1; i <= 3; i++) await a.events.emit(runId, 'log', logEvent(String(i)));
