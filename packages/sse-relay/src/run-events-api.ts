@@ -4,7 +4,7 @@ import type { ListenEndReason } from './listener-entry.js';
 import type { EmittedEventType, RunEvent, RunEventPayloads } from './run-event-types.js';
 import type { StreamCounters } from './run-stream.js';
 
-/** The public shape of `createRunEvents`: its options, its handle and its metrics. */
+// The public shape of `createRunEvents`: its options, its handle and its metrics.
 
 export interface RunEventsOptions {
   /** The bus events travel on (`{prefix}:run:{runId}:events`); the caller owns and closes it. */
