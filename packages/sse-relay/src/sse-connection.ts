@@ -89,7 +89,8 @@ export class SseConnection {
     const socket = this.res.socket;
     socket?.setNoDelay(true);
     socket?.setTimeout(0);
-    this.write(`retry: ${retryMs}\n\n`);
+    // Through `res`: this write also sends the head. Every later one goes to the socket.
+    this.res.write(`retry: ${retryMs}\n\n`);
   }
 
   /** Writes a frame without an id (snapshot, a synthesised done). */
@@ -136,7 +137,14 @@ export class SseConnection {
 
   private write(chunk: string | Buffer): boolean {
     if (this.ended || this.res.destroyed || this.res.writableEnded) return false;
-    this.res.write(chunk);
+    // After open() a frame is one `socket.write`, written at once: `res.write` would cork the
+    // socket and flush it on the next tick, which costs CPU per write and holds every client
+    // of a fan-out until the last one's write is queued. The body is close-delimited, so
+    // `res` has no framing to add. Data a response queued before it had a socket (behind a
+    // pipelined request) is flushed when the socket is assigned, so order is kept.
+    const socket = this.res.socket;
+    if (socket) socket.write(chunk);
+    else this.res.write(chunk);
     const buffered = this.res.writableLength;
     const counters = this.shared.counters;
     if (buffered > counters.peakBufferedBytes) counters.peakBufferedBytes = buffered;
