@@ -1,3 +1,4 @@
+import { OutgoingMessage } from 'node:http';
 import type { Response } from 'express';
 import type { ListenEndReason } from './listener-entry.js';
 import type { RunEvent } from './run-event-types.js';
@@ -27,6 +28,7 @@ const HEADERS = Object.freeze({
   'X-Accel-Buffering': 'no',
 });
 const HEARTBEAT = Buffer.from(': hb\n\n');
+const nativeWrite = OutgoingMessage.prototype.write;
 
 // Fan-out writes one event to many connections: encode its frame once.
 const frames = new WeakMap<RunEvent, Buffer>();
@@ -141,9 +143,10 @@ export class SseConnection {
     // socket and flush it on the next tick, which costs CPU per write and holds every client
     // of a fan-out until the last one's write is queued. The body is close-delimited, so
     // `res` has no framing to add. Data a response queued before it had a socket (behind a
-    // pipelined request) is flushed when the socket is assigned, so order is kept.
+    // pipelined request) is flushed when the socket is assigned, so order is kept. A
+    // middleware that replaced `res.write` (compression, a body logger) keeps getting it all.
     const socket = this.res.socket;
-    if (socket) socket.write(chunk);
+    if (socket && this.res.write === nativeWrite) socket.write(chunk);
     else this.res.write(chunk);
     const buffered = this.res.writableLength;
     const counters = this.shared.counters;

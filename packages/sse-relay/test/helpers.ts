@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import type { SseRouterOptions } from '../src/index.js';
 import { createSseRouter } from '../src/index.js';
 
@@ -31,6 +31,8 @@ export function fakeRun(workspaceId = 'ws1', status = 'running'): FakeRun {
 export async function startRelayServer(
   opts: Pick<SseRouterOptions, 'events'> & Partial<SseRouterOptions>,
   runs: Map<string, FakeRun>,
+  /** Mounted before the router (e.g. one that wraps `res.write`). */
+  before?: RequestHandler,
 ) {
   const router = createSseRouter({
     authorize: (req, runId) => runs.get(runId)?.workspaceId === req.get('x-workspace'),
@@ -38,6 +40,7 @@ export async function startRelayServer(
     ...opts,
   });
   const app = express();
+  if (before) app.use(before);
   app.use(router);
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -74,6 +74,33 @@ describe('GET /runs/:runId/events', () => {
     sse.close();
   });
 
+  it('writes every frame through a middleware that wrapped res.write', async () => {
+    // Frames normally bypass res.write for the socket; a wrapper (compression, a body logger)
+    // must still see every byte of the stream.
+    const seen: string[] = [];
+    const wrapped = await startRelayServer({ events }, runs, (_req, res, next) => {
+      const write = res.write;
+      res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
+        seen.push(String(chunk));
+        return Reflect.apply(write, this, [chunk, ...rest]);
+      } as typeof res.write;
+      next();
+    });
+    try {
+      const run = newRun();
+      const sse = await openSse(`${wrapped.url}/runs/${run.id}/events`, { headers: ws1 });
+      await waitFor(() => sse.events.length === 1);
+      await events.emit(run.id, 'log', logEvent('through the wrapper'));
+      await waitFor(() => sse.events.length === 2);
+      expect(sse.events[1]).toMatchObject({ id: 1, type: 'log', message: 'through the wrapper' });
+      expect(seen.join('')).toContain('"type":"snapshot"');
+      expect(seen.join('')).toContain('id: 1\ndata: ');
+      sse.close();
+    } finally {
+      await wrapped.close();
+    }
+  });
+
   it('idle connections share one heartbeat interval and every one of them gets the heartbeat', async () => {
     const run = newRun();
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
