@@ -193,7 +193,11 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     expect(final.error).toMatch(/failed after 2 attempt/);
     await waitFor(() => s.worker!.metrics().activeShards === 0, { what: 'siblings stopped' });
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(s.worker!.metrics().shardsAborted).toBe(3);
+    // Each sibling was stopped while running, or (on a slow machine, when the doomed shard's
+    // two attempts were over before it began) refused at its start: none ran to the end.
+    const m = s.worker!.metrics();
+    expect(m.shardsAborted + m.shardsSkippedTerminal).toBe(3);
+    expect(m.shardsCompleted).toBe(0);
     const events = await eventsOf(s.log, run.id);
     const done = events.filter((e) => e.type === 'done');
     expect(done).toHaveLength(1);
