@@ -12,14 +12,20 @@ import {
 const run = { id: 'r', workspaceId: 'w', executor: 'demo' };
 
 describe('demo executor', () => {
-  it('wakes within a millisecond or so of the abort', async () => {
+  it('wakes on the abort itself, not on a later timer', async () => {
     const controller = new AbortController();
-    const sleeping = abortableSleep(10_000, controller.signal).catch(() => performance.now());
-    await new Promise((r) => setTimeout(r, 20));
-    const t0 = performance.now();
+    let woke = false;
+    const sleeping = abortableSleep(10_000, controller.signal).catch(() => {
+      woke = true;
+    });
+    await new Promise((r) => setTimeout(r, 5));
     controller.abort('stop');
-    const woke = await sleeping;
-    expect((woke as number) - t0).toBeLessThan(1.5);
+    // The abort listener rejects the sleep synchronously, so it settles in the microtasks that
+    // follow, before the event loop reaches any timer or I/O callback (setImmediate runs after
+    // those): "within 1 ms of the signal" without timing anything on a loaded machine.
+    await new Promise((r) => setImmediate(r));
+    expect(woke).toBe(true);
+    await sleeping;
   });
   it('reports outcomes and fails its first failAttempts attempts', async () => {
     const exec = demoExecutor();
