@@ -1,24 +1,14 @@
 // 500 runs x 4 shards of zero-duration demo tests, enqueue -> finalized in PostgreSQL, against
 // BullMQ's own fan-out/fan-in (FlowProducer: a parent completing after its 4 children) on the
-// same Redis in the same run, in alternating rounds. Loopback only; the last line is the JSON
-// summary.
+// same Redis in the same run, in alternating rounds; plain BullMQ jobs (4 per run, no fan-in,
+// no state) are printed as the floor. Each side also reports the machine's CPU per run.
+// Loopback only; the last line is the JSON summary.
 import { postgres, startRedis, uniqueName } from '@x/testkit';
-import { FlowProducer, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createStack } from '../test/fixtures/stack.js';
-
-const RUNS = 500;
-const SHARDS = 4;
-const CONCURRENCY = 16;
-const TIMEOUT_MS = 180_000;
-
-async function until(check: () => boolean | Promise<boolean>, what: string) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`bench timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { type CpuUsed, cpuSince, sampleCpu } from './machine-cpu.js';
+import { flows, plainJobs } from './references.js';
+import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
 
 async function ours(redisUrl: string, databaseUrl: string) {
   const stack = await createStack({
@@ -30,11 +20,13 @@ async function ours(redisUrl: string, databaseUrl: string) {
     attempts: 3,
   });
   const tests = Array.from({ length: SHARDS }, (_, i) => ({ name: `t${i}`, durationMs: 0 }));
+  const probe = new Redis(redisUrl);
+  const cpu = await sampleCpu(probe);
   const started = performance.now();
   const ids: string[] = [];
-  for (let r = 0; r < RUNS; r += 50) {
+  for (let r = 0; r < RUNS; r += BATCH) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(50, RUNS - r) }, () =>
+      Array.from({ length: Math.min(BATCH, RUNS - r) }, () =>
         stack.coordinator.enqueueRun({
           workspaceId: 'bench',
           executor: 'demo',
@@ -48,6 +40,8 @@ async function ours(redisUrl: string, databaseUrl: string) {
   await until(() => stack.worker!.metrics().runsFinalized >= RUNS, 'runs finalized');
   await until(async () => (await stack.store.terminalRuns(ids)).length === RUNS, 'DB status');
   const seconds = (performance.now() - started) / 1000;
+  const used = await cpuSince(probe, cpu);
+  probe.disconnect();
   // exactly once, from the database (and the event history): every run completed once, with
   // exact counters, every shard completed once, one `done` each.
   let exact = true;
@@ -66,93 +60,57 @@ async function ours(redisUrl: string, databaseUrl: string) {
   }
   const metrics = stack.worker!.metrics();
   await stack.close();
-  return { seconds, exact, metrics };
+  return { seconds, ...used, exact, metrics };
 }
 
-async function flows(redisUrl: string) {
-  const prefix = uniqueName('flow');
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const producer = new FlowProducer({ connection, prefix });
-  let parentsDone = 0;
-  const extra = [connection.duplicate(), connection.duplicate()] as const;
-  const children = new Worker('flow-children', async () => ({ ok: true }), {
-    connection: extra[0],
-    prefix,
-    concurrency: CONCURRENCY,
-  });
-  const parents = new Worker(
-    'flow-parents',
-    async (job) => {
-      await job.getChildrenValues();
-      return { ok: true };
-    },
-    { connection: extra[1], prefix, concurrency: CONCURRENCY },
-  );
-  parents.on('completed', () => {
-    parentsDone++;
-  });
-  const started = performance.now();
-  for (let r = 0; r < RUNS; r += 50) {
-    await Promise.all(
-      Array.from({ length: Math.min(50, RUNS - r) }, (_, i) =>
-        producer.add({
-          name: 'run',
-          queueName: 'flow-parents',
-          data: { run: r + i },
-          children: Array.from({ length: SHARDS }, (_, s) => ({
-            name: 'shard',
-            queueName: 'flow-children',
-            data: { shard: s },
-          })),
-        }),
-      ),
-    );
-  }
-  await until(() => parentsDone >= RUNS, 'flow parents');
-  const seconds = (performance.now() - started) / 1000;
-  await Promise.all([children.close(), parents.close(), producer.close()]);
-  for (const c of [connection, ...extra]) c.disconnect();
-  return { seconds };
-}
-
+type Round = CpuUsed & { seconds: number };
 const ROUNDS = 2;
 const redis = await startRedis();
 const db = await postgres('shard-worker-bench');
-// Rounds alternate (reference, ours, reference, ours) so load drift on a shared machine hits
-// both sides alike; each side's figure is its total runs over its total time.
-const flowRounds: Awaited<ReturnType<typeof flows>>[] = [];
+// Rounds alternate (references, ours, references, ours) so load drift on a shared machine hits
+// every side alike; each side's figure is its total runs over its total time.
+const flowRounds: Round[] = [];
+const plainRounds: Round[] = [];
 const ourRounds: Awaited<ReturnType<typeof ours>>[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     flowRounds.push(await flows(redis.url));
+    plainRounds.push(await plainJobs(redis.url));
     ourRounds.push(await ours(redis.url, db.url));
   }
 } finally {
   await db.close();
   await redis.close();
 }
-const sum = (xs: { seconds: number }[]) => xs.reduce((t, x) => t + x.seconds, 0);
-const flow = { seconds: sum(flowRounds) / ROUNDS };
-const mine = {
-  seconds: sum(ourRounds) / ROUNDS,
-  exact: ourRounds.every((r) => r.exact),
-  metrics: ourRounds.at(-1)!.metrics,
+const rate = (rounds: Round[]) => (RUNS * rounds.length) / rounds.reduce((t, r) => t + r.seconds, 0);
+const ms = (n: number) => (n / (RUNS * ROUNDS)).toFixed(2);
+/** CPU ms per run: the whole machine, this process, Redis, and the rest (PostgreSQL). */
+const cpuPerRun = (rounds: Round[]) => {
+  const sum = (key: keyof CpuUsed) => rounds.reduce((t, r) => t + r[key], 0);
+  const [machine, own, redis] = [sum('machineMs'), sum('ownMs'), sum('redisMs')];
+  // /proc/stat counts in 10 ms ticks: a short round can show the rest a hair below zero.
+  const rest = Math.max(0, machine - own - redis);
+  return `CPU per run ${ms(machine)} ms (this process ${ms(own)}, Redis ${ms(redis)}, PostgreSQL and the rest ${ms(rest)})`;
 };
+const runsPerS = rate(ourRounds);
+const flowsPerS = rate(flowRounds);
+const seconds = (rounds: Round[]) => rounds.map((r) => r.seconds.toFixed(2)).join(', ');
 console.log(
-  `rounds (s): flows ${flowRounds.map((r) => r.seconds.toFixed(2)).join(', ')}; shard-worker ${ourRounds.map((r) => r.seconds.toFixed(2)).join(', ')}`,
+  `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; shard-worker ${seconds(ourRounds)}`,
 );
-const runsPerS = RUNS / mine.seconds;
-const flowsPerS = RUNS / flow.seconds;
 console.log(
   `machine: 2 cores, loopback Redis and PostgreSQL; concurrency ${CONCURRENCY} per worker`,
 );
 console.log(
-  `shard-worker: ${RUNS} runs x ${SHARDS} shards in ${mine.seconds.toFixed(2)} s = ${runsPerS.toFixed(1)} runs/s (mean of ${ROUNDS} rounds; PostgreSQL state, events, exactly-once)`,
+  `shard-worker: ${runsPerS.toFixed(1)} runs/s, ${cpuPerRun(ourRounds)} (${RUNS} runs x ${SHARDS} shards, mean of ${ROUNDS} rounds; PostgreSQL state, events, exactly-once)`,
 );
 console.log(
-  `BullMQ FlowProducer: ${RUNS} parents x ${SHARDS} children in ${flow.seconds.toFixed(2)} s = ${flowsPerS.toFixed(1)} runs/s (mean of ${ROUNDS} rounds)`,
+  `BullMQ FlowProducer: ${flowsPerS.toFixed(1)} runs/s, ${cpuPerRun(flowRounds)} (${RUNS} parents x ${SHARDS} children)`,
 );
-console.log(`worker metrics: ${JSON.stringify(mine.metrics)}`);
+console.log(
+  `BullMQ plain jobs (floor: ${SHARDS} per run, no fan-in, no state): ${rate(plainRounds).toFixed(1)} runs/s, ${cpuPerRun(plainRounds)}`,
+);
+console.log(`worker metrics: ${JSON.stringify(ourRounds.at(-1)!.metrics)}`);
 console.log(
   JSON.stringify({
     bench: 'shard-worker',
@@ -161,6 +119,6 @@ console.log(
     runs_per_s: Number(runsPerS.toFixed(1)),
     flows_runs_per_s: Number(flowsPerS.toFixed(1)),
     ratio: Number((runsPerS / flowsPerS).toFixed(2)),
-    exactly_once: mine.exact,
+    exactly_once: ourRounds.every((r) => r.exact),
   }),
 );
