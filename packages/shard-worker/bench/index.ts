@@ -82,7 +82,8 @@ try {
   await db.close();
   await redis.close();
 }
-const rate = (rounds: Round[]) => (RUNS * rounds.length) / rounds.reduce((t, r) => t + r.seconds, 0);
+const rate = (rounds: Round[]) =>
+  (RUNS * rounds.length) / rounds.reduce((t, r) => t + r.seconds, 0);
 const ms = (n: number) => (n / (RUNS * ROUNDS)).toFixed(2);
 /** CPU ms per run: the whole machine, this process, Redis, and the rest (PostgreSQL). */
 const cpuPerRun = (rounds: Round[]) => {

@@ -18,7 +18,8 @@ export interface CpuSample {
 export async function sampleCpu(redis: Redis): Promise<CpuSample> {
   const own = process.cpuUsage();
   const info = await redis.info('cpu');
-  const seconds = (field: string) => Number(info.match(new RegExp(`^${field}:([\\d.]+)`, 'm'))?.[1]);
+  const seconds = (field: string) =>
+    Number(info.match(new RegExp(`^${field}:([\\d.]+)`, 'm'))?.[1]);
   return {
     machineMs: machineBusyMs(),
     ownMs: (own.user + own.system) / 1000,

@@ -4,11 +4,10 @@
 // (bench/idle-memory.ts).
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { type NodeProcess, spawnNode, startRedis, uniqueName } from '@x/testkit';
+import { type NodeProcess, openSseFrames, spawnNode, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { io as connectIo, type Socket } from 'socket.io-client';
 import { buildForBench, type MedianIdleMemory, medianIdleMemory } from './idle-memory.js';
-import { openLeanSse } from './lean-sse-client.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 // Every spawnNode() registers a process 'exit' hook that kills its child; this run spawns 13.
@@ -68,7 +67,10 @@ async function ours(load: (typeof LOADS)[number]): Promise<Round> {
   const streams: { close(): void }[] = [];
   for (let i = 0; i < load.clients; i++) {
     streams.push(
-      await openLeanSse(`${relayUrl}/runs/${runId}/events`, { 'x-workspace': 'ws' }, (e) => {
+      // The application's JSON.parse of each message is part of what is measured (Socket.IO's
+      // side parses each packet in socket.io-client, its production client).
+      await openSseFrames(`${relayUrl}/runs/${runId}/events`, { 'x-workspace': 'ws' }, (data) => {
+        const e = JSON.parse(data);
         if (e.type === 'log') latencies.push(now() - Number(e.message));
       }),
     );

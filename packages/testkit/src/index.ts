@@ -3,5 +3,6 @@ export { MissingServerError } from './missing-server-error.js';
 export { postgres, type TestDatabase } from './postgres.js';
 export { startRedis, type TestRedis } from './redis-server.js';
 export { type NodeProcess, type SpawnNodeOptions, spawnNode } from './spawn-node.js';
+export { openSseFrames, type SseFrames } from './sse-frames.js';
 export { uniqueName } from './unique-name.js';
 export { type WaitForOptions, waitFor } from './wait-for.js';
