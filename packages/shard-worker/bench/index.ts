@@ -6,7 +6,7 @@
 import { postgres, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { createStack } from '../test/fixtures/stack.js';
-import { type CpuUsed, cpuSince, sampleCpu } from './machine-cpu.js';
+import { type CpuSample, cpuSince, sampleCpu } from './machine-cpu.js';
 import { flows, plainJobs } from './references.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
 
@@ -63,7 +63,7 @@ async function ours(redisUrl: string, databaseUrl: string) {
   return { seconds, ...used, exact, metrics };
 }
 
-type Round = CpuUsed & { seconds: number };
+type Round = CpuSample & { seconds: number };
 const ROUNDS = 2;
 const redis = await startRedis();
 const db = await postgres('shard-worker-bench');
@@ -87,7 +87,7 @@ const rate = (rounds: Round[]) =>
 const ms = (n: number) => (n / (RUNS * ROUNDS)).toFixed(2);
 /** CPU ms per run: the whole machine, this process, Redis, and the rest (PostgreSQL). */
 const cpuPerRun = (rounds: Round[]) => {
-  const sum = (key: keyof CpuUsed) => rounds.reduce((t, r) => t + r[key], 0);
+  const sum = (key: keyof CpuSample) => rounds.reduce((t, r) => t + r[key], 0);
   const [machine, own, redis] = [sum('machineMs'), sum('ownMs'), sum('redisMs')];
   // /proc/stat counts in 10 ms ticks: a short round can show the rest a hair below zero.
   const rest = Math.max(0, machine - own - redis);

@@ -38,9 +38,8 @@ function machineBusyMs(): number {
   }
 }
 
-export type CpuUsed = CpuSample;
-
-export async function cpuSince(redis: Redis, before: CpuSample): Promise<CpuUsed> {
+/** What was used since `before`, in the same three parts. */
+export async function cpuSince(redis: Redis, before: CpuSample): Promise<CpuSample> {
   const after = await sampleCpu(redis);
   return {
     machineMs: after.machineMs - before.machineMs,
