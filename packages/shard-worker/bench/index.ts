@@ -88,10 +88,10 @@ const ms = (n: number) => (n / (RUNS * ROUNDS)).toFixed(2);
 /** CPU ms per run: the whole machine, this process, Redis, and the rest (PostgreSQL). */
 const cpuPerRun = (rounds: Round[]) => {
   const sum = (key: keyof CpuSample) => rounds.reduce((t, r) => t + r[key], 0);
-  const [machine, own, redis] = [sum('machineMs'), sum('ownMs'), sum('redisMs')];
+  const [machine, own, server] = [sum('machineMs'), sum('ownMs'), sum('redisMs')];
   // /proc/stat counts in 10 ms ticks: a short round can show the rest a hair below zero.
-  const rest = Math.max(0, machine - own - redis);
-  return `CPU per run ${ms(machine)} ms (this process ${ms(own)}, Redis ${ms(redis)}, PostgreSQL and the rest ${ms(rest)})`;
+  const rest = Math.max(0, machine - own - server);
+  return `CPU per run ${ms(machine)} ms (this process ${ms(own)}, Redis ${ms(server)}, PostgreSQL and the rest ${ms(rest)})`;
 };
 const runsPerS = rate(ourRounds);
 const flowsPerS = rate(flowRounds);
