@@ -69,7 +69,9 @@ it('dashboard: saves a token, starts a demo run, shows live progress, aborts it 
   await expect.poll(() => page.locator('#results tr').count(), { timeout: 10_000 }).toBe(0);
   expect(await page.textContent('#results-count')).toBe('(0)');
   const note = await page.textContent('#results-note');
-  expect(note).toMatch(/^\d+ live results? (was|were) from shards that were stopped, and not recorded\.$/);
+  expect(note).toMatch(
+    /^\d+ live results? (was|were) from shards that were stopped, and not recorded\.$/,
+  );
   expect(Number(note?.split(' ')[0])).toBeGreaterThanOrEqual(liveRows);
   // The bar shows the recorded counts (none) once its width transition is over.
   const barWidth = (part: string) =>
