@@ -137,20 +137,25 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     counters.connections++;
     counters.connectionsTotal++;
     track(conn);
+    const finished = isFinished(run);
+    const last = finished ? await events.lastEvent(runId) : undefined;
+    if (conn.ended) return;
     const resumed = lastEventId !== null;
-    if (resumed) counters[handle.recovered ? 'resumesRecovered' : 'resumesNotRecovered']++;
+    // A finished run had events (its `done` at least): with no history left, even a resume
+    // from 0 missed them (expired, or an in-memory log lost in a restart), so the client must
+    // reload from the snapshot's source rather than trust an empty replay.
+    const recovered = handle.recovered && !(finished && !last);
+    if (resumed) counters[recovered ? 'resumesRecovered' : 'resumesNotRecovered']++;
     conn.sendData({
       type: 'snapshot',
       runId,
       run,
-      ...(resumed ? { recovered: handle.recovered } : {}),
+      ...(resumed ? { recovered } : {}),
     });
     for (const event of handle.replay) conn.send(event);
     if (conn.ended) return;
 
-    if (isFinished(run)) {
-      const last = await events.lastEvent(runId);
-      if (conn.ended) return;
+    if (finished) {
       if (last?.type === 'done') return conn.send(last);
       if (!last) return finishFromSnapshot(conn, run);
       // The status is final but `done` is still on its way: stream until it arrives.

@@ -172,6 +172,7 @@ describe('GET /runs/:runId/events', () => {
     const expired = newRun('aborted');
     const old = await openSse(eventsUrl(expired.id), { headers: ws1 });
     await old.ended;
+    expect(old.events[0]).not.toHaveProperty('recovered'); // not a resume
     expect(old.events[1]).toEqual({
       type: 'done',
       runId: expired.id,
@@ -181,6 +182,37 @@ describe('GET /runs/:runId/events', () => {
       total: 10,
       durationMs: null,
     });
+  });
+
+  it('answers a resume from 0 of a finished run whose history is gone with recovered:false', async () => {
+    // Its events existed (a finished run has a `done` at least) but expired, or lived in a log
+    // lost in a restart: an empty replay would look complete, so the client must reload.
+    const gone = newRun('completed');
+    const sse = await openSse(eventsUrl(gone.id, '?lastEventId=0'), { headers: ws1 });
+    await sse.ended;
+    expect(sse.events.map((e) => [e.type, e.id])).toEqual([
+      ['snapshot', undefined],
+      ['done', undefined],
+    ]);
+    expect(sse.events[0]).toMatchObject({ recovered: false });
+    // With its history there, the same resume from 0 replays it all and is recovered.
+    const kept = newRun('running');
+    await events.emit(kept.id, 'log', logEvent('a'));
+    await events.emit(kept.id, 'done', {
+      status: 'completed',
+      passed: 1,
+      failed: 0,
+      total: 1,
+      durationMs: 5,
+    });
+    kept.status = 'completed';
+    const again = await openSse(eventsUrl(kept.id, '?lastEventId=0'), { headers: ws1 });
+    await again.ended;
+    expect(again.events[0]).toMatchObject({ type: 'snapshot', recovered: true });
+    expect(again.events.slice(1).map((e) => [e.type, e.id])).toEqual([
+      ['log', 1],
+      ['done', 2],
+    ]);
   });
 
   it('resumes with Last-Event-ID: exactly the missed events, then live; beyond the history a recovered:false snapshot', async () => {
