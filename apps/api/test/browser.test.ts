@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { apiClient, demoTests, type RunBody } from './support/api-client.js';
 import { startInProcessApi, TOKEN_A } from './support/in-process-api.js';
 
 const ARTIFACTS = new URL('../test-artifacts/', import.meta.url);
@@ -20,6 +21,35 @@ afterAll(async () => {
   await browser?.close();
   await ctx?.close();
 });
+
+/** A page on the dashboard with the token saved, collecting page errors. */
+async function signedIn(base: string) {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${base}/`);
+  await page.fill('#token-input', TOKEN_A);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#home:not([hidden])');
+  return { page, errors };
+}
+
+async function runToCompletion(base: string, tests: number, shards: number): Promise<string> {
+  const client = apiClient(base, TOKEN_A);
+  const created = await client.post<{ run: RunBody }>('/runs', {
+    executor: 'demo',
+    tests: demoTests(tests, 0, 3),
+    shards,
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.run.id;
+  await expect
+    .poll(async () => (await client.get<{ run: RunBody }>(`/runs/${id}`)).body.run.status, {
+      timeout: 20_000,
+    })
+    .toBe('completed');
+  return id;
+}
 
 it('dashboard: saves a token, starts a demo run, shows live progress, aborts it and shows aborted', async () => {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -90,5 +120,68 @@ it('dashboard: saves a token, starts a demo run, shows live progress, aborts it 
   await expect
     .poll(() => page.locator('#runs .status').first().textContent(), { timeout: 10_000 })
     .toBe('aborted');
+  expect(errors).toEqual([]);
+});
+
+it('dashboard: after a restart (event history gone) a completed run still shows its results and shards', async () => {
+  // The embedded event log lives in memory: a second api on the same database has none.
+  const first = await startInProcessApi();
+  const runId = await runToCompletion(first.api.url, 12, 3);
+  await first.api.shutdown('restart');
+  const second = await startInProcessApi({}, first.db);
+  try {
+    const { page, errors } = await signedIn(second.api.url);
+    await page.goto(`${second.api.url}/#/runs/${runId}`);
+    await expect.poll(() => page.textContent('#run-status'), { timeout: 10_000 }).toBe('completed');
+    await expect.poll(() => page.locator('#results tr').count(), { timeout: 10_000 }).toBe(12);
+    expect(await page.textContent('#results-count')).toBe('(12)');
+    const shardStates = await page.locator('#shards .shard .status').allTextContents();
+    expect(shardStates).toEqual(['completed', 'completed', 'completed']);
+    expect(await page.textContent('#run-counts')).toMatch(/^12 of 12 tests · 8 passed · 4 failed/);
+    expect(errors).toEqual([]);
+  } finally {
+    await second.close();
+    await first.db.close();
+  }
+});
+
+it('dashboard: a run page shows nothing of the previous run while it loads, and the list keeps refreshing past one page', async () => {
+  const client = apiClient(ctx.api.url, TOKEN_A);
+  const { page, errors } = await signedIn(ctx.api.url);
+  // Earlier tests left runs; make sure there are more than one page of 25.
+  for (let i = 0; i < 26; i++) {
+    const r = await client.post('/runs', { executor: 'demo', tests: demoTests(1, 0) });
+    expect(r.status).toBe(201);
+  }
+  const seen = await runToCompletion(ctx.api.url, 4, 2);
+  await page.goto(`${ctx.api.url}/#/runs/${seen}`);
+  await expect.poll(() => page.textContent('#run-status'), { timeout: 10_000 }).toBe('completed');
+  // Read in the same task as the route change, before any of the new page's requests answer.
+  const other = await client.post<{ run: RunBody }>('/runs', {
+    executor: 'demo',
+    tests: demoTests(2, 0),
+  });
+  // Browser-side code as text: this test file is compiled without the DOM types.
+  const shown = await page.evaluate(`new Promise((resolve) => {
+    addEventListener('hashchange', () => {
+      const text = (sel) => document.querySelector(sel)?.textContent ?? '';
+      resolve([text('#run-status'), text('#run-counts'), text('#run-error')]);
+    }, { once: true });
+    location.hash = '#/runs/${other.body.run.id}';
+  })`);
+  expect(shown).toEqual(['', '', '']);
+
+  // The list has a second page; a run created elsewhere still shows up on its own.
+  await page.goto(`${ctx.api.url}/#/`);
+  await expect.poll(() => page.isHidden('#more'), { timeout: 10_000 }).toBe(false);
+  const fresh = await client.post<{ run: RunBody }>('/runs', {
+    executor: 'demo',
+    name: 'created-elsewhere',
+    tests: demoTests(1, 0),
+  });
+  expect(fresh.status).toBe(201);
+  await expect
+    .poll(() => page.locator('#runs tr').first().textContent(), { timeout: 12_000 })
+    .toContain('created-elsewhere');
   expect(errors).toEqual([]);
 });

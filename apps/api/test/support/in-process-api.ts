@@ -10,12 +10,16 @@ export const TOKEN_B = 'token-for-workspace-b-0002';
  * The api in embedded mode (memory bus, in-process worker) on a fresh PostgreSQL database,
  * in this process: fast enough for HTTP suites and the browser test.
  */
-export async function startInProcessApi(env: Record<string, string> = {}): Promise<{
+export async function startInProcessApi(
+  env: Record<string, string> = {},
+  /** A database an earlier api used (a restart); `close()` then leaves it to its owner. */
+  existing?: TestDatabase,
+): Promise<{
   api: RunningApi;
   db: TestDatabase;
   close(): Promise<void>;
 }> {
-  const db = await postgres('api');
+  const db = existing ?? (await postgres('api'));
   const config = loadApiConfig({
     PORT: '0',
     DATABASE_URL: db.url,
@@ -30,7 +34,7 @@ export async function startInProcessApi(env: Record<string, string> = {}): Promi
     db,
     async close() {
       await api.shutdown('test');
-      await db.close();
+      if (!existing) await db.close();
     },
   };
 }
