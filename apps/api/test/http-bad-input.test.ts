@@ -59,15 +59,41 @@ describe('bodies', () => {
   it('answers 400 invalid_input for malformed JSON', async () => {
     const r = await a().request('POST', '/runs', '{"executor": "demo", tests: [', {});
     expect(r.status).toBe(400);
-    expect(r.body).toMatchObject({
-      error: { code: 'invalid_input', message: expect.stringMatching(/JSON/) },
+    expect(r.body).toEqual({
+      error: {
+        code: 'invalid_input',
+        message: 'request body is not valid JSON',
+        details: { issues: [{ field: 'body', message: 'request body is not valid JSON' }] },
+      },
     });
   });
 
-  it('answers 400 for JSON that is not an object', async () => {
-    expect((await a().request('POST', '/runs', '"just a string"')).status).toBe(400);
-    expect((await a().request('POST', '/runs', '[1,2,3]')).status).toBe(400);
-    expect((await a().request('POST', '/runs', 'null')).status).toBe(400);
+  it('answers 400 for JSON that is not an object, saying so (it is valid JSON)', async () => {
+    for (const body of ['"just a string"', '[1,2,3]', '[]', 'null', '42']) {
+      const r = await a().request<{ error: { message: string; details: unknown } }>(
+        'POST',
+        '/runs',
+        body,
+      );
+      expect(r.status, body).toBe(400);
+      expect(r.body.error.message, body).toBe('request body must be a JSON object');
+      expect(r.body.error.details, body).toEqual({
+        issues: [{ field: 'body', message: 'request body must be a JSON object' }],
+      });
+    }
+  });
+
+  it('names an unknown field itself, at any depth', async () => {
+    const r = await a().post<{ error: { details: { issues: { field: string }[] } } }>('/runs', {
+      executor: 'demo',
+      tests: [{ name: 'a', durationMs: 1, url: 'http://x' }],
+      extra: 1,
+    });
+    expect(r.status).toBe(400);
+    expect(r.body.error.details.issues.map((i) => i.field).sort()).toEqual([
+      'extra',
+      'tests.0.url',
+    ]);
   });
 
   it('names every bad field in one 400', async () => {
@@ -160,9 +186,17 @@ describe('bodies', () => {
       'cursor=not-a-real-cursor',
       'status=running&status=queued',
     ]) {
-      const r = await a().get<{ error: { code: string; message: string } }>(`/runs?${q}`);
+      const r = await a().get<{
+        error: { code: string; message: string; details: { issues: { field: string }[] } };
+      }>(`/runs?${q}`);
       expect(r.status, q).toBe(400);
       expect(r.body.error.code).toBe('invalid_input');
+      // One shape for every 400, whichever layer refused it (a forged cursor: the store).
+      const field = q.split('=')[0];
+      expect(
+        r.body.error.details.issues.map((i) => i.field),
+        q,
+      ).toContain(field);
     }
   });
 });

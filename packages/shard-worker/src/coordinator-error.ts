@@ -5,13 +5,22 @@ export const COORDINATOR_ERROR_CODES = [
 ] as const;
 export type CoordinatorErrorCode = (typeof COORDINATOR_ERROR_CODES)[number];
 
-/** A run the coordinator refused or could not enqueue; the message names the problem. */
+/**
+ * A run the coordinator refused or could not enqueue; the message names the problem and
+ * `field` the input field it is about (`shards`, `executor`, `tests.3`), when there is one.
+ */
 export class CoordinatorError extends Error {
   override readonly name = 'CoordinatorError';
   readonly code: CoordinatorErrorCode;
+  readonly field: string | undefined;
 
-  constructor(code: CoordinatorErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: CoordinatorErrorCode,
+    message: string,
+    options?: { cause?: unknown; field?: string },
+  ) {
     super(message, options);
     this.code = code;
+    this.field = options?.field;
   }
 }

@@ -63,7 +63,13 @@ export function createCoordinator({
     async enqueueRun(input) {
       const shards = input.shards ?? 1;
       if (!Number.isInteger(shards) || shards < 1 || shards > maxShards) {
-        throw new CoordinatorError('invalid_input', `shards must be an integer in 1..${maxShards}`);
+        throw new CoordinatorError(
+          'invalid_input',
+          `shards must be an integer in 1..${maxShards}`,
+          {
+            field: 'shards',
+          },
+        );
       }
       if (executors) {
         const executor = executors.get(input.executor);
@@ -71,6 +77,7 @@ export function createCoordinator({
           throw new CoordinatorError(
             'unknown_executor',
             `unknown executor ${JSON.stringify(input.executor)}; known: ${executors.names().join(', ')}`,
+            { field: 'executor' },
           );
         }
         input.tests.forEach((test, i) => {
@@ -79,6 +86,7 @@ export function createCoordinator({
             throw new CoordinatorError(
               'invalid_input',
               `tests.${i}: ${describeIssues(parsed.error)}`,
+              { field: `tests.${i}` },
             );
           }
         });

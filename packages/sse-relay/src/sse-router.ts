@@ -107,7 +107,11 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const router = Router() as SseRouter;
   router.get('/runs/:runId/events', async (req, res) => {
     const parsed = parseEventsRequest(req);
-    if (!parsed.ok) return fail(res, 400, 'invalid_input', parsed.message, { field: parsed.field });
+    if (!parsed.ok) {
+      // `issues` is the shape of every other 400 of an @x api; `field` is kept for old clients.
+      const issues = [{ field: parsed.field, message: parsed.message }];
+      return fail(res, 400, 'invalid_input', parsed.message, { field: parsed.field, issues });
+    }
     if (shuttingDown) return fail(res, 503, 'unavailable', 'the server is shutting down; retry');
     const { runId, lastEventId } = parsed;
     if (!(await authorize(req, runId)))

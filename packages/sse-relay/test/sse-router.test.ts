@@ -125,7 +125,7 @@ describe('GET /runs/:runId/events', () => {
       error: {
         code: 'invalid_input',
         message: 'runId must be a UUID',
-        details: { field: 'runId' },
+        details: { field: 'runId', issues: [{ field: 'runId', message: 'runId must be a UUID' }] },
       },
     });
     const run = newRun();
@@ -137,6 +137,7 @@ describe('GET /runs/:runId/events', () => {
     const badQuery = await fetch(eventsUrl(run.id, '?lastEventId=1.5'), { headers: ws1 });
     expect(((await badQuery.json()) as { error: { details: unknown } }).error.details).toEqual({
       field: 'lastEventId',
+      issues: [{ field: 'lastEventId', message: expect.stringContaining('lastEventId') }],
     });
   });
 

@@ -3,6 +3,7 @@ import { CoordinatorError } from '@x/shard-worker';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
+import { fieldError } from './validation.js';
 
 /** The shape body-parser (and other http-errors users) give their errors. */
 interface HttpLikeError {
@@ -13,10 +14,20 @@ interface HttpLikeError {
   message?: unknown;
 }
 
-const BODY_PARSER: Record<string, () => ApiError> = {
+/** body-parser's strict mode refuses valid JSON that is not an object or array too. */
+function notParsed(e: HttpLikeError & { body?: unknown }): ApiError {
+  try {
+    if (typeof e.body === 'string') JSON.parse(e.body);
+  } catch {
+    return fieldError('body', 'request body is not valid JSON');
+  }
+  return fieldError('body', 'request body must be a JSON object');
+}
+
+const BODY_PARSER: Record<string, (e: HttpLikeError) => ApiError> = {
   'entity.too.large': () => new ApiError('payload_too_large', 'request body is larger than 1 MiB'),
-  'entity.parse.failed': () => new ApiError('invalid_input', 'request body is not valid JSON'),
-  'entity.verify.failed': () => new ApiError('invalid_input', 'request body failed verification'),
+  'entity.parse.failed': notParsed,
+  'entity.verify.failed': () => fieldError('body', 'request body failed verification'),
   'encoding.unsupported': () =>
     new ApiError('unsupported_media_type', 'unsupported content encoding'),
   'charset.unsupported': () => new ApiError('unsupported_media_type', 'unsupported charset'),
@@ -38,13 +49,15 @@ export function toApiError(err: unknown): ApiError {
         { cause: err },
       );
     }
-    return new ApiError('invalid_input', err.message);
+    return fieldError(err.field ?? 'body', err.message);
   }
   if (err instanceof RunStoreError) {
     // Store errors caused by the caller's input (a forged cursor, say) are 400s, not 500s.
     if (err.code === 'not_found') return new ApiError('not_found', 'run not found');
-    if (err.code === 'invalid_input')
-      return new ApiError('invalid_input', err.message, err.details);
+    if (err.code === 'invalid_input') {
+      const field = (err.details as { field?: unknown } | undefined)?.field;
+      return fieldError(typeof field === 'string' ? field : 'body', err.message);
+    }
     if (err.code === 'unavailable') {
       return new ApiError('service_unavailable', 'database unavailable, try again', undefined, {
         cause: err,
@@ -54,7 +67,7 @@ export function toApiError(err: unknown): ApiError {
   if (typeof err === 'object' && err !== null) {
     const e = err as HttpLikeError;
     const mapped = typeof e.type === 'string' ? BODY_PARSER[e.type] : undefined;
-    if (mapped) return mapped();
+    if (mapped) return mapped(e);
     const status =
       typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 0;
     // Other client errors raised by Express itself: the router's malformed-escape URIError

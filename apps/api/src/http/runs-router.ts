@@ -13,7 +13,7 @@ import {
   listRunsQuerySchema,
   resultsQuerySchema,
 } from './run-schemas.js';
-import { type FieldIssue, issuesToApiError, parseOrThrow } from './validation.js';
+import { type FieldIssue, fieldError, issuesToApiError, parseOrThrow } from './validation.js';
 
 const DEFAULT_SHARDS = 4;
 
@@ -65,7 +65,7 @@ export function runsRouter(
 
   router.post('/runs', async (req, res) => {
     if (req.body === undefined)
-      throw new ApiError('invalid_input', 'request body is required (application/json)');
+      throw fieldError('body', 'request body is required (application/json)');
     const body = parseOrThrow(createRunSchema, req.body, 'body');
     const issues = await outboundIssues(body, services);
     if (issues.length) throw issuesToApiError(issues, 'body');

@@ -22,11 +22,20 @@ export function issuesToApiError(issues: readonly FieldIssue[], where = 'body'):
   });
 }
 
+/** One problem with one field, in the `{issues: [{field, message}]}` shape of every 400. */
+export function fieldError(field: string, message: string): ApiError {
+  return new ApiError('invalid_input', message, { issues: [{ field, message }] });
+}
+
 export function zodIssues(error: z.ZodError, root: string): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.map(String).join('.') : root,
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    // An unknown key is reported on its parent object: name the key itself.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: [...at, key].join('.'), message: 'unknown field' }));
+    }
+    return [{ field: at.length ? at.join('.') : root, message: issue.message }];
+  });
 }
 
 /** Parses `input` or throws a 400 naming every bad field. */
@@ -35,6 +44,10 @@ export function parseOrThrow<S extends z.ZodType>(
   input: unknown,
   where: 'body' | 'query',
 ): z.infer<S> {
+  // Every body and query is an object of named fields; anything else has none to name.
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw fieldError(where, `request ${where} must be a JSON object`);
+  }
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   throw issuesToApiError(zodIssues(result.error, where), where);
