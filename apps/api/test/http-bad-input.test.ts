@@ -83,6 +83,16 @@ describe('bodies', () => {
     }
   });
 
+  it('stores a name of only spaces as no name', async () => {
+    const r = await a().post<{ run: RunBody }>('/runs', {
+      executor: 'demo',
+      name: '   ',
+      tests: demoTests(1, 0),
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.run.name).toBeNull();
+  });
+
   it('names an unknown field itself, at any depth', async () => {
     const r = await a().post<{ error: { details: { issues: { field: string }[] } } }>('/runs', {
       executor: 'demo',

@@ -31,7 +31,8 @@ export function requestLog(logger: Logger, metrics: ApiMetrics): RequestHandler 
         {
           reqId: req.id,
           method: req.method,
-          path: req.path,
+          // The path as requested (routers strip their mount path from req.path).
+          path: req.originalUrl.split('?', 1)[0],
           status: res.statusCode,
           ms: Math.round(ms * 10) / 10,
           workspace: req.workspace,

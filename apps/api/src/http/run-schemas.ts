@@ -49,7 +49,13 @@ export type HttpTest = z.infer<typeof httpTestSchema>;
 
 const common = {
   shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
-  name: z.string().trim().max(200, 'must be at most 200 characters').optional(),
+  // A name of only spaces is no name.
+  name: z
+    .string()
+    .trim()
+    .max(200, 'must be at most 200 characters')
+    .optional()
+    .transform((name) => name || undefined),
   callbackUrl: httpUrl.optional(),
 };
 const tests = <T extends z.ZodType>(item: T) =>

@@ -33,6 +33,7 @@ export function apiClient(base: string, token?: string) {
 
 export interface RunBody {
   id: string;
+  name: string | null;
   status: string;
   total: number;
   passed: number;

@@ -1,0 +1,70 @@
+import { PassThrough } from 'node:stream';
+import { createLogger } from '@x/app-kit';
+import { postgres, type TestDatabase } from '@x/testkit';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadApiConfig } from '../src/config/load-config.js';
+import { type RunningApi, startApi } from '../src/start-api.js';
+import { apiClient, demoTests, type RunBody } from './support/api-client.js';
+
+const TOKEN = 'token-for-workspace-a-0001';
+let db: TestDatabase;
+let api: RunningApi;
+const lines: Record<string, unknown>[] = [];
+let raw = '';
+
+beforeAll(async () => {
+  db = await postgres('api_log');
+  const config = loadApiConfig({
+    PORT: '0',
+    DATABASE_URL: db.url,
+    API_TOKENS: `ws-a:${TOKEN}`,
+    STREAM_TOKEN_SECRET: 's'.repeat(40),
+    LOG_LEVEL: 'info',
+  });
+  const out = new PassThrough();
+  out.setEncoding('utf8');
+  out.on('data', (chunk: string) => {
+    raw += chunk;
+    for (const line of chunk.split('\n')) if (line) lines.push(JSON.parse(line));
+  });
+  api = await startApi(config, createLogger(config.logLevel, {}, out));
+});
+afterAll(async () => {
+  await api?.shutdown('test');
+  await db?.close();
+});
+
+const requestLines = () => lines.filter((l) => l.msg === 'request');
+
+it('logs each request once with its full path, status and workspace, and never a token', async () => {
+  const client = apiClient(api.url, TOKEN);
+  const created = await client.post<{ run: RunBody }>('/runs', {
+    executor: 'demo',
+    tests: demoTests(1, 0),
+  });
+  expect(created.status).toBe(201);
+  const id = created.body.run.id;
+  await expect
+    .poll(async () => (await client.get<{ run: RunBody }>(`/runs/${id}`)).body.run.status)
+    .toBe('completed');
+  const { body } = await client.post<{ token: string }>(`/runs/${id}/stream-token`);
+  // A finished run's stream ends after its `done`, so its request line is written.
+  const stream = await fetch(`${api.url}/api/v1/runs/${id}/events?st=${body.token}`);
+  expect(stream.status).toBe(200);
+  expect(await stream.text()).toContain('"type":"done"');
+
+  await expect
+    .poll(() => requestLines().map((l) => l.path))
+    .toEqual(
+      expect.arrayContaining([
+        '/api/v1/runs',
+        `/api/v1/runs/${id}`,
+        `/api/v1/runs/${id}/stream-token`,
+        `/api/v1/runs/${id}/events`,
+      ]),
+    );
+  const post = requestLines().find((l) => l.method === 'POST' && l.path === '/api/v1/runs');
+  expect(post).toMatchObject({ status: 201, workspace: 'ws-a', reqId: expect.any(String) });
+  expect(raw).not.toContain(TOKEN);
+  expect(raw).not.toContain(body.token);
+});
