@@ -42,6 +42,20 @@ const newRun = (status = 'running', workspaceId = 'ws1') => {
   runs.set(run.id, run);
   return run;
 };
+/** A run that logged one line, then finished: its history holds `log` (1) and `done` (2). */
+const finishedRun = async () => {
+  const run = newRun('running');
+  await events.emit(run.id, 'log', logEvent('a'));
+  await events.emit(run.id, 'done', {
+    status: 'completed',
+    passed: 10,
+    failed: 0,
+    total: 10,
+    durationMs: 9,
+  });
+  run.status = 'completed';
+  return run;
+};
 const eventsUrl = (runId: string, query = '') => `${server.url}/runs/${runId}/events${query}`;
 const numsub = async (runId: string) =>
   Number(
@@ -154,16 +168,7 @@ describe('GET /runs/:runId/events', () => {
   });
 
   it('sends snapshot, done and closes for a finished run, from the history or from the snapshot', async () => {
-    const run = newRun('running');
-    await events.emit(run.id, 'log', logEvent('a'));
-    await events.emit(run.id, 'done', {
-      status: 'completed',
-      passed: 10,
-      failed: 0,
-      total: 10,
-      durationMs: 9,
-    });
-    run.status = 'completed';
+    const run = await finishedRun();
     const sse = await openSse(eventsUrl(run.id), { headers: ws1 });
     await sse.ended;
     expect(sse.events.map((e) => [e.type, e.id])).toEqual([
@@ -197,16 +202,7 @@ describe('GET /runs/:runId/events', () => {
     ]);
     expect(sse.events[0]).toMatchObject({ recovered: false });
     // With its history there, the same resume from 0 replays it all and is recovered.
-    const kept = newRun('running');
-    await events.emit(kept.id, 'log', logEvent('a'));
-    await events.emit(kept.id, 'done', {
-      status: 'completed',
-      passed: 1,
-      failed: 0,
-      total: 1,
-      durationMs: 5,
-    });
-    kept.status = 'completed';
+    const kept = await finishedRun();
     const again = await openSse(eventsUrl(kept.id, '?lastEventId=0'), { headers: ws1 });
     await again.ended;
     expect(again.events[0]).toMatchObject({ type: 'snapshot', recovered: true });
