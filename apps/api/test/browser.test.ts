@@ -89,6 +89,7 @@ it('dashboard: saves a token, starts a demo run, shows live progress, aborts it 
   await page.click('#abort');
   await expect.poll(() => page.textContent('#run-status'), { timeout: 15_000 }).toBe('aborted');
   expect(await page.isDisabled('#abort')).toBe(true);
+  await expect.poll(() => page.textContent('#run-error')).toBe('aborted by ws-a');
   // Results land with their shard's completion, and no shard completed: the live rows of the
   // stopped shards give way to what the store holds (none), and the page says why.
   const runId = new URL(page.url()).hash.split('/').pop();

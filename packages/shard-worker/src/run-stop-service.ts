@@ -15,6 +15,26 @@ export interface StopJobInput {
   entryId: string;
 }
 
+/**
+ * The run's `error` after a stop, worded for the person reading it (the dashboard shows it):
+ * `aborted by ws-a`, not a reason code.
+ */
+export function stopMessage(reason: string, requestedBy: string | null): string {
+  const by = requestedBy ? ` by ${requestedBy}` : '';
+  switch (reason) {
+    case 'user_request':
+      return `aborted${by || ' on request'}`;
+    case 'admin_request':
+      return `aborted by an administrator${requestedBy ? ` (${requestedBy})` : ''}`;
+    case 'timeout':
+      return 'aborted: the run went over its time limit';
+    case 'shutdown':
+      return 'aborted: the system was shutting down';
+    default:
+      return `aborted (${reason})${by}`;
+  }
+}
+
 /** Structurally @x/stop-jobs' `StopServiceResult`. */
 export interface StopResult {
   outcome: 'success' | 'failure';
@@ -87,10 +107,7 @@ export function createRunStopService(opts: RunStopServiceOptions): RunStopServic
       if (!RUN_ID.test(job.runId)) return notFound(job.runId);
       let outcome: { won: boolean; status: string; run?: Run };
       try {
-        outcome = await opts.aborter.abortRun(
-          job.runId,
-          `stopped: ${job.reason}${job.requestedBy ? ` by ${job.requestedBy}` : ''}`,
-        );
+        outcome = await opts.aborter.abortRun(job.runId, stopMessage(job.reason, job.requestedBy));
       } catch (err) {
         // The status write is the existence check: one round trip fewer than reading first.
         if (isNotFound(err)) return notFound(job.runId);

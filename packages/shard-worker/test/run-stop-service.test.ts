@@ -100,6 +100,8 @@ describe('run stop service', () => {
     });
     // The cleanup ran for real: no shard job of the run is left waiting.
     expect(await s.queue.removeWaiting(run.id, 4)).toBe(0);
+    // The run says who stopped it, in words.
+    expect((await s.store.getRunById(run.id))?.error).toBe('aborted by tester');
   });
 
   it('a replay clears waiting shard jobs a crashed first delivery left, without a second done', async () => {
@@ -114,7 +116,7 @@ describe('run stop service', () => {
       ],
     });
     // The first delivery wrote the status and died before anything else.
-    await s.aborter.abortRun(run.id, 'stopped: user_request');
+    await s.aborter.abortRun(run.id, 'aborted by tester');
     const result = await s.stopService.stop(job(run.id));
     expect(result).toMatchObject({
       outcome: 'success',
