@@ -242,7 +242,11 @@ export interface RunStore {
   /** Those of `runIds` that are terminal, with their status (abort reconcile). */
   terminalRuns(runIds: readonly string[]): Promise<{ id: string; status: RunStatus }[]>;
   getStatus(runId: string): Promise<RunStatus | undefined>;
-  /** Fails every queued/running run with `error` (embedded restart); returns their ids. */
+  /**
+   * Fails every queued/running run with `error` (embedded restart); returns their ids.
+   * `finishedAt` is the moment of this call; `durationMs` is null: when the process stopped,
+   * and so how long the run ran, is not known (now - startedAt would count the downtime).
+   */
   failInterruptedRuns(error: string): Promise<string[]>;
   /**
    * Callback outbox: claims callbacks to deliver (`pending`/expired `sending` -> `sending`,

@@ -659,7 +659,12 @@ export function runStoreSuite(target: SuiteTarget): void {
         status: 'failed',
         error: 'process restarted',
       });
-      expect(await store.getRunById(running.id)).toMatchObject({ status: 'failed' });
+      // Its end is when it was failed; how long it ran before the stop is unknown.
+      expect(await store.getRunById(running.id)).toMatchObject({
+        status: 'failed',
+        finishedAt: expect.any(Date),
+        durationMs: null,
+      });
       expect(await store.getRunById(done.id)).toMatchObject({ status: 'aborted', error: 'user' });
       await expectStoreError(store.failInterruptedRuns(''), 'invalid_input');
     });

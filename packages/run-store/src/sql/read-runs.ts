@@ -51,8 +51,7 @@ export async function failInterruptedRunsSql(
 ): Promise<string[]> {
   const { rows } = await sql<{ id: string }>`
     update runs r
-    set status = 'failed', error = ${error}, finished_at = now(),
-        duration_ms = greatest(0, round(extract(epoch from (now() - coalesce(started_at, created_at))) * 1000))::int,
+    set status = 'failed', error = ${error}, finished_at = now(), duration_ms = null,
         ${sql.join(pendingCallbackSets('r'))}
     where status in (${sql.join(LIVE_STATUSES)})
     returning id`.execute(db);
