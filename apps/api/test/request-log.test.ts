@@ -68,3 +68,17 @@ it('logs each request once with its full path, status and workspace, and never a
   expect(raw).not.toContain(TOKEN);
   expect(raw).not.toContain(body.token);
 });
+
+it('labels a route the same in the metrics whether it answered or failed', async () => {
+  const client = apiClient(api.url, TOKEN);
+  expect((await client.get('/runs/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+  expect((await client.get('/runs?limit=0')).status).toBe(400);
+  expect((await client.get('/runs')).status).toBe(200);
+  const text = await (await fetch(`${api.url}/metrics`)).text();
+  const series = (route: string, status: number) =>
+    new RegExp(`x_http_requests_total\\{[^}]*route="${route}"[^}]*status="${status}"`);
+  expect(text).toMatch(series('/api/v1/runs/:id', 404));
+  expect(text).toMatch(series('/api/v1/runs', 400));
+  expect(text).toMatch(series('/api/v1/runs', 200));
+  expect(text).not.toMatch(/route="\/runs/);
+});

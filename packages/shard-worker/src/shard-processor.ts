@@ -1,5 +1,6 @@
 import { isTerminal, type NewResult, type RunStatus, type RunStore } from '@x/run-store';
 import type { ExecutorRegistry, ExecutorTest } from './executor.js';
+import { retryWhileUnavailable } from './retry-while-unavailable.js';
 import { orderedEmitter, type SafeEmitMany } from './run-events-sink.js';
 import {
   failRun,
@@ -202,10 +203,20 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       metrics.shardsFailed++;
       logger.error({ runId, shardIndex, attempt: job.attempt, err }, 'shard failed');
       await emit(runId, 'shard', { shardIndex, state: 'failed', attempt: job.attempt });
-      await failRun(
-        deps,
-        runId,
-        `shard ${shardIndex} failed after ${job.attempt} attempt(s): ${message(err)}`,
+      // The job is not delivered again: wait out a database outage rather than leave the
+      // run `running` with nothing left to finish it.
+      await retryWhileUnavailable(
+        () =>
+          failRun(
+            deps,
+            runId,
+            `shard ${shardIndex} failed after ${job.attempt} attempt(s): ${message(err)}`,
+          ),
+        {
+          signal: job.signal,
+          onRetry: (writeErr, waitMs) =>
+            logger.warn({ runId, err: writeErr, waitMs }, 'run failure not recorded yet; retrying'),
+        },
       );
       throw err;
     } finally {

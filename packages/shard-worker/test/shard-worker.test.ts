@@ -1,3 +1,4 @@
+import { RunStoreError } from '@x/run-store';
 import { postgres, type TestDatabase, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -171,6 +172,36 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       .map((e) => parse(e));
     expect(shardEvents.filter((e) => e.state === 'retrying').map((e) => e.attempt)).toEqual([1, 2]);
     expect(shardEvents.filter((e) => e.state === 'completed')).toHaveLength(2);
+  });
+
+  it('records the failure of a last attempt once the database is back, instead of leaving the run running', async () => {
+    let refused = 0;
+    const s = await stack({
+      attempts: 1,
+      // The database is unreachable for the first two tries of the run's failed write.
+      workerStoreFault: (store) => ({
+        ...store,
+        transition: (...args) => {
+          if (args[2] === 'failed' && refused < 2) {
+            refused++;
+            return Promise.reject(new RunStoreError('unavailable', 'database unreachable'));
+          }
+          return store.transition(...args);
+        },
+      }),
+    });
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      shards: 1,
+      tests: [demo('doomed', 0, { failAttempts: 5 })],
+    });
+    const final = await settled(s, run.id);
+    expect(refused).toBe(2);
+    expect(final.status).toBe('failed');
+    expect(final.error).toMatch(/failed after 1 attempt/);
+    const done = (await eventsOf(s.log, run.id)).filter((e) => e.type === 'done');
+    expect(done.map((e) => parse(e).status)).toEqual(['failed']);
   });
 
   it('fails the run when a shard exhausts its attempts, and stops its siblings', async () => {

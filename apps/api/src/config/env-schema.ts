@@ -64,7 +64,6 @@ export const apiEnvSchema = z.object({
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   LOG_LEVEL: sharedEnvFields.LOG_LEVEL,
-  METRICS_PORT: sharedEnvFields.METRICS_PORT,
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -58,6 +58,12 @@ export function createApp(opts: AppOptions): Express {
   });
 
   const api = express.Router();
+  // Where this router is mounted, kept for the request log: an error answered after it left
+  // the router no longer has it in req.baseUrl, and its route label would lose the prefix.
+  api.use((req, res, next) => {
+    res.locals.mount = req.baseUrl;
+    next();
+  });
   api.get('/runs/:id/events', eventsGuard({ signer, authenticate, metrics }), opts.sse);
   api.use(requireBearer(authenticate, metrics));
   api.use(requireJsonBody, express.json({ limit: '1mb', strict: true, type: 'application/json' }));

@@ -1,5 +1,6 @@
 import { RunStoreError } from '@x/run-store';
 import { CoordinatorError } from '@x/shard-worker';
+import { RunEventsError } from '@x/sse-relay';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
@@ -63,6 +64,12 @@ export function toApiError(err: unknown): ApiError {
         cause: err,
       });
     }
+  }
+  if (err instanceof RunEventsError && (err.code === 'log_unavailable' || err.code === 'closed')) {
+    // Redis is down (or this replica is shutting down): the stream can be retried elsewhere.
+    return new ApiError('service_unavailable', 'live events unavailable, try again', undefined, {
+      cause: err,
+    });
   }
   if (typeof err === 'object' && err !== null) {
     const e = err as HttpLikeError;

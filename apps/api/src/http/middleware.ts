@@ -21,7 +21,8 @@ export function requestLog(logger: Logger, metrics: ApiMetrics): RequestHandler 
     res.on('finish', () => {
       const ms = performance.now() - started;
       // Route templates, not raw paths: ids and junk must not explode label cardinality.
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const mount = typeof res.locals.mount === 'string' ? res.locals.mount : req.baseUrl;
+      const route = req.route?.path ? `${mount}${String(req.route.path)}` : 'unmatched';
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       if (res.getHeader('content-type')?.toString().startsWith('text/event-stream') !== true) {
         metrics.httpDuration.observe({ method: req.method, route }, ms / 1000);
