@@ -192,6 +192,33 @@ describe('two api replicas, two workers, Redis + PostgreSQL', () => {
     expect(done.data).toMatchObject({ status: 'completed', passed: 16, failed: 0, total: 16 });
   });
 
+  it('while Redis is down: an abort answers within seconds and stands, a stream open is a 503', async () => {
+    const run = await createRun(apiA, { executor: 'demo', tests: demoTests(8, 5_000), shards: 4 });
+    await Promise.all(workers.map((w) => waitActive(w, 1)));
+    await redis.kill();
+    try {
+      // Down for a while first: the clients' reconnect backoff has grown, as in a real outage.
+      await new Promise((r) => setTimeout(r, 6_000));
+      const started = Date.now();
+      const r = await client(apiB).post<{ run: RunBody }>(`/runs/${run.id}/abort`);
+      expect(r.status).toBe(202);
+      expect(r.body.run.status).toBe('aborted');
+      // The status write is PostgreSQL's; the Redis-side steps go on without holding the answer.
+      expect(Date.now() - started).toBeLessThan(8_000);
+      const stream = await fetch(`${apiB.url}/api/v1/runs/${run.id}/events`, {
+        headers: { authorization: `Bearer ${FLEET_TOKEN}` },
+        signal: AbortSignal.timeout(30_000),
+      });
+      expect(stream.status).toBe(503);
+      expect(((await stream.json()) as { error: { code: string } }).error.code).toBe(
+        'service_unavailable',
+      );
+    } finally {
+      await redis.restart();
+    }
+    expect((await waitTerminal(apiA, run.id, 30_000)).status).toBe('aborted');
+  });
+
   it('reports readiness and package counters on every replica', async () => {
     for (const api of [apiA, apiB]) {
       const ready = await waitFor(

@@ -5,8 +5,12 @@ import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
 import type { AbortOutcome } from '../http/api-services.js';
 import { outboundChecker } from './outbound-check.js';
+import { settleWithin } from './settle-within.js';
 import { stopNow } from './stop-outcome.js';
 import type { System } from './system.js';
+
+/** How long an abort's answer waits for its Redis-side steps; they go on after it. */
+const FOLLOW_UP_WAIT_MS = 2_000;
 
 /**
  * An api replica of a fleet: Redis pub/sub bus, Redis event history, BullMQ producer,
@@ -30,6 +34,33 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
   const stopService = createRunStopService({ store, aborter, queue, events, callback, logger });
   let stopJobErrors = 0;
 
+  /**
+   * The stop service writes the status first, then goes to Redis (`done`, queue cleanup).
+   * If that part fails or hangs (Redis down), the abort stands once the status is written:
+   * workers reconcile against the database. So answer from the status after a short wait.
+   */
+  async function abortNow(runId: string, requestedBy: string): Promise<AbortOutcome> {
+    const stopping = stopNow(stopService, runId, requestedBy).then(
+      (outcome) => ({ outcome }),
+      (err: unknown) => ({ err }),
+    );
+    const settled = await settleWithin(stopping, FOLLOW_UP_WAIT_MS);
+    if (settled && 'outcome' in settled) return settled.outcome;
+    const status = await store.getStatus(runId);
+    if (status !== 'aborted') {
+      // Not written (yet): a slow database, or a real failure. Wait for it and report it.
+      const last = settled ?? (await stopping);
+      if ('err' in last) throw last.err;
+      return last.outcome;
+    }
+    const followUp = (err: unknown) =>
+      logger.warn({ err, runId }, 'abort written, but its follow-up failed (Redis?)');
+    if (settled) followUp(settled.err);
+    else void stopping.then((late) => 'err' in late && followUp(late.err));
+    // Most likely this call's own write (the rest came after it); a label only.
+    return { aborted: true, won: true, status };
+  }
+
   return {
     mode: 'distributed',
     events,
@@ -37,33 +68,21 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       store,
       createRun: (input) => coordinator.enqueueRun(input),
       async abortRun(runId, requestedBy) {
-        let outcome: AbortOutcome;
-        try {
-          outcome = await stopNow(stopService, runId, requestedBy);
-        } catch (err) {
-          // The status is written before anything touches Redis; if Redis failed after
-          // that (queue cleanup, events), the abort stands: workers reconcile against the
-          // database. Report it as done rather than as an error.
-          const status = await store.getStatus(runId);
-          if (status !== 'aborted') throw err;
-          logger.warn({ err, runId }, 'abort written, but its follow-up failed (Redis?)');
-          // Most likely this call's own write (the failure came after it); a label only.
-          outcome = { aborted: true, won: true, status };
-        }
+        const outcome = await abortNow(runId, requestedBy);
         // A finished run needs no stop job: nothing of it can be running.
         if (!outcome.aborted) return outcome;
-        try {
-          await requestStop(
-            redis,
-            { prefix: config.prefix },
-            { runId, reason: 'user_request', requestedBy },
-          );
-        } catch (err) {
+        const queued = requestStop(
+          redis,
+          { prefix: config.prefix },
+          { runId, reason: 'user_request', requestedBy },
+        ).catch((err) => {
           // The abort is already written and published; workers' reconcile sweeps catch
           // anything the publish missed. Counted and logged, not failed.
           stopJobErrors++;
           logger.warn({ err, runId }, 'could not queue the durable stop job');
-        }
+        });
+        // A second path to the workers: with Redis down it must not hold the answer.
+        await settleWithin(queued, FOLLOW_UP_WAIT_MS);
         return outcome;
       },
       checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
