@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { type NodeProcess, spawnNode, startRedis, type TestRedis, uniqueName } from '@x/testkit';
+import {
+  type NodeProcess,
+  spawnNode,
+  startRedis,
+  type TestRedis,
+  uniqueName,
+  waitFor,
+} from '@x/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { BusMetrics } from '../src/index.js';
 
@@ -39,10 +46,21 @@ it('two processes deliver to each other over Redis and never to themselves', asy
   }
   await a.waitForLine(/^GOT b 5 false/);
   await b.waitForLine(/^GOT a 5 false/);
-  a.send('metrics');
-  b.send('metrics');
-  const metrics = async (p: NodeProcess) =>
-    JSON.parse((await p.waitForLine(/^METRICS /)).slice('METRICS '.length)) as BusMetrics;
+  // A process's own 5th echo can come back from Redis after the other's 5th message: ask for
+  // the counters until every echo is in (a wrong count still fails: it never reaches 5/5).
+  const metricsLines = (p: NodeProcess) => p.lines.filter((l) => l.startsWith('METRICS '));
+  const metrics = (p: NodeProcess) =>
+    waitFor(
+      async () => {
+        const before = metricsLines(p).length;
+        p.send('metrics');
+        await waitFor(() => metricsLines(p).length > before, { what: 'a METRICS line' });
+        const line = metricsLines(p).at(-1)!;
+        const m = JSON.parse(line.slice('METRICS '.length)) as BusMetrics;
+        return m.dropped.self >= 5 && m.received >= 5 ? m : undefined;
+      },
+      { what: 'every echo counted', timeoutMs: 5_000 },
+    );
   const [ma, mb] = [await metrics(a), await metrics(b)];
   for (const [self, other, m] of [
     [a, b, ma],
