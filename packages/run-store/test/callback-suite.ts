@@ -89,6 +89,18 @@ export function callbackOutboxSuite(store: () => RunStore): void {
       expect(await s.claimCallbacks({ runId: run.id })).toEqual([]);
     });
 
+    it('a retry due now is claimable at once (the column keeps milliseconds, rounded)', async () => {
+      // now() stored in a timestamptz(3) can round up by up to half a millisecond; a claim
+      // right after must still find it due. Repeated so a sub-millisecond window is hit.
+      const s = store();
+      const run = await finished();
+      for (let attempt = 1; attempt <= 100; attempt++) {
+        const [claim] = await s.claimCallbacks({ runId: run.id });
+        expect(claim?.attempt, `claim ${attempt}`).toBe(attempt);
+        expect(await s.markCallbackFailed(run.id, attempt, 'try again', 0)).toBe(true);
+      }
+    });
+
     it('a failed attempt with a retry goes back to pending, claimable once due; without one it is failed for good', async () => {
       const s = store();
       const run = await finished();

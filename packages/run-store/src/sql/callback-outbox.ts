@@ -26,6 +26,13 @@ export interface ClaimRow {
   error: string | null;
 }
 
+/**
+ * now() at the columns' millisecond precision. A `timestamptz(3)` column stores now() rounded
+ * to the nearest millisecond, so it can read up to half a millisecond *later* than the now()
+ * of a claim that follows at once; compared unrounded, a callback due "now" would not be due.
+ */
+const NOW_MS = sql`now()::timestamptz(3)`;
+
 const CLAIM_RETURNING = sql`returning r.id, r.callback_url, r.callback_attempts, r.status,
   r.passed, r.failed, r.total, r.error`;
 
@@ -43,7 +50,7 @@ export async function claimCallbackSql(
     set callback_state = 'sending', callback_attempts = r.callback_attempts + 1,
         callback_claimed_at = now()
     where r.id = ${runId} and r.callback_state = 'pending'
-      and (r.callback_attempts = 0 or r.callback_due_at <= now())
+      and (r.callback_attempts = 0 or r.callback_due_at <= ${NOW_MS})
     ${CLAIM_RETURNING}`.execute(db);
   return rows[0];
 }
@@ -61,10 +68,10 @@ export async function claimDueCallbacksSql(
   const { rows } = await sql<ClaimRow>`
     with due as (
       select id from runs
-      where (callback_state = 'pending' and callback_due_at <= now()
+      where (callback_state = 'pending' and callback_due_at <= ${NOW_MS}
                - case when callback_attempts = 0 then ${q.graceMs}::int else 0 end * interval '1 millisecond')
          or (callback_state = 'sending'
-               and callback_claimed_at <= now() - ${q.leaseMs}::int * interval '1 millisecond')
+               and callback_claimed_at <= ${NOW_MS} - ${q.leaseMs}::int * interval '1 millisecond')
       order by callback_due_at
       limit ${q.limit}
       for update skip locked
