@@ -1,32 +1,19 @@
-/** Every status a run can be in. `queued` and `running` are live; the rest are terminal. */
-export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'aborted'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
-
-/** Statuses that are written once and never overwritten (first writer wins). */
-export const TERMINAL_STATUSES = ['completed', 'failed', 'aborted'] as const;
-export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
-
-/** Statuses a run can still leave. */
-export const LIVE_STATUSES = ['queued', 'running'] as const;
-
-/** Outcome of one test. */
-export const RESULT_STATUSES = ['passed', 'failed', 'skipped'] as const;
-export type ResultStatus = (typeof RESULT_STATUSES)[number];
+// The run and result statuses are part of the wire contract: defined once, in @x/protocol.
+export {
+  isRunStatus,
+  isTerminal,
+  LIVE_STATUSES,
+  RESULT_STATUSES,
+  type ResultStatus,
+  RUN_STATUSES,
+  type RunStatus,
+  TERMINAL_STATUSES,
+  type TerminalStatus,
+} from '@x/protocol';
 
 /** Lifecycle of one shard row: `pending` until a worker records an attempt, `completed` once. */
 export const SHARD_STATUSES = ['pending', 'running', 'completed'] as const;
 export type ShardStatus = (typeof SHARD_STATUSES)[number];
-
-const terminal: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
-const statuses: ReadonlySet<string> = new Set(RUN_STATUSES);
-
-export function isTerminal(status: RunStatus): boolean {
-  return terminal.has(status);
-}
-
-export function isRunStatus(value: unknown): value is RunStatus {
-  return typeof value === 'string' && statuses.has(value);
-}
 
 /**
  * Outbox states of a run's completion callback: `pending` (written with the terminal status),

@@ -1,74 +1,15 @@
-import { z } from 'zod';
+import type { EmittedEventType } from '@x/protocol';
 
-/** Every frame type a client can see; `snapshot` is produced by the router, never emitted. */
-export const RUN_EVENT_TYPES = [
-  'snapshot',
-  'status',
-  'shard',
-  'result',
-  'progress',
-  'log',
-  'done',
-] as const;
-export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
-/** The types `RunEvents.emit` accepts. */
-export const EMITTED_EVENT_TYPES = [
-  'status',
-  'shard',
-  'result',
-  'progress',
-  'log',
-  'done',
-] as const satisfies readonly RunEventType[];
-export type EmittedEventType = (typeof EMITTED_EVENT_TYPES)[number];
-
-const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'aborted'] as const;
-const SHARD_STATES = ['started', 'completed', 'retrying', 'failed'] as const;
-const RESULT_STATUSES = ['passed', 'failed', 'skipped'] as const;
-const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
-const count = z.number().int().nonnegative();
-
-// Loose objects: a newer emitter may add fields an older relay passes through untouched.
-/** Payload shapes per type (DESIGN.md "Server-Sent Events"); `type` and `runId` are added by the relay. */
-export const RUN_EVENT_PAYLOAD_SCHEMAS = {
-  status: z.looseObject({ status: z.enum(RUN_STATUSES) }),
-  shard: z.looseObject({
-    shardIndex: count,
-    state: z.enum(SHARD_STATES),
-    attempt: count,
-  }),
-  result: z.looseObject({
-    shardIndex: count,
-    testId: z.string().min(1),
-    name: z.string(),
-    status: z.enum(RESULT_STATUSES),
-    durationMs: z.number().nonnegative(),
-    error: z.string().nullable().optional(),
-  }),
-  progress: z.looseObject({
-    passed: count,
-    failed: count,
-    total: count,
-    shardsCompleted: count,
-    shardCount: count,
-  }),
-  log: z.looseObject({ level: z.enum(LOG_LEVELS), message: z.string() }),
-  done: z.looseObject({
-    status: z.enum(RUN_STATUSES),
-    passed: count,
-    failed: count,
-    total: count,
-    durationMs: z.number().nonnegative().nullable(),
-  }),
-} as const satisfies Record<EmittedEventType, z.ZodType>;
-
-export type RunEventPayloads = {
-  [K in EmittedEventType]: z.input<(typeof RUN_EVENT_PAYLOAD_SCHEMAS)[K]>;
-};
-
-/** Keys the relay writes itself; a payload carrying them is refused. */
-export const RESERVED_PAYLOAD_KEYS = ['type', 'runId'] as const;
+// The event types and their payload schemas are the wire contract: defined once, in @x/protocol.
+export {
+  EMITTED_EVENT_TYPES,
+  type EmittedEventType,
+  RESERVED_PAYLOAD_KEYS,
+  RUN_EVENT_PAYLOAD_SCHEMAS,
+  RUN_EVENT_TYPES,
+  type RunEventPayloads,
+  type RunEventType,
+} from '@x/protocol';
 
 /** A run id: the characters a pub/sub channel parameter allows. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;

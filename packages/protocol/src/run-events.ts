@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { RESULT_STATUSES, RUN_STATUSES } from './run-status.js';
+
+/** Every frame type a client can see; `snapshot` is produced by the SSE router, never emitted. */
+export const RUN_EVENT_TYPES = [
+  'snapshot',
+  'status',
+  'shard',
+  'result',
+  'progress',
+  'log',
+  'done',
+] as const;
+export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
+
+/** The types a producer emits (every frame type but `snapshot`). */
+export const EMITTED_EVENT_TYPES = [
+  'status',
+  'shard',
+  'result',
+  'progress',
+  'log',
+  'done',
+] as const satisfies readonly RunEventType[];
+export type EmittedEventType = (typeof EMITTED_EVENT_TYPES)[number];
+
+/** A shard's lifecycle as `shard` events report it. */
+export const SHARD_STATES = ['started', 'completed', 'retrying', 'failed'] as const;
+export type ShardState = (typeof SHARD_STATES)[number];
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const count = z.number().int().nonnegative();
+
+// Loose objects: a newer emitter may add fields an older relay passes through untouched.
+/** Payload shapes per emitted type (DESIGN.md "Server-Sent Events"); `type` and `runId` are added by the relay. */
+export const RUN_EVENT_PAYLOAD_SCHEMAS = {
+  status: z.looseObject({ status: z.enum(RUN_STATUSES) }),
+  shard: z.looseObject({
+    shardIndex: count,
+    state: z.enum(SHARD_STATES),
+    attempt: count,
+  }),
+  result: z.looseObject({
+    shardIndex: count,
+    testId: z.string().min(1),
+    name: z.string(),
+    status: z.enum(RESULT_STATUSES),
+    durationMs: z.number().nonnegative(),
+    error: z.string().nullable().optional(),
+  }),
+  progress: z.looseObject({
+    passed: count,
+    failed: count,
+    total: count,
+    shardsCompleted: count,
+    shardCount: count,
+  }),
+  log: z.looseObject({ level: z.enum(LOG_LEVELS), message: z.string() }),
+  done: z.looseObject({
+    status: z.enum(RUN_STATUSES),
+    passed: count,
+    failed: count,
+    total: count,
+    durationMs: z.number().nonnegative().nullable(),
+  }),
+} as const satisfies Record<EmittedEventType, z.ZodType>;
+
+/** The payload a producer passes for each emitted type. */
+export type RunEventPayloads = {
+  [K in EmittedEventType]: z.input<(typeof RUN_EVENT_PAYLOAD_SCHEMAS)[K]>;
+};
+
+/** Keys the relay writes itself; a payload carrying them is refused. */
+export const RESERVED_PAYLOAD_KEYS = ['type', 'runId'] as const;
+
+/**
+ * One emitted event as a client reads it from a frame's `data:`: a union keyed on `type`, so
+ * narrowing on `type` gives the payload's fields.
+ */
+export type EmittedRunEvent = {
+  [K in EmittedEventType]: { type: K; runId: string } & z.output<
+    (typeof RUN_EVENT_PAYLOAD_SCHEMAS)[K]
+  >;
+}[EmittedEventType];
