@@ -1,11 +1,14 @@
 // 500 runs x 4 shards of zero-duration demo tests, enqueue -> finalized in PostgreSQL, against
 // BullMQ's own fan-out/fan-in (FlowProducer: a parent completing after its 4 children) on the
 // same Redis in the same run, in alternating rounds; plain BullMQ jobs (4 per run, no fan-in,
-// no state) are printed as the floor. Each side also reports the machine's CPU per run.
+// no state) are printed as the floor. The fair reference (issue 18) is the same durable
+// outcome written by hand with Flows and `pg` (bench/durable-reference.ts): `ratio_durable`.
+// Each side also reports the machine's CPU per run.
 // Loopback only; the last line is the JSON summary.
 import { postgres, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { createStack } from '../test/fixtures/stack.js';
+import { durableFlows } from './durable-reference.js';
 import { type CpuSample, cpuSince, sampleCpu } from './machine-cpu.js';
 import { flows, plainJobs } from './references.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
@@ -71,11 +74,13 @@ const db = await postgres('shard-worker-bench');
 // every side alike; each side's figure is its total runs over its total time.
 const flowRounds: Round[] = [];
 const plainRounds: Round[] = [];
+const durableRounds: Round[] = [];
 const ourRounds: Awaited<ReturnType<typeof ours>>[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     flowRounds.push(await flows(redis.url));
     plainRounds.push(await plainJobs(redis.url));
+    durableRounds.push(await durableFlows(redis.url, db.url));
     ourRounds.push(await ours(redis.url, db.url));
   }
 } finally {
@@ -95,15 +100,19 @@ const cpuPerRun = (rounds: Round[]) => {
 };
 const runsPerS = rate(ourRounds);
 const flowsPerS = rate(flowRounds);
+const durablePerS = rate(durableRounds);
 const seconds = (rounds: Round[]) => rounds.map((r) => r.seconds.toFixed(2)).join(', ');
 console.log(
-  `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; shard-worker ${seconds(ourRounds)}`,
+  `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; durable flows ${seconds(durableRounds)}; shard-worker ${seconds(ourRounds)}`,
 );
 console.log(
   `machine: 2 cores, loopback Redis and PostgreSQL; concurrency ${CONCURRENCY} per worker`,
 );
 console.log(
   `shard-worker: ${runsPerS.toFixed(1)} runs/s, ${cpuPerRun(ourRounds)} (${RUNS} runs x ${SHARDS} shards, mean of ${ROUNDS} rounds; PostgreSQL state, events, exactly-once)`,
+);
+console.log(
+  `Flows + pg by hand (fair reference: same durable outcome, 10 statements a run, no events, no abort): ${durablePerS.toFixed(1)} runs/s, ${cpuPerRun(durableRounds)}`,
 );
 console.log(
   `BullMQ FlowProducer: ${flowsPerS.toFixed(1)} runs/s, ${cpuPerRun(flowRounds)} (${RUNS} parents x ${SHARDS} children)`,
@@ -120,6 +129,8 @@ console.log(
     runs_per_s: Number(runsPerS.toFixed(1)),
     flows_runs_per_s: Number(flowsPerS.toFixed(1)),
     ratio: Number((runsPerS / flowsPerS).toFixed(2)),
+    durable_ref_runs_per_s: Number(durablePerS.toFixed(1)),
+    ratio_durable: Number((runsPerS / durablePerS).toFixed(2)),
     exactly_once: ourRounds.every((r) => r.exact),
   }),
 );
