@@ -8,7 +8,11 @@
  * Also prints Redis commands and PostgreSQL transactions per abort and per run.
  * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
  * Last line: {"bench":"system","abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
- * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…}
+ * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…,"redis_cmds_per_run":…,
+ * "pg_statements_per_run":…,"cpu_ms_per_run":…} for (b): Redis commands from INFO
+ * commandstats (a script's own commands included), PostgreSQL statements from
+ * pg_stat_statements (null where the server lacks it), and the CPU of every server process
+ * (both api replicas, both workers, Redis, PostgreSQL's backends; not this bench client).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -83,7 +87,27 @@ async function counters(redis: Redis, db: PgClient) {
     (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) +
       Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) *
     1000;
-  return { commands, xacts: Number(rows[0]?.x ?? 0), byCommand, redisCpuMs, pgCpuMs };
+  return {
+    commands,
+    xacts: Number(rows[0]?.x ?? 0),
+    statements: await statementCount(db),
+    byCommand,
+    redisCpuMs,
+    pgCpuMs,
+  };
+}
+
+/** Statements this database has run (pg_stat_statements), or NaN where it is not loaded. */
+async function statementCount(db: PgClient): Promise<number> {
+  try {
+    const { rows } = await db.query<{ n: string }>(
+      `select coalesce(sum(calls), 0)::text as n from pg_stat_statements
+       where dbid = (select oid from pg_database where datname = current_database())`,
+    );
+    return Number(rows[0]?.n ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** The commands that grew most between two readings, per unit of work. */
@@ -128,6 +152,8 @@ async function main() {
   const probe = new Redis(redis.url);
   const pgProbe = new pg.Client({ connectionString: db.url });
   await pgProbe.connect();
+  // Counts statements per run where the server preloads it (the test kit's cluster does).
+  await pgProbe.query('create extension if not exists pg_stat_statements').catch(() => {});
   const common = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
@@ -236,6 +262,15 @@ async function main() {
     console.log(
       `    CPU ms per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)}, postgres ~${round(pgDelta(c1.pgCpuMs, c2.pgCpuMs) / RUNS)}`,
     );
+    // Every server process of phase (b), per run: api A, api B, both workers, Redis, PostgreSQL.
+    const serverCpuMs =
+      cpu2.slice(0, 4).reduce((t, ms, i) => t + ms - cpu1[i]!, 0) +
+      (c2.redisCpuMs - c1.redisCpuMs) +
+      pgDelta(c1.pgCpuMs, c2.pgCpuMs);
+    const statementsPerRun = (c2.statements - c1.statements) / RUNS;
+    console.log(
+      `    per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${Number.isNaN(statementsPerRun) ? 'n/a (no pg_stat_statements)' : round(statementsPerRun)} PostgreSQL statements, ${round(serverCpuMs / RUNS)} ms of server CPU`,
+    );
     if (process.env.X_BENCH_VERBOSE) {
       console.log(`    per abort: ${topCommands(c0.byCommand, c1.byCommand, ABORTS)}`);
       console.log(`    per run: ${topCommands(c1.byCommand, c2.byCommand, RUNS)}`);
@@ -251,6 +286,9 @@ async function main() {
         runs_per_s: round(runsPerS),
         create_to_done_p50_ms: round(pct(lat, 50)),
         create_to_done_p99_ms: round(pct(lat, 99)),
+        redis_cmds_per_run: round((c2.commands - c1.commands) / RUNS),
+        pg_statements_per_run: Number.isNaN(statementsPerRun) ? null : round(statementsPerRun),
+        cpu_ms_per_run: round(serverCpuMs / RUNS),
       }),
     );
   } finally {
