@@ -5,7 +5,8 @@ import { type Declaration, parseModule, type Statement } from './parse-module.js
 /** One name a module exports: declared in one of the package's files, or from another package. */
 export type ExportEntry =
   | { kind: 'declared'; name: string; declarations: Declaration[] }
-  | { kind: 'external'; name: string; from: string };
+  /** `source` is the name in the package it comes from (`export { a as b }`: `a`). */
+  | { kind: 'external'; name: string; from: string; source: string };
 
 export type ReadFile = (path: string) => string;
 
@@ -60,8 +61,9 @@ class ModuleReader {
       } else if (statement.kind === 'import') {
         for (const n of statement.names) imports.set(n.as, { name: n.name, from: statement.from });
       } else if (statement.kind === 'export-all') {
-        if (isBare(statement.from)) add({ kind: 'external', name: '*', from: statement.from });
-        else for (const entry of this.exports(target(file, statement.from))) add(entry);
+        if (isBare(statement.from)) {
+          add({ kind: 'external', name: '*', from: statement.from, source: '*' });
+        } else for (const entry of this.exports(target(file, statement.from))) add(entry);
       } else {
         for (const n of statement.names) {
           const source = statement.from ?? imports.get(n.name)?.from;
@@ -78,7 +80,7 @@ class ModuleReader {
   }
 
   private reexported(file: string, from: string, name: string, as: string): ExportEntry {
-    if (isBare(from)) return { kind: 'external', name: as, from };
+    if (isBare(from)) return { kind: 'external', name: as, from, source: name };
     const entry = this.exports(target(file, from)).find((e) => e.name === name);
     if (!entry) throw new Error(`api-docs: ${file} re-exports ${name}, which ${from} lacks`);
     return { ...entry, name: as };

@@ -15,7 +15,9 @@ export function replaceBlocks(markdown: string, blocks: ReadonlyMap<string, stri
     .map((m) => m[1]!)
     .filter((pkg) => !blocks.has(pkg));
   if (unknown.length > 0) {
-    throw new Error(`api-docs: the document has blocks for unknown packages: ${unknown.join(', ')}`);
+    throw new Error(
+      `api-docs: the document has blocks for unknown packages: ${unknown.join(', ')}`,
+    );
   }
   let out = markdown;
   for (const [pkg, body] of blocks) {
@@ -45,9 +47,7 @@ export function firstDifference(expected: string, actual: string, context = 4): 
   while (line < want.length && line < have.length && want[line] === have[line]) line++;
   const show = (lines: string[], sign: string) =>
     lines.slice(line, line + context).map((text) => `${sign} ${text}`);
-  return [
-    `first difference at line ${line + 1}:`,
-    ...show(have, '-'),
-    ...show(want, '+'),
-  ].join('\n');
+  return [`first difference at line ${line + 1}:`, ...show(have, '-'), ...show(want, '+')].join(
+    '\n',
+  );
 }

@@ -42,5 +42,8 @@ export function apiDocDrift(root: string = REPO_ROOT): string | undefined {
   const { current, expected } = renderApiDoc(root);
   const diff = firstDifference(expected, current);
   if (diff === undefined) return undefined;
-  return `${API_DOC} does not match the packages' declarations; run \`pnpm docs:api\` and commit the result.\n${diff}`;
+  return [
+    `${API_DOC} does not match the packages' declarations; run \`pnpm docs:api\` and commit it.`,
+    `(- the document, + what the declarations say) ${diff}`,
+  ].join('\n');
 }

@@ -22,7 +22,9 @@ export function publishedPackages(root: string): PublishedPackage[] {
     .sort()
     .filter((name) => existsSync(join(dir, name, 'package.json')))
     .map((name) => {
-      const manifest = JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8')) as Manifest;
+      const manifest = JSON.parse(
+        readFileSync(join(dir, name, 'package.json'), 'utf8'),
+      ) as Manifest;
       const types = manifest.exports?.['.']?.types ?? manifest.types ?? './dist/index.d.ts';
       return { manifest, types: join(dir, name, types) };
     })

@@ -18,10 +18,14 @@ export function renderEntries(entries: readonly ExportEntry[]): string {
   const externals = new Map<string, string[]>();
   for (const entry of entries) {
     if (entry.kind === 'declared') items.push(renderDeclared(entry.name, entry.declarations));
-    else if (externals.has(entry.from)) externals.get(entry.from)!.push(entry.name);
     else {
-      externals.set(entry.from, [entry.name]);
-      items.push({ from: entry.from });
+      const name = entry.source === entry.name ? entry.name : `${entry.source} as ${entry.name}`;
+      const names = externals.get(entry.from);
+      if (names) names.push(name);
+      else {
+        externals.set(entry.from, [name]);
+        items.push({ from: entry.from });
+      }
     }
   }
   const lines: string[] = [];

@@ -193,7 +193,8 @@ function bracketGroups(line: string): Group[] {
 
 /** A top-level group with nothing nested (a tuple of literals, a table) is data: kept whole. */
 function elide(line: string, groups: Group[], depth: number): string {
-  const isLeaf = (g: Group) => !groups.some((inner) => inner.open > g.open && inner.close < g.close);
+  const isLeaf = (g: Group) =>
+    !groups.some((inner) => inner.open > g.open && inner.close < g.close);
   const cut = groups
     .filter((g) => g.depth === depth && g.close > g.open + 1 && !(depth === 1 && isLeaf(g)))
     .sort((a, b) => a.open - b.open);
