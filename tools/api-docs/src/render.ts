@@ -8,8 +8,9 @@ export const LINE_WIDTH = 100;
 
 /**
  * The public API of one package as a TypeScript sketch: each export on one line (interfaces
- * and classes one line per member), preceded by the first sentence of its JSDoc as a `//`
- * comment. Names another package declares are listed once, as `// from @x/other: a, b`.
+ * and classes with their members, see renderBlock), preceded by the first sentence of its
+ * JSDoc as a `//` comment. Names another package declares are listed once, as
+ * `// from @x/other: a, b`.
  */
 export function renderEntries(entries: readonly ExportEntry[]): string {
   // Each item is a declaration's lines, or the package a run of names comes from; a package's
