@@ -30,7 +30,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
   const abort = createAbortRun({ store, aborter, queue, events, logger });
   let stopJobErrors = 0;
   const abortRun = withDurableStop(abort.abortRun, {
-    redis,
+    redis, // the event log's connection too: see durable-stop.ts
     prefix: config.prefix,
     logger,
     onError: () => {

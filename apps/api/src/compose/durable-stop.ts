@@ -26,6 +26,9 @@ export function withDurableStop(abortRun: AbortRun, opts: DurableStopOptions): A
     const outcome = await abortRun(runId, abortOpts);
     // A finished (or unknown) run needs no stop job: nothing of it can be running.
     if (outcome?.run.status !== 'aborted') return outcome;
+    // The winner's `done` append was written to the connection before the use case returned;
+    // on that same connection Redis runs it (and its publish) before this XADD, so no worker
+    // reads the stop job before `done` is out, without waiting for its reply here.
     const queued = requestStop(
       opts.redis,
       { prefix: opts.prefix },
