@@ -8,6 +8,7 @@ import {
 } from '@x/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, demoTests, type RunBody } from './support/api-client.js';
+import { type CallbackReceiver, callbackReceiver } from './support/callback-receiver.js';
 import {
   type ApiProcess,
   activeShards,
@@ -24,6 +25,9 @@ import { openSse, type SseFrame } from './support/sse-client.js';
 let redis: TestRedis;
 let db: TestDatabase;
 let env: FleetEnv;
+let receiver: CallbackReceiver;
+/** Every process may call the test's loopback callback receiver. */
+let extra: Record<string, string>;
 let apiA: ApiProcess;
 let apiB: ApiProcess;
 const workers: WorkerProcess[] = [];
@@ -63,7 +67,8 @@ async function history(api: ApiProcess, runId: string): Promise<SseFrame[]> {
 }
 
 beforeAll(async () => {
-  [redis, db] = await Promise.all([startRedis(), postgres('e2e')]);
+  [redis, db, receiver] = await Promise.all([startRedis(), postgres('e2e'), callbackReceiver()]);
+  extra = { CALLBACK_ALLOWED_HOSTS: receiver.host };
   env = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
@@ -72,11 +77,11 @@ beforeAll(async () => {
       .replace(/[^a-z0-9_-]/g, ''),
   };
   // The first api migrates; the rest start in parallel.
-  apiA = await startApiProcess(env);
+  apiA = await startApiProcess(env, extra);
   const [b, w1, w2] = await Promise.all([
-    startApiProcess(env),
-    startWorkerProcess(env),
-    startWorkerProcess(env),
+    startApiProcess(env, extra),
+    startWorkerProcess(env, extra),
+    startWorkerProcess(env, extra),
   ]);
   apiB = b;
   workers.push(w1, w2);
@@ -94,6 +99,7 @@ afterAll(async () => {
   await Promise.all([stop(apiA?.proc), stop(apiB?.proc), ...workers.map((w) => stop(w.proc))]);
   await redis?.close();
   await db?.close();
+  await receiver?.close();
 }, 60_000);
 
 describe('two api replicas, two workers, Redis + PostgreSQL', () => {
@@ -137,6 +143,40 @@ describe('two api replicas, two workers, Redis + PostgreSQL', () => {
     expect(frames.filter((f) => f.data.type === 'done')).toHaveLength(1);
   });
 
+  it('an abort with a callbackUrl through api B: one done, and one callback, sent by a worker (an api replica sends none)', async () => {
+    const sentByWorkers = async () =>
+      (
+        await Promise.all(workers.map((w) => statOf(w.metricsUrl, 'callback_outbox', 'sent')))
+      ).reduce((sum, n) => sum + n, 0);
+    const sentBefore = await sentByWorkers();
+    const run = await createRun(apiA, {
+      executor: 'demo',
+      tests: demoTests(4, 5_000),
+      shards: 2,
+      callbackUrl: receiver.url,
+    });
+    const r = await client(apiB).post<{ run: RunBody }>(`/runs/${run.id}/abort`);
+    expect(r.status).toBe(202);
+    expect(r.body.run.status).toBe('aborted');
+    // The stop job that follows the abort makes a worker send it at once (no sweep's grace).
+    await waitFor(() => receiver.bodiesOf(run.id).length > 0, {
+      timeoutMs: 4_000,
+      what: 'the abort callback',
+    });
+    const frames = await history(apiA, run.id);
+    expect(frames.filter((f) => f.data.type === 'done').map((f) => f.data.status)).toEqual([
+      'aborted',
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.bodiesOf(run.id)).toEqual([expect.objectContaining({ status: 'aborted' })]);
+    expect((await sentByWorkers()) - sentBefore).toBe(1);
+    for (const api of [apiA, apiB]) {
+      expect(await statOf(`${api.url}/metrics`, 'callback', 'sent')).toBeNaN();
+    }
+    const unknown = await client(apiB).post('/runs/00000000-0000-4000-8000-00000000abcd/abort');
+    expect(unknown.status).toBe(404);
+  });
+
   it('finalizes every run exactly once when a worker is SIGKILLed mid-run', async () => {
     const runs = await Promise.all(
       [0, 1, 2].map(() =>
@@ -146,7 +186,7 @@ describe('two api replicas, two workers, Redis + PostgreSQL', () => {
     const victim = workers[0]!;
     await waitActive(victim, 1);
     await victim.proc.kill('SIGKILL');
-    workers[0] = await startWorkerProcess(env);
+    workers[0] = await startWorkerProcess(env, extra);
     for (const run of runs) {
       const final = await waitTerminal(apiB, run.id, 60_000);
       expect(final).toMatchObject({

@@ -1,6 +1,11 @@
 import { hostname } from 'node:os';
 import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
-import { createCallbackOutbox, createRunStopService, createShardWorker } from '@x/shard-worker';
+import {
+  createAbortRun,
+  createCallbackOutbox,
+  createRunStopService,
+  createShardWorker,
+} from '@x/shard-worker';
 import { createStopJobsConsumer } from '@x/stop-jobs';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config/load-config.js';
@@ -15,8 +20,9 @@ export interface WorkerSystem {
 
 /**
  * A worker replica: BullMQ shard consumer, run-abort subscriber (with reconcile on start, on
- * every reconnect and on a sweep), and a member of the stop-jobs consumer group. Events go
- * to the same Redis history the api replicas stream from.
+ * every reconnect and on a sweep), the callback outbox, and a member of the stop-jobs consumer
+ * group: each stop job is one call of the abort use case, whose callbacks leave through this
+ * worker's outbox. Events go to the same Redis history the api replicas stream from.
  */
 export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<WorkerSystem> {
   const core = await buildDistributedCore({
@@ -42,13 +48,14 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     logger,
     autorun: false,
   });
-  const stopService = createRunStopService({ store, aborter, queue, events, callback, logger });
-  // Delivers callbacks whose sender died or failed (at-least-once, same Idempotency-Key).
+  // Delivers callbacks whose sender died or failed (at-least-once, same Idempotency-Key), and
+  // those of aborts: the api replicas send none.
   const outbox = createCallbackOutbox({ store, sender: callback, logger });
+  const abort = createAbortRun({ store, aborter, queue, events, outbox, logger });
   const consumer = createStopJobsConsumer({
     redis,
     prefix: config.prefix,
-    service: stopService,
+    service: createRunStopService(abort),
     consumerName: `worker-${hostname()}-${process.pid}`,
     logger,
   });
@@ -62,6 +69,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       ['stop_jobs', () => consumer.metrics()],
       ['callback', () => callback.metrics()],
       ['callback_outbox', () => outbox.metrics()],
+      ['abort', () => abort.metrics()],
     ],
     async start() {
       await aborter.start();
@@ -71,8 +79,9 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     },
     async close(deadlineMs) {
       await worker.close(deadlineMs);
-      await outbox.close();
       await consumer.close();
+      await abort.close();
+      await outbox.close();
       await core.close();
     },
   };

@@ -90,7 +90,7 @@ try {
     await pub.publish(rawChannel, String(i));
     await sleep(1);
     calledAt.push(now());
-    await aborter.abortRun(runIds[i] as string, 'bench abort');
+    await aborter.abort(runIds[i] as string, 'bench abort');
     publishedAt.push(writtenAt);
     await sleep(1);
   }
@@ -139,7 +139,7 @@ try {
   console.log(
     `run-abort bench: ${ABORTS} aborts (after ${WARMUP} warm-up) from A to shards on B and C, ${ms(elapsed / 1000)} s`,
   );
-  console.log(row('abortRun call -> last shard signal', callToSignal));
+  console.log(row('abort call -> last shard signal', callToSignal));
   console.log(row('  of which PostgreSQL write (call -> written)', dbWrite));
   console.log(row('  publish -> last shard signal', publishToSignal));
   console.log(row('raw ioredis PUBLISH -> last subscriber (ref)', raw));

@@ -1,14 +1,14 @@
 /** Counters of one `RunAborter`; a plain object, ready for a Prometheus collector. */
 export interface RunAborterMetrics {
-  /** `abortRun` calls. */
+  /** `abort` calls. */
   abortsRequested: number;
-  /** `abortRun` calls that wrote the terminal status (first writer). */
+  /** `abort` calls that wrote the terminal status (first writer). */
   abortsWon: number;
-  /** `abortRun` calls that found the run already completed or failed: nothing aborted. */
+  /** `abort` calls that found the run already completed or failed: nothing aborted. */
   abortsLost: number;
-  /** `abortRun` calls that found the run already aborted (retries): local abort and publish ran again. */
+  /** `abort` calls that found the run already aborted (retries): local abort and publish ran again. */
   abortsRepeated: number;
-  /** Shards cancelled by the local fast path (`abortRun`, `abortLocal`). */
+  /** Shards cancelled by the local fast path (`abort`, `abortLocal`). */
   localShardsAborted: number;
   /** Abort messages published. */
   published: number;
@@ -34,8 +34,6 @@ export interface RunAborterMetrics {
   reconcileShardsAborted: number;
   /** Reconcile passes that failed (store unreachable); the next sweep retries. */
   reconcileErrors: number;
-  /** `assertStartable` refusals. */
-  startsRefused: number;
   /** Registry cancel functions and callbacks that threw. */
   cancelErrors: number;
   /** Shards registered right now. */
@@ -61,7 +59,6 @@ export function emptyMetrics(): RunAborterMetrics {
     reconcileSweeps: 0,
     reconcileShardsAborted: 0,
     reconcileErrors: 0,
-    startsRefused: 0,
     cancelErrors: 0,
     registeredShards: 0,
   };

@@ -9,7 +9,7 @@ export {
 } from './run-abort-channel.js';
 export { RUN_ABORTED_CODES, type RunAbortedCode, RunAbortedError } from './run-aborted-error.js';
 export {
-  type AbortRunResult,
+  type AbortResult,
   createRunAborter,
   type RunAborter,
   type RunAborterOptions,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 /** Longest abort reason carried on the wire; longer reasons are truncated by the aborter. */
 export const MAX_REASON_LENGTH = 500;
 
-/** A run id as the channel accepts it (RFC 9562 UUID); `abortRun` checks ids against the same schema. */
+/** A run id as the channel accepts it (RFC 9562 UUID); `RunAborter.abort` checks ids against the same schema. */
 export const runIdSchema = z.uuid();
 
 /**

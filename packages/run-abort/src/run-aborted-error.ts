@@ -9,7 +9,7 @@ export const RUN_ABORTED_CODES = ['run_aborted', 'run_finished', 'run_not_found'
 export type RunAbortedCode = (typeof RUN_ABORTED_CODES)[number];
 
 /**
- * Why a shard must not run (from `assertStartable`) or why it was cancelled: this is the
+ * Why a shard was cancelled (or, for a caller's own start check, must not run): this is the
  * `reason` of every AbortController signal the registry fires, so executors can tell an
  * abort from their own failures with `signal.reason instanceof RunAbortedError`.
  */

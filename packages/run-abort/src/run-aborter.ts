@@ -1,7 +1,7 @@
 import type { Bus, Logger, Subscription } from '@x/pubsub-core';
 import type { Run, RunStatus } from '@x/run-store';
 import { emptyMetrics, type RunAborterMetrics } from './abort-metrics.js';
-import { ABORTABLE_STATUSES, type AbortStore, isAbortable } from './abort-store.js';
+import { ABORTABLE_STATUSES, type AbortStore } from './abort-store.js';
 import { createReconcileLoop } from './reconcile-loop.js';
 import {
   MAX_REASON_LENGTH,
@@ -9,7 +9,6 @@ import {
   runAbortChannel,
   runIdSchema,
 } from './run-abort-channel.js';
-import { RunAbortedError } from './run-aborted-error.js';
 import type { ShardRegistry } from './shard-registry.js';
 
 export interface RunAborterOptions {
@@ -30,7 +29,8 @@ export interface RunAborterOptions {
   logger?: Logger;
 }
 
-export interface AbortRunResult {
+/** What {@link RunAborter.abort} did. */
+export interface AbortResult {
   /** True when the run is aborted now (by this call or an earlier one). */
   aborted: boolean;
   /** True when this call wrote the abort (first writer). */
@@ -48,14 +48,17 @@ export interface AbortRunResult {
 
 export interface RunAborter {
   /**
-   * Aborts a run everywhere: writes `aborted` to the store (first writer wins: a run that
+   * The abort's signal part: writes `aborted` to the store (first writer wins: a run that
    * already completed or failed is left alone and `aborted: false` says so), cancels this
    * process's shards, then publishes so other replicas cancel theirs. Idempotent: calling it
    * again on an aborted run repeats the local abort and the publish (a retry of a lost
    * publish). The reason is clipped to 500 characters. Throws `TypeError` for a non-UUID id
    * and whatever the store throws; never throws for a failed publish.
+   *
+   * It does not announce the run (`done`, callback) nor clean the queue: that is the abort
+   * use case's (`abortRun` of @x/shard-worker), which calls this.
    */
-  abortRun(runId: string, reason: string): Promise<AbortRunResult>;
+  abort(runId: string, reason: string): Promise<AbortResult>;
   /** Cancels this process's shards of the run only (e.g. siblings of a shard that failed the run). */
   abortLocal(runId: string, reason: string): number;
   /** Publishes the abort only, for a caller that already wrote the terminal status. Never throws. */
@@ -68,24 +71,22 @@ export interface RunAborter {
   start(): Promise<void>;
   /** One reconcile pass; resolves with the shards it cancelled. Rejects if the store fails. */
   reconcile(): Promise<number>;
-  /** Throws `RunAbortedError` unless the run exists and is queued or running. Call after `registry.register`. */
-  assertStartable(runId: string): Promise<void>;
   metrics(): RunAborterMetrics;
   /** Unsubscribes, stops the sweep and the reconnect hook, waits for an in-flight reconcile. Leaves the bus and store open (they are the caller's). */
   close(): Promise<void>;
 }
 
 /**
- * Worst-case delay from `abortRun` to a remote shard's signal:
+ * Worst-case delay from `abort` to a remote shard's signal:
  * - message delivered: one pub/sub hop (sub-millisecond on a LAN);
  * - message lost while the subscriber was disconnected: the time to reconnect, plus one store round trip (reconcile on reconnect);
  * - message lost with no visible disconnect: `sweepIntervalMs` plus one store round trip;
- * - shard starting after the abort: refused by `assertStartable` (or cancelled on register when this process saw the abort).
+ * - shard starting after the abort: refused by the shard's own status check at start (or cancelled on register when this process saw the abort).
  *
  * @example
  * const aborter = createRunAborter({ bus, store: runStore, registry });
  * await aborter.start();
- * const { aborted, status } = await aborter.abortRun(runId, 'aborted by user');
+ * const { aborted, status } = await aborter.abort(runId, 'aborted by user');
  * if (!aborted) reply(409, `run already ${status}`);
  */
 export function createRunAborter(opts: RunAborterOptions): RunAborter {
@@ -177,9 +178,9 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
   };
 
   return {
-    async abortRun(runId, reason) {
+    async abort(runId, reason) {
       if (!runIdSchema.safeParse(runId).success)
-        throw new TypeError(`abortRun: runId must be a UUID, got ${JSON.stringify(runId)}`);
+        throw new TypeError(`abort: runId must be a UUID, got ${JSON.stringify(runId)}`);
       const why = clip(reason);
       counters.abortsRequested++;
       // The store stamps finishedAt and durationMs itself (its clock, not this replica's).
@@ -217,25 +218,6 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
       return starting;
     },
     reconcile: () => loop.reconcile(),
-    async assertStartable(runId) {
-      if (registry.wasAborted(runId)) {
-        counters.startsRefused++;
-        throw new RunAbortedError(
-          'run_aborted',
-          runId,
-          `run ${runId} was aborted; shard not started`,
-        );
-      }
-      const status = await store.getStatus(runId);
-      if (status !== undefined && isAbortable(status)) return;
-      counters.startsRefused++;
-      if (status === undefined)
-        throw new RunAbortedError('run_not_found', runId, `run ${runId} does not exist`);
-      const code = status === 'aborted' ? 'run_aborted' : 'run_finished';
-      throw new RunAbortedError(code, runId, `run ${runId} is ${status}; shard not started`, {
-        status,
-      });
-    },
     metrics: () => ({
       ...counters,
       cancelErrors: registry.cancelErrors,

@@ -33,8 +33,8 @@ export interface ShardRegistry {
   /**
    * Registers a running shard; returns the function that unregisters it (idempotent; call
    * it in `finally`). A shard of a run this registry already aborted is cancelled
-   * immediately and not kept. Register before `assertStartable`, so no abort can fall
-   * between the status check and the registration.
+   * immediately and not kept. Register before the shard checks its run's status in the
+   * store, so no abort can fall between the status check and the registration.
    */
   register(runId: string, shardIndex: number | null, cancel: ShardCancel): () => void;
   /** Calls `fn` for each entry of the run over a snapshot (`fn` may unregister); a throwing `fn` is counted and skipped. Returns how many calls succeeded. */
@@ -63,7 +63,7 @@ export function shardKey(runId: string, shardIndex: number | null): string {
  * const registry = createShardRegistry();
  * const controller = new AbortController();
  * const unregister = registry.register(runId, 2, controller);
- * try { await aborter.assertStartable(runId); await execute(controller.signal); }
+ * try { await beginShard(runId); await execute(controller.signal); } // beginShard: your status check
  * finally { unregister(); }
  */
 export function createShardRegistry(opts: ShardRegistryOptions = {}): ShardRegistry {

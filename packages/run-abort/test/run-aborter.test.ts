@@ -21,7 +21,7 @@ import {
   type AbortStore,
   createRunAborter,
   createShardRegistry,
-  RunAbortedError,
+  type RunAbortedError,
   type RunAborter,
   type ShardRegistry,
 } from '../src/index.js';
@@ -91,7 +91,7 @@ const started = async (prefix: string, opts: { sweepIntervalMs?: number } = {}) 
   return r;
 };
 
-describe('abortRun', () => {
+describe('abort', () => {
   it('writes the abort first, cancels local shards, and reaches another replica over Redis', async () => {
     const prefix = uniqueName('ra');
     const [a, b] = await Promise.all([started(prefix), started(prefix)]);
@@ -101,7 +101,7 @@ describe('abortRun', () => {
     a.registry.register(runId, 0, local);
     b.registry.register(runId, 1, remote);
 
-    const result = await a.aborter.abortRun(runId, 'user clicked abort');
+    const result = await a.aborter.abort(runId, 'user clicked abort');
     expect(result).toEqual({
       aborted: true,
       won: true,
@@ -132,7 +132,7 @@ describe('abortRun', () => {
     b.registry.register(runId, 1, remote);
     await store.transition(runId, ['running'], 'completed');
 
-    expect(await a.aborter.abortRun(runId, 'too late')).toEqual({
+    expect(await a.aborter.abort(runId, 'too late')).toEqual({
       aborted: false,
       won: false,
       status: 'completed',
@@ -149,8 +149,8 @@ describe('abortRun', () => {
     const prefix = uniqueName('ra');
     const [a, b] = await Promise.all([started(prefix), started(prefix)]);
     const runId = await newRun('queued');
-    expect(await a.aborter.abortRun(runId, 'first')).toMatchObject({ aborted: true, won: true });
-    expect(await a.aborter.abortRun(runId, 'second')).toMatchObject({
+    expect(await a.aborter.abort(runId, 'first')).toMatchObject({ aborted: true, won: true });
+    expect(await a.aborter.abort(runId, 'second')).toMatchObject({
       aborted: true,
       won: false,
       status: 'aborted',
@@ -165,9 +165,9 @@ describe('abortRun', () => {
 
   it('refuses a non-UUID run id and clips a long reason to 500 characters', async () => {
     const a = await started(uniqueName('ra'));
-    await expect(a.aborter.abortRun('not-a-uuid', 'x')).rejects.toThrow(/runId must be a UUID/);
+    await expect(a.aborter.abort('not-a-uuid', 'x')).rejects.toThrow(/runId must be a UUID/);
     const runId = await newRun();
-    await a.aborter.abortRun(runId, 'r'.repeat(2_000));
+    await a.aborter.abort(runId, 'r'.repeat(2_000));
     expect((await store.getRunById(runId))?.error).toHaveLength(500);
     expect(a.bus.metrics().publishRejected).toBe(0);
   });
@@ -182,7 +182,7 @@ describe('abortRun', () => {
     const sibling = new AbortController();
     a.registry.register(runId, 0, mine);
     b.registry.register(runId, 1, sibling);
-    await a.aborter.abortRun(runId, 'embedded abort');
+    await a.aborter.abort(runId, 'embedded abort');
     expect(mine.signal.aborted).toBe(true);
     await waitFor(() => sibling.signal.aborted, { timeoutMs: 10_000, what: 'sibling aborted' });
     expect(a.aborter.metrics()).toMatchObject({ received: 0, echoesDropped: 1 });
@@ -201,8 +201,8 @@ describe('the subscriber', () => {
     });
     b.registry.register(run1, 1, sibling);
     b.registry.register(run2, 0, later);
-    await a.aborter.abortRun(run1, 'one');
-    await a.aborter.abortRun(run2, 'two');
+    await a.aborter.abort(run1, 'one');
+    await a.aborter.abort(run2, 'two');
     await waitFor(() => later.signal.aborted, { timeoutMs: 10_000, what: 'second abort handled' });
     expect(sibling.signal.aborted).toBe(true);
     expect(b.aborter.metrics()).toMatchObject({ received: 2, cancelErrors: 1, handlerErrors: 0 });
@@ -215,7 +215,7 @@ describe('the subscriber', () => {
     await b.bus.ready();
     await Promise.all([b.aborter.start(), b.aborter.start()]);
     await b.aborter.start();
-    await a.aborter.abortRun(await newRun(), 'once');
+    await a.aborter.abort(await newRun(), 'once');
     await waitFor(() => b.aborter.metrics().received >= 1, {
       timeoutMs: 10_000,
       what: 'abort received',
@@ -256,7 +256,7 @@ describe('the subscriber', () => {
     const remote = new AbortController();
     const runId = await newRun();
     b.registry.register(runId, 0, remote);
-    await a.aborter.abortRun(runId, 'after retry');
+    await a.aborter.abort(runId, 'after retry');
     await waitFor(() => remote.signal.aborted, { timeoutMs: 10_000, what: 'remote shard aborted' });
     await sleep(100);
     expect(b.aborter.metrics()).toMatchObject({
@@ -283,7 +283,7 @@ describe('the subscriber', () => {
     const runId = await newRun();
     const remote = new AbortController();
     b.registry.register(runId, 0, remote);
-    await a.aborter.abortRun(runId, 'valid');
+    await a.aborter.abort(runId, 'valid');
     await waitFor(() => remote.signal.aborted, { timeoutMs: 10_000, what: 'valid abort handled' });
     expect(b.bus.metrics().dropped).toMatchObject({ schema: 2, malformed: 1 });
     expect(b.aborter.metrics().received).toBe(1);
@@ -351,25 +351,5 @@ describe('reconcile', () => {
     });
     fail = false;
     await waitFor(() => shard.signal.aborted, { timeoutMs: 10_000, what: 'sweep recovered' });
-  });
-});
-
-describe('assertStartable', () => {
-  it('accepts a queued or running run and refuses aborted, finished and missing runs with a typed error', async () => {
-    const a = replica(uniqueName('ra'));
-    await a.aborter.assertStartable(await newRun('queued'));
-    await a.aborter.assertStartable(await newRun('running'));
-    const aborted = await newRun();
-    await store.transition(aborted, ['running'], 'aborted');
-    const failed = await newRun();
-    await store.transition(failed, ['running'], 'failed');
-    const codes = [];
-    for (const runId of [aborted, failed, randomUUID()]) {
-      const err = await a.aborter.assertStartable(runId).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(RunAbortedError);
-      codes.push((err as RunAbortedError).code);
-    }
-    expect(codes).toEqual(['run_aborted', 'run_finished', 'run_not_found']);
-    expect(a.aborter.metrics().startsRefused).toBe(3);
   });
 });

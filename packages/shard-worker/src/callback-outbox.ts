@@ -51,6 +51,13 @@ export interface CallbackOutbox {
   start(): void;
   /** One sweep now: claims and delivers every due or stranded callback; returns how many. */
   sweep(): Promise<number>;
+  /**
+   * Delivers one run's callback now if it is pending and due (a first attempt at once): the
+   * terminal writer's own delivery, or a worker's for a run an api replica aborted (the
+   * abort's stop job brings it here). One claim, first claimer wins, so asking twice sends
+   * once. Never throws (a failure stays in the outbox for a sweep); close() waits for it.
+   */
+  deliver(runId: string): Promise<Outcome | 'not_claimed' | 'error' | 'closed'>;
   /** Stops the sweep and waits for the deliveries in flight (bounded by the sender's timeout). */
   close(): Promise<void>;
   metrics(): CallbackOutboxMetrics;
@@ -159,6 +166,7 @@ export function createCallbackOutbox(opts: CallbackOutboxOptions): CallbackOutbo
   };
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
+  const delivering = new Set<Promise<unknown>>();
   let closed = false;
   let failures = 0;
 
@@ -217,16 +225,39 @@ export function createCallbackOutbox(opts: CallbackOutboxOptions): CallbackOutbo
     );
   };
 
+  const deliverOne = async (runId: string) => {
+    const outcome = await deliverOwnCallback(store, sender, runId, logger);
+    if (outcome === 'error') counters.errors++;
+    else if (outcome !== 'not_claimed') {
+      counters.claimed++;
+      if (outcome === 'sent') counters.sent++;
+      else if (outcome === 'retry') counters.retried++;
+      else if (outcome === 'failed') counters.failed++;
+    }
+    return outcome;
+  };
+
   return {
     start() {
       if (timer || closed) return;
       schedule(Math.min(intervalMs, 1_000));
     },
     sweep,
+    async deliver(runId) {
+      // Left pending: another process's sweep delivers it.
+      if (closed) return 'closed';
+      const delivery = deliverOne(runId);
+      delivering.add(delivery);
+      try {
+        return await delivery;
+      } finally {
+        delivering.delete(delivery);
+      }
+    },
     async close() {
       closed = true;
       clearTimeout(timer);
-      await running?.catch(() => undefined);
+      await Promise.allSettled([running, ...delivering]);
     },
     metrics: () => ({ ...counters }),
   };

@@ -1,3 +1,13 @@
+export {
+  type AbortRun,
+  type AbortRunAborter,
+  type AbortRunDeps,
+  type AbortRunMetrics,
+  type AbortRunOptions,
+  type AbortRunOutcome,
+  type AbortRunUseCase,
+  createAbortRun,
+} from './abort-run.js';
 export { abortableSleep } from './abortable-sleep.js';
 export { type BullmqShardQueueOptions, bullmqShardQueue } from './bullmq-shard-queue.js';
 export {
@@ -65,11 +75,8 @@ export {
 export type { SiblingAborter } from './run-outcome.js';
 export {
   createRunStopService,
-  type RunStopService,
   type RunStopServiceOptions,
-  type StopAborter,
-  type StopJobInput,
-  type StopResult,
+  stopResultOf,
 } from './run-stop-service.js';
 export { SHARD_JOB_ERROR_CODES, ShardJobError, type ShardJobErrorCode } from './shard-job-error.js';
 export {
@@ -90,6 +97,7 @@ export {
   shardJobId,
 } from './shard-queue.js';
 export { createShardWorker, type ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
+export { stopMessage } from './stop-message.js';
 export {
   type DemoTest,
   demoTestSchema,

@@ -37,7 +37,7 @@ export async function announceTerminal(deps: OutcomeDeps, run: Run): Promise<voi
 }
 
 /** The run's `done` event: its terminal status and final counts. */
-function doneEvent(run: Run): SinkEvent {
+export function doneEvent(run: Run): SinkEvent {
   return {
     type: 'done',
     payload: {
@@ -124,7 +124,7 @@ export async function failRun(
   const { won, status, run } = await deps.store.transition(runId, ['queued', 'running'], 'failed', {
     error,
   });
-  // Status is written, so this is abortLocal + broadcast rather than abortRun.
+  // Status is written, so this is abortLocal + broadcast rather than the aborter's abort.
   if (status !== 'completed') {
     const reason = `run ${status}: ${error}`;
     deps.aborter.abortLocal(runId, reason);

@@ -16,7 +16,7 @@ import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-sc
 /**
  * The slice of `@x/run-abort` the processor needs: stopping a failed run's siblings. The
  * start guard is part of `store.beginShard` (one statement), and a run this process saw
- * aborted is cancelled by `registry.register`, so `RunAborter.assertStartable` is not called.
+ * aborted is cancelled by `registry.register`, so no separate start check is needed.
  */
 export type ProcessorAborter = SiblingAborter;
 export interface ProcessorRegistry {

@@ -215,7 +215,8 @@ describe('shard worker across processes (BullMQ, Redis, PostgreSQL)', () => {
   });
 
   it('an abort from another process stops every shard, keeps aborted, and emits no completion', async () => {
-    const { client, workers } = await cluster(2, { CONCURRENCY: '2' });
+    // The client is like an api replica: no outbox, so a worker's outbox sends the callback.
+    const { client, workers } = await cluster(2, { CONCURRENCY: '2', ...FAST_OUTBOX_ENV });
     const run = await client.coordinator.enqueueRun({
       workspaceId: 'ws',
       executor: 'demo',
@@ -231,14 +232,8 @@ describe('shard worker across processes (BullMQ, Redis, PostgreSQL)', () => {
       { what: 'four shards started' },
     );
     const t0 = performance.now();
-    const answer = await client.stopService.stop({
-      runId: run.id,
-      reason: 'user_request',
-      requestedAtMs: Date.now(),
-      requestedBy: 'test',
-      entryId: '1-0',
-    });
-    expect(answer.finalStatus).toBe('aborted');
+    const answer = await client.abort.abortRun(run.id, { requestedBy: 'test' });
+    expect(answer).toMatchObject({ won: true, run: { status: 'aborted' } });
     await waitFor(
       async () => {
         const m = await Promise.all(workers.map(metricsOf));

@@ -248,13 +248,17 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     });
     await waitFor(() => s.worker!.metrics().shardsStarted === 2, { what: 'two shards running' });
     const t0 = performance.now();
-    const result = await s.stopService.stop({
-      runId: run.id,
-      reason: 'user_request',
-      requestedAtMs: Date.now(),
-      requestedBy: 'tester',
-      entryId: '1-0',
-    });
+    const result = await s.stopService.stop(
+      {
+        runId: run.id,
+        reason: 'user_request',
+        requestedAtMs: Date.now(),
+        requestedBy: 'tester',
+        entryId: '1-0',
+        deliveryCount: 1,
+      },
+      { signal: new AbortController().signal },
+    );
     expect(result).toEqual({
       outcome: 'success',
       errorCode: '',
@@ -283,16 +287,23 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       tests: [demo('a', 0)],
     });
     await settled(s, run.id);
-    const job = { reason: 'user_request', requestedAtMs: null, requestedBy: null, entryId: '1-0' };
-    expect(await s.stopService.stop({ ...job, runId: run.id })).toMatchObject({
+    const job = {
+      reason: 'user_request' as const,
+      requestedAtMs: null,
+      requestedBy: null,
+      entryId: '1-0',
+      deliveryCount: 1,
+    };
+    const opts = { signal: new AbortController().signal };
+    expect(await s.stopService.stop({ ...job, runId: run.id }, opts)).toMatchObject({
       outcome: 'success',
       errorCode: 'replay_no_op',
       finalStatus: 'completed',
     });
     expect(
-      await s.stopService.stop({ ...job, runId: '00000000-0000-4000-8000-000000000000' }),
+      await s.stopService.stop({ ...job, runId: '00000000-0000-4000-8000-000000000000' }, opts),
     ).toMatchObject({ outcome: 'failure', errorCode: 'not_found', finalStatus: '' });
-    expect(await s.stopService.stop({ ...job, runId: 'not-a-uuid' })).toMatchObject({
+    expect(await s.stopService.stop({ ...job, runId: 'not-a-uuid' }, opts)).toMatchObject({
       outcome: 'failure',
       errorCode: 'not_found',
     });
@@ -306,7 +317,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       shards: 2,
       tests: [demo('a', 0), demo('b', 0)],
     });
-    await s.aborter.abortRun(run.id, 'before start');
+    await s.aborter.abort(run.id, 'before start');
     const worker = createShardWorker({
       queue: s.queue,
       store: s.store,

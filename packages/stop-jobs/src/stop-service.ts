@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { SERVICE_ERROR_CODES, STOP_OUTCOMES, type StopReason } from './kinds.js';
+import {
+  SERVICE_ERROR_CODES,
+  type ServiceErrorCode,
+  STOP_OUTCOMES,
+  type StopOutcome,
+  type StopReason,
+} from './kinds.js';
 import { MAX_MESSAGE_LENGTH } from './schemas.js';
 
 /** A decoded stop command, as handed to the StopService. */
@@ -14,10 +20,14 @@ export interface StopJob {
   deliveryCount: number;
 }
 
-/** What the StopService answers; copied into the `job_results` entry. */
+/**
+ * What the StopService answers; copied into the `job_results` entry. The one definition of
+ * a stop's result: its codes are this package's (`kinds.ts`), and a service maps its own
+ * outcome onto them in one place (in @x/shard-worker: `stopResultOf`).
+ */
 export interface StopServiceResult {
-  outcome: 'success' | 'failure';
-  errorCode: '' | 'replay_no_op' | 'not_found' | 'internal';
+  outcome: StopOutcome;
+  errorCode: ServiceErrorCode;
   errorMessage: string;
   /** The run's status after the call (`''` when unknown, e.g. `not_found`). */
   finalStatus: string;

@@ -4,9 +4,9 @@ import { createBus, memoryTransport } from '@x/pubsub-core';
 import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { createRunStore, migrate, openPglite, openPostgres } from '@x/run-store';
 import {
+  createAbortRun,
   createCallbackOutbox,
   createCoordinator,
-  createRunStopService,
   createShardWorker,
   memoryShardQueue,
 } from '@x/shard-worker';
@@ -14,7 +14,6 @@ import { createRunEvents, memoryEventLog } from '@x/sse-relay';
 import type { Logger } from 'pino';
 import type { EmbeddedConfig } from '../config/load-config.js';
 import { outboundChecker } from './outbound-check.js';
-import { stopNow } from './stop-outcome.js';
 import type { System } from './system.js';
 
 /** The error written on runs a previous process left queued or running. */
@@ -61,10 +60,12 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     logger,
   });
   const coordinator = createCoordinator({ store, queue, executors });
-  const stopService = createRunStopService({ store, aborter, queue, events, callback, logger });
-  // Delivers callbacks a previous process or a failed POST left behind (interrupted runs too).
+  // Delivers callbacks a previous process or a failed POST left behind (interrupted runs too),
+  // and the callback of each abort (api and worker are one process here).
   const outbox = createCallbackOutbox({ store, sender: callback, logger });
   outbox.start();
+  // No stop jobs here: the api's call is the only entry, and the registry is this process's.
+  const abort = createAbortRun({ store, aborter, queue, events, outbox, logger });
 
   return {
     mode: 'embedded',
@@ -72,7 +73,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
-      abortRun: (runId, requestedBy) => stopNow(stopService, runId, requestedBy),
+      abortRun: abort.abortRun,
       checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
       readiness: async () => ({
         database: await store.getStatus(ZERO_UUID).then(
@@ -88,10 +89,12 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       ['shard_worker', () => worker.metrics()],
       ['callback', () => callback.metrics()],
       ['callback_outbox', () => outbox.metrics()],
+      ['abort', () => abort.metrics()],
     ],
     drain: (deadlineMs) => worker.close(deadlineMs),
     async close() {
       await worker.close(0);
+      await abort.close();
       await outbox.close();
       await aborter.close();
       await queue.close();

@@ -1,4 +1,5 @@
-import type { Run, RunStatus, RunStore } from '@x/run-store';
+import type { Run, RunStore } from '@x/run-store';
+import type { AbortRun } from '@x/shard-worker';
 
 export interface CreateRunInput {
   workspaceId: string;
@@ -9,15 +10,6 @@ export interface CreateRunInput {
   shards: number;
 }
 
-export interface AbortOutcome {
-  /** True when the run is aborted now (by this call or an earlier one). */
-  aborted: boolean;
-  /** True when this call wrote `aborted` (false: it was aborted already, or finished). */
-  won: boolean;
-  /** The run's status after the call. */
-  status: RunStatus;
-}
-
 /**
  * What the HTTP layer needs from the system, whichever the mode. The composition root
  * (compose/) builds it: embedded wires the memory bus and in-process queue, distributed wires
@@ -26,8 +18,11 @@ export interface AbortOutcome {
 export interface ApiServices {
   readonly store: Pick<RunStore, 'getRun' | 'getRunById' | 'listRuns' | 'getResults'>;
   createRun(input: CreateRunInput): Promise<Run>;
-  /** Aborts a run of the caller's workspace (ownership already checked by the caller). */
-  abortRun(runId: string, requestedBy: string): Promise<AbortOutcome>;
+  /**
+   * The abort use case (@x/shard-worker `createAbortRun`), in a fleet followed by the durable
+   * stop job. The caller checks the run's workspace first. `undefined`: no such run.
+   */
+  abortRun: AbortRun;
   /** A refusal message when `url` points somewhere outbound requests must not go, else null. */
   checkOutboundUrl(url: string, kind: 'http' | 'callback'): Promise<string | null>;
   /** Each dependency and whether it answered (database, redis). */

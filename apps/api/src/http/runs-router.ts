@@ -112,17 +112,18 @@ export function runsRouter(
     const workspace = workspaceOf(req);
     // A run this replica has seen needs no read before the write: its owner cannot change.
     // Otherwise read it, which also answers 404 for another workspace's run. A finished run
-    // is refused by the stop service's first-writer-wins write, not by a status read here.
+    // is refused by the abort's first-writer-wins write, not by a status read here.
     if (owners.get(runId) !== workspace) await loadRun(req);
-    const outcome = await services.abortRun(runId, workspace);
-    if (!outcome.aborted) {
+    const outcome = await services.abortRun(runId, { requestedBy: workspace });
+    if (!outcome) throw notFound();
+    const { won, run } = outcome;
+    if (run.status !== 'aborted') {
       metrics.abortsRequested.inc({ result: 'conflict' });
-      throw new ApiError('conflict', `run already ${outcome.status}`, { status: outcome.status });
+      throw new ApiError('conflict', `run already ${run.status}`, { status: run.status });
     }
-    metrics.abortsRequested.inc({ result: outcome.won ? 'aborted' : 'already_aborted' });
-    const fresh = await services.store.getRun(workspace, runId);
-    if (!fresh) throw notFound();
-    res.status(202).json({ run: toRunDto(fresh) });
+    metrics.abortsRequested.inc({ result: won ? 'aborted' : 'already_aborted' });
+    // The run as the write returned it (or as the first abort left it): no read after.
+    res.status(202).json({ run: toRunDto(run) });
   });
 
   router.post('/runs/:id/stream-token', async (req, res) => {

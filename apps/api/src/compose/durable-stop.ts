@@ -1,0 +1,50 @@
+import type { AbortRun } from '@x/shard-worker';
+import { requestStop } from '@x/stop-jobs';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { settleWithin } from './settle-within.js';
+
+/** How long an abort's answer waits for its stop job to be queued; it goes on after that. */
+const STOP_JOB_WAIT_MS = 2_000;
+
+export interface DurableStopOptions {
+  redis: Pick<Redis, 'call'>;
+  prefix: string;
+  logger: Logger;
+  /** Counts stop jobs that could not be queued (the abort stands; reconcile covers it). */
+  onError(): void;
+}
+
+/**
+ * The abort of an api replica in a fleet: the abort use case, then, for a run that is aborted,
+ * a durable stop job (@x/stop-jobs) — the second path to the workers after the publish, and
+ * the one that makes a worker send the callback at once (an api replica sends none). A
+ * repeated abort queues one again: it may be the retry of one Redis refused.
+ */
+export function withDurableStop(abortRun: AbortRun, opts: DurableStopOptions): AbortRun {
+  return async (runId, abortOpts) => {
+    const outcome = await abortRun(runId, abortOpts);
+    // A finished (or unknown) run needs no stop job: nothing of it can be running.
+    if (outcome?.run.status !== 'aborted') return outcome;
+    // The winner's `done` append was written to the connection before the use case returned;
+    // on that same connection Redis runs it (and its publish) before this XADD, so no worker
+    // reads the stop job before `done` is out, without waiting for its reply here.
+    const queued = requestStop(
+      opts.redis,
+      { prefix: opts.prefix },
+      {
+        runId: outcome.run.id,
+        reason: abortOpts.reason ?? 'user_request',
+        ...(abortOpts.requestedBy !== null && { requestedBy: abortOpts.requestedBy }),
+      },
+    ).catch((err: unknown) => {
+      // Written and published already; workers' reconcile sweeps catch anything the publish
+      // missed, and their outbox sweep sends the callback. Counted and logged, not failed.
+      opts.onError();
+      opts.logger.warn({ err, runId }, 'could not queue the durable stop job');
+    });
+    // With Redis down it must not hold the answer (the status is written: the abort stands).
+    await settleWithin(queued, STOP_JOB_WAIT_MS);
+    return outcome;
+  };
+}
