@@ -93,7 +93,7 @@ try {
   }
 
   const viaStore: Deliver = async (runId, shard, stats) =>
-    (await store.completeShard(runId, shard, 1, stats)).isFinalizer;
+    (await store.completeShardWithResults(runId, shard, 1, stats, [])).isFinalizer;
 
   // The bare statement: flip the shard once, add its stats to a live run, report the boundary.
   const RAW = `
