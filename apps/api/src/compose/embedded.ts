@@ -75,7 +75,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       abortRun: (runId, requestedBy) => stopNow(stopService, runId, requestedBy),
       checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
       readiness: async () => ({
-        database: await store.getStatus(ZERO_UUID).then(
+        database: await store.ping().then(
           () => true,
           () => false,
         ),
@@ -101,5 +101,3 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     },
   };
 }
-
-export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
