@@ -1,4 +1,4 @@
-// Exactly-once shard completion: @x/run-store's completeShard against the same work as one
+// Exactly-once shard completion: @x/run-store's completeShardWithResults (no results) against the same work as one
 // bare SQL statement through pg, in the same run, on the same PostgreSQL.
 // 16 concurrent callers; 2,000 runs x 4 shards, every shard delivered twice (16,000 calls).
 import { postgres } from '@x/testkit';
