@@ -41,8 +41,6 @@ export interface DistributedCore {
   close(): Promise<void>;
 }
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
-
 /**
  * A fleet replica's core, as both apps build it: one Redis client (commands fail after two
  * retries instead of queueing forever while Redis is down, so a request errors rather than
@@ -73,7 +71,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     registry,
     aborter,
     readiness: async () => ({
-      database: await store.getStatus(ZERO_UUID).then(
+      database: await store.ping().then(
         () => true,
         () => false,
       ),

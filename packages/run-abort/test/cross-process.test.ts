@@ -34,7 +34,7 @@ afterAll(async () => {
 const newRun = async (shards: number) => {
   const shardList = Array.from({ length: shards }, (_, i) => ({ testIds: [`t${i}`] }));
   const run = await store.createRun({ workspaceId: 'ws', executor: 'demo', shards: shardList });
-  expect(await store.markRunning(run.id)).toBe(true);
+  expect((await store.transition(run.id, ['queued'], 'running')).won).toBe(true);
   return run.id;
 };
 

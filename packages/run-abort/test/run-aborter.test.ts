@@ -54,7 +54,7 @@ const newRun = async (status: 'queued' | 'running' = 'running') => {
     executor: 'demo',
     shards: [{ testIds: ['a'] }, { testIds: ['b'] }],
   });
-  if (status === 'running') await store.markRunning(run.id);
+  if (status === 'running') await store.transition(run.id, ['queued'], 'running');
   return run.id;
 };
 

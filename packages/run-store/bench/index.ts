@@ -1,4 +1,4 @@
-// Exactly-once shard completion: @x/run-store's completeShard against the same work as one
+// Exactly-once shard completion: @x/run-store's completeShardWithResults (no results) against the same work as one
 // bare SQL statement through pg, in the same run, on the same PostgreSQL.
 // 16 concurrent callers; 2,000 runs x 4 shards, every shard delivered twice (16,000 calls).
 import { postgres } from '@x/testkit';
@@ -93,7 +93,7 @@ try {
   }
 
   const viaStore: Deliver = async (runId, shard, stats) =>
-    (await store.completeShard(runId, shard, 1, stats)).isFinalizer;
+    (await store.completeShardWithResults(runId, shard, 1, stats, [])).isFinalizer;
 
   // The bare statement: flip the shard once, add its stats to a live run, report the boundary.
   const RAW = `

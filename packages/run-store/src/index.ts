@@ -21,20 +21,24 @@ export { createRunStore } from './run-store.js';
 export { RUN_STORE_ERROR_CODES, RunStoreError, type RunStoreErrorCode } from './run-store-error.js';
 export type { Database } from './schema.js';
 export type {
-  BeginShardOutcome,
   CallbackClaim,
+  CallbackOutbox,
   CallbackPayload,
   CallbackStatus,
   ClaimCallbacksQuery,
-  CompleteShardOutcome,
+} from './types/callback-outbox.js';
+export type { NewResult, Run, RunResult, ShardStats } from './types/run.js';
+export type {
   CreateRunInput,
   ListRunsQuery,
-  NewResult,
   ResultsQuery,
-  Run,
-  RunResult,
-  RunStore,
-  ShardStats,
+  RunQueries,
   TransitionFields,
   TransitionResult,
-} from './types.js';
+} from './types/run-queries.js';
+export type { RunStore } from './types/run-store.js';
+export type {
+  BeginShardOutcome,
+  CompleteShardOutcome,
+  ShardCompletion,
+} from './types/shard-completion.js';

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { RunResultsTable, RunsTable } from './schema.js';
-import type { Run, RunResult } from './types.js';
+import type { NewResult, Run, RunResult } from './types/run.js';
 
 export type RunRow = Selectable<RunsTable>;
 
@@ -35,6 +35,20 @@ export function rowToResult(r: Omit<Selectable<RunResultsTable>, 'seq'>): RunRes
     name: r.name,
     status: r.status,
     durationMs: r.duration_ms,
+    error: r.error,
+    attempt: r.attempt,
+  };
+}
+
+/** A result's columns (without run and shard), the reverse of {@link rowToResult}. */
+export function resultColumns(
+  r: NewResult,
+): Omit<Selectable<RunResultsTable>, 'seq' | 'run_id' | 'shard_index'> {
+  return {
+    test_id: r.testId,
+    name: r.name,
+    status: r.status,
+    duration_ms: r.durationMs,
     error: r.error,
     attempt: r.attempt,
   };

@@ -1,6 +1,7 @@
 import { isRunStatus, RESULT_STATUSES, type RunStatus } from './run-status.js';
 import type { CreateRunParams } from './sql/create-run.js';
-import type { CreateRunInput, NewResult, ShardStats } from './types.js';
+import type { NewResult, ShardStats } from './types/run.js';
+import type { CreateRunInput } from './types/run-queries.js';
 import { invalid, isUuid, optionalText, requireCount, requireText } from './validate.js';
 
 /** Limits that keep one run (and one statement) a sane size. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { RunStore } from '../src/index.js';
-import { expectStoreError, runInput } from './helpers.js';
+import { complete, expectStoreError, markRunning, runInput } from './helpers.js';
 
 const URL = 'https://ci.example/cb';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -12,8 +12,8 @@ export function callbackOutboxSuite(store: () => RunStore): void {
     async function finished(callbackUrl: string | null = URL) {
       const s = store();
       const run = await s.createRun({ ...runInput(1, 1), callbackUrl });
-      await s.markRunning(run.id);
-      await s.completeShard(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 });
+      await markRunning(s, run.id);
+      await complete(s, run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 });
       expect((await s.finalizeRun(run.id)).won).toBe(true);
       return run;
     }

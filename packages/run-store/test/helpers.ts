@@ -2,11 +2,16 @@ import { uniqueName } from '@x/testkit';
 import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
 import {
+  type CompleteShardOutcome,
   type CreateRunInput,
   type Database,
+  type NewResult,
+  type RunStore,
   RunStoreError,
   type RunStoreErrorCode,
+  type ShardStats,
 } from '../src/index.js';
+import { resultColumns } from '../src/row-mapping.js';
 
 /** Asserts the promise rejects with a RunStoreError of that code; returns the error. */
 export async function expectStoreError(
@@ -63,4 +68,50 @@ export function shuffle<T>(items: T[]): T[] {
     [items[i], items[j]] = [items[j] as T, items[i] as T];
   }
   return items;
+}
+
+/** A passed result of attempt 1 named after its test, with `over` applied. */
+export function result(testId: string, over: Partial<NewResult> = {}): NewResult {
+  return {
+    testId,
+    name: testId,
+    status: 'passed',
+    durationMs: 1,
+    error: null,
+    attempt: 1,
+    ...over,
+  };
+}
+
+/** queued -> running through the production write (what a run's first shard start does). */
+export async function markRunning(store: RunStore, runId: string): Promise<boolean> {
+  return (await store.transition(runId, ['queued'], 'running')).won;
+}
+
+/** A shard's completion with no results to record. */
+export function complete(
+  store: RunStore,
+  runId: string,
+  shardIndex: number,
+  attempt: number,
+  stats: ShardStats,
+): Promise<CompleteShardOutcome> {
+  return store.completeShardWithResults(runId, shardIndex, attempt, stats, []);
+}
+
+/**
+ * Result rows written straight into the table, bypassing the store: rows an older worker
+ * left for a shard that never completed (a retry's purge must remove them) and pre-seeded
+ * skips (attempt 0), which no current store method writes.
+ */
+export async function insertResults(
+  db: Kysely<Database>,
+  runId: string,
+  shardIndex: number,
+  results: readonly NewResult[],
+): Promise<void> {
+  await db
+    .insertInto('run_results')
+    .values(results.map((r) => ({ run_id: runId, shard_index: shardIndex, ...resultColumns(r) })))
+    .execute();
 }

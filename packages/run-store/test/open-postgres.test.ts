@@ -98,6 +98,11 @@ describe('openPostgres and migrate on PostgreSQL', () => {
       expect(err).toBeInstanceOf(RunStoreError);
       expect((err as RunStoreError).code).toBe('unavailable');
       expect((err as RunStoreError).cause).toBeDefined();
+      const ping = await createRunStore(db)
+        .ping()
+        .catch((e: unknown) => e);
+      expect(ping).toBeInstanceOf(RunStoreError);
+      expect((ping as RunStoreError).code).toBe('unavailable');
       const mig = await migrate(db).catch((e: unknown) => e);
       expect((mig as RunStoreError).code).toBe('unavailable');
     } finally {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRunStore, migrate, openPglite } from '../src/index.js';
-import { runInput } from './helpers.js';
+import { markRunning, runInput } from './helpers.js';
 
 describe('PGlite in a data directory', () => {
   const dir = mkdtempSync(join(tmpdir(), 'run-store-pglite-'));
@@ -14,7 +14,7 @@ describe('PGlite in a data directory', () => {
     await migrate(first);
     const store = createRunStore(first);
     const run = await store.createRun(runInput(2));
-    await store.markRunning(run.id);
+    await markRunning(store, run.id);
     await first.destroy();
 
     const second = await openPglite(dir);

@@ -11,7 +11,7 @@ import {
   type RunStore,
   TERMINAL_STATUSES,
 } from '../src/index.js';
-import { runInput, shardRows, shuffle } from './helpers.js';
+import { complete, markRunning, resultCount, runInput, shardRows, shuffle } from './helpers.js';
 
 // Races need real concurrent connections: PGlite has one, so these run on PostgreSQL only,
 // with a pool large enough that every caller below holds its own connection.
@@ -31,13 +31,22 @@ describe('RunStore races on PostgreSQL', () => {
     await database.close();
   });
 
-  it('50 concurrent completeShard calls (10 shards x 5 deliveries): exact counters, exactly one finalizer', async () => {
+  it('50 concurrent shard completions (10 shards x 5 deliveries): exact counters and results, exactly one finalizer', async () => {
     for (let round = 0; round < 3; round++) {
       const run = await store.createRun(runInput(10, 3));
-      await store.markRunning(run.id);
+      await markRunning(store, run.id);
       const stats = (s: number) => ({ passed: s, failed: 10 - s, skipped: s % 2 });
+      const results = (s: number) =>
+        Array.from({ length: 3 }, (_, t) => ({
+          testId: `s${s}t${t}`,
+          name: `t${t}`,
+          status: 'passed' as const,
+          durationMs: 1,
+          error: null,
+          attempt: 1 + (s % 3),
+        }));
       const calls = shuffle(Array.from({ length: 50 }, (_, i) => i % 10)).map((s) =>
-        store.completeShard(run.id, s, 1 + (s % 3), stats(s)),
+        store.completeShardWithResults(run.id, s, 1 + (s % 3), stats(s), results(s)),
       );
       const outcomes = await Promise.all(calls);
       expect(outcomes.filter((o) => o.isFinalizer)).toHaveLength(1);
@@ -53,10 +62,12 @@ describe('RunStore races on PostgreSQL', () => {
       const shards = await shardRows(db, run.id);
       expect(shards.every((s) => s.status === 'completed')).toBe(true);
       expect(shards.map((s) => s.skipped)).toEqual([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+      // Each shard's results landed once, with the one completion that applied.
+      expect(await resultCount(db, run.id)).toBe(30);
     }
   });
 
-  it('beginShard racing completeShard of the same shards and an abort: no deadlock, aborted stays, no start after it', async () => {
+  it('beginShard racing the completion of the same shards and an abort: no deadlock, aborted stays, no start after it', async () => {
     for (let round = 0; round < 3; round++) {
       const run = await store.createRun(runInput(6, 1));
       const calls: Promise<unknown>[] = shuffle([
@@ -64,7 +75,7 @@ describe('RunStore races on PostgreSQL', () => {
           store.beginShard(run.id, i % 6, 1 + (i % 2), { purge: i % 2 === 1 }),
         ),
         ...Array.from({ length: 6 }, (_, s) =>
-          store.completeShard(run.id, s, 1, { passed: 1, failed: 0, skipped: 0 }),
+          complete(store, run.id, s, 1, { passed: 1, failed: 0, skipped: 0 }),
         ),
         store.transition(run.id, ['queued', 'running'], 'aborted'),
       ]);
@@ -81,7 +92,7 @@ describe('RunStore races on PostgreSQL', () => {
   it('20 concurrent terminal transitions: exactly one winner, every loser learns the winning status', async () => {
     for (let round = 0; round < 3; round++) {
       const run = await store.createRun(runInput(1));
-      await store.markRunning(run.id);
+      await markRunning(store, run.id);
       const targets = Array.from({ length: 20 }, (_, i) => TERMINAL_STATUSES[i % 3] as RunStatus);
       const results = await Promise.all(
         targets.map((to, i) =>
@@ -103,10 +114,10 @@ describe('RunStore races on PostgreSQL', () => {
     const tally = { completed: 0, aborted: 0 };
     for (let round = 0; round < 20; round++) {
       const run = await store.createRun(runInput(2, 1));
-      await store.markRunning(run.id);
-      await store.completeShard(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 });
+      await markRunning(store, run.id);
+      await complete(store, run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 });
       const finisher = (async () => {
-        const done = await store.completeShard(run.id, 1, 1, { passed: 1, failed: 0, skipped: 0 });
+        const done = await complete(store, run.id, 1, 1, { passed: 1, failed: 0, skipped: 0 });
         if (!done.isFinalizer)
           return { side: 'finalizer', won: false, status: await store.getStatus(run.id) };
         const f = await store.finalizeRun(run.id);
@@ -136,9 +147,9 @@ describe('RunStore races on PostgreSQL', () => {
 
   it('shards completing while the run is aborted never change the aborted run', async () => {
     const run = await store.createRun(runInput(8, 1));
-    await store.markRunning(run.id);
+    await markRunning(store, run.id);
     const calls = shuffle(Array.from({ length: 16 }, (_, i) => i % 8)).map((s) =>
-      store.completeShard(run.id, s, 1, { passed: 1, failed: 0, skipped: 0 }),
+      complete(store, run.id, s, 1, { passed: 1, failed: 0, skipped: 0 }),
     );
     const abort = store.transition(run.id, ['running'], 'aborted');
     const [outcomes, aborted] = await Promise.all([Promise.all(calls), abort]);
@@ -148,7 +159,7 @@ describe('RunStore races on PostgreSQL', () => {
     expect(final?.shardsCompleted).toBe(applied);
     expect(final?.passed).toBe(applied);
     expect(aborted.won || final?.status === 'completed').toBe(true);
-    const late = await store.completeShard(run.id, 0, 2, { passed: 5, failed: 0, skipped: 0 });
+    const late = await complete(store, run.id, 0, 2, { passed: 5, failed: 0, skipped: 0 });
     expect(late.applied).toBe(false);
     expect(await store.getRunById(run.id)).toEqual(final);
   });

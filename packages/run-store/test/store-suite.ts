@@ -2,9 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { uniqueName } from '@x/testkit';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRunStore, type Database, migrate, type RunStore } from '../src/index.js';
+import {
+  createRunStore,
+  type Database,
+  migrate,
+  type NewResult,
+  type RunStore,
+} from '../src/index.js';
 import { callbackOutboxSuite } from './callback-suite.js';
-import { expectStoreError, resultCount, runInput, shardRows } from './helpers.js';
+import {
+  complete,
+  expectStoreError,
+  insertResults,
+  markRunning,
+  result,
+  resultCount,
+  runInput,
+  shardRows,
+} from './helpers.js';
 
 export interface SuiteTarget {
   /** A migrated, empty database of this dialect. */
@@ -100,6 +115,12 @@ export function runStoreSuite(target: SuiteTarget): void {
     });
   });
 
+  describe('ping', () => {
+    it('answers after one round trip while the database is there', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+
   describe('reads and workspace isolation', () => {
     it('getRun finds a run only in its own workspace; getRunById ignores workspaces', async () => {
       const run = await store.createRun(runInput(1));
@@ -139,7 +160,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       const ws = uniqueName('ws');
       const a = await store.createRun(runInput(1, 1, ws));
       await store.createRun(runInput(1, 1, ws));
-      await store.markRunning(a.id);
+      await markRunning(store, a.id);
       const running = await store.listRuns(ws, { status: 'running' });
       expect(running.runs.map((r) => r.id)).toEqual([a.id]);
       await expectStoreError(store.listRuns(ws, { cursor: 'garbage!' }), 'invalid_input');
@@ -162,8 +183,9 @@ export function runStoreSuite(target: SuiteTarget): void {
         error: null,
         attempt: 1,
       });
-      await store.appendResults(run.id, 1, [mk(1, 0), mk(1, 1), mk(1, 2)]);
-      await store.appendResults(run.id, 0, [mk(0, 0), mk(0, 1), mk(0, 2)]);
+      const stats = { passed: 3, failed: 0, skipped: 0 };
+      await store.completeShardWithResults(run.id, 1, 1, stats, [mk(1, 0), mk(1, 1), mk(1, 2)]);
+      await store.completeShardWithResults(run.id, 0, 1, stats, [mk(0, 0), mk(0, 1), mk(0, 2)]);
       const got: string[] = [];
       let cursor: string | undefined;
       do {
@@ -191,19 +213,22 @@ export function runStoreSuite(target: SuiteTarget): void {
   });
 
   describe('status transitions', () => {
-    it('markRunning moves queued to running once and stamps startedAt', async () => {
+    it('transition to running moves queued to running once and stamps startedAt', async () => {
       const run = await store.createRun(runInput(1));
-      expect(await store.markRunning(run.id)).toBe(true);
-      expect(await store.markRunning(run.id)).toBe(false);
-      const after = await store.getRunById(run.id);
-      expect(after?.status).toBe('running');
-      expect(after?.startedAt).toBeInstanceOf(Date);
-      await expectStoreError(store.markRunning(randomUUID()), 'not_found');
+      const first = await store.transition(run.id, ['queued'], 'running');
+      expect(first).toMatchObject({ won: true, status: 'running' });
+      expect(first.run?.startedAt).toBeInstanceOf(Date);
+      expect(await store.transition(run.id, ['queued'], 'running')).toEqual({
+        won: false,
+        status: 'running',
+      });
+      expect(await store.getRunById(run.id)).toEqual(first.run);
+      await expectStoreError(store.transition(randomUUID(), ['queued'], 'running'), 'not_found');
     });
 
     it('transition: the first terminal writer wins and the loser learns the status', async () => {
       const run = await store.createRun(runInput(1));
-      await store.markRunning(run.id);
+      await markRunning(store, run.id);
       const first = await store.transition(run.id, ['queued', 'running'], 'aborted', {
         error: 'user',
       });
@@ -245,33 +270,29 @@ export function runStoreSuite(target: SuiteTarget): void {
     });
   });
 
-  describe('completeShard and finalizeRun', () => {
+  describe('shard completion and finalizeRun', () => {
     it('applies a shard once: a redelivery changes nothing, the last shard is the finalizer', async () => {
       const run = await store.createRun(runInput(2));
-      await store.markRunning(run.id);
-      expect(await store.completeShard(run.id, 0, 1, ok)).toEqual({
+      await markRunning(store, run.id);
+      expect(await complete(store, run.id, 0, 1, ok)).toEqual({
         applied: true,
         shardsCompleted: 1,
         shardCount: 2,
         isFinalizer: false,
       });
-      expect(await store.completeShard(run.id, 0, 1, { passed: 9, failed: 9, skipped: 9 })).toEqual(
-        {
-          applied: false,
-          shardsCompleted: 1,
-          shardCount: 2,
-          isFinalizer: false,
-        },
-      );
-      expect(await store.completeShard(run.id, 1, 1, { passed: 2, failed: 0, skipped: 0 })).toEqual(
-        {
-          applied: true,
-          shardsCompleted: 2,
-          shardCount: 2,
-          isFinalizer: true,
-        },
-      );
-      expect((await store.completeShard(run.id, 1, 2, ok)).isFinalizer).toBe(false);
+      expect(await complete(store, run.id, 0, 1, { passed: 9, failed: 9, skipped: 9 })).toEqual({
+        applied: false,
+        shardsCompleted: 1,
+        shardCount: 2,
+        isFinalizer: false,
+      });
+      expect(await complete(store, run.id, 1, 1, { passed: 2, failed: 0, skipped: 0 })).toEqual({
+        applied: true,
+        shardsCompleted: 2,
+        shardCount: 2,
+        isFinalizer: true,
+      });
+      expect((await complete(store, run.id, 1, 2, ok)).isFinalizer).toBe(false);
       expect(await store.getRunById(run.id)).toMatchObject({
         passed: 3,
         failed: 1,
@@ -283,11 +304,11 @@ export function runStoreSuite(target: SuiteTarget): void {
 
     it('does nothing to a run that is already terminal', async () => {
       const run = await store.createRun(runInput(2));
-      await store.markRunning(run.id);
-      await store.completeShard(run.id, 0, 1, ok);
+      await markRunning(store, run.id);
+      await complete(store, run.id, 0, 1, ok);
       await store.transition(run.id, ['running'], 'aborted');
       const before = await store.getRunById(run.id);
-      const res = await store.completeShard(run.id, 1, 1, ok);
+      const res = await complete(store, run.id, 1, 1, ok);
       expect(res).toEqual({
         applied: false,
         shardsCompleted: 1,
@@ -300,21 +321,21 @@ export function runStoreSuite(target: SuiteTarget): void {
 
     it('refuses an unknown run, negative stats, a bad attempt and an out-of-range shard, writing nothing', async () => {
       const run = await store.createRun(runInput(2));
-      await store.markRunning(run.id);
+      await markRunning(store, run.id);
       const before = { run: await store.getRunById(run.id), shards: await shardRows(db, run.id) };
-      await expectStoreError(store.completeShard(randomUUID(), 0, 1, ok), 'not_found');
+      await expectStoreError(complete(store, randomUUID(), 0, 1, ok), 'not_found');
       const neg = await expectStoreError(
-        store.completeShard(run.id, 0, 1, { passed: -1, failed: 0, skipped: 0 }),
+        complete(store, run.id, 0, 1, { passed: -1, failed: 0, skipped: 0 }),
         'invalid_input',
       );
       expect(neg.message).toContain('stats.passed');
       await expectStoreError(
-        store.completeShard(run.id, 0, 1, { passed: 1.5, failed: 0, skipped: 0 }),
+        complete(store, run.id, 0, 1, { passed: 1.5, failed: 0, skipped: 0 }),
         'invalid_input',
       );
-      await expectStoreError(store.completeShard(run.id, 0, 0, ok), 'invalid_input');
-      await expectStoreError(store.completeShard(run.id, 2, 1, ok), 'shard_out_of_range');
-      await expectStoreError(store.completeShard(run.id, -1, 1, ok), 'shard_out_of_range');
+      await expectStoreError(complete(store, run.id, 0, 0, ok), 'invalid_input');
+      await expectStoreError(complete(store, run.id, 2, 1, ok), 'shard_out_of_range');
+      await expectStoreError(complete(store, run.id, -1, 1, ok), 'shard_out_of_range');
       expect({ run: await store.getRunById(run.id), shards: await shardRows(db, run.id) }).toEqual(
         before,
       );
@@ -322,15 +343,15 @@ export function runStoreSuite(target: SuiteTarget): void {
 
     it('finalizeRun completes once with retry counts, finishedAt and durationMs', async () => {
       const run = await store.createRun(runInput(3));
-      await store.markRunning(run.id);
-      await store.recordShardAttempt(run.id, 0, 1);
-      await store.recordShardAttempt(run.id, 1, 1);
-      await store.recordShardAttempt(run.id, 1, 2);
-      await store.recordShardAttempt(run.id, 2, 3);
-      await store.completeShard(run.id, 0, 1, { passed: 2, failed: 0, skipped: 0 });
-      await store.completeShard(run.id, 1, 2, { passed: 1, failed: 1, skipped: 0 });
+      await markRunning(store, run.id);
+      await store.beginShard(run.id, 0, 1);
+      await store.beginShard(run.id, 1, 1);
+      await store.beginShard(run.id, 1, 2, { purge: true });
+      await store.beginShard(run.id, 2, 3, { purge: true });
+      await complete(store, run.id, 0, 1, { passed: 2, failed: 0, skipped: 0 });
+      await complete(store, run.id, 1, 2, { passed: 1, failed: 1, skipped: 0 });
       expect(
-        (await store.completeShard(run.id, 2, 3, { passed: 0, failed: 2, skipped: 0 })).isFinalizer,
+        (await complete(store, run.id, 2, 3, { passed: 0, failed: 2, skipped: 0 })).isFinalizer,
       ).toBe(true);
       const { won, run: done } = await store.finalizeRun(run.id);
       expect(won).toBe(true);
@@ -359,19 +380,6 @@ export function runStoreSuite(target: SuiteTarget): void {
   });
 
   describe('shard attempts and results', () => {
-    it('recordShardAttempt never lowers the attempt and leaves a completed shard alone', async () => {
-      const run = await store.createRun(runInput(2));
-      await store.recordShardAttempt(run.id, 0, 2);
-      await store.recordShardAttempt(run.id, 0, 1);
-      expect((await shardRows(db, run.id))[0]).toMatchObject({ attempt: 2, status: 'running' });
-      await store.completeShard(run.id, 1, 1, ok);
-      await store.recordShardAttempt(run.id, 1, 5);
-      expect((await shardRows(db, run.id))[1]).toMatchObject({ attempt: 1, status: 'completed' });
-      await expectStoreError(store.recordShardAttempt(run.id, 2, 1), 'shard_out_of_range');
-      await expectStoreError(store.recordShardAttempt(randomUUID(), 0, 1), 'not_found');
-      await expectStoreError(store.recordShardAttempt(run.id, 0, 0), 'invalid_input');
-    });
-
     it('beginShard: the first start moves queued to running, records the attempt; a retry purges only its shard', async () => {
       const run = await store.createRun(runInput(2, 1));
       expect(await store.beginShard(run.id, 0, 1)).toEqual({
@@ -399,8 +407,9 @@ export function runStoreSuite(target: SuiteTarget): void {
         error: null,
         attempt: 1,
       });
-      await store.appendResults(run.id, 0, [res('s0t0')]);
-      await store.appendResults(run.id, 1, [res('s1t0')]);
+      // Rows an older worker wrote before its completion (today results land with it).
+      await insertResults(db, run.id, 0, [res('s0t0')]);
+      await insertResults(db, run.id, 1, [res('s1t0')]);
       expect(await store.beginShard(run.id, 0, 2, { purge: true })).toMatchObject({
         started: true,
         purged: 1,
@@ -412,7 +421,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await resultCount(db, run.id)).toBe(1);
       // A late duplicate of attempt 1 never rewinds the attempt; a completed shard is left alone.
       await store.beginShard(run.id, 0, 1);
-      await store.completeShard(run.id, 1, 1, ok);
+      await complete(store, run.id, 1, 1, ok);
       expect(await store.beginShard(run.id, 1, 3, { purge: true })).toMatchObject({
         started: false,
         purged: 0,
@@ -429,7 +438,7 @@ export function runStoreSuite(target: SuiteTarget): void {
 
     it('beginShard writes nothing for a terminal run and reports its status', async () => {
       const run = await store.createRun(runInput(1, 1));
-      await store.appendResults(run.id, 0, [
+      await insertResults(db, run.id, 0, [
         { testId: 's0t0', name: 't', status: 'failed', durationMs: 1, error: 'x', attempt: 1 },
       ]);
       await store.transition(run.id, ['queued'], 'aborted');
@@ -506,21 +515,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       );
     });
 
-    it('appendResultsAndGetRun appends and answers the run, refusing an unknown run or shard', async () => {
-      const run = await store.createRun(runInput(2, 1));
-      await store.completeShard(run.id, 1, 1, ok);
-      const got = await store.appendResultsAndGetRun(run.id, 0, [
-        { testId: 's0t0', name: 't', status: 'passed', durationMs: 1, error: null, attempt: 1 },
-      ]);
-      expect(got).toEqual(await store.getRunById(run.id));
-      expect(got).toMatchObject({ id: run.id, shardsCompleted: 1, passed: 1, failed: 1 });
-      expect(await resultCount(db, run.id)).toBe(1);
-      expect((await store.appendResultsAndGetRun(run.id, 0, [])).id).toBe(run.id);
-      await expectStoreError(store.appendResultsAndGetRun(randomUUID(), 0, []), 'not_found');
-      await expectStoreError(store.appendResultsAndGetRun(run.id, 2, []), 'shard_out_of_range');
-    });
-
-    it('purgeShardResults removes only that shard’s executed results, keeping siblings and pre-seeded skips', async () => {
+    it('a retry’s purge removes only that shard’s executed results, keeping siblings and pre-seeded skips', async () => {
       const run = await store.createRun(runInput(2, 3));
       const r = (testId: string, status: 'passed' | 'failed' | 'skipped', attempt: number) => ({
         testId,
@@ -530,25 +525,26 @@ export function runStoreSuite(target: SuiteTarget): void {
         error: status === 'failed' ? 'nope' : null,
         attempt,
       });
-      await store.appendResults(run.id, 0, [
+      await insertResults(db, run.id, 0, [
         r('s0t0', 'passed', 1),
         r('s0t1', 'failed', 1),
         r('s0t2', 'skipped', 0),
       ]);
-      await store.appendResults(run.id, 1, [
+      await insertResults(db, run.id, 1, [
         r('s1t0', 'passed', 1),
         r('s1t1', 'skipped', 1),
         r('s1t2', 'skipped', 0),
       ]);
-      expect(await store.purgeShardResults(run.id, 0)).toBe(2);
+      expect((await store.beginShard(run.id, 0, 2, { purge: true }))?.purged).toBe(2);
       const page = await store.getResults(run.workspaceId, run.id);
       expect(page?.results.map((x) => x.testId)).toEqual(['s0t2', 's1t0', 's1t1', 's1t2']);
-      expect(await store.purgeShardResults(run.id, 0)).toBe(0);
-      await expectStoreError(store.purgeShardResults(run.id, 2), 'shard_out_of_range');
-      await expectStoreError(store.purgeShardResults(randomUUID(), 0), 'not_found');
+      expect((await store.beginShard(run.id, 0, 3, { purge: true }))?.purged).toBe(0);
+      // Without `purge` (a first delivery) nothing is deleted.
+      expect((await store.beginShard(run.id, 1, 1))?.purged).toBe(0);
+      expect(await resultCount(db, run.id)).toBe(4);
     });
 
-    it('a completed shard’s results are final: purge deletes nothing and a late batch is ignored', async () => {
+    it('a completed shard’s results are final: a retry purges nothing and a late completion inserts nothing', async () => {
       const run = await store.createRun(runInput(2, 1));
       const res = (attempt: number, status: 'passed' | 'failed') => ({
         testId: 's0t0',
@@ -558,76 +554,67 @@ export function runStoreSuite(target: SuiteTarget): void {
         error: null,
         attempt,
       });
-      await store.appendResults(run.id, 0, [res(1, 'passed')]);
-      await store.completeShard(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 });
+      await store.completeShardWithResults(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 }, [
+        res(1, 'passed'),
+      ]);
       // A redelivered job re-runs the completed shard: its purge and its results change nothing.
-      expect(await store.purgeShardResults(run.id, 0)).toBe(0);
-      await store.appendResults(run.id, 0, [res(2, 'failed')]);
+      expect(await store.beginShard(run.id, 0, 2, { purge: true })).toMatchObject({
+        started: false,
+        purged: 0,
+      });
+      const late = await store.completeShardWithResults(
+        run.id,
+        0,
+        2,
+        { passed: 0, failed: 1, skipped: 0 },
+        [res(2, 'failed')],
+      );
+      expect(late.applied).toBe(false);
       const page = await store.getResults(run.workspaceId, run.id);
       expect(page?.results.map((r) => [r.testId, r.status, r.attempt])).toEqual([
         ['s0t0', 'passed', 1],
       ]);
     });
 
-    it('purgeShardResults deletes nothing once the run is terminal', async () => {
-      const run = await store.createRun(runInput(1, 1));
-      await store.appendResults(run.id, 0, [
-        { testId: 's0t0', name: 't', status: 'failed', durationMs: 1, error: 'x', attempt: 1 },
-      ]);
-      await store.transition(run.id, ['queued'], 'aborted');
-      expect(await store.purgeShardResults(run.id, 0)).toBe(0);
-      expect(await resultCount(db, run.id)).toBe(1);
-    });
-
-    it('appendResults is idempotent for a redelivered batch and keeps every field', async () => {
+    it('completeShardWithResults keeps every field of a result, and replaces a row an older worker left for the same attempt', async () => {
       const run = await store.createRun(runInput(1, 2));
-      const batch = [
-        {
-          testId: 's0t0',
-          name: 'first',
-          status: 'failed' as const,
-          durationMs: 12,
-          error: 'expected 1',
-          attempt: 1,
-        },
-        {
-          testId: 's0t1',
-          name: 'second',
-          status: 'passed' as const,
-          durationMs: 3,
-          error: null,
-          attempt: 1,
-        },
-      ];
-      await store.appendResults(run.id, 0, batch);
-      await store.appendResults(run.id, 0, batch);
-      await store.appendResults(run.id, 0, []);
+      const first = result('s0t0', { name: 'first', status: 'failed', durationMs: 12, error: 'e' });
+      const second = result('s0t1', { name: 'second', durationMs: 3 });
+      await insertResults(db, run.id, 0, [{ ...second, status: 'failed', error: 'stale' }]);
+      await store.completeShardWithResults(run.id, 0, 1, { passed: 1, failed: 1, skipped: 0 }, [
+        first,
+        second,
+      ]);
       expect(await resultCount(db, run.id)).toBe(2);
       const page = await store.getResults(run.workspaceId, run.id);
-      expect(page?.results[0]).toEqual({ runId: run.id, shardIndex: 0, ...batch[0] });
+      expect(page?.results).toEqual(
+        expect.arrayContaining([
+          { runId: run.id, shardIndex: 0, ...first },
+          { runId: run.id, shardIndex: 0, ...second },
+        ]),
+      );
     });
 
-    it('appendResults refuses an unknown run, a bad shard and a bad entry, inserting nothing', async () => {
+    it('completeShardWithResults refuses an unknown run, a bad shard and a bad entry, writing nothing', async () => {
       const run = await store.createRun(runInput(2, 1));
-      const good = {
-        testId: 's0t0',
-        name: 'n',
-        status: 'passed' as const,
-        durationMs: 1,
-        error: null,
-        attempt: 1,
-      };
-      await expectStoreError(store.appendResults(randomUUID(), 0, [good]), 'not_found');
-      await expectStoreError(store.appendResults(run.id, 2, [good]), 'shard_out_of_range');
+      const good = result('s0t0');
+      const stats = { passed: 1, failed: 0, skipped: 0 };
+      const before = { run: await store.getRunById(run.id), shards: await shardRows(db, run.id) };
+      const send = (runId: string, shard: number, results: NewResult[]) =>
+        store.completeShardWithResults(runId, shard, 1, stats, results);
+      await expectStoreError(send(randomUUID(), 0, [good]), 'not_found');
+      await expectStoreError(send(run.id, 2, [good]), 'shard_out_of_range');
       const bad = { ...good, testId: 's0t1', durationMs: -4 };
       expect(
-        (await expectStoreError(store.appendResults(run.id, 0, [good, bad]), 'invalid_input'))
-          .message,
+        (await expectStoreError(send(run.id, 0, [good, bad]), 'invalid_input')).message,
       ).toContain('results[1].durationMs');
       const flaky = JSON.parse(JSON.stringify({ ...good, status: 'flaky' })) as typeof good;
-      await expectStoreError(store.appendResults(run.id, 0, [flaky]), 'invalid_input');
-      await expectStoreError(store.appendResults(run.id, 0, [good, good]), 'invalid_input');
+      await expectStoreError(send(run.id, 0, [flaky]), 'invalid_input');
+      await expectStoreError(send(run.id, 0, [good, good]), 'invalid_input');
       expect(await resultCount(db, run.id)).toBe(0);
+      expect({ run: await store.getRunById(run.id), shards: await shardRows(db, run.id) }).toEqual(
+        before,
+      );
     });
   });
 
@@ -650,7 +637,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       const queued = await store.createRun(runInput(1));
       const running = await store.createRun(runInput(1));
       const done = await store.createRun(runInput(1));
-      await store.markRunning(running.id);
+      await markRunning(store, running.id);
       await store.transition(done.id, ['queued'], 'aborted', { error: 'user' });
       const ids = await store.failInterruptedRuns('process restarted');
       expect(ids).toEqual(expect.arrayContaining([queued.id, running.id]));

@@ -1,7 +1,7 @@
 import { type Job, Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type Logger, silentLogger } from './logger.js';
-import { ShardJobError } from './shard-job-error.js';
+import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import { SHUTDOWN_REASON, type ShardConsumer, type ShardQueue, shardJobId } from './shard-queue.js';
 
 export interface BullmqShardQueueOptions {
@@ -115,13 +115,11 @@ export function bullmqShardQueue({
               },
             });
           } catch (err) {
-            if (shutdownCancelled.delete(id) || isCode(err, 'requeue')) {
+            if (shutdownCancelled.delete(id) || isRequeue(err)) {
               await job.moveToWait(token);
               throw mark(new WaitingError());
             }
-            if (isCode(err, 'aborted') || isCode(err, 'invalid_job')) {
-              throw mark(new UnrecoverableError((err as Error).message));
-            }
+            if (isUnrecoverable(err)) throw mark(new UnrecoverableError(err.message));
             throw mark(err instanceof Error ? err : new Error(String(err)));
           } finally {
             inFlight.delete(id);
@@ -181,8 +179,4 @@ export function bullmqShardQueue({
       await queue.close();
     },
   };
-}
-
-function isCode(err: unknown, code: ShardJobError['code']): boolean {
-  return err instanceof ShardJobError && err.code === code;
 }

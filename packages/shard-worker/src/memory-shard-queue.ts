@@ -1,4 +1,4 @@
-import { ShardJobError } from './shard-job-error.js';
+import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import {
   SHUTDOWN_REASON,
   type ShardConsumer,
@@ -69,9 +69,9 @@ export function memoryShardQueue(): ShardQueue {
         });
         finish(entry);
       } catch (err) {
-        if (consumer.shutdownCancelled.delete(entry.id) || isCode(err, 'requeue')) {
+        if (consumer.shutdownCancelled.delete(entry.id) || isRequeue(err)) {
           waiting.unshift(entry);
-        } else if (isCode(err, 'aborted') || isCode(err, 'invalid_job')) {
+        } else if (isUnrecoverable(err)) {
           finish(entry);
         } else {
           entry.attemptsMade++;
@@ -176,8 +176,4 @@ export function memoryShardQueue(): ShardQueue {
       delayed.clear();
     },
   };
-}
-
-function isCode(err: unknown, code: ShardJobError['code']): boolean {
-  return err instanceof ShardJobError && err.code === code;
 }

@@ -16,3 +16,17 @@ export class ShardJobError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * Failures no retry can fix: the run is over (`aborted`) or the job can never run
+ * (`invalid_job`). Every ShardQueue fails these on the attempt that threw them (BullMQ:
+ * `UnrecoverableError`), whatever attempts the job has left.
+ */
+export function isUnrecoverable(err: unknown): err is ShardJobError {
+  return err instanceof ShardJobError && (err.code === 'aborted' || err.code === 'invalid_job');
+}
+
+/** A job to put back without spending an attempt (the worker is shutting down). */
+export function isRequeue(err: unknown): err is ShardJobError {
+  return err instanceof ShardJobError && err.code === 'requeue';
+}

@@ -45,7 +45,9 @@ function message(err: unknown): string {
 
 /**
  * The shard processor: one delivery of one shard job, from the terminal-status guard to
- * `completeShard` and, for exactly one shard per run, the finalization.
+ * `completeShardWithResults` and, for exactly one shard per run, the finalization. A job it
+ * cannot run (unusable payload, unknown executor, invalid test) throws ShardJobError
+ * `invalid_job`, which every ShardQueue fails at once, and fails its run on the first attempt.
  */
 export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
   const { store, registry, executors, emit, emitMany, logger, metrics } = deps;
@@ -60,15 +62,36 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     throw new ShardJobError('invalid_job', `invalid shard job ${job.id}: ${detail}`);
   };
 
+  // A job this worker cannot run is `invalid_job`: no attempt can fix it, so the queue fails
+  // it at once and the processor fails its run (below), instead of retrying it to the end.
   const resolveTests = (data: ShardJobData) => {
     const executor = executors.get(data.executor);
-    if (!executor) throw new Error(`no executor named ${data.executor} on this worker`);
+    if (!executor) {
+      throw new ShardJobError('invalid_job', `no executor named ${data.executor} on this worker`);
+    }
     const tests: ExecutorTest<unknown>[] = data.tests.map(({ testId, test }) => {
       const parsed = executor.testSchema.safeParse(test);
-      if (!parsed.success) throw new Error(`test ${testId}: ${describeIssues(parsed.error)}`);
+      if (!parsed.success) {
+        throw new ShardJobError(
+          'invalid_job',
+          `test ${testId} is invalid: ${describeIssues(parsed.error)}`,
+        );
+      }
       return { testId, test: parsed.data };
     });
     return { executor, tests };
+  };
+
+  // The shard will not be delivered again: fail its run (first writer wins), waiting out a
+  // database outage rather than leave the run `running` with nothing left to finish it.
+  const failShard = async (job: ShardJob, runId: string, shardIndex: number, error: string) => {
+    metrics.shardsFailed++;
+    await emit(runId, 'shard', { shardIndex, state: 'failed', attempt: job.attempt });
+    await retryWhileUnavailable(() => failRun(deps, runId, error), {
+      signal: job.signal,
+      onRetry: (writeErr, waitMs) =>
+        logger.warn({ runId, err: writeErr, waitMs }, 'run failure not recorded yet; retrying'),
+    });
   };
 
   // The run is terminal (or gone): do nothing. A redelivered shard of a run whose finalizer
@@ -100,7 +123,7 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     const begun = await store.beginShard(runId, shardIndex, attempt, { purge: job.redelivered });
     if (!begun || isTerminal(begun.status)) return refuse(job, runId, begun?.status);
     if (!begun.started) {
-      // This shard already completed (its worker died after completeShard): nothing to run
+      // This shard already completed (its worker died after completing it): nothing to run
       // again. If that completion was the run's last, the worker may have died before
       // finalizing: finalize now (first writer wins, so a live finalizer is not doubled).
       metrics.duplicateCompletions++;
@@ -142,8 +165,8 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
           ? begun
           : ((await store.getRunById(runId)) ?? begun);
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
-      // This shard's `completed` and `progress` go out BEFORE completeShard: the finalizer's
-      // completeShard can only succeed after every sibling's, so nothing a sibling emits can
+      // This shard's `completed` and `progress` go out BEFORE its completion: the finalizer's
+      // completion can only succeed after every sibling's, so nothing a sibling emits can
       // land after the finalizer's `done`. The progress is this shard's view (the run as read
       // plus its own stats); the finalizer emits the exact final one right before `done`.
       live.add('shard', { shardIndex, state: 'completed', attempt });
@@ -184,7 +207,16 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     try {
       await execute(job, data);
     } catch (err) {
-      if (err instanceof ShardJobError) throw err;
+      if (err instanceof ShardJobError) {
+        if (err.code === 'invalid_job') {
+          metrics.invalidJobs++;
+          logger.error({ runId, shardIndex, attempt: job.attempt, err }, 'invalid shard job');
+          // Unregistered first: failing the run cancels the run's registered shards here.
+          unregister();
+          await failShard(job, runId, shardIndex, `shard ${shardIndex} cannot run: ${err.message}`);
+        }
+        throw err;
+      }
       if (job.signal.aborted) {
         // A run abort, a sibling's failure or a shutdown: write nothing, never retry here
         // (a shutdown requeue is the queue's business).
@@ -200,23 +232,12 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
         await emit(runId, 'shard', { shardIndex, state: 'retrying', attempt: job.attempt });
         throw err;
       }
-      metrics.shardsFailed++;
       logger.error({ runId, shardIndex, attempt: job.attempt, err }, 'shard failed');
-      await emit(runId, 'shard', { shardIndex, state: 'failed', attempt: job.attempt });
-      // The job is not delivered again: wait out a database outage rather than leave the
-      // run `running` with nothing left to finish it.
-      await retryWhileUnavailable(
-        () =>
-          failRun(
-            deps,
-            runId,
-            `shard ${shardIndex} failed after ${job.attempt} attempt(s): ${message(err)}`,
-          ),
-        {
-          signal: job.signal,
-          onRetry: (writeErr, waitMs) =>
-            logger.warn({ runId, err: writeErr, waitMs }, 'run failure not recorded yet; retrying'),
-        },
+      await failShard(
+        job,
+        runId,
+        shardIndex,
+        `shard ${shardIndex} failed after ${job.attempt} attempt(s): ${message(err)}`,
       );
       throw err;
     } finally {

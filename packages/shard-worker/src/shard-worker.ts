@@ -60,10 +60,11 @@ export interface ShardWorker {
 }
 
 /**
- * Executes shard jobs from the queue: terminal-status guard, `markRunning`, per-test results,
- * `completeShard` exactly once per shard and, in the one shard that completes a run, the
- * finalization (`completed` first-writer-wins, one `done`, one callback). A shard failing its
- * last attempt fails the run and stops its siblings on every replica.
+ * Executes shard jobs from the queue: terminal-status guard and start (`beginShard`), the
+ * shard's results and completion exactly once (`completeShardWithResults`) and, in the one
+ * shard that completes a run, the finalization (`completed` first-writer-wins, one `done`,
+ * one callback). A shard failing its last attempt, or a job this worker cannot run (failed on
+ * its first attempt), fails the run and stops its siblings on every replica.
  *
  * @example
  * const worker = createShardWorker({

@@ -12,7 +12,10 @@ export interface ShardWorkerMetrics {
   shardsSkippedTerminal: number;
   /** Completions the store did not apply (a redelivered shard that had already completed). */
   duplicateCompletions: number;
-  /** Jobs whose payload failed validation. */
+  /**
+   * Jobs this worker cannot run (unusable payload, unknown executor, invalid test): failed
+   * on their first attempt, never retried; each fails its run.
+   */
   invalidJobs: number;
   /** Jobs the queue failed by itself (stalled too often). */
   abandonedJobs: number;

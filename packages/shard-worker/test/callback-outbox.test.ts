@@ -49,9 +49,9 @@ async function terminalRun(status: 'completed' | 'failed' | 'aborted' = 'complet
     callbackUrl: url,
     shards: [{ testIds: ['a', 'b'] }],
   });
-  await store.markRunning(run.id);
+  await store.transition(run.id, ['queued'], 'running');
   if (status === 'completed') {
-    await store.completeShard(run.id, 0, 1, { passed: 1, failed: 1, skipped: 0 });
+    await store.completeShardWithResults(run.id, 0, 1, { passed: 1, failed: 1, skipped: 0 }, []);
     await store.finalizeRun(run.id);
   } else {
     await store.transition(run.id, ['running'], status, { error: `run ${status}` });

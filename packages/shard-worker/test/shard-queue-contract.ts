@@ -80,19 +80,25 @@ export function shardQueueContract(label: string, makeQueue: () => Promise<Shard
       await consumer.close();
     });
 
-    it('never retries a job that failed as aborted', async () => {
-      const runId = randomUUID();
-      let calls = 0;
-      const consumer = queue.consume(async () => {
-        calls++;
-        throw new ShardJobError('aborted', 'run aborted');
-      });
-      await queue.add([jobData(runId, 0)], { attempts: 3, backoffMs: 10 });
-      await waitFor(() => calls === 1, { what: 'one attempt' });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(calls).toBe(1);
-      await consumer.close();
-    });
+    it.each([
+      ['aborted', 'run aborted'],
+      ['invalid_job', 'no executor named nope on this worker'],
+    ] as const)(
+      'never retries a job that failed as %s, whatever attempts it has left',
+      async (code, message) => {
+        const runId = randomUUID();
+        let calls = 0;
+        const consumer = queue.consume(async () => {
+          calls++;
+          throw new ShardJobError(code, message);
+        });
+        await queue.add([jobData(runId, 0)], { attempts: 3, backoffMs: 10 });
+        await waitFor(() => calls === 1, { what: 'one attempt' });
+        await new Promise((r) => setTimeout(r, 300));
+        expect(calls).toBe(1);
+        await consumer.close();
+      },
+    );
 
     it('cancel() aborts the in-flight job’s own signal with the reason', async () => {
       const runId = randomUUID();

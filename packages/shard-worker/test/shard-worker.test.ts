@@ -335,7 +335,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     await worker.close();
   });
 
-  it('a shard delivered again after its worker died between the last completeShard and finalizeRun finalizes the run once', async () => {
+  it('a shard delivered again after its worker died between the last shard completion and finalizeRun finalizes the run once', async () => {
     const s = await stack({ worker: false });
     const run = await s.coordinator.enqueueRun({
       workspaceId: 'ws',
@@ -346,7 +346,13 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     // The dead worker's part: both shards begun and completed, the run never finalized.
     for (const i of [0, 1]) {
       await s.store.beginShard(run.id, i, 1);
-      await s.store.completeShard(run.id, i, 1, { passed: 1 - i, failed: i, skipped: 0 });
+      await s.store.completeShardWithResults(
+        run.id,
+        i,
+        1,
+        { passed: 1 - i, failed: i, skipped: 0 },
+        [],
+      );
     }
     expect((await s.store.getRunById(run.id))!).toMatchObject({
       status: 'running',

@@ -76,7 +76,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       abortRun: abort.abortRun,
       checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
       readiness: async () => ({
-        database: await store.getStatus(ZERO_UUID).then(
+        database: await store.ping().then(
           () => true,
           () => false,
         ),
@@ -104,5 +104,3 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     },
   };
 }
-
-export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';

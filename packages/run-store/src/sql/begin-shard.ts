@@ -1,6 +1,7 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
+import { firstRow } from './statement.js';
 
 export interface BeginShardRow {
   status: RunStatus;
@@ -26,9 +27,10 @@ export interface BeginShardRow {
  * Nothing is written when the run is terminal or the index is out of range. The run update
  * re-checks `status = 'queued'` on the latest row version, so an abort committed meanwhile
  * wins. Locks: the shard row (`shard`) is taken before the run row (`run` reads `shard`'s
- * count first), the same order as completeShard, so the two cannot deadlock. The purge
- * follows purgeShardResults: pre-seeded skips, sibling shards and a completed shard's
- * results stay.
+ * count first), the same order as completeShardSql, so the two cannot deadlock. The purge
+ * (a retry's) deletes only this shard's executed results: pre-seeded skips (status skipped,
+ * attempt 0: never executed, a final dispatch decision), sibling shards and a completed
+ * shard's results (they back the run's counters) stay.
  *
  * A constant text so pg keeps it prepared and Kysely need not compile it on the hot path.
  */
@@ -61,15 +63,12 @@ select cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed
        (select count(*) from purged)::int as purged
 from cur`;
 
-export async function beginShardSql(
+export function beginShardSql(
   db: Kysely<Database>,
   runId: string,
   shardIndex: number,
   attempt: number,
   purge: boolean,
 ): Promise<BeginShardRow | undefined> {
-  const { rows } = await db.executeQuery<BeginShardRow>(
-    CompiledQuery.raw(BEGIN_SHARD, [runId, shardIndex, attempt, purge]),
-  );
-  return rows[0];
+  return firstRow(db, BEGIN_SHARD, [runId, shardIndex, attempt, purge]);
 }

@@ -1,6 +1,8 @@
-import { CompiledQuery, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { resultColumns } from '../row-mapping.js';
 import type { Database } from '../schema.js';
-import type { ShardStats } from '../types.js';
+import type { NewResult, ShardStats } from '../types/run.js';
+import { firstRow } from './statement.js';
 
 export interface CompleteShardRow {
   shard_count: number;
@@ -9,10 +11,11 @@ export interface CompleteShardRow {
 }
 
 /**
- * Exactly-once shard completion, one statement.
- * Params: $1 run id, $2 shard index, $3 attempt, $4 passed, $5 failed, $6 skipped.
- * Output: no row when the run does not exist; else the run's shard_count,
- * shards_completed (after this call when applied) and whether this call applied the shard.
+ * Exactly-once shard completion with the shard's results, one statement.
+ * Params: $1 run id, $2 shard index, $3 attempt, $4 passed, $5 failed, $6 skipped, $7 the
+ * results as one jsonb array. Output: no row when the run does not exist; else the run's
+ * shard_count, shards_completed (after this call when applied) and whether this call applied
+ * the shard.
  *
  * Why it is exactly once: `shard` flips the shard row from not-completed to completed; under
  * READ COMMITTED a concurrent duplicate waits on the row lock and then re-checks
@@ -23,6 +26,11 @@ export interface CompleteShardRow {
  * no one takes them the other way round, so this cannot deadlock. A redelivery of a shard
  * that is already completed writes nothing.
  *
+ * The results (`ins`) are inserted from the flipped shard row, so they land exactly when the
+ * completion does: a redelivery of a completed shard inserts nothing, and there is no moment
+ * where a shard has results but no completion (or the reverse). A row already there for the
+ * same (test, attempt) — written by an older worker — is replaced, not duplicated.
+ *
  * Limit: a run that is terminal when the statement starts is not touched at all; if an
  * abort commits in the instant between the two updates, the shard row is marked completed
  * but the (now terminal) run keeps its counters.
@@ -30,7 +38,7 @@ export interface CompleteShardRow {
  * A constant text (not a query builder) so pg can keep it prepared and Kysely need not
  * compile it on the hot path.
  */
-const FLIP_SHARD_AND_ADD_STATS = `
+const COMPLETE_SHARD = `
 with shard as (
   update run_shards s
   set status = 'completed', attempt = greatest(s.attempt, $3::int),
@@ -44,39 +52,36 @@ with shard as (
   from shard
   where r.id = shard.run_id and r.status in ('queued', 'running')
   returning r.shard_count, r.shards_completed
-)`;
-
-const SELECT_OUTCOME = `
+), ins as (
+  insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)
+  select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
+  from shard, jsonb_to_recordset($7::jsonb)
+    as x(test_id text, name text, status text, duration_ms int, error text, attempt int)
+  on conflict (run_id, test_id, attempt) do update
+    set name = excluded.name, status = excluded.status, duration_ms = excluded.duration_ms,
+        error = excluded.error
+  returning 1
+)
 select shard_count, shards_completed, true as applied from upd
 union all
 select shard_count, shards_completed, false from runs where id = $1 and not exists (select 1 from upd)`;
 
-/**
- * The completion statement, optionally with more CTEs that run off the flipped `shard` row
- * (completeShardWithResultsSql adds the results insert). Each variant is a constant text.
- */
-export function completeShardStatement(extraCtes = ''): string {
-  return `${FLIP_SHARD_AND_ADD_STATS}${extraCtes}${SELECT_OUTCOME}`;
-}
-
-const COMPLETE_SHARD = completeShardStatement();
-
-export async function completeShardSql(
+export function completeShardSql(
   db: Kysely<Database>,
   runId: string,
   shardIndex: number,
   attempt: number,
   stats: ShardStats,
+  results: readonly NewResult[],
 ): Promise<CompleteShardRow | undefined> {
-  const { rows } = await db.executeQuery<CompleteShardRow>(
-    CompiledQuery.raw(COMPLETE_SHARD, [
-      runId,
-      shardIndex,
-      attempt,
-      stats.passed,
-      stats.failed,
-      stats.skipped,
-    ]),
-  );
-  return rows[0];
+  const payload = JSON.stringify(results.map(resultColumns));
+  return firstRow(db, COMPLETE_SHARD, [
+    runId,
+    shardIndex,
+    attempt,
+    stats.passed,
+    stats.failed,
+    stats.skipped,
+    payload,
+  ]);
 }

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
+import { RunStoreError } from '../run-store-error.js';
 import type { Database } from '../schema.js';
 
 export interface CreateRunParams {
@@ -33,6 +34,6 @@ export async function createRunSql(db: Kysely<Database>, p: CreateRunParams): Pr
     )
     select * from run`.execute(db);
   const row = rows[0];
-  if (!row) throw new Error('insert into runs returned no row');
+  if (!row) throw new RunStoreError('internal', 'createRun: insert into runs returned no row');
   return row;
 }

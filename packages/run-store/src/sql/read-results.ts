@@ -1,18 +1,8 @@
-import { type Kysely, sql } from 'kysely';
-import type { ResultStatus } from '../run-status.js';
-import type { Database } from '../schema.js';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Database, RunResultsTable } from '../schema.js';
 
-export interface ResultPageRow {
-  seq: string | null;
-  run_id: string;
-  shard_index: number;
-  test_id: string;
-  name: string;
-  status: ResultStatus;
-  duration_ms: number;
-  error: string | null;
-  attempt: number;
-}
+/** A result row of the page; `seq` is null on the one row of a visible run with no results. */
+export type ResultPageRow = Omit<Selectable<RunResultsTable>, 'seq'> & { seq: string | null };
 
 /**
  * One page of a run's results, ordered by (shard_index, seq), in one statement that also

@@ -4,6 +4,29 @@ import { LIVE_STATUSES, type RunStatus, TERMINAL_STATUSES } from '../run-status.
 import type { Database } from '../schema.js';
 import { pendingCallbackSets } from './callback-outbox.js';
 
+/** One run by id; with `workspaceId`, only if it belongs to that workspace. */
+export function runRowSql(
+  db: Kysely<Database>,
+  runId: string,
+  workspaceId?: string,
+): Promise<RunRow | undefined> {
+  let query = db.selectFrom('runs').selectAll().where('id', '=', runId);
+  if (workspaceId !== undefined) query = query.where('workspace_id', '=', workspaceId);
+  return query.executeTakeFirst();
+}
+
+export async function runStatusSql(
+  db: Kysely<Database>,
+  runId: string,
+): Promise<RunStatus | undefined> {
+  const row = await db
+    .selectFrom('runs')
+    .select('status')
+    .where('id', '=', runId)
+    .executeTakeFirst();
+  return row?.status;
+}
+
 /**
  * One page of a workspace's runs, newest first, keyset over (created_at desc, id desc).
  * Fetches `limit + 1` rows so the caller knows whether a next page exists.

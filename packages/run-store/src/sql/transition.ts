@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
 import { isTerminal, type RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
-import type { TransitionFields } from '../types.js';
+import type { TransitionFields } from '../types/run-queries.js';
 import { pendingCallbackSets } from './callback-outbox.js';
 
 /** The run's columns after the write (all null when this caller lost), plus `previous`. */

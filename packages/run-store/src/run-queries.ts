@@ -1,0 +1,126 @@
+import type { Kysely } from 'kysely';
+import {
+  decodeResultCursor,
+  decodeRunCursor,
+  encodeResultCursor,
+  encodeRunCursor,
+} from './cursor.js';
+import { guarded } from './map-error.js';
+import { type RunRow, rowToResult, rowToRun } from './row-mapping.js';
+import { isRunStatus } from './run-status.js';
+import type { Database } from './schema.js';
+import { createRunSql } from './sql/create-run.js';
+import { resultsPageSql } from './sql/read-results.js';
+import {
+  failInterruptedRunsSql,
+  listRunsSql,
+  runRowSql,
+  runStatusSql,
+  terminalRunsSql,
+} from './sql/read-runs.js';
+import { transitionSql } from './sql/transition.js';
+import type { RunQueries } from './types/run-queries.js';
+import {
+  invalid,
+  isUuid,
+  notFound,
+  pageLimit,
+  requireCount,
+  requireRunId,
+  requireText,
+} from './validate.js';
+import { validateCreateRun, validateStatuses } from './validate-input.js';
+
+/** Creating, reading and moving runs. Reads answer `undefined` for a malformed id. */
+export function runQueries(db: Kysely<Database>): RunQueries {
+  return {
+    createRun: (input) =>
+      guarded('createRun', async () => rowToRun(await createRunSql(db, validateCreateRun(input)))),
+
+    getRun: (workspaceId, runId) =>
+      guarded('getRun', async () => {
+        if (!isUuid(runId) || typeof workspaceId !== 'string') return undefined;
+        const row = await runRowSql(db, runId, workspaceId);
+        return row && rowToRun(row);
+      }),
+
+    getRunById: (runId) =>
+      guarded('getRunById', async () => {
+        if (!isUuid(runId)) return undefined;
+        const row = await runRowSql(db, runId);
+        return row && rowToRun(row);
+      }),
+
+    getStatus: (runId) =>
+      guarded('getStatus', async () => (isUuid(runId) ? runStatusSql(db, runId) : undefined)),
+
+    listRuns: (workspaceId, q = {}) =>
+      guarded('listRuns', async () => {
+        if (q.status !== undefined && !isRunStatus(q.status))
+          throw invalid('status', 'is not a run status');
+        const limit = pageLimit(q.limit, 50, 500);
+        const after = q.cursor === undefined ? undefined : decodeRunCursor(q.cursor);
+        const rows = await listRunsSql(db, workspaceId, { status: q.status, limit, after });
+        const page = rows.slice(0, limit);
+        const last = page.at(-1);
+        return {
+          runs: page.map(rowToRun),
+          nextCursor:
+            rows.length > limit && last ? encodeRunCursor(last.created_at, last.id) : null,
+        };
+      }),
+
+    getResults: (workspaceId, runId, q = {}) =>
+      guarded('getResults', async () => {
+        const limit = pageLimit(q.limit, 100, 1_000);
+        const after = q.cursor === undefined ? undefined : decodeResultCursor(q.cursor);
+        if (!isUuid(runId) || typeof workspaceId !== 'string') return undefined;
+        const rows = await resultsPageSql(db, workspaceId, runId, limit, after);
+        if (rows.length === 0) return undefined;
+        const found = rows.filter((r) => r.seq !== null);
+        const page = found.slice(0, limit);
+        const last = page.at(-1);
+        return {
+          results: page.map(rowToResult),
+          nextCursor:
+            found.length > limit && last?.seq
+              ? encodeResultCursor(last.shard_index, last.seq)
+              : null,
+        };
+      }),
+
+    transition: (runId, from, to, fields = {}) =>
+      guarded('transition', async () => {
+        const id = requireRunId(runId);
+        const allowed = validateStatuses('from', from);
+        if (!isRunStatus(to)) throw invalid('to', 'is not a run status');
+        if (fields.error !== undefined && fields.error !== null)
+          requireText('error', fields.error, 10_000);
+        if (fields.durationMs !== undefined) requireCount('durationMs', fields.durationMs);
+        if (
+          fields.finishedAt !== undefined &&
+          !(fields.finishedAt instanceof Date && !Number.isNaN(+fields.finishedAt))
+        ) {
+          throw invalid('finishedAt', 'must be a valid Date');
+        }
+        const row = await transitionSql(db, id, allowed, to, fields);
+        if (!row) throw notFound(id);
+        if (row.status === null) return { won: false, status: row.previous };
+        const { previous: _, ...updated } = row;
+        const run = rowToRun(updated as RunRow);
+        return { won: true, status: run.status, run };
+      }),
+
+    terminalRuns: (runIds) =>
+      guarded('terminalRuns', async () => {
+        if (!Array.isArray(runIds)) throw invalid('runIds', 'must be an array');
+        const ids = [...new Set(runIds.filter(isUuid))];
+        return ids.length === 0 ? [] : terminalRunsSql(db, ids);
+      }),
+
+    failInterruptedRuns: (error) =>
+      guarded('failInterruptedRuns', () =>
+        failInterruptedRunsSql(db, requireText('error', error, 10_000)),
+      ),
+  };
+}

@@ -1,0 +1,65 @@
+import type { RunStatus } from '../run-status.js';
+import type { NewResult, Run, ShardStats } from './run.js';
+
+export interface BeginShardOutcome {
+  /** The run's status as read before this call; a terminal one means nothing was written. */
+  status: RunStatus;
+  /** The attempt was recorded: the run was queued or running and the shard not completed. */
+  started: boolean;
+  /** This call moved the run from queued to running (the first shard to start). */
+  wasQueued: boolean;
+  /** Executed results of this shard deleted (only with `purge`). */
+  purged: number;
+  /**
+   * The run's counters as read. `started` false with every shard completed on a live run
+   * means a worker died between its shard's completion and finalizeRun.
+   */
+  shardsCompleted: number;
+  shardCount: number;
+  passed: number;
+  failed: number;
+  total: number;
+}
+
+export interface CompleteShardOutcome {
+  /** True when this call recorded the shard; false for a duplicate, a redelivery or a terminal run. */
+  applied: boolean;
+  shardsCompleted: number;
+  shardCount: number;
+  /** True for exactly one call per run: the one that completed the last shard. */
+  isFinalizer: boolean;
+}
+
+/** A worker's path through one shard: begin, complete with results, finalize. One statement each. */
+export interface ShardCompletion {
+  /**
+   * A worker starting a shard, in one statement: the terminal-status guard, queued ->
+   * running, the attempt record (never lowered; ignored once the shard is completed) and,
+   * with `purge` (a retry), the deletion of this shard's executed results (pre-seeded skips
+   * and siblings stay). Nothing is written when the run is terminal. `undefined` when the
+   * run does not exist.
+   */
+  beginShard(
+    runId: string,
+    shardIndex: number,
+    attempt: number,
+    opts?: { purge?: boolean },
+  ): Promise<BeginShardOutcome | undefined>;
+  /**
+   * Exactly once per shard: records it, adds its stats, advances shards_completed, and
+   * inserts its results, all in one statement: the results land exactly when the completion
+   * applies (a redelivery of a completed shard, or a shard of a terminal run, inserts nothing).
+   */
+  completeShardWithResults(
+    runId: string,
+    shardIndex: number,
+    attempt: number,
+    stats: ShardStats,
+    results: readonly NewResult[],
+  ): Promise<CompleteShardOutcome>;
+  /**
+   * queued|running -> completed with retry counts, finishedAt, durationMs; first writer wins.
+   * The loser gets the run as it is (one more read).
+   */
+  finalizeRun(runId: string): Promise<{ won: boolean; run: Run }>;
+}
