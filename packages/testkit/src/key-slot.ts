@@ -14,7 +14,8 @@ const TABLE = (() => {
 
 function crc16(bytes: Uint8Array, start: number, end: number): number {
   let crc = 0;
-  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ (bytes[i] as number)) & 0xff] as number);
+  for (let i = start; i < end; i++)
+    crc = ((crc << 8) & 0xffff) ^ (TABLE[((crc >> 8) ^ (bytes[i] as number)) & 0xff] as number);
   return crc;
 }
 

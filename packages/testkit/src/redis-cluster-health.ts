@@ -61,9 +61,13 @@ export function healthProblems(
       const owner = byId.get(line.id);
       const ownView = owner && views.get(owner.port);
       if (!owner?.running) {
-        problems.push(`slots ${ranges(line.slots)} are owned by 127.0.0.1:${line.port}, which is down`);
+        problems.push(
+          `slots ${ranges(line.slots)} are owned by 127.0.0.1:${line.port}, which is down`,
+        );
       } else if (ownView && !(ownView instanceof Error) && ownView.replication.role !== 'master') {
-        problems.push(`slots ${ranges(line.slots)} are owned by 127.0.0.1:${owner.port}, not a primary`);
+        problems.push(
+          `slots ${ranges(line.slots)} are owned by 127.0.0.1:${owner.port}, not a primary`,
+        );
       }
     }
   }

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { findBinary } from './find-binary.js';
 import { CLUSTER_SLOTS, keySlot } from './key-slot.js';
 import { MissingServerError } from './missing-server-error.js';
-import { ClusterNodeProcess, type TestClusterNode } from './redis-cluster-node.js';
 import { healthProblems } from './redis-cluster-health.js';
+import { ClusterNodeProcess, type TestClusterNode } from './redis-cluster-node.js';
 import { type NodeView, ownsSlot, probeNode } from './redis-cluster-view.js';
 
 const INSTALL = 'apt-get install -y redis-server';
@@ -206,7 +206,11 @@ async function createCluster(
   try {
     await promisify(execFile)(cli, args, { timeout, killSignal: 'SIGKILL' });
   } catch (error) {
-    const { killed, stdout, stderr } = error as { killed?: boolean; stdout?: string; stderr?: string };
+    const { killed, stdout, stderr } = error as {
+      killed?: boolean;
+      stdout?: string;
+      stderr?: string;
+    };
     const what = killed ? `did not finish within ${timeout} ms` : 'failed';
     throw new Error(
       `redis-cli --cluster create ${what}: ${`${stdout ?? ''}${stderr ?? ''}`.slice(-2_000)}`,
