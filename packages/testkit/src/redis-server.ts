@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { findBinary } from './find-binary.js';
 import { freePort } from './free-port.js';
 import { MissingServerError } from './missing-server-error.js';
+import { pingUntilReady } from './redis-ping.js';
 
 export interface TestRedis {
   /** `redis://host:port` to hand to clients. */
@@ -93,31 +94,6 @@ async function spawnRedis(binary: string, port: number, dir: string): Promise<Ch
     if (attempt >= 20) throw new Error(`redis-server did not start on port ${port}: ${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-async function pingUntilReady(port: number, child: ChildProcess): Promise<boolean> {
-  const { connect } = await import('node:net');
-  const deadline = Date.now() + 5_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) return false;
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.setTimeout(500);
-      socket.once('connect', () => socket.write('PING\r\n'));
-      socket.once('data', (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith('+PONG'));
-      });
-      socket.once('error', () => resolve(false));
-      socket.once('timeout', () => {
-        socket.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
 }
 
 function externalRedis(url: string): TestRedis {
