@@ -1,6 +1,8 @@
 // pnpm --filter @x/run-abort bench
 // 1,000 aborts from this process (A) to shards registered on processes B and C, next to raw
-// ioredis PUBLISH/SUBSCRIBE between the same processes, interleaved so both see the same noise.
+// ioredis PUBLISH/SUBSCRIBE from here to the same subscriber processes (timed to the last one),
+// and a bare prepared `UPDATE … RETURNING` round trip to the same PostgreSQL: an abort's floor
+// is one write plus one fan-out publish. All interleaved so every side sees the same noise.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +11,7 @@ import { createBus, redisTransport } from '@x/pubsub-core';
 import { createRunStore, migrate, openPostgres } from '@x/run-store';
 import { postgres, spawnNode, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import {
   type AbortStore,
   createRunAborter,
@@ -27,9 +30,9 @@ const quantile = (xs: number[], q: number) => {
 const ms = (x: number) => Math.round(x * 1000) / 1000;
 
 const redis = await startRedis();
-const pg = await postgres('run_abort_bench');
+const database = await postgres('run_abort_bench');
 const dir = mkdtempSync(join(tmpdir(), 'run-abort-bench-'));
-const db = openPostgres(pg.url, { max: 2 });
+const db = openPostgres(database.url, { max: 2 });
 const prefix = uniqueName('bench');
 const rawChannel = `${prefix}:raw`;
 try {
@@ -53,7 +56,7 @@ try {
   const subscriberFile = fileURLToPath(new URL('./subscriber.ts', import.meta.url));
   const env = {
     REDIS_URL: redis.url,
-    DATABASE_URL: pg.url,
+    DATABASE_URL: database.url,
     X_PREFIX: prefix,
     RUNS_FILE: runsFile,
     RAW_CHANNEL: rawChannel,
@@ -80,6 +83,15 @@ try {
   const aborter = createRunAborter({ bus, store: timedStore, registry: createShardRegistry() });
   await aborter.start();
   const pub = new Redis(redis.url);
+  // The write floor: a prepared UPDATE … RETURNING of one run row, over its own connection.
+  const pgClient = new pg.Client({ connectionString: database.url });
+  await pgClient.connect();
+  const refRun = await store.createRun({
+    workspaceId: 'bench',
+    executor: 'demo',
+    shards: [{ testIds: ['ref'] }],
+  });
+  const pgWriteAt: number[] = [];
 
   const calledAt: number[] = [];
   const publishedAt: number[] = [];
@@ -93,6 +105,13 @@ try {
     await aborter.abort(runIds[i] as string, 'bench abort');
     publishedAt.push(writtenAt);
     await sleep(1);
+    const t0 = now();
+    await pgClient.query({
+      name: 'pg_write_ref',
+      text: 'update runs set error = $2 where id = $1 returning *',
+      values: [refRun.id, `bench ${i}`],
+    });
+    pgWriteAt.push(now() - t0);
   }
   const elapsed = now() - started;
   await sleep(1_000);
@@ -114,6 +133,7 @@ try {
   const publishToSignal: number[] = [];
   const dbWrite: number[] = [];
   const raw: number[] = [];
+  const pgWrite = pgWriteAt.slice(WARMUP);
   let missed = 0;
   let rawMissed = 0;
   for (let i = WARMUP; i < runIds.length; i++) {
@@ -143,6 +163,11 @@ try {
   console.log(row('  of which PostgreSQL write (call -> written)', dbWrite));
   console.log(row('  publish -> last shard signal', publishToSignal));
   console.log(row('raw ioredis PUBLISH -> last subscriber (ref)', raw));
+  console.log(row('bare prepared UPDATE … RETURNING (ref)', pgWrite));
+  const floor = (q: number) => quantile(raw, q) + quantile(pgWrite, q);
+  console.log(
+    `ours / (raw publish + bare write): p50 ${(quantile(callToSignal, 0.5) / floor(0.5)).toFixed(2)}x, p99 ${(quantile(callToSignal, 0.99) / floor(0.99)).toFixed(2)}x (target ≤ 1.2x)`,
+  );
   console.log(
     `ratio publish->signal / raw: p50 ${(quantile(publishToSignal, 0.5) / quantile(raw, 0.5)).toFixed(2)}x, p99 ${(quantile(publishToSignal, 0.99) / quantile(raw, 0.99)).toFixed(2)}x`,
   );
@@ -157,7 +182,7 @@ try {
   );
 
   await aborter.close();
-  await Promise.all([bus.close(), pub.quit(), b?.kill(), c?.kill()]);
+  await Promise.all([bus.close(), pub.quit(), pgClient.end(), b?.kill(), c?.kill()]);
   console.log(
     JSON.stringify({
       bench: 'run-abort',
@@ -166,12 +191,14 @@ try {
       p99_ms: ms(quantile(callToSignal, 0.99)),
       raw_p50_ms: ms(quantile(raw, 0.5)),
       raw_p99_ms: ms(quantile(raw, 0.99)),
+      pg_write_p50_ms: ms(quantile(pgWrite, 0.5)),
+      pg_write_p99_ms: ms(quantile(pgWrite, 0.99)),
       missed,
     }),
   );
 } finally {
   await db.destroy();
-  await pg.close();
+  await database.close();
   await redis.close();
   rmSync(dir, { recursive: true, force: true });
 }

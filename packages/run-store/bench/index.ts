@@ -1,10 +1,13 @@
-// Exactly-once shard completion: @x/run-store's completeShardWithResults (no results) against the same work as one
-// bare SQL statement through pg, in the same run, on the same PostgreSQL.
+// Exactly-once shard completion: @x/run-store's completeShardWithResults (no results) against
+// (a) our exact statement text sent through bare pg (`same_sql_per_s`: what the client path,
+// validation and error mapping cost) and (b) the same work as one minimal bare statement
+// (`raw_per_s`: what our guards cost), in the same run, on the same PostgreSQL.
 // 16 concurrent callers; 2,000 runs x 4 shards, every shard delivered twice (16,000 calls).
 import { postgres } from '@x/testkit';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createRunStore, migrate, openPostgres } from '../src/index.js';
+import { COMPLETE_SHARD_SQL } from '../src/sql/complete-shard.js';
 
 const RUNS = 2_000;
 const SHARDS = 4;
@@ -115,6 +118,21 @@ try {
     return res.rows[0]?.fin === true;
   };
 
+  // Our exact statement, prepared, through bare pg: the store minus its client path.
+  const viaSameSql: Deliver = async (runId, shard, stats) => {
+    const res = await pool.query<{
+      applied: boolean;
+      shards_completed: number;
+      shard_count: number;
+    }>({
+      name: 'complete_shard_same',
+      text: COMPLETE_SHARD_SQL,
+      values: [runId, shard, 1, stats.passed, stats.failed, stats.skipped, '[]'],
+    });
+    const row = res.rows[0];
+    return row?.applied === true && row.shards_completed === row.shard_count;
+  };
+
   /** Runs whose counters differ from the sum of their shards, or that had != 1 finalizer. */
   async function inconsistent(runIds: string[], finalizers: Map<string, number>): Promise<number> {
     const { rows } = await sql<{ n: number }>`
@@ -130,13 +148,15 @@ try {
   }
 
   // Warm both paths (connections, prepared plans) on runs that are not measured.
-  const warm = (await makeRuns()).slice(0, 200);
+  const warm = (await makeRuns()).slice(0, 300);
   await drive(warm.slice(0, 100), viaRaw);
-  await drive(warm.slice(100), viaStore);
+  await drive(warm.slice(100, 200), viaStore);
+  await drive(warm.slice(200), viaSameSql);
 
   const rates = {
     store: [] as number[],
     raw: [] as number[],
+    same: [] as number[],
     storeCpu: [] as number[],
     rawCpu: [] as number[],
   };
@@ -145,44 +165,52 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     const rawRuns = await makeRuns();
     const storeRuns = await makeRuns();
-    // Alternate which side goes first so drift in the machine's load favours neither.
-    let raw: Awaited<ReturnType<typeof drive>>;
-    let viaRepo: Awaited<ReturnType<typeof drive>>;
-    if (round % 2 === 1) {
-      raw = await drive(rawRuns, viaRaw);
-      viaRepo = await drive(storeRuns, viaStore);
-    } else {
-      viaRepo = await drive(storeRuns, viaStore);
-      raw = await drive(rawRuns, viaRaw);
-    }
+    const sameRuns = await makeRuns();
+    // Rotate which side goes first so drift in the machine's load favours none.
+    const sides = [
+      async () => (raw = await drive(rawRuns, viaRaw)),
+      async () => (viaRepo = await drive(storeRuns, viaStore)),
+      async () => (same = await drive(sameRuns, viaSameSql)),
+    ];
+    let raw!: Awaited<ReturnType<typeof drive>>;
+    let viaRepo!: Awaited<ReturnType<typeof drive>>;
+    let same!: Awaited<ReturnType<typeof drive>>;
+    for (let i = 0; i < sides.length; i++) await sides[(round + i) % sides.length]!();
     const rawBad = await inconsistent(rawRuns, raw.finalizers);
     const storeBad = await inconsistent(storeRuns, viaRepo.finalizers);
+    const sameBad = await inconsistent(sameRuns, same.finalizers);
     const fin = [...viaRepo.finalizers.values()].reduce((a, b) => a + b, 0);
     if (fin !== RUNS) storeFinalizers = fin;
-    bad += rawBad + storeBad;
+    bad += rawBad + storeBad + sameBad;
     rates.raw.push(raw.perSecond);
+    rates.same.push(same.perSecond);
     rates.store.push(viaRepo.perSecond);
     rates.rawCpu.push(raw.cpuUsPerCall);
     rates.storeCpu.push(viaRepo.cpuUsPerCall);
     console.log(
       `round ${round}: run-store ${viaRepo.perSecond.toFixed(0)}/s, ${viaRepo.cpuUsPerCall.toFixed(0)} µs client CPU/call ` +
         `(finalizers ${fin}, inconsistent ${storeBad}) | bare pg statement ${raw.perSecond.toFixed(0)}/s, ` +
-        `${raw.cpuUsPerCall.toFixed(0)} µs client CPU/call (inconsistent ${rawBad})`,
+        `${raw.cpuUsPerCall.toFixed(0)} µs client CPU/call (inconsistent ${rawBad}) | same SQL via bare pg ` +
+        `${same.perSecond.toFixed(0)}/s, ${same.cpuUsPerCall.toFixed(0)} µs client CPU/call (inconsistent ${sameBad})`,
     );
   }
   // Medians: a single quiet moment on a shared machine should not decide the figure.
   const storeRate = median(rates.store);
   const rawRate = median(rates.raw);
+  const sameRate = median(rates.same);
   console.log(
     `${RUNS} runs x ${SHARDS} shards x ${DELIVERIES} deliveries, ${CALLERS} callers, median of ${ROUNDS} rounds: ` +
       `run-store ${storeRate.toFixed(0)}/s (${median(rates.storeCpu).toFixed(0)} µs CPU/call), ` +
-      `bare ${rawRate.toFixed(0)}/s (${median(rates.rawCpu).toFixed(0)} µs CPU/call), ratio ${(storeRate / rawRate).toFixed(2)}`,
+      `bare ${rawRate.toFixed(0)}/s (${median(rates.rawCpu).toFixed(0)} µs CPU/call), ratio ${(storeRate / rawRate).toFixed(2)}; ` +
+      `same SQL via bare pg ${sameRate.toFixed(0)}/s, ratio ${(storeRate / sameRate).toFixed(2)} (target ≥ 0.9)`,
   );
   console.log(
     JSON.stringify({
       bench: 'run-store',
       deliveries_per_s: Math.round(storeRate),
       raw_per_s: Math.round(rawRate),
+      same_sql_per_s: Math.round(sameRate),
+      ratio_same_sql: Number((storeRate / sameRate).toFixed(2)),
       runs: RUNS,
       finalizers: storeFinalizers,
       inconsistent: bad,

@@ -38,7 +38,7 @@ export interface CompleteShardRow {
  * A constant text (not a query builder) so pg can keep it prepared and Kysely need not
  * compile it on the hot path.
  */
-const COMPLETE_SHARD = `
+export const COMPLETE_SHARD_SQL = `
 with shard as (
   update run_shards s
   set status = 'completed', attempt = greatest(s.attempt, $3::int),
@@ -75,7 +75,7 @@ export function completeShardSql(
   results: readonly NewResult[],
 ): Promise<CompleteShardRow | undefined> {
   const payload = JSON.stringify(results.map(resultColumns));
-  return firstRow(db, COMPLETE_SHARD, [
+  return firstRow(db, COMPLETE_SHARD_SQL, [
     runId,
     shardIndex,
     attempt,
