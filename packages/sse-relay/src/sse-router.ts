@@ -112,7 +112,9 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       const issues = [{ field: parsed.field, message: parsed.message }];
       return fail(res, 400, 'invalid_input', parsed.message, { field: parsed.field, issues });
     }
-    if (shuttingDown) return fail(res, 503, 'unavailable', 'the server is shutting down; retry');
+    if (shuttingDown) {
+      return fail(res, 503, 'service_unavailable', 'the server is shutting down; retry');
+    }
     const { runId, lastEventId } = parsed;
     if (!(await authorize(req, runId)))
       return fail(res, 404, 'not_found', `run ${runId} not found`);

@@ -296,6 +296,10 @@ describe('GET /runs/:runId/events', () => {
     expect(sse.frames.at(-1)).toEqual({ retry: 7000 });
     const refused = await fetch(`${extra.url}/runs/${run.id}/events`, { headers: ws1 });
     expect(refused.status).toBe(503);
+    // The code every other route of an @x api uses for a 503.
+    expect(await refused.json()).toEqual({
+      error: { code: 'service_unavailable', message: 'the server is shutting down; retry' },
+    });
     await extra.close();
   });
 });
