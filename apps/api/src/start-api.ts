@@ -39,6 +39,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       const run = await services.store.getRunById(runId);
       return run ? toRunDto(run) : undefined;
     },
+    // Each token's streams count against its workspace's cap.
+    workspaceOf: (req) => req.workspace,
+    maxStreams: config.streams.maxStreams,
+    maxStreamsPerWorkspace: config.streams.maxPerWorkspace,
     logger,
   });
   for (const [name, read] of system.metricsSources) metrics.addSource(name, read);

@@ -58,6 +58,8 @@ describe('api configuration', () => {
     ['API_TOKENS', 'acme:short'],
     ['API_TOKENS', 'no-colon-here-0123456789'],
     ['STREAM_TOKEN_SECRET', 'too-short'],
+    ['SSE_MAX_STREAMS', '0'],
+    ['SSE_MAX_STREAMS_PER_WORKSPACE', 'lots'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     const err = refusal({ ...(name === 'STREAM_TOKEN_SECRET' ? distributed : {}), [name]: value });
     expect(err.variable).toBe(name);
@@ -68,6 +70,13 @@ describe('api configuration', () => {
   it('never prints secrets in its messages', () => {
     const err = refusal({ API_TOKENS: 'acme:tiny-secret' });
     expect(err.message).not.toContain('tiny-secret');
+  });
+
+  it('caps open streams at 5,000 per process and 100 per workspace unless told otherwise', () => {
+    expect(loadApiConfig({}).streams).toEqual({ maxStreams: 5_000, maxPerWorkspace: 100 });
+    expect(
+      loadApiConfig({ SSE_MAX_STREAMS: '50', SSE_MAX_STREAMS_PER_WORKSPACE: '5' }).streams,
+    ).toEqual({ maxStreams: 50, maxPerWorkspace: 5 });
   });
 
   it('parses the allowed-host lists and API_TOKENS', () => {

@@ -3,6 +3,7 @@ import { type Request, type Response, Router } from 'express';
 import type { RunEvents } from './run-events-api.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
 import { parseEventsRequest } from './sse-request.js';
+import { type StreamCap, StreamSlots } from './stream-slots.js';
 
 const TERMINAL: readonly unknown[] = ['completed', 'failed', 'aborted'];
 
@@ -21,6 +22,21 @@ export interface SseRouterOptions {
   /** Unsent bytes one client may hold before it is disconnected. Default 1 MiB. */
   maxBufferedBytes?: number;
   /**
+   * Open streams this process serves at once; past it a new one answers 429 `rate_limited`
+   * with `Retry-After`. Default 5,000: each costs a socket, a file descriptor and a share of
+   * the fan-out.
+   */
+  maxStreams?: number;
+  /**
+   * Open streams one workspace may hold on this process (see `workspaceOf`); past it 429
+   * `rate_limited`. Default 100: one token must not take the whole process.
+   */
+  maxStreamsPerWorkspace?: number;
+  /** The workspace a request counts against (`maxStreamsPerWorkspace`); undefined: none. */
+  workspaceOf?: (req: Request) => string | undefined;
+  /** `Retry-After` of a 429, seconds. Default 5: a slot frees when any stream closes. */
+  limitedRetryAfterSec?: number;
+  /**
    * A finished run whose `done` is not in the history yet (status written, event on its
    * way) is streamed live this long before a `done` built from the snapshot closes it. Default 10,000.
    */
@@ -34,6 +50,8 @@ export interface SseRouterMetrics extends ConnectionCounters {
   resumesRecovered: number;
   resumesNotRecovered: number;
   rejected: number;
+  /** Refused with 429 by `maxStreams` or `maxStreamsPerWorkspace` (also counted in `rejected`). */
+  rateLimited: number;
   heartbeats: number;
 }
 
@@ -60,12 +78,23 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const retryMs = opts.retryMs ?? 2_000;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
   const finishedGraceMs = opts.finishedGraceMs ?? 10_000;
+  const slots = new StreamSlots(opts.maxStreams ?? 5_000, opts.maxStreamsPerWorkspace ?? 100);
+  const limitedRetryAfterSec = opts.limitedRetryAfterSec ?? 5;
+  for (const [name, value] of [
+    ['maxStreams', slots.maxStreams],
+    ['maxStreamsPerWorkspace', slots.maxPerWorkspace],
+    ['limitedRetryAfterSec', limitedRetryAfterSec],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new RangeError(`createSseRouter: ${name} must be a positive integer, got ${value}`);
+  }
   const counters: SseRouterMetrics = {
     connections: 0,
     connectionsTotal: 0,
     resumesRecovered: 0,
     resumesNotRecovered: 0,
     rejected: 0,
+    rateLimited: 0,
     heartbeats: 0,
     eventsDelivered: 0,
     slowClientDisconnects: 0,
@@ -78,6 +107,22 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const fail = (res: Response, status: number, code: string, message: string, details?: object) => {
     counters.rejected++;
     res.status(status).json({ error: { code, message, ...(details ? { details } : {}) } });
+  };
+  const limited = (res: Response, cap: StreamCap) => {
+    counters.rateLimited++;
+    const limit = cap === 'process' ? slots.maxStreams : slots.maxPerWorkspace;
+    const whose = cap === 'process' ? 'this server' : 'this workspace';
+    res.set('Retry-After', String(limitedRetryAfterSec));
+    fail(
+      res,
+      429,
+      'rate_limited',
+      `too many open event streams for ${whose} (${limit}); retry later`,
+      {
+        limit,
+        scope: cap,
+      },
+    );
   };
   // One timer for every connection: an idle stream costs no timer of its own.
   const track = (conn: SseConnection) => {
@@ -115,6 +160,9 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     if (shuttingDown) {
       return fail(res, 503, 'service_unavailable', 'the server is shutting down; retry');
     }
+    // Before the first await: a burst of opens cannot all pass the check together.
+    const cap = slots.hold(res, opts.workspaceOf?.(req));
+    if (cap) return limited(res, cap);
     const { runId, lastEventId } = parsed;
     if (!(await authorize(req, runId)))
       return fail(res, 404, 'not_found', `run ${runId} not found`);

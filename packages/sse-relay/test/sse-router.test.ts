@@ -286,6 +286,59 @@ describe('GET /runs/:runId/events', () => {
     await waitFor(() => timers() <= baseline, { what: `timers back to ${baseline}` });
   });
 
+  it('caps open streams per workspace and per process: 429 rate_limited with Retry-After, a slot frees on close', async () => {
+    const capped = await startRelayServer(
+      {
+        events,
+        maxStreams: 3,
+        maxStreamsPerWorkspace: 2,
+        limitedRetryAfterSec: 7,
+        workspaceOf: (req) => req.get('x-workspace'),
+      },
+      runs,
+    );
+    const url = (id: string) => `${capped.url}/runs/${id}/events`;
+    const ws2 = { 'x-workspace': 'ws2' };
+    try {
+      const mine = newRun();
+      const theirs = newRun('running', 'ws2');
+      // Refusals and 404s give their slot back: ten of them leave every slot free.
+      for (let i = 0; i < 10; i++) {
+        expect((await fetch(url(randomUUID()), { headers: ws1 })).status).toBe(404);
+      }
+      const a = await openSse(url(mine.id), { headers: ws1 });
+      const b = await openSse(url(mine.id), { headers: ws1 });
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const third = await fetch(url(mine.id), { headers: ws1 });
+      expect(third.status).toBe(429);
+      expect(third.headers.get('retry-after')).toBe('7');
+      expect(await third.json()).toEqual({
+        error: {
+          code: 'rate_limited',
+          message: 'too many open event streams for this workspace (2); retry later',
+          details: { limit: 2, scope: 'workspace' },
+        },
+      });
+      // Another workspace still gets one, up to the process cap.
+      const c = await openSse(url(theirs.id), { headers: ws2 });
+      expect(c.status).toBe(200);
+      const overProcess = await fetch(url(theirs.id), { headers: ws2 });
+      expect(overProcess.status).toBe(429);
+      expect(await overProcess.json()).toMatchObject({
+        error: { code: 'rate_limited', details: { limit: 3, scope: 'process' } },
+      });
+      expect(capped.router.metrics().rateLimited).toBe(2);
+      // A stream that closes gives its slot back.
+      a.close();
+      await waitFor(() => capped.router.metrics().connections === 2);
+      const again = await openSse(url(mine.id), { headers: ws1 });
+      expect(again.status).toBe(200);
+      for (const s of [b, c, again]) s.close();
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('shutdown ends every stream with a retry hint and refuses new ones', async () => {
     const run = newRun();
     const extra = await startRelayServer({ events }, runs);

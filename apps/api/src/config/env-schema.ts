@@ -64,6 +64,10 @@ export const apiEnvSchema = z.object({
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   LOG_LEVEL: sharedEnvFields.LOG_LEVEL,
+  /** Open SSE streams per process. Default 5,000. */
+  SSE_MAX_STREAMS: optionalEnv(integerEnv(1, 1_000_000)).transform((v) => v ?? 5_000),
+  /** Open SSE streams per workspace, per process. Default 100. */
+  SSE_MAX_STREAMS_PER_WORKSPACE: optionalEnv(integerEnv(1, 1_000_000)).transform((v) => v ?? 100),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -12,6 +12,13 @@ interface CommonConfig {
   readonly logLevel: LogLevel;
   readonly tokens: readonly WorkspaceToken[];
   readonly streamTokenSecret: string;
+  /** Caps on open SSE streams (429 `rate_limited` past them). */
+  readonly streams: {
+    /** `SSE_MAX_STREAMS`: per process. */
+    readonly maxStreams: number;
+    /** `SSE_MAX_STREAMS_PER_WORKSPACE`: per workspace, on this process. */
+    readonly maxPerWorkspace: number;
+  };
   /** Set when embedded mode generated a development token (main prints it). */
   readonly devToken: string | null;
 }
@@ -64,6 +71,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     logLevel: e.LOG_LEVEL,
     tokens: e.API_TOKENS ?? [{ workspace: 'dev', token: devToken! }],
     streamTokenSecret: e.STREAM_TOKEN_SECRET ?? randomBytes(32).toString('hex'),
+    streams: {
+      maxStreams: e.SSE_MAX_STREAMS,
+      maxPerWorkspace: e.SSE_MAX_STREAMS_PER_WORKSPACE,
+    },
     devToken,
   };
   if (e.REDIS_URL) {
