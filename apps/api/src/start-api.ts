@@ -43,6 +43,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     workspaceOf: (req) => req.workspace,
     maxStreams: config.streams.maxStreams,
     maxStreamsPerWorkspace: config.streams.maxPerWorkspace,
+    stallTimeoutMs: config.streams.stallTimeoutMs,
     logger,
   });
   for (const [name, read] of system.metricsSources) metrics.addSource(name, read);

@@ -60,6 +60,7 @@ describe('api configuration', () => {
     ['STREAM_TOKEN_SECRET', 'too-short'],
     ['SSE_MAX_STREAMS', '0'],
     ['SSE_MAX_STREAMS_PER_WORKSPACE', 'lots'],
+    ['SSE_STALL_TIMEOUT_MS', '5'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     const err = refusal({ ...(name === 'STREAM_TOKEN_SECRET' ? distributed : {}), [name]: value });
     expect(err.variable).toBe(name);
@@ -72,11 +73,19 @@ describe('api configuration', () => {
     expect(err.message).not.toContain('tiny-secret');
   });
 
-  it('caps open streams at 5,000 per process and 100 per workspace unless told otherwise', () => {
-    expect(loadApiConfig({}).streams).toEqual({ maxStreams: 5_000, maxPerWorkspace: 100 });
+  it('caps open streams at 5,000 per process and 100 per workspace, and cuts a stall after 30 s, unless told otherwise', () => {
+    expect(loadApiConfig({}).streams).toEqual({
+      maxStreams: 5_000,
+      maxPerWorkspace: 100,
+      stallTimeoutMs: 30_000,
+    });
     expect(
-      loadApiConfig({ SSE_MAX_STREAMS: '50', SSE_MAX_STREAMS_PER_WORKSPACE: '5' }).streams,
-    ).toEqual({ maxStreams: 50, maxPerWorkspace: 5 });
+      loadApiConfig({
+        SSE_MAX_STREAMS: '50',
+        SSE_MAX_STREAMS_PER_WORKSPACE: '5',
+        SSE_STALL_TIMEOUT_MS: '2000',
+      }).streams,
+    ).toEqual({ maxStreams: 50, maxPerWorkspace: 5, stallTimeoutMs: 2_000 });
   });
 
   it('parses the allowed-host lists and API_TOKENS', () => {

@@ -22,6 +22,12 @@ export interface SseRouterOptions {
   /** Unsent bytes one client may hold before it is disconnected. Default 1 MiB. */
   maxBufferedBytes?: number;
   /**
+   * A client whose unsent bytes have not drained for this long is disconnected (and resumes
+   * with Last-Event-ID), checked every `heartbeatMs`. Default 30,000: a reader that stopped
+   * reading must not hold its stream, its slot and its buffer until `maxBufferedBytes`.
+   */
+  stallTimeoutMs?: number;
+  /**
    * Open streams this process serves at once; past it a new one answers 429 `rate_limited`
    * with `Retry-After`. Default 5,000: each costs a socket, a file descriptor and a share of
    * the fan-out.
@@ -77,6 +83,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const heartbeatMs = opts.heartbeatMs ?? 5_000;
   const retryMs = opts.retryMs ?? 2_000;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
+  const stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
   const finishedGraceMs = opts.finishedGraceMs ?? 10_000;
   const slots = new StreamSlots(opts.maxStreams ?? 5_000, opts.maxStreamsPerWorkspace ?? 100);
   const limitedRetryAfterSec = opts.limitedRetryAfterSec ?? 5;
@@ -84,6 +91,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     ['maxStreams', slots.maxStreams],
     ['maxStreamsPerWorkspace', slots.maxPerWorkspace],
     ['limitedRetryAfterSec', limitedRetryAfterSec],
+    ['stallTimeoutMs', stallTimeoutMs],
   ] as const) {
     if (!Number.isInteger(value) || value < 1)
       throw new RangeError(`createSseRouter: ${name} must be a positive integer, got ${value}`);
@@ -98,6 +106,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     heartbeats: 0,
     eventsDelivered: 0,
     slowClientDisconnects: 0,
+    stalledClientDisconnects: 0,
     peakBufferedBytes: 0,
   };
   const open = new Set<SseConnection>();
@@ -128,12 +137,14 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const track = (conn: SseConnection) => {
     open.add(conn);
     ticker ??= setInterval(() => {
-      for (const c of open) c.heartbeat();
+      const now = performance.now();
+      for (const c of open) c.heartbeat(now);
       counters.heartbeats++;
     }, heartbeatMs);
   };
   const shared: ConnectionShared = {
     maxBufferedBytes,
+    stallTimeoutMs,
     counters,
     onGone(conn) {
       if (!open.delete(conn)) return;

@@ -256,6 +256,51 @@ describe('GET /runs/:runId/events', () => {
     socket.destroy();
   });
 
+  it('cuts off a client whose unsent bytes do not drain within stallTimeoutMs, even under maxBufferedBytes; a reader stays, and the cut one resumes', async () => {
+    const stalling = await startRelayServer(
+      { events, heartbeatMs: 50, stallTimeoutMs: 400, maxBufferedBytes: 64 * 1024 * 1024 },
+      runs,
+    );
+    try {
+      const run = newRun();
+      const socket = connect(Number(new URL(stalling.url).port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /runs/${run.id}/events HTTP/1.1\r\nHost: x\r\nx-workspace: ws1\r\n\r\n`);
+      socket.pause(); // reads nothing from here on
+      await waitFor(() => stalling.router.metrics().connections === 1);
+      // Fill the kernel's buffers until bytes wait in Node, then go quiet: only heartbeats.
+      const big = 'x'.repeat(16 * 1024);
+      for (let i = 0; i < 3000 && stalling.router.metrics().peakBufferedBytes < 64 * 1024; i++) {
+        await events.emit(run.id, 'log', logEvent(big));
+      }
+      expect(stalling.router.metrics().peakBufferedBytes).toBeGreaterThanOrEqual(64 * 1024);
+      const reader = await openSse(`${stalling.url}/runs/${run.id}/events`, { headers: ws1 });
+      await waitFor(() => stalling.router.metrics().stalledClientDisconnects === 1, {
+        timeoutMs: 10_000,
+        what: 'the stalled client cut off',
+      });
+      expect(stalling.router.metrics().slowClientDisconnects).toBe(0);
+      // The reader drained all along: still connected, and it still gets live events.
+      await waitFor(() => stalling.router.metrics().connections === 1);
+      await new Promise((r) => setTimeout(r, 600));
+      await events.emit(run.id, 'log', logEvent('after'));
+      await waitFor(() => reader.events.at(-1)?.message === 'after');
+      expect(stalling.router.metrics().stalledClientDisconnects).toBe(1);
+      // The cut client resumes like any other: the events after its last id, then live.
+      const after = Number(reader.events.at(-1)?.id);
+      const resumed = await openSse(`${stalling.url}/runs/${run.id}/events`, {
+        headers: { ...ws1, 'last-event-id': String(after - 1) },
+      });
+      await waitFor(() => resumed.events.length === 2);
+      expect(resumed.events[0]).toMatchObject({ type: 'snapshot', recovered: true });
+      expect(resumed.events[1]).toMatchObject({ type: 'log', message: 'after' });
+      for (const s of [reader, resumed]) s.close();
+      socket.destroy();
+    } finally {
+      await stalling.close();
+    }
+  });
+
   it('leaves no subscription, listener or timer after 1,000 connect/disconnect cycles', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const baseline = timers();

@@ -68,6 +68,8 @@ export const apiEnvSchema = z.object({
   SSE_MAX_STREAMS: optionalEnv(integerEnv(1, 1_000_000)).transform((v) => v ?? 5_000),
   /** Open SSE streams per workspace, per process. Default 100. */
   SSE_MAX_STREAMS_PER_WORKSPACE: optionalEnv(integerEnv(1, 1_000_000)).transform((v) => v ?? 100),
+  /** A stream whose unsent bytes do not drain for this long is cut off (it resumes). Default 30 s. */
+  SSE_STALL_TIMEOUT_MS: optionalEnv(integerEnv(100, 3_600_000)).transform((v) => v ?? 30_000),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -18,6 +18,8 @@ interface CommonConfig {
     readonly maxStreams: number;
     /** `SSE_MAX_STREAMS_PER_WORKSPACE`: per workspace, on this process. */
     readonly maxPerWorkspace: number;
+    /** `SSE_STALL_TIMEOUT_MS`: unsent bytes that do not drain this long cut the stream off. */
+    readonly stallTimeoutMs: number;
   };
   /** Set when embedded mode generated a development token (main prints it). */
   readonly devToken: string | null;
@@ -74,6 +76,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     streams: {
       maxStreams: e.SSE_MAX_STREAMS,
       maxPerWorkspace: e.SSE_MAX_STREAMS_PER_WORKSPACE,
+      stallTimeoutMs: e.SSE_STALL_TIMEOUT_MS,
     },
     devToken,
   };
