@@ -1,5 +1,6 @@
 import type { Logger } from '@x/pubsub-core';
 import { type Request, type Response, Router } from 'express';
+import { armGrace, finishFromSnapshot, sweepFinished } from './finish-stream.js';
 import type { RunEvents } from './run-events-api.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
 import { parseEventsRequest } from './sse-request.js';
@@ -47,6 +48,12 @@ export interface SseRouterOptions {
    * way) is streamed live this long before a `done` built from the snapshot closes it. Default 10,000.
    */
   finishedGraceMs?: number;
+  /**
+   * How often the status of every run with a live stream here is read again (one `snapshot`
+   * per run): a finished run whose `done` never arrives gets `finishedGraceMs`, then a `done`
+   * from the snapshot, so its streams always end. Default 60,000.
+   */
+  statusCheckMs?: number;
   logger?: Logger;
 }
 
@@ -59,6 +66,8 @@ export interface SseRouterMetrics extends ConnectionCounters {
   /** Refused with 429 by `maxStreams` or `maxStreamsPerWorkspace` (also counted in `rejected`). */
   rateLimited: number;
   heartbeats: number;
+  /** Status checks of live streams' runs that failed (the snapshot threw); retried next time. */
+  statusCheckErrors: number;
 }
 
 export interface SseRouter extends Router {
@@ -85,6 +94,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
   const stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
   const finishedGraceMs = opts.finishedGraceMs ?? 10_000;
+  const statusCheckMs = opts.statusCheckMs ?? 60_000;
   const slots = new StreamSlots(opts.maxStreams ?? 5_000, opts.maxStreamsPerWorkspace ?? 100);
   const limitedRetryAfterSec = opts.limitedRetryAfterSec ?? 5;
   for (const [name, value] of [
@@ -92,6 +102,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     ['maxStreamsPerWorkspace', slots.maxPerWorkspace],
     ['limitedRetryAfterSec', limitedRetryAfterSec],
     ['stallTimeoutMs', stallTimeoutMs],
+    ['statusCheckMs', statusCheckMs],
   ] as const) {
     if (!Number.isInteger(value) || value < 1)
       throw new RangeError(`createSseRouter: ${name} must be a positive integer, got ${value}`);
@@ -104,6 +115,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     rejected: 0,
     rateLimited: 0,
     heartbeats: 0,
+    statusCheckErrors: 0,
     eventsDelivered: 0,
     slowClientDisconnects: 0,
     stalledClientDisconnects: 0,
@@ -133,6 +145,21 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       },
     );
   };
+  let lastStatusCheck = performance.now();
+  let checking = false;
+  const checkStatuses = (now: number) => {
+    if (checking || now - lastStatusCheck < statusCheckMs) return;
+    checking = true;
+    lastStatusCheck = now;
+    sweepFinished(open, { snapshot, isFinished, graceMs: finishedGraceMs, concurrency: 8 })
+      .catch((err: unknown) => {
+        counters.statusCheckErrors++;
+        logger?.warn({ err }, 'sse-relay: could not check the status of watched runs');
+      })
+      .finally(() => {
+        checking = false;
+      });
+  };
   // One timer for every connection: an idle stream costs no timer of its own.
   const track = (conn: SseConnection) => {
     open.add(conn);
@@ -140,6 +167,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       const now = performance.now();
       for (const c of open) c.heartbeat(now);
       counters.heartbeats++;
+      checkStatuses(now);
     }, heartbeatMs);
   };
   const shared: ConnectionShared = {
@@ -247,26 +275,4 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   };
   router.close = () => router.shutdown();
   return router;
-}
-
-/** Its own scope, so only a connection waiting for its `done` keeps the snapshot. */
-function armGrace(conn: SseConnection, run: object, graceMs: number): void {
-  conn.graceTimer = setTimeout(() => finishFromSnapshot(conn, run), graceMs);
-}
-
-/** The history expired (or never existed): a `done` from the snapshot, without an id. */
-function finishFromSnapshot(conn: SseConnection, run: object): void {
-  const runId = conn.runId;
-  const r = run as Record<string, unknown>;
-  const pick = (key: string) => (r[key] === undefined ? {} : { [key]: r[key] });
-  conn.sendData({
-    type: 'done',
-    runId,
-    ...pick('status'),
-    ...pick('passed'),
-    ...pick('failed'),
-    ...pick('total'),
-    ...pick('durationMs'),
-  });
-  conn.end();
 }

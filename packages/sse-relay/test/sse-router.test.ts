@@ -190,6 +190,41 @@ describe('GET /runs/:runId/events', () => {
     });
   });
 
+  it('ends the live stream of a run that finished without its done reaching the relay, and of a run that is gone', async () => {
+    const checking = await startRelayServer(
+      { events, heartbeatMs: 50, statusCheckMs: 200, finishedGraceMs: 200 },
+      runs,
+    );
+    try {
+      const run = newRun();
+      const gone = newRun();
+      const url = (id: string) => `${checking.url}/runs/${id}/events`;
+      const sse = await openSse(url(run.id), { headers: ws1 });
+      const other = await openSse(url(gone.id), { headers: ws1 });
+      await events.emit(run.id, 'log', logEvent('working'));
+      await waitFor(() => sse.events.length === 2 && other.events.length === 1);
+      // The status is final, but its `done` was lost (never emitted here).
+      Object.assign(run, { status: 'failed', passed: 1, failed: 2, durationMs: 5 });
+      runs.delete(gone.id);
+      const ended = (s: typeof sse) =>
+        Promise.race([s.ended.then(() => true), new Promise((r) => setTimeout(r, 5_000, false))]);
+      expect(await ended(sse)).toBe(true);
+      expect(sse.events.at(-1)).toEqual({
+        type: 'done',
+        runId: run.id,
+        status: 'failed',
+        passed: 1,
+        failed: 2,
+        total: 10,
+        durationMs: 5,
+      });
+      expect(await ended(other)).toBe(true);
+      await waitFor(() => checking.router.metrics().connections === 0);
+    } finally {
+      await checking.close();
+    }
+  });
+
   it('answers a resume from 0 of a finished run whose history is gone with recovered:false', async () => {
     // Its events existed (a finished run has a `done` at least) but expired, or lived in a log
     // lost in a restart: an empty replay would look complete, so the client must reload.
