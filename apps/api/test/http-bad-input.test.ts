@@ -166,6 +166,40 @@ describe('bodies', () => {
     expect(r.body.error.details.issues[0]?.field).toBe('shards');
   });
 
+  it('bounds demo runs: 10 minutes a test, 10 failing attempts, 1 hour of planned time a run', async () => {
+    type Refusal = { error: { details: { issues: { field: string; message: string }[] } } };
+    const fields = (r: { body: Refusal }) => r.body.error.details.issues.map((i) => i.field);
+    const long = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: demoTests(1, 600_001),
+    });
+    expect(long.status).toBe(400);
+    expect(fields(long)).toEqual(['tests.0.durationMs']);
+    const stubborn = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: [{ name: 'a', durationMs: 1, failAttempts: 11 }],
+    });
+    expect(fields(stubborn)).toEqual(['tests.0.failAttempts']);
+    // The review's run: 10,000 tests of 10 minutes, which would stay live for ten weeks.
+    const weeks = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: demoTests(10_000, 600_000),
+    });
+    expect(weeks.status).toBe(400);
+    expect(weeks.body.error.details.issues).toEqual([
+      {
+        field: 'tests',
+        message:
+          "the tests' durationMs add up to 6000000000 ms; a run may plan at most 3600000 ms (1 hour)",
+      },
+    ]);
+    const overHour = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: [...demoTests(6, 600_000), { name: 'one more', durationMs: 1 }],
+    });
+    expect(fields(overHour)).toEqual(['tests']);
+  });
+
   it('answers 413 for a body over 1 MiB', async () => {
     const r = await a().request(
       'POST',
