@@ -245,6 +245,59 @@ describe('bodies', () => {
   });
 });
 
+describe('cursors', () => {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  /** Seeded, so a failing cursor reproduces. */
+  function* junkCursors(count: number): Generator<string> {
+    let seed = 1414;
+    const next = () => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return seed / 4_294_967_296;
+    };
+    // Neither a time a run was created at nor a shard index.
+    const badTimes = [1e20, -1e20, 8.64e15, 9e15, -1, 1.5, 2 ** 53 + 2, -0.5];
+    const badIndexes = [...badTimes, 3_000_000_000, 2_147_483_648];
+    const wrong = [null, true, {}, [], 'r', '1', ...badIndexes];
+    const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
+    for (let i = 0; i < count; i++) {
+      const kind = i % 5;
+      if (kind === 0) {
+        const bytes = Buffer.alloc(1 + Math.floor(next() * 80));
+        for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(next() * 256);
+        yield i % 2 ? bytes.toString('base64url') : bytes.toString('latin1');
+      } else if (kind === 1)
+        yield b64(['r', pick(badTimes), '3f0e9a2c-4b1d-4c8e-9f6a-0d2b7e5c1a93']);
+      else if (kind === 2) yield b64(['s', pick(badIndexes), '1']);
+      else if (kind === 3) yield b64(['s', 0, pick(['99999999999999999999', '-1', 7, null])]);
+      else yield b64([pick(['r', 's', 1]), pick(wrong), pick(wrong), ...(i % 2 ? ['extra'] : [])]);
+    }
+  }
+
+  it('answers every tampered cursor of both routes with 400 naming cursor, never a 500 or a database message', async () => {
+    const run = (
+      await a().post<{ run: RunBody }>('/runs', { executor: 'demo', tests: demoTests(1, 0) })
+    ).body.run;
+    const review = [
+      ...[1e20, -1e20, 8.64e15, 9e15].map((n) => b64(['r', n, run.id])),
+      b64(['s', 3_000_000_000, '1']),
+    ];
+    for (const cursor of [...review, ...junkCursors(200)]) {
+      for (const path of ['/runs', `/runs/${run.id}/results`]) {
+        const r = await a().get<{
+          error: { code: string; message: string; details: { issues: { field: string }[] } };
+        }>(`${path}?cursor=${encodeURIComponent(cursor)}`);
+        expect(r.status, `${path} ${cursor}`).toBe(400);
+        expect(r.body.error.code).toBe('invalid_input');
+        expect(
+          r.body.error.details.issues.map((i) => i.field),
+          cursor,
+        ).toEqual(['cursor']);
+        expect(r.body.error.message, cursor).not.toMatch(/out of range|integer|time value/i);
+      }
+    }
+  });
+});
+
 describe('credentials', () => {
   let runOfA: RunBody;
   beforeAll(async () => {
