@@ -417,6 +417,41 @@ describe('outbound URLs (SSRF)', () => {
     );
   });
 
+  it('says only "address not allowed", and answers a name that does not resolve the same way', async () => {
+    type Refusal = { error: { message: string; details: { issues: unknown[] } } };
+    const create = (body: object) => a().post<Refusal>('/runs', body);
+    const internal = await create({
+      executor: 'demo',
+      tests: demoTests(1, 0),
+      callbackUrl: 'http://localhost/',
+    });
+    const missing = await create({
+      executor: 'demo',
+      tests: demoTests(1, 0),
+      callbackUrl: 'http://no-such-host.invalid/',
+    });
+    for (const r of [internal, missing]) {
+      expect(r.status).toBe(400);
+      expect(r.body.error.details.issues).toEqual([
+        { field: 'callbackUrl', message: 'address not allowed' },
+      ]);
+    }
+    // Not even the loopback address the name resolved to.
+    expect(JSON.stringify(internal.body)).not.toMatch(/127\.0\.0\.1|::1|loopback/);
+    const tests = await create({
+      executor: 'http',
+      tests: [
+        { name: 'internal', url: 'http://localhost:9/' },
+        { name: 'missing', url: 'http://no-such-host.invalid/' },
+      ],
+    });
+    expect(tests.status).toBe(400);
+    expect(tests.body.error.details.issues).toEqual([
+      { field: 'tests.0.url', message: 'address not allowed' },
+      { field: 'tests.1.url', message: 'address not allowed' },
+    ]);
+  });
+
   it('does not follow a redirect from an allowed host to a private address', async () => {
     const r = await a().post<{ run: RunBody }>('/runs', {
       executor: 'http',

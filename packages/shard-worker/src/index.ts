@@ -51,6 +51,7 @@ export {
   type Resolver,
 } from './outbound-guard.js';
 export {
+  ADDRESS_NOT_ALLOWED,
   OUTBOUND_URL_ERROR_CODES,
   OutboundUrlError,
   type OutboundUrlErrorCode,

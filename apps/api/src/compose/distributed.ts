@@ -85,7 +85,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
         await settleWithin(queued, FOLLOW_UP_WAIT_MS);
         return outcome;
       },
-      checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
+      checkOutboundUrl: outboundChecker({ ...config, logger }),
       readiness: () => core.readiness(),
     },
     metricsSources: [

@@ -73,7 +73,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       store,
       createRun: (input) => coordinator.enqueueRun(input),
       abortRun: (runId, requestedBy) => stopNow(stopService, runId, requestedBy),
-      checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
+      checkOutboundUrl: outboundChecker({ ...config, logger }),
       readiness: async () => ({
         database: await store.getStatus(ZERO_UUID).then(
           () => true,
