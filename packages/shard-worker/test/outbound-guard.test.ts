@@ -33,6 +33,13 @@ describe('isBlockedAddress', () => {
     '::ffff:8.8.8.8',
     '64:ff9b::a00:1',
     '2002:7f00:1::',
+    // Local-use NAT64 (RFC 8215), whatever it embeds.
+    '64:ff9b:1::808:808',
+    '64:ff9b:1:ffff::1',
+    // Teredo, whatever server and client it names.
+    '2001::1',
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+    '2001:0:ffff:ffff:ffff:ffff:ffff:ffff',
   ])('refuses %s', (address) => {
     expect(isBlockedAddress(address)).toBe(true);
   });
@@ -43,6 +50,9 @@ describe('isBlockedAddress', () => {
     '100.128.0.1',
     '2606:4700::1111',
     '64:ff9b::808:808',
+    '64:ff9b:2::1',
+    '2001:1::1',
+    '2001:4860:4860::8888',
   ])('allows public %s', (address) => {
     expect(isBlockedAddress(address)).toBe(false);
   });
