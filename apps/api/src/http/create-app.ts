@@ -7,7 +7,7 @@ import type { ApiMetrics } from '../observability/http-metrics.js';
 import type { ApiServices } from './api-services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { eventsGuard } from './events-guard.js';
-import { requestLog, requireBearer, requireJsonBody } from './middleware.js';
+import { noSniffNoStore, requestLog, requireBearer, requireJsonBody } from './middleware.js';
 import { runsRouter } from './runs-router.js';
 
 export interface AppOptions {
@@ -32,6 +32,7 @@ export function createApp(opts: AppOptions): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestLog(logger, metrics));
+  app.use(noSniffNoStore);
 
   app.get('/', (_req, res) => {
     res
