@@ -50,4 +50,29 @@ describe('response headers', () => {
     expect(stream.headers.get('cache-control')).toMatch(/no-cache|no-store/);
     await stream.body?.cancel();
   });
+
+  it('serves the dashboard with a CSP without unsafe-inline, not frameable, its script and styles as files', async () => {
+    const page = await fetch(`${ctx.api.url}/`);
+    expect(page.status).toBe(200);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toContain('unsafe-eval');
+    expect(csp).toMatch(/(^|; )script-src 'self'(;|$)/);
+    expect(csp).toMatch(/(^|; )style-src 'self'(;|$)/);
+    expect(csp).toMatch(/(^|; )frame-ancestors 'none'(;|$)/);
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    const html = await page.text();
+    // Nothing inline for a CSP to have to allow: every script has a src, no style element or
+    // attribute, no on* handler attribute.
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+    expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
+    const js = await fetch(`${ctx.api.url}/dashboard.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(js.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await js.text()).toContain("const API = '/api/v1'");
+    const css = await fetch(`${ctx.api.url}/dashboard.css`);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
 });
