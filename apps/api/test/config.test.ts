@@ -61,6 +61,8 @@ describe('api configuration', () => {
     ['SSE_MAX_STREAMS', '0'],
     ['SSE_MAX_STREAMS_PER_WORKSPACE', 'lots'],
     ['SSE_STALL_TIMEOUT_MS', '5'],
+    ['METRICS_PORT', 'nine'],
+    ['METRICS_TOKEN', 'short'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     const err = refusal({ ...(name === 'STREAM_TOKEN_SECRET' ? distributed : {}), [name]: value });
     expect(err.variable).toBe(name);
@@ -71,6 +73,16 @@ describe('api configuration', () => {
   it('never prints secrets in its messages', () => {
     const err = refusal({ API_TOKENS: 'acme:tiny-secret' });
     expect(err.message).not.toContain('tiny-secret');
+    const metrics = refusal({ METRICS_TOKEN: 'has blanks in it, a secret' });
+    expect(metrics.variable).toBe('METRICS_TOKEN');
+    expect(metrics.message).not.toContain('a secret');
+  });
+
+  it('serves /metrics on the api port without a token unless METRICS_PORT or METRICS_TOKEN say otherwise', () => {
+    expect(loadApiConfig({}).metrics).toEqual({ port: undefined, token: undefined });
+    expect(
+      loadApiConfig({ METRICS_PORT: '9465', METRICS_TOKEN: 'metrics-token-0123456789' }).metrics,
+    ).toEqual({ port: 9465, token: 'metrics-token-0123456789' });
   });
 
   it('caps open streams at 5,000 per process and 100 per workspace, and cuts a stall after 30 s, unless told otherwise', () => {

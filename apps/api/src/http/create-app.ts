@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { StreamTokenSigner } from '../auth/stream-token.js';
 import type { TokenAuthenticator } from '../auth/token-authenticator.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
+import type { MetricsHandler } from '../observability/metrics-endpoint.js';
 import type { ApiServices } from './api-services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { eventsGuard } from './events-guard.js';
@@ -18,6 +19,8 @@ export interface AppOptions {
   logger: Logger;
   /** `GET /runs/:runId/events` after authentication: the @x/sse-relay router. */
   sse: RequestHandler;
+  /** `GET /metrics` on this port; undefined when it has a listener of its own (METRICS_PORT). */
+  serveMetrics?: MetricsHandler;
   /** False once shutdown began: /readyz answers 503 so load balancers drain this replica. */
   accepting: () => boolean;
 }
@@ -80,9 +83,8 @@ export function createApp(opts: AppOptions): Express {
       .status(ready ? 200 : 503)
       .json({ ready, checks, ...(opts.accepting() ? {} : { shuttingDown: true }) });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  const serveMetrics = opts.serveMetrics;
+  if (serveMetrics) app.get('/metrics', (req, res) => serveMetrics(req, res));
 
   const api = express.Router();
   // Where this router is mounted, kept for the request log: an error answered after it left
