@@ -7,7 +7,7 @@ runMain('api', async () => {
   const config = withPersistentDevToken(loadConfigOrExit(loadApiConfig));
   const logger = createLogger(config.logLevel, { service: 'api', mode: config.mode });
   const api = await startApi(config, logger);
-  logger.info({ url: api.url, prefix: config.prefix }, 'listening');
+  logger.info({ url: api.url, metricsUrl: api.metricsUrl, prefix: config.prefix }, 'listening');
   if (config.devToken) {
     // Printed once on purpose (embedded mode only): there is no other way to learn it.
     process.stdout.write(

@@ -10,11 +10,15 @@ import type { ApiConfig } from './config/load-config.js';
 import { createApp } from './http/create-app.js';
 import { toRunDto } from './http/run-dto.js';
 import { createApiMetrics } from './observability/http-metrics.js';
+import { metricsHandler } from './observability/metrics-endpoint.js';
+import { type MetricsListener, startMetricsListener } from './observability/metrics-listener.js';
 import { gracefulShutdown } from './shutdown.js';
 
 export interface RunningApi {
   /** `http://host:port` actually bound (PORT=0 picks a free port). */
   readonly url: string;
+  /** `http://host:port` of the metrics listener, when METRICS_PORT gave it one. */
+  readonly metricsUrl: string | undefined;
   readonly server: Server;
   readonly system: System;
   /** Graceful shutdown; idempotent. */
@@ -39,11 +43,18 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       const run = await services.store.getRunById(runId);
       return run ? toRunDto(run) : undefined;
     },
+    // Each token's streams count against its workspace's cap.
+    workspaceOf: (req) => req.workspace,
+    maxStreams: config.streams.maxStreams,
+    maxStreamsPerWorkspace: config.streams.maxPerWorkspace,
+    stallTimeoutMs: config.streams.stallTimeoutMs,
     logger,
   });
   for (const [name, read] of system.metricsSources) metrics.addSource(name, read);
   metrics.addSource('sse', () => sse.metrics());
 
+  const serveMetrics = metricsHandler(metrics.registry, config.metrics.token);
+  const ownMetricsPort = config.metrics.port !== undefined;
   let accepting = true;
   const app = createApp({
     services,
@@ -52,6 +63,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     metrics,
     logger,
     sse,
+    ...(ownMetricsPort ? {} : { serveMetrics }),
     accepting: () => accepting,
   });
   const server = createServer(app);
@@ -68,7 +80,15 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const shutdown = gracefulShutdown({
+  // Scraped during a drain too: it closes last.
+  const metricsListener: MetricsListener | undefined = ownMetricsPort
+    ? await startMetricsListener({
+        host: config.host,
+        port: config.metrics.port!,
+        handler: serveMetrics,
+      })
+    : undefined;
+  const stop = gracefulShutdown({
     server,
     sse,
     logger,
@@ -78,5 +98,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
       accepting = false;
     },
   });
-  return { url, server, system, shutdown };
+  let stopped: Promise<void> | undefined;
+  const shutdown = (reason: string) => {
+    stopped ??= stop(reason).finally(() => metricsListener?.close());
+    return stopped;
+  };
+  return { url, metricsUrl: metricsListener?.url, server, system, shutdown };
 }

@@ -22,11 +22,20 @@ afterAll(async () => {
   await ctx?.close();
 });
 
-/** A page on the dashboard with the token saved, collecting page errors. */
-async function signedIn(base: string) {
+/** A new page collecting its errors: uncaught ones and every Content-Security-Policy refusal. */
+async function watchedPage() {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) errors.push(msg.text());
+  });
+  return { page, errors };
+}
+
+/** A page on the dashboard with the token saved, collecting page errors. */
+async function signedIn(base: string) {
+  const { page, errors } = await watchedPage();
   await page.goto(`${base}/`);
   await page.fill('#token-input', TOKEN_A);
   await page.click('#login-form button[type=submit]');
@@ -52,9 +61,7 @@ async function runToCompletion(base: string, tests: number, shards: number): Pro
 }
 
 it('dashboard: saves a token, starts a demo run, shows live progress, aborts it and shows aborted', async () => {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
+  const { page, errors } = await watchedPage();
   await page.goto(`${ctx.api.url}/`);
 
   await page.fill('#token-input', TOKEN_A);

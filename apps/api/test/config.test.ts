@@ -58,6 +58,11 @@ describe('api configuration', () => {
     ['API_TOKENS', 'acme:short'],
     ['API_TOKENS', 'no-colon-here-0123456789'],
     ['STREAM_TOKEN_SECRET', 'too-short'],
+    ['SSE_MAX_STREAMS', '0'],
+    ['SSE_MAX_STREAMS_PER_WORKSPACE', 'lots'],
+    ['SSE_STALL_TIMEOUT_MS', '5'],
+    ['METRICS_PORT', 'nine'],
+    ['METRICS_TOKEN', 'short'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     const err = refusal({ ...(name === 'STREAM_TOKEN_SECRET' ? distributed : {}), [name]: value });
     expect(err.variable).toBe(name);
@@ -68,6 +73,31 @@ describe('api configuration', () => {
   it('never prints secrets in its messages', () => {
     const err = refusal({ API_TOKENS: 'acme:tiny-secret' });
     expect(err.message).not.toContain('tiny-secret');
+    const metrics = refusal({ METRICS_TOKEN: 'has blanks in it, a secret' });
+    expect(metrics.variable).toBe('METRICS_TOKEN');
+    expect(metrics.message).not.toContain('a secret');
+  });
+
+  it('serves /metrics on the api port without a token unless METRICS_PORT or METRICS_TOKEN say otherwise', () => {
+    expect(loadApiConfig({}).metrics).toEqual({ port: undefined, token: undefined });
+    expect(
+      loadApiConfig({ METRICS_PORT: '9465', METRICS_TOKEN: 'metrics-token-0123456789' }).metrics,
+    ).toEqual({ port: 9465, token: 'metrics-token-0123456789' });
+  });
+
+  it('caps open streams at 5,000 per process and 100 per workspace, and cuts a stall after 30 s, unless told otherwise', () => {
+    expect(loadApiConfig({}).streams).toEqual({
+      maxStreams: 5_000,
+      maxPerWorkspace: 100,
+      stallTimeoutMs: 30_000,
+    });
+    expect(
+      loadApiConfig({
+        SSE_MAX_STREAMS: '50',
+        SSE_MAX_STREAMS_PER_WORKSPACE: '5',
+        SSE_STALL_TIMEOUT_MS: '2000',
+      }).streams,
+    ).toEqual({ maxStreams: 50, maxPerWorkspace: 5, stallTimeoutMs: 2_000 });
   });
 
   it('parses the allowed-host lists and API_TOKENS', () => {

@@ -166,6 +166,40 @@ describe('bodies', () => {
     expect(r.body.error.details.issues[0]?.field).toBe('shards');
   });
 
+  it('bounds demo runs: 10 minutes a test, 10 failing attempts, 1 hour of planned time a run', async () => {
+    type Refusal = { error: { details: { issues: { field: string; message: string }[] } } };
+    const fields = (r: { body: Refusal }) => r.body.error.details.issues.map((i) => i.field);
+    const long = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: demoTests(1, 600_001),
+    });
+    expect(long.status).toBe(400);
+    expect(fields(long)).toEqual(['tests.0.durationMs']);
+    const stubborn = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: [{ name: 'a', durationMs: 1, failAttempts: 11 }],
+    });
+    expect(fields(stubborn)).toEqual(['tests.0.failAttempts']);
+    // The review's run: 10,000 tests of 10 minutes, which would stay live for ten weeks.
+    const weeks = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: demoTests(10_000, 600_000),
+    });
+    expect(weeks.status).toBe(400);
+    expect(weeks.body.error.details.issues).toEqual([
+      {
+        field: 'tests',
+        message:
+          "the tests' durationMs add up to 6000000000 ms; a run may plan at most 3600000 ms (1 hour)",
+      },
+    ]);
+    const overHour = await a().post<Refusal>('/runs', {
+      executor: 'demo',
+      tests: [...demoTests(6, 600_000), { name: 'one more', durationMs: 1 }],
+    });
+    expect(fields(overHour)).toEqual(['tests']);
+  });
+
   it('answers 413 for a body over 1 MiB', async () => {
     const r = await a().request(
       'POST',
@@ -207,6 +241,59 @@ describe('bodies', () => {
         r.body.error.details.issues.map((i) => i.field),
         q,
       ).toContain(field);
+    }
+  });
+});
+
+describe('cursors', () => {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  /** Seeded, so a failing cursor reproduces. */
+  function* junkCursors(count: number): Generator<string> {
+    let seed = 1414;
+    const next = () => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return seed / 4_294_967_296;
+    };
+    // Neither a time a run was created at nor a shard index.
+    const badTimes = [1e20, -1e20, 8.64e15, 9e15, -1, 1.5, 2 ** 53 + 2, -0.5];
+    const badIndexes = [...badTimes, 3_000_000_000, 2_147_483_648];
+    const wrong = [null, true, {}, [], 'r', '1', ...badIndexes];
+    const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
+    for (let i = 0; i < count; i++) {
+      const kind = i % 5;
+      if (kind === 0) {
+        const bytes = Buffer.alloc(1 + Math.floor(next() * 80));
+        for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(next() * 256);
+        yield i % 2 ? bytes.toString('base64url') : bytes.toString('latin1');
+      } else if (kind === 1)
+        yield b64(['r', pick(badTimes), '3f0e9a2c-4b1d-4c8e-9f6a-0d2b7e5c1a93']);
+      else if (kind === 2) yield b64(['s', pick(badIndexes), '1']);
+      else if (kind === 3) yield b64(['s', 0, pick(['99999999999999999999', '-1', 7, null])]);
+      else yield b64([pick(['r', 's', 1]), pick(wrong), pick(wrong), ...(i % 2 ? ['extra'] : [])]);
+    }
+  }
+
+  it('answers every tampered cursor of both routes with 400 naming cursor, never a 500 or a database message', async () => {
+    const run = (
+      await a().post<{ run: RunBody }>('/runs', { executor: 'demo', tests: demoTests(1, 0) })
+    ).body.run;
+    const review = [
+      ...[1e20, -1e20, 8.64e15, 9e15].map((n) => b64(['r', n, run.id])),
+      b64(['s', 3_000_000_000, '1']),
+    ];
+    for (const cursor of [...review, ...junkCursors(200)]) {
+      for (const path of ['/runs', `/runs/${run.id}/results`]) {
+        const r = await a().get<{
+          error: { code: string; message: string; details: { issues: { field: string }[] } };
+        }>(`${path}?cursor=${encodeURIComponent(cursor)}`);
+        expect(r.status, `${path} ${cursor}`).toBe(400);
+        expect(r.body.error.code).toBe('invalid_input');
+        expect(
+          r.body.error.details.issues.map((i) => i.field),
+          cursor,
+        ).toEqual(['cursor']);
+        expect(r.body.error.message, cursor).not.toMatch(/out of range|integer|time value/i);
+      }
     }
   });
 });
@@ -328,6 +415,41 @@ describe('outbound URLs (SSRF)', () => {
     expect(r.body.error.details.issues.map((i) => i.field)).toEqual(
       refused.map((_, i) => `tests.${i}.url`),
     );
+  });
+
+  it('says only "address not allowed", and answers a name that does not resolve the same way', async () => {
+    type Refusal = { error: { message: string; details: { issues: unknown[] } } };
+    const create = (body: object) => a().post<Refusal>('/runs', body);
+    const internal = await create({
+      executor: 'demo',
+      tests: demoTests(1, 0),
+      callbackUrl: 'http://localhost/',
+    });
+    const missing = await create({
+      executor: 'demo',
+      tests: demoTests(1, 0),
+      callbackUrl: 'http://no-such-host.invalid/',
+    });
+    for (const r of [internal, missing]) {
+      expect(r.status).toBe(400);
+      expect(r.body.error.details.issues).toEqual([
+        { field: 'callbackUrl', message: 'address not allowed' },
+      ]);
+    }
+    // Not even the loopback address the name resolved to.
+    expect(JSON.stringify(internal.body)).not.toMatch(/127\.0\.0\.1|::1|loopback/);
+    const tests = await create({
+      executor: 'http',
+      tests: [
+        { name: 'internal', url: 'http://localhost:9/' },
+        { name: 'missing', url: 'http://no-such-host.invalid/' },
+      ],
+    });
+    expect(tests.status).toBe(400);
+    expect(tests.body.error.details.issues).toEqual([
+      { field: 'tests.0.url', message: 'address not allowed' },
+      { field: 'tests.1.url', message: 'address not allowed' },
+    ]);
   });
 
   it('does not follow a redirect from an allowed host to a private address', async () => {

@@ -82,3 +82,24 @@ it('labels a route the same in the metrics whether it answered or failed', async
   expect(text).toMatch(series('/api/v1/runs', 200));
   expect(text).not.toMatch(/route="\/runs/);
 });
+
+it('logs what the outbound guard saw (the resolved address) for the operator, while the caller reads only "address not allowed"', async () => {
+  const client = apiClient(api.url, TOKEN);
+  const r = await client.post<{ error: { message: string } }>('/runs', {
+    executor: 'demo',
+    tests: demoTests(1, 0),
+    callbackUrl: 'http://localhost/secret-path?token=abc',
+  });
+  expect(r.status).toBe(400);
+  expect(JSON.stringify(r.body)).not.toMatch(/127\.0\.0\.1|::1/);
+  await expect
+    .poll(() => lines.find((l) => l.msg === 'outbound URL refused'))
+    .toMatchObject({
+      kind: 'callback',
+      host: 'localhost',
+      code: 'private_address',
+      detail: expect.stringMatching(/localhost resolves to (127\.0\.0\.1|::1)/),
+    });
+  // The host only: a URL's path or query can hold a caller's secret.
+  expect(raw).not.toContain('secret-path');
+});

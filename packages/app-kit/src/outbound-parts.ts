@@ -22,7 +22,7 @@ export interface OutboundPartsOptions {
 export function createOutboundParts(opts: OutboundPartsOptions) {
   const executors = createExecutorRegistry([
     demoExecutor(),
-    httpExecutor({ allowedHosts: opts.httpAllowedHosts }),
+    httpExecutor({ allowedHosts: opts.httpAllowedHosts, logger: opts.logger }),
   ]);
   const callback = createCallbackSender({
     allowedHosts: opts.callbackAllowedHosts,

@@ -1,7 +1,15 @@
 import { invalid, isUuid } from './validate.js';
 
 // Cursors are opaque to clients: base64url of a small JSON array. They are decoded with
-// the same care as any other input, because they come back from the outside.
+// the same care as any other input, because they come back from the outside: every value is
+// checked against what the database column can hold, so a tampered cursor is a 400 naming
+// `cursor`, never a driver error (an invalid Date throws RangeError while the query is
+// built) or a database range error.
+
+/** The latest instant a run cursor may name: 9999-12-31T23:59:59.999Z, inside every column's range. */
+const MAX_TIME_MS = 253_402_300_799_999;
+const INT4_MAX = 2_147_483_647;
+const INT8_MAX = 9_223_372_036_854_775_807n;
 
 export function encodeRunCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify(['r', createdAt.getTime(), id])).toString('base64url');
@@ -9,10 +17,18 @@ export function encodeRunCursor(createdAt: Date, id: string): string {
 
 export function decodeRunCursor(cursor: string): { createdAt: Date; id: string } {
   const v = decode(cursor);
-  if (v[0] !== 'r' || typeof v[1] !== 'number' || !Number.isFinite(v[1]) || !isUuid(v[2])) {
+  const [kind, ms, id] = v;
+  if (
+    v.length !== 3 ||
+    kind !== 'r' ||
+    !Number.isSafeInteger(ms) ||
+    (ms as number) < 0 ||
+    (ms as number) > MAX_TIME_MS ||
+    !isUuid(id)
+  ) {
     throw invalid('cursor', 'is not a run list cursor');
   }
-  return { createdAt: new Date(v[1]), id: v[2] };
+  return { createdAt: new Date(ms as number), id };
 }
 
 export function encodeResultCursor(shardIndex: number, seq: string): string {
@@ -21,15 +37,20 @@ export function encodeResultCursor(shardIndex: number, seq: string): string {
 
 export function decodeResultCursor(cursor: string): { shardIndex: number; seq: string } {
   const v = decode(cursor);
+  const [kind, shardIndex, seq] = v;
   if (
-    v[0] !== 's' ||
-    !Number.isInteger(v[1]) ||
-    typeof v[2] !== 'string' ||
-    !/^\d{1,19}$/.test(v[2])
+    v.length !== 3 ||
+    kind !== 's' ||
+    !Number.isInteger(shardIndex) ||
+    (shardIndex as number) < 0 ||
+    (shardIndex as number) > INT4_MAX ||
+    typeof seq !== 'string' ||
+    !/^\d{1,19}$/.test(seq) ||
+    BigInt(seq) > INT8_MAX
   ) {
     throw invalid('cursor', 'is not a results cursor');
   }
-  return { shardIndex: v[1] as number, seq: v[2] };
+  return { shardIndex: shardIndex as number, seq };
 }
 
 function decode(cursor: unknown): unknown[] {

@@ -2,6 +2,7 @@ import { guardedRequest } from './guarded-request.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { checkOutboundUrl, type Resolver } from './outbound-guard.js';
+import { OutboundUrlError } from './outbound-url-error.js';
 
 /** The JSON body of the completion callback. */
 export interface CallbackPayload {
@@ -98,7 +99,12 @@ export function createCallbackSender({
       } catch (err) {
         counters.refused++;
         const error = err instanceof Error ? err.message : String(err);
-        logger.warn({ runId: payload.runId, err }, 'callback refused by the outbound guard');
+        // The detail (resolved address, DNS error) is for this log only.
+        const detail = err instanceof OutboundUrlError ? err.detail : undefined;
+        logger.warn(
+          { runId: payload.runId, err, detail },
+          'callback refused by the outbound guard',
+        );
         return { ok: false, error, permanent: true };
       }
       try {

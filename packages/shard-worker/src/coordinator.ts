@@ -4,7 +4,12 @@ import { CoordinatorError } from './coordinator-error.js';
 import type { ExecutorRegistry } from './executor.js';
 import { partition } from './partition.js';
 import type { ShardQueue } from './shard-queue.js';
-import { describeIssues, type ShardJobData } from './test-schemas.js';
+import {
+  describeIssues,
+  MAX_SHARDS,
+  plannedRunProblem,
+  type ShardJobData,
+} from './test-schemas.js';
 
 export interface CoordinatorOptions {
   store: RunStore;
@@ -15,7 +20,7 @@ export interface CoordinatorOptions {
   backoffMs?: number;
   /** When given, the executor must exist and every test must match its schema. */
   executors?: ExecutorRegistry;
-  /** Upper bound on `shards`. Default 64. */
+  /** Upper bound on `shards`. Default {@link MAX_SHARDS} (64). */
   maxShards?: number;
 }
 
@@ -57,7 +62,7 @@ export function createCoordinator({
   attempts = 3,
   backoffMs = 1000,
   executors,
-  maxShards = 64,
+  maxShards = MAX_SHARDS,
 }: CoordinatorOptions): Coordinator {
   return {
     async enqueueRun(input) {
@@ -91,6 +96,9 @@ export function createCoordinator({
           }
         });
       }
+      // The same bound the api's request schema applies: a run may plan at most one hour.
+      const tooLong = plannedRunProblem(input.tests);
+      if (tooLong) throw new CoordinatorError('invalid_input', tooLong, { field: 'tests' });
       const split = partition(
         input.tests.map((t) => ({ durationMs: durationOf(t) })),
         shards,

@@ -61,6 +61,7 @@ export {
   type Resolver,
 } from './outbound-guard.js';
 export {
+  ADDRESS_NOT_ALLOWED,
   OUTBOUND_URL_ERROR_CODES,
   OutboundUrlError,
   type OutboundUrlErrorCode,
@@ -105,6 +106,14 @@ export {
   HTTP_METHODS,
   type HttpTest,
   httpTestSchema,
+  httpUrlSchema,
+  MAX_DEMO_TEST_MS,
+  MAX_FAIL_ATTEMPTS,
+  MAX_PLANNED_RUN_MS,
+  MAX_SHARDS,
+  MAX_TESTS,
+  plannedRunMs,
+  plannedRunProblem,
   type ShardJobData,
   shardJobDataSchema,
   TEST_STATUSES,

@@ -77,6 +77,12 @@ function isBlockedV6(address: string): boolean {
   if ((g0! & 0xffc0) === 0xfec0) return true; // fec0::/10 deprecated site-local
   if ((g0! & 0xff00) === 0xff00) return true; // ff00::/8 multicast
   if (g0 === 0x2001 && g1 === 0x0db8) return true; // documentation
+  // Teredo (2001::/32) tunnels to an IPv4 server and client inside the address: a relay
+  // would carry the request to whatever IPv4 host those bits name.
+  if (g0 === 0x2001 && g1 === 0) return true;
+  // Local-use NAT64 (64:ff9b:1::/48, RFC 8215): a site's own translator, whose IPv4 side and
+  // embedding are its own choice, so no embedded address can be trusted to be public.
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true;
   if (g0 === 0x0100 && g1 === 0 && g2 === 0 && g3 === 0) return true; // discard-only
   // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address a gateway will reach.
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) {
@@ -88,8 +94,9 @@ function isBlockedV6(address: string): boolean {
 
 /**
  * True when `address` (an IP literal) is loopback, private, CGNAT, link-local, unspecified,
- * multicast, reserved, IPv6 ULA/link-local, or IPv4-mapped. Anything that is not a valid IP
- * literal is reported as blocked.
+ * multicast, reserved, IPv6 ULA/link-local, IPv4-mapped/compatible, Teredo (2001::/32),
+ * local-use NAT64 (64:ff9b:1::/48), or a NAT64/6to4 address embedding a blocked IPv4 one.
+ * Anything that is not a valid IP literal is reported as blocked.
  */
 export function isBlockedAddress(address: string): boolean {
   const family = isIP(address);

@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import { isBlockedAddress } from './ip-ranges.js';
-import { OutboundUrlError } from './outbound-url-error.js';
+import { ADDRESS_NOT_ALLOWED, OutboundUrlError } from './outbound-url-error.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -45,6 +45,10 @@ function isAllowed(url: URL, allowedHosts: readonly string[]): boolean {
  * `allowedHosts` (`host` or `host:port`) are exempt. Connect to one of the returned
  * `addresses` (see `pinnedLookup`) so a DNS answer that changes after the check cannot
  * redirect the request (DNS rebinding).
+ *
+ * A private address and a name that does not resolve are refused alike, with the same
+ * message ({@link ADDRESS_NOT_ALLOWED}): a caller must not tell an internal name from a
+ * missing one. The error's `detail` says which, for the log.
  */
 export async function checkOutboundUrl(
   raw: string,
@@ -70,19 +74,24 @@ export async function checkOutboundUrl(
     try {
       addresses = await resolve(hostname);
     } catch (cause) {
-      throw new OutboundUrlError('dns_failure', `could not resolve ${hostname}`, { cause });
+      const why = cause instanceof Error ? `: ${cause.message}` : '';
+      throw new OutboundUrlError('dns_failure', ADDRESS_NOT_ALLOWED, {
+        cause,
+        detail: `could not resolve ${hostname}${why}`,
+      });
     }
     if (addresses.length === 0) {
-      throw new OutboundUrlError('dns_failure', `${hostname} resolved to no address`);
+      throw new OutboundUrlError('dns_failure', ADDRESS_NOT_ALLOWED, {
+        detail: `${hostname} resolved to no address`,
+      });
     }
   }
   if (!allowed) {
     const bad = addresses.find((a) => isBlockedAddress(a.address));
     if (bad) {
-      throw new OutboundUrlError(
-        'private_address',
-        `${hostname} resolves to ${bad.address}, a loopback, private or link-local address; add the host to the allowed hosts to permit it`,
-      );
+      throw new OutboundUrlError('private_address', ADDRESS_NOT_ALLOWED, {
+        detail: `${hostname} resolves to ${bad.address}, a loopback, private or link-local address; add the host to the allowed hosts to permit it`,
+      });
     }
   }
   return { url, addresses, allowed };

@@ -6,13 +6,30 @@ export const OUTBOUND_URL_ERROR_CODES = [
 ] as const;
 export type OutboundUrlErrorCode = (typeof OUTBOUND_URL_ERROR_CODES)[number];
 
-/** An outbound URL (http test, callback) refused by the outbound-address guard. */
+/**
+ * The public answer to a refused address, whether the name resolved somewhere private or did
+ * not resolve at all: the caller must not learn which internal names exist or where they
+ * point. The operator reads {@link OutboundUrlError.detail} in the log.
+ */
+export const ADDRESS_NOT_ALLOWED = 'address not allowed';
+
+/**
+ * An outbound URL (http test, callback) refused by the outbound-address guard. `message` may
+ * be shown to the caller; `detail` (the resolved address, the DNS error) is for logs only.
+ */
 export class OutboundUrlError extends Error {
   override readonly name = 'OutboundUrlError';
   readonly code: OutboundUrlErrorCode;
+  /** What an operator needs to see; never returned to the caller. Defaults to `message`. */
+  readonly detail: string;
 
-  constructor(code: OutboundUrlErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: OutboundUrlErrorCode,
+    message: string,
+    options?: { cause?: unknown; detail?: string },
+  ) {
     super(message, options);
     this.code = code;
+    this.detail = options?.detail ?? message;
   }
 }

@@ -2,7 +2,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { guardedRequest } from '../src/guarded-request.js';
-import { checkOutboundUrl, createCallbackSender, isBlockedAddress } from '../src/index.js';
+import {
+  checkOutboundUrl,
+  createCallbackSender,
+  httpExecutor,
+  isBlockedAddress,
+  OutboundUrlError,
+  type TestResult,
+} from '../src/index.js';
 
 describe('isBlockedAddress', () => {
   it.each([
@@ -26,6 +33,13 @@ describe('isBlockedAddress', () => {
     '::ffff:8.8.8.8',
     '64:ff9b::a00:1',
     '2002:7f00:1::',
+    // Local-use NAT64 (RFC 8215), whatever it embeds.
+    '64:ff9b:1::808:808',
+    '64:ff9b:1:ffff::1',
+    // Teredo, whatever server and client it names.
+    '2001::1',
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+    '2001:0:ffff:ffff:ffff:ffff:ffff:ffff',
   ])('refuses %s', (address) => {
     expect(isBlockedAddress(address)).toBe(true);
   });
@@ -36,6 +50,9 @@ describe('isBlockedAddress', () => {
     '100.128.0.1',
     '2606:4700::1111',
     '64:ff9b::808:808',
+    '64:ff9b:2::1',
+    '2001:1::1',
+    '2001:4860:4860::8888',
   ])('allows public %s', (address) => {
     expect(isBlockedAddress(address)).toBe(false);
   });
@@ -81,6 +98,34 @@ describe('checkOutboundUrl', () => {
       code: 'private_address',
     });
   });
+  it('answers a private address and a name that does not resolve alike, "address not allowed"; the detail is for the log', async () => {
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e as OutboundUrlError,
+      );
+    const internal = await refusal(
+      checkOutboundUrl('http://db.corp.example/', [], resolveTo('10.0.0.7')),
+    );
+    const missing = await refusal(
+      checkOutboundUrl('http://nothing.corp.example/', [], async () => {
+        throw Object.assign(new Error('getaddrinfo ENOTFOUND nothing.corp.example'), {
+          code: 'ENOTFOUND',
+        });
+      }),
+    );
+    const empty = await refusal(checkOutboundUrl('http://empty.corp.example/', [], resolveTo()));
+    const loopback = await refusal(checkOutboundUrl('http://localhost/', []));
+    for (const err of [internal, missing, empty, loopback]) {
+      expect(err).toBeInstanceOf(OutboundUrlError);
+      expect(err?.message).toBe('address not allowed');
+    }
+    expect(internal?.message).not.toContain('10.0.0.7');
+    expect(internal?.detail).toContain('db.corp.example resolves to 10.0.0.7');
+    expect(missing?.detail).toContain('could not resolve nothing.corp.example');
+    expect(loopback?.detail).toMatch(/localhost resolves to (127\.0\.0\.1|::1)/);
+  });
+
   it('connects to the checked address, never re-resolving the name (DNS rebinding)', async () => {
     const server = createServer((req, res) => res.end(req.headers.host));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -94,6 +139,50 @@ describe('checkOutboundUrl', () => {
     const res = await guardedRequest(checked, { timeoutMs: 2_000 });
     expect(res.status).toBe(200);
     server.close();
+  });
+});
+
+describe('http executor', () => {
+  it('fails a refused test with "address not allowed" only, whether the name is internal or missing, and logs the detail', async () => {
+    const logged: object[] = [];
+    const log = (obj: object) => logged.push(obj);
+    const executor = httpExecutor({
+      allowedHosts: [],
+      logger: { debug: log, info: log, warn: log, error: log },
+      resolve: async (host) => {
+        if (host === 'db.corp.example') return [{ address: '10.0.0.7', family: 4 }];
+        throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+      },
+    });
+    const emitted: TestResult[] = [];
+    const results = await executor.execute({
+      run: { id: 'run-1', workspaceId: 'ws', executor: 'http' },
+      shardIndex: 0,
+      attempt: 1,
+      signal: new AbortController().signal,
+      emit: (r) => emitted.push(r),
+      tests: [
+        { testId: 't0', test: { name: 'internal', url: 'http://db.corp.example/' } },
+        { testId: 't1', test: { name: 'missing', url: 'http://nothing.corp.example/' } },
+      ],
+    });
+    expect(results.map((r) => [r.status, r.error])).toEqual([
+      ['failed', 'address not allowed'],
+      ['failed', 'address not allowed'],
+    ]);
+    // The results (and the `result` events made from them) never carry the address.
+    expect(JSON.stringify(emitted)).not.toContain('10.0.0.7');
+    expect(logged).toEqual([
+      expect.objectContaining({
+        runId: 'run-1',
+        testId: 't0',
+        detail: expect.stringContaining('10.0.0.7'),
+      }),
+      expect.objectContaining({
+        testId: 't1',
+        detail: expect.stringContaining('could not resolve'),
+      }),
+    ]);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   createShardWorker,
   type DemoTest,
   demoExecutor,
+  plannedRunMs,
   type RunEventsSink,
 } from '../src/index.js';
 import { createStack, type Stack } from './fixtures/stack.js';
@@ -429,5 +430,26 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
         tests: [demo('a', 0), { name: 'b', durationMs: -1 }],
       }),
     ).rejects.toThrow(/tests\.1: durationMs/);
+  });
+
+  it('bounds demo runs: a test sleeps at most 10 minutes, fails at most 10 attempts, and a run plans at most 1 hour', async () => {
+    const s = await stack({ worker: false });
+    const enqueue = (tests: unknown[]) =>
+      s.coordinator.enqueueRun({ workspaceId: 'ws', executor: 'demo', tests });
+    await expect(enqueue([demo('long', 600_001)])).rejects.toThrow(/tests\.0: durationMs/);
+    await expect(enqueue([demo('stubborn', 1, { failAttempts: 11 })])).rejects.toThrow(
+      /tests\.0: failAttempts/,
+    );
+    // The review's run: 10,000 tests of 10 minutes each, live for ten weeks.
+    const weeks = Array.from({ length: 10_000 }, (_, i) => demo(`t${i}`, 600_000));
+    await expect(enqueue(weeks)).rejects.toMatchObject({
+      code: 'invalid_input',
+      field: 'tests',
+      message: expect.stringMatching(/add up to 6000000000 ms; a run may plan at most 3600000 ms/),
+    });
+    expect(plannedRunMs(weeks)).toBe(6_000_000_000);
+    // Exactly one hour is fine.
+    const hour = await enqueue(Array.from({ length: 6 }, (_, i) => demo(`t${i}`, 600_000)));
+    expect(hour.status).toBe('queued');
   });
 });

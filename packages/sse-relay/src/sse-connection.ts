@@ -6,12 +6,16 @@ import type { RunEvent } from './run-event-types.js';
 export interface ConnectionCounters {
   eventsDelivered: number;
   slowClientDisconnects: number;
+  /** Cut off because their unsent bytes did not drain within `stallTimeoutMs`. */
+  stalledClientDisconnects: number;
   peakBufferedBytes: number;
 }
 
 /** Router-wide settings, one object shared by every connection (not copied into each). */
 export interface ConnectionShared {
   maxBufferedBytes: number;
+  /** How long unsent bytes may wait for the socket to drain before the connection is cut. */
+  stallTimeoutMs: number;
   counters: ConnectionCounters;
   /** Called once when the response closes, for whatever reason. */
   onGone(conn: SseConnection): void;
@@ -28,6 +32,8 @@ const HEADERS = Object.freeze({
   'X-Accel-Buffering': 'no',
 });
 const HEARTBEAT = Buffer.from(': hb\n\n');
+// Queued behind everything unsent: its write callback says when all of that left Node.
+const DRAIN_MARK = Buffer.alloc(0);
 const nativeWrite = OutgoingMessage.prototype.write;
 
 // Fan-out writes one event to many connections: encode its frame once.
@@ -46,7 +52,9 @@ function frameOf(event: RunEvent): Buffer {
  * one heartbeat interval covers all), two small closures handed to the run stream, and the
  * function that leaves it. Every write checks the bytes the client has not taken yet (Node's
  * buffer plus the socket's); past `maxBufferedBytes` the connection is destroyed, so a stalled
- * client costs bounded memory and resumes later with Last-Event-ID.
+ * client costs bounded memory and resumes later with Last-Event-ID. Unsent bytes that do not
+ * drain within `stallTimeoutMs` (checked on the heartbeat tick) end it too: a client that
+ * stopped reading is cut off in bounded time even on a quiet run, and resumes the same way.
  */
 export class SseConnection {
   /** No more writes: the relay ended the stream or the client left. */
@@ -57,6 +65,10 @@ export class SseConnection {
   detach: (() => void) | undefined = undefined;
   /** Only while a finished run waits for its `done`. */
   graceTimer: NodeJS.Timeout | undefined = undefined;
+  /** Since when unsent bytes wait for the socket (undefined: everything written left Node). */
+  private stalledSince: number | undefined = undefined;
+  /** The drain mark's callback, made on the first stall only (an idle stream never needs it). */
+  private onMarkFlushed: ((err?: Error | null) => void) | undefined = undefined;
   /** The listener given to RunEvents.listen. */
   readonly deliver: (event: RunEvent) => void;
   /** Its `onEnd`. */
@@ -106,7 +118,14 @@ export class SseConnection {
     if (event.type === 'done') this.end();
   }
 
-  heartbeat(): void {
+  /** The router's tick: a heartbeat, and the cut-off of a client whose bytes stopped draining. */
+  heartbeat(now: number): void {
+    if (this.stalledSince !== undefined && now - this.stalledSince >= this.shared.stallTimeoutMs) {
+      this.shared.counters.stalledClientDisconnects++;
+      this.ended = true;
+      this.res.destroy();
+      return;
+    }
     this.write(HEARTBEAT);
   }
 
@@ -149,6 +168,7 @@ export class SseConnection {
     if (socket && this.res.write === nativeWrite) socket.write(chunk);
     else this.res.write(chunk);
     const buffered = this.res.writableLength;
+    if (buffered > 0 && this.stalledSince === undefined) this.awaitDrain(performance.now());
     const counters = this.shared.counters;
     if (buffered > counters.peakBufferedBytes) counters.peakBufferedBytes = buffered;
     if (buffered > this.shared.maxBufferedBytes) {
@@ -158,5 +178,23 @@ export class SseConnection {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Starts the stall clock and queues a zero-length mark behind the unsent bytes. When the
+   * mark is flushed and nothing is left the socket drained; if more came meanwhile, another
+   * mark goes behind it and the clock keeps running: a client that is always behind is cut
+   * off too, while one that reads promptly drains between frames.
+   */
+  private awaitDrain(now: number): void {
+    const socket = this.res.socket;
+    if (!socket) return;
+    this.stalledSince ??= now;
+    this.onMarkFlushed ??= (err) => {
+      if (err || this.gone || this.ended) return;
+      if (this.res.writableLength === 0) this.stalledSince = undefined;
+      else this.res.socket?.write(DRAIN_MARK, this.onMarkFlushed);
+    };
+    socket.write(DRAIN_MARK, this.onMarkFlushed);
   }
 }

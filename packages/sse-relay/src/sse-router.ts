@@ -1,8 +1,10 @@
 import type { Logger } from '@x/pubsub-core';
 import { type Request, type Response, Router } from 'express';
+import { armGrace, finishFromSnapshot, sweepFinished } from './finish-stream.js';
 import type { RunEvents } from './run-events-api.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
 import { parseEventsRequest } from './sse-request.js';
+import { type StreamCap, StreamSlots } from './stream-slots.js';
 
 const TERMINAL: readonly unknown[] = ['completed', 'failed', 'aborted'];
 
@@ -21,10 +23,37 @@ export interface SseRouterOptions {
   /** Unsent bytes one client may hold before it is disconnected. Default 1 MiB. */
   maxBufferedBytes?: number;
   /**
+   * A client whose unsent bytes have not drained for this long is disconnected (and resumes
+   * with Last-Event-ID), checked every `heartbeatMs`. Default 30,000: a reader that stopped
+   * reading must not hold its stream, its slot and its buffer until `maxBufferedBytes`.
+   */
+  stallTimeoutMs?: number;
+  /**
+   * Open streams this process serves at once; past it a new one answers 429 `rate_limited`
+   * with `Retry-After`. Default 5,000: each costs a socket, a file descriptor and a share of
+   * the fan-out.
+   */
+  maxStreams?: number;
+  /**
+   * Open streams one workspace may hold on this process (see `workspaceOf`); past it 429
+   * `rate_limited`. Default 100: one token must not take the whole process.
+   */
+  maxStreamsPerWorkspace?: number;
+  /** The workspace a request counts against (`maxStreamsPerWorkspace`); undefined: none. */
+  workspaceOf?: (req: Request) => string | undefined;
+  /** `Retry-After` of a 429, seconds. Default 5: a slot frees when any stream closes. */
+  limitedRetryAfterSec?: number;
+  /**
    * A finished run whose `done` is not in the history yet (status written, event on its
    * way) is streamed live this long before a `done` built from the snapshot closes it. Default 10,000.
    */
   finishedGraceMs?: number;
+  /**
+   * How often the status of every run with a live stream here is read again (one `snapshot`
+   * per run): a finished run whose `done` never arrives gets `finishedGraceMs`, then a `done`
+   * from the snapshot, so its streams always end. Default 60,000.
+   */
+  statusCheckMs?: number;
   logger?: Logger;
 }
 
@@ -34,7 +63,11 @@ export interface SseRouterMetrics extends ConnectionCounters {
   resumesRecovered: number;
   resumesNotRecovered: number;
   rejected: number;
+  /** Refused with 429 by `maxStreams` or `maxStreamsPerWorkspace` (also counted in `rejected`). */
+  rateLimited: number;
   heartbeats: number;
+  /** Status checks of live streams' runs that failed (the snapshot threw); retried next time. */
+  statusCheckErrors: number;
 }
 
 export interface SseRouter extends Router {
@@ -59,16 +92,33 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const heartbeatMs = opts.heartbeatMs ?? 5_000;
   const retryMs = opts.retryMs ?? 2_000;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
+  const stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
   const finishedGraceMs = opts.finishedGraceMs ?? 10_000;
+  const statusCheckMs = opts.statusCheckMs ?? 60_000;
+  const slots = new StreamSlots(opts.maxStreams ?? 5_000, opts.maxStreamsPerWorkspace ?? 100);
+  const limitedRetryAfterSec = opts.limitedRetryAfterSec ?? 5;
+  for (const [name, value] of [
+    ['maxStreams', slots.maxStreams],
+    ['maxStreamsPerWorkspace', slots.maxPerWorkspace],
+    ['limitedRetryAfterSec', limitedRetryAfterSec],
+    ['stallTimeoutMs', stallTimeoutMs],
+    ['statusCheckMs', statusCheckMs],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new RangeError(`createSseRouter: ${name} must be a positive integer, got ${value}`);
+  }
   const counters: SseRouterMetrics = {
     connections: 0,
     connectionsTotal: 0,
     resumesRecovered: 0,
     resumesNotRecovered: 0,
     rejected: 0,
+    rateLimited: 0,
     heartbeats: 0,
+    statusCheckErrors: 0,
     eventsDelivered: 0,
     slowClientDisconnects: 0,
+    stalledClientDisconnects: 0,
     peakBufferedBytes: 0,
   };
   const open = new Set<SseConnection>();
@@ -79,16 +129,50 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     counters.rejected++;
     res.status(status).json({ error: { code, message, ...(details ? { details } : {}) } });
   };
+  const limited = (res: Response, cap: StreamCap) => {
+    counters.rateLimited++;
+    const limit = cap === 'process' ? slots.maxStreams : slots.maxPerWorkspace;
+    const whose = cap === 'process' ? 'this server' : 'this workspace';
+    res.set('Retry-After', String(limitedRetryAfterSec));
+    fail(
+      res,
+      429,
+      'rate_limited',
+      `too many open event streams for ${whose} (${limit}); retry later`,
+      {
+        limit,
+        scope: cap,
+      },
+    );
+  };
+  let lastStatusCheck = performance.now();
+  let checking = false;
+  const checkStatuses = (now: number) => {
+    if (checking || now - lastStatusCheck < statusCheckMs) return;
+    checking = true;
+    lastStatusCheck = now;
+    sweepFinished(open, { snapshot, isFinished, graceMs: finishedGraceMs, concurrency: 8 })
+      .catch((err: unknown) => {
+        counters.statusCheckErrors++;
+        logger?.warn({ err }, 'sse-relay: could not check the status of watched runs');
+      })
+      .finally(() => {
+        checking = false;
+      });
+  };
   // One timer for every connection: an idle stream costs no timer of its own.
   const track = (conn: SseConnection) => {
     open.add(conn);
     ticker ??= setInterval(() => {
-      for (const c of open) c.heartbeat();
+      const now = performance.now();
+      for (const c of open) c.heartbeat(now);
       counters.heartbeats++;
+      checkStatuses(now);
     }, heartbeatMs);
   };
   const shared: ConnectionShared = {
     maxBufferedBytes,
+    stallTimeoutMs,
     counters,
     onGone(conn) {
       if (!open.delete(conn)) return;
@@ -112,7 +196,12 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       const issues = [{ field: parsed.field, message: parsed.message }];
       return fail(res, 400, 'invalid_input', parsed.message, { field: parsed.field, issues });
     }
-    if (shuttingDown) return fail(res, 503, 'unavailable', 'the server is shutting down; retry');
+    if (shuttingDown) {
+      return fail(res, 503, 'service_unavailable', 'the server is shutting down; retry');
+    }
+    // Before the first await: a burst of opens cannot all pass the check together.
+    const cap = slots.hold(res, opts.workspaceOf?.(req));
+    if (cap) return limited(res, cap);
     const { runId, lastEventId } = parsed;
     if (!(await authorize(req, runId)))
       return fail(res, 404, 'not_found', `run ${runId} not found`);
@@ -186,26 +275,4 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   };
   router.close = () => router.shutdown();
   return router;
-}
-
-/** Its own scope, so only a connection waiting for its `done` keeps the snapshot. */
-function armGrace(conn: SseConnection, run: object, graceMs: number): void {
-  conn.graceTimer = setTimeout(() => finishFromSnapshot(conn, run), graceMs);
-}
-
-/** The history expired (or never existed): a `done` from the snapshot, without an id. */
-function finishFromSnapshot(conn: SseConnection, run: object): void {
-  const runId = conn.runId;
-  const r = run as Record<string, unknown>;
-  const pick = (key: string) => (r[key] === undefined ? {} : { [key]: r[key] });
-  conn.sendData({
-    type: 'done',
-    runId,
-    ...pick('status'),
-    ...pick('passed'),
-    ...pick('failed'),
-    ...pick('total'),
-    ...pick('durationMs'),
-  });
-  conn.end();
 }

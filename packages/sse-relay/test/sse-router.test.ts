@@ -190,6 +190,41 @@ describe('GET /runs/:runId/events', () => {
     });
   });
 
+  it('ends the live stream of a run that finished without its done reaching the relay, and of a run that is gone', async () => {
+    const checking = await startRelayServer(
+      { events, heartbeatMs: 50, statusCheckMs: 200, finishedGraceMs: 200 },
+      runs,
+    );
+    try {
+      const run = newRun();
+      const gone = newRun();
+      const url = (id: string) => `${checking.url}/runs/${id}/events`;
+      const sse = await openSse(url(run.id), { headers: ws1 });
+      const other = await openSse(url(gone.id), { headers: ws1 });
+      await events.emit(run.id, 'log', logEvent('working'));
+      await waitFor(() => sse.events.length === 2 && other.events.length === 1);
+      // The status is final, but its `done` was lost (never emitted here).
+      Object.assign(run, { status: 'failed', passed: 1, failed: 2, durationMs: 5 });
+      runs.delete(gone.id);
+      const ended = (s: typeof sse) =>
+        Promise.race([s.ended.then(() => true), new Promise((r) => setTimeout(r, 5_000, false))]);
+      expect(await ended(sse)).toBe(true);
+      expect(sse.events.at(-1)).toEqual({
+        type: 'done',
+        runId: run.id,
+        status: 'failed',
+        passed: 1,
+        failed: 2,
+        total: 10,
+        durationMs: 5,
+      });
+      expect(await ended(other)).toBe(true);
+      await waitFor(() => checking.router.metrics().connections === 0);
+    } finally {
+      await checking.close();
+    }
+  });
+
   it('answers a resume from 0 of a finished run whose history is gone with recovered:false', async () => {
     // Its events existed (a finished run has a `done` at least) but expired, or lived in a log
     // lost in a restart: an empty replay would look complete, so the client must reload.
@@ -256,6 +291,51 @@ describe('GET /runs/:runId/events', () => {
     socket.destroy();
   });
 
+  it('cuts off a client whose unsent bytes do not drain within stallTimeoutMs, even under maxBufferedBytes; a reader stays, and the cut one resumes', async () => {
+    const stalling = await startRelayServer(
+      { events, heartbeatMs: 50, stallTimeoutMs: 400, maxBufferedBytes: 64 * 1024 * 1024 },
+      runs,
+    );
+    try {
+      const run = newRun();
+      const socket = connect(Number(new URL(stalling.url).port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /runs/${run.id}/events HTTP/1.1\r\nHost: x\r\nx-workspace: ws1\r\n\r\n`);
+      socket.pause(); // reads nothing from here on
+      await waitFor(() => stalling.router.metrics().connections === 1);
+      // Fill the kernel's buffers until bytes wait in Node, then go quiet: only heartbeats.
+      const big = 'x'.repeat(16 * 1024);
+      for (let i = 0; i < 3000 && stalling.router.metrics().peakBufferedBytes < 64 * 1024; i++) {
+        await events.emit(run.id, 'log', logEvent(big));
+      }
+      expect(stalling.router.metrics().peakBufferedBytes).toBeGreaterThanOrEqual(64 * 1024);
+      const reader = await openSse(`${stalling.url}/runs/${run.id}/events`, { headers: ws1 });
+      await waitFor(() => stalling.router.metrics().stalledClientDisconnects === 1, {
+        timeoutMs: 10_000,
+        what: 'the stalled client cut off',
+      });
+      expect(stalling.router.metrics().slowClientDisconnects).toBe(0);
+      // The reader drained all along: still connected, and it still gets live events.
+      await waitFor(() => stalling.router.metrics().connections === 1);
+      await new Promise((r) => setTimeout(r, 600));
+      await events.emit(run.id, 'log', logEvent('after'));
+      await waitFor(() => reader.events.at(-1)?.message === 'after');
+      expect(stalling.router.metrics().stalledClientDisconnects).toBe(1);
+      // The cut client resumes like any other: the events after its last id, then live.
+      const after = Number(reader.events.at(-1)?.id);
+      const resumed = await openSse(`${stalling.url}/runs/${run.id}/events`, {
+        headers: { ...ws1, 'last-event-id': String(after - 1) },
+      });
+      await waitFor(() => resumed.events.length === 2);
+      expect(resumed.events[0]).toMatchObject({ type: 'snapshot', recovered: true });
+      expect(resumed.events[1]).toMatchObject({ type: 'log', message: 'after' });
+      for (const s of [reader, resumed]) s.close();
+      socket.destroy();
+    } finally {
+      await stalling.close();
+    }
+  });
+
   it('leaves no subscription, listener or timer after 1,000 connect/disconnect cycles', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const baseline = timers();
@@ -286,6 +366,59 @@ describe('GET /runs/:runId/events', () => {
     await waitFor(() => timers() <= baseline, { what: `timers back to ${baseline}` });
   });
 
+  it('caps open streams per workspace and per process: 429 rate_limited with Retry-After, a slot frees on close', async () => {
+    const capped = await startRelayServer(
+      {
+        events,
+        maxStreams: 3,
+        maxStreamsPerWorkspace: 2,
+        limitedRetryAfterSec: 7,
+        workspaceOf: (req) => req.get('x-workspace'),
+      },
+      runs,
+    );
+    const url = (id: string) => `${capped.url}/runs/${id}/events`;
+    const ws2 = { 'x-workspace': 'ws2' };
+    try {
+      const mine = newRun();
+      const theirs = newRun('running', 'ws2');
+      // Refusals and 404s give their slot back: ten of them leave every slot free.
+      for (let i = 0; i < 10; i++) {
+        expect((await fetch(url(randomUUID()), { headers: ws1 })).status).toBe(404);
+      }
+      const a = await openSse(url(mine.id), { headers: ws1 });
+      const b = await openSse(url(mine.id), { headers: ws1 });
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const third = await fetch(url(mine.id), { headers: ws1 });
+      expect(third.status).toBe(429);
+      expect(third.headers.get('retry-after')).toBe('7');
+      expect(await third.json()).toEqual({
+        error: {
+          code: 'rate_limited',
+          message: 'too many open event streams for this workspace (2); retry later',
+          details: { limit: 2, scope: 'workspace' },
+        },
+      });
+      // Another workspace still gets one, up to the process cap.
+      const c = await openSse(url(theirs.id), { headers: ws2 });
+      expect(c.status).toBe(200);
+      const overProcess = await fetch(url(theirs.id), { headers: ws2 });
+      expect(overProcess.status).toBe(429);
+      expect(await overProcess.json()).toMatchObject({
+        error: { code: 'rate_limited', details: { limit: 3, scope: 'process' } },
+      });
+      expect(capped.router.metrics().rateLimited).toBe(2);
+      // A stream that closes gives its slot back.
+      a.close();
+      await waitFor(() => capped.router.metrics().connections === 2);
+      const again = await openSse(url(mine.id), { headers: ws1 });
+      expect(again.status).toBe(200);
+      for (const s of [b, c, again]) s.close();
+    } finally {
+      await capped.close();
+    }
+  });
+
   it('shutdown ends every stream with a retry hint and refuses new ones', async () => {
     const run = newRun();
     const extra = await startRelayServer({ events }, runs);
@@ -296,6 +429,10 @@ describe('GET /runs/:runId/events', () => {
     expect(sse.frames.at(-1)).toEqual({ retry: 7000 });
     const refused = await fetch(`${extra.url}/runs/${run.id}/events`, { headers: ws1 });
     expect(refused.status).toBe(503);
+    // The code every other route of an @x api uses for a 503.
+    expect(await refused.json()).toEqual({
+      error: { code: 'service_unavailable', message: 'the server is shutting down; retry' },
+    });
     await extra.close();
   });
 });

@@ -45,7 +45,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       store,
       createRun: (input) => coordinator.enqueueRun(input),
       abortRun,
-      checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
+      checkOutboundUrl: outboundChecker({ ...config, logger }),
       readiness: () => core.readiness(),
     },
     metricsSources: [

@@ -74,7 +74,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       store,
       createRun: (input) => coordinator.enqueueRun(input),
       abortRun: abort.abortRun,
-      checkOutboundUrl: outboundChecker(config.httpAllowedHosts, config.callbackAllowedHosts),
+      checkOutboundUrl: outboundChecker({ ...config, logger }),
       readiness: async () => ({
         database: await store.ping().then(
           () => true,

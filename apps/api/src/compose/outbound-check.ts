@@ -1,23 +1,34 @@
-import { checkOutboundUrl, OutboundUrlError } from '@x/shard-worker';
+import { checkOutboundUrl, OutboundUrlError, type Resolver } from '@x/shard-worker';
+import type { Logger } from 'pino';
 
 /**
  * The SSRF guard the executors and the callback sender use, asked at the door so a bad URL
  * is a 400 naming the field, not a failed test later. The workers check again when they
- * connect (DNS can change in between; they pin the address they checked). A name that does
- * not resolve here is let through: it may resolve where the workers run, and if it then
- * points somewhere private the worker refuses it.
+ * connect (DNS can change in between; they pin the address they checked).
+ *
+ * A name that resolves to a private address and a name that does not resolve get the same
+ * answer here and at execution (`address not allowed`): a caller must not be able to tell
+ * which internal names exist. What the guard saw goes to the log, for operators.
  */
-export function outboundChecker(
-  httpAllowedHosts: readonly string[],
-  callbackAllowedHosts: readonly string[],
-) {
+export function outboundChecker(opts: {
+  httpAllowedHosts: readonly string[];
+  callbackAllowedHosts: readonly string[];
+  logger: Logger;
+  /** DNS resolver; only tests replace it. */
+  resolve?: Resolver;
+}) {
+  const { httpAllowedHosts, callbackAllowedHosts, logger, resolve } = opts;
   return async (url: string, kind: 'http' | 'callback'): Promise<string | null> => {
     try {
-      await checkOutboundUrl(url, kind === 'http' ? httpAllowedHosts : callbackAllowedHosts);
+      const allowed = kind === 'http' ? httpAllowedHosts : callbackAllowedHosts;
+      await checkOutboundUrl(url, allowed, resolve);
       return null;
     } catch (err) {
-      if (err instanceof OutboundUrlError) return err.code === 'dns_failure' ? null : err.message;
-      throw err;
+      if (!(err instanceof OutboundUrlError)) throw err;
+      // The host only: a URL's path or query may carry a caller's secret.
+      const host = URL.canParse(url) ? new URL(url).host : undefined;
+      logger.info({ kind, host, code: err.code, detail: err.detail }, 'outbound URL refused');
+      return err.message;
     }
   };
 }

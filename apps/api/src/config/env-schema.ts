@@ -64,6 +64,18 @@ export const apiEnvSchema = z.object({
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   LOG_LEVEL: sharedEnvFields.LOG_LEVEL,
+  /** `/metrics` on its own listener (same HOST) and off the api port. Default: on the api port. */
+  METRICS_PORT: sharedEnvFields.METRICS_PORT,
+  /** When set, `/metrics` wants `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: optionalEnv(
+    z.string().min(16, 'must be at least 16 characters').regex(/^\S+$/, 'must not contain blanks'),
+  ),
+  /** Open SSE streams per process. Default 5,000. */
+  SSE_MAX_STREAMS: optionalEnv(integerEnv(1, 1_000_000)).transform((v) => v ?? 5_000),
+  /** Open SSE streams per workspace, per process. Default 100. */
+  SSE_MAX_STREAMS_PER_WORKSPACE: optionalEnv(integerEnv(1, 1_000_000)).transform((v) => v ?? 100),
+  /** A stream whose unsent bytes do not drain for this long is cut off (it resumes). Default 30 s. */
+  SSE_STALL_TIMEOUT_MS: optionalEnv(integerEnv(100, 3_600_000)).transform((v) => v ?? 30_000),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -12,6 +12,22 @@ interface CommonConfig {
   readonly logLevel: LogLevel;
   readonly tokens: readonly WorkspaceToken[];
   readonly streamTokenSecret: string;
+  /** Who may read `/metrics`, and where. */
+  readonly metrics: {
+    /** `METRICS_PORT`: a listener of its own on `host`; undefined: `/metrics` on the api port. */
+    readonly port: number | undefined;
+    /** `METRICS_TOKEN`: the bearer `/metrics` wants; undefined: none. */
+    readonly token: string | undefined;
+  };
+  /** Caps on open SSE streams (429 `rate_limited` past them). */
+  readonly streams: {
+    /** `SSE_MAX_STREAMS`: per process. */
+    readonly maxStreams: number;
+    /** `SSE_MAX_STREAMS_PER_WORKSPACE`: per workspace, on this process. */
+    readonly maxPerWorkspace: number;
+    /** `SSE_STALL_TIMEOUT_MS`: unsent bytes that do not drain this long cut the stream off. */
+    readonly stallTimeoutMs: number;
+  };
   /** Set when embedded mode generated a development token (main prints it). */
   readonly devToken: string | null;
 }
@@ -33,7 +49,13 @@ export interface DistributedConfig extends CommonConfig {
 export type ApiConfig = EmbeddedConfig | DistributedConfig;
 
 /** Variables whose values must never be printed, even when malformed. */
-const SECRET = new Set(['API_TOKENS', 'STREAM_TOKEN_SECRET', 'REDIS_URL', 'DATABASE_URL']);
+const SECRET = new Set([
+  'API_TOKENS',
+  'STREAM_TOKEN_SECRET',
+  'REDIS_URL',
+  'DATABASE_URL',
+  'METRICS_TOKEN',
+]);
 
 /**
  * Parses the api's environment. Throws a {@link ConfigError} whose message is one line
@@ -64,6 +86,12 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     logLevel: e.LOG_LEVEL,
     tokens: e.API_TOKENS ?? [{ workspace: 'dev', token: devToken! }],
     streamTokenSecret: e.STREAM_TOKEN_SECRET ?? randomBytes(32).toString('hex'),
+    metrics: { port: e.METRICS_PORT, token: e.METRICS_TOKEN },
+    streams: {
+      maxStreams: e.SSE_MAX_STREAMS,
+      maxPerWorkspace: e.SSE_MAX_STREAMS_PER_WORKSPACE,
+      stallTimeoutMs: e.SSE_STALL_TIMEOUT_MS,
+    },
     devToken,
   };
   if (e.REDIS_URL) {

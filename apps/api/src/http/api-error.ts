@@ -5,6 +5,7 @@ export const API_ERROR_CODES = [
   'conflict',
   'payload_too_large',
   'unsupported_media_type',
+  'rate_limited',
   'service_unavailable',
   'internal',
 ] as const;
@@ -17,6 +18,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   service_unavailable: 503,
   internal: 500,
 };

@@ -4,10 +4,11 @@ import type { Logger } from 'pino';
 import type { StreamTokenSigner } from '../auth/stream-token.js';
 import type { TokenAuthenticator } from '../auth/token-authenticator.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
+import type { MetricsHandler } from '../observability/metrics-endpoint.js';
 import type { ApiServices } from './api-services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { eventsGuard } from './events-guard.js';
-import { requestLog, requireBearer, requireJsonBody } from './middleware.js';
+import { noSniffNoStore, requestLog, requireBearer, requireJsonBody } from './middleware.js';
 import { runsRouter } from './runs-router.js';
 
 export interface AppOptions {
@@ -18,12 +19,35 @@ export interface AppOptions {
   logger: Logger;
   /** `GET /runs/:runId/events` after authentication: the @x/sse-relay router. */
   sse: RequestHandler;
+  /** `GET /metrics` on this port; undefined when it has a listener of its own (METRICS_PORT). */
+  serveMetrics?: MetricsHandler;
   /** False once shutdown began: /readyz answers 503 so load balancers drain this replica. */
   accepting: () => boolean;
 }
 
-/** The dashboard: one static file, read once. Lives in public/, next to src/ and dist/. */
-const dashboard = readFileSync(new URL('../../public/index.html', import.meta.url));
+/** The dashboard: three static files, read once. They live in public/, next to src/ and dist/. */
+const asset = (name: string) => readFileSync(new URL(`../../public/${name}`, import.meta.url));
+const dashboard = asset('index.html');
+const assets: Record<string, { type: string; body: Buffer }> = {
+  '/dashboard.js': { type: 'text/javascript; charset=utf-8', body: asset('dashboard.js') },
+  '/dashboard.css': { type: 'text/css; charset=utf-8', body: asset('dashboard.css') },
+};
+
+/**
+ * The page holds a token (localStorage) and has an Abort button: it runs only its own files
+ * (no inline script or style, no eval), talks only to this origin, and no other site may
+ * frame it (clickjacking).
+ */
+const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
 
 export function createApp(opts: AppOptions): Express {
   const { services, signer, authenticate, metrics, logger } = opts;
@@ -32,17 +56,23 @@ export function createApp(opts: AppOptions): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestLog(logger, metrics));
+  app.use(noSniffNoStore);
 
   app.get('/', (_req, res) => {
     res
       .type('html')
       .set('cache-control', 'no-cache')
-      .set(
-        'content-security-policy',
-        "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
-      )
+      .set('content-security-policy', DASHBOARD_CSP)
+      // For browsers without CSP frame-ancestors.
+      .set('x-frame-options', 'DENY')
+      .set('referrer-policy', 'no-referrer')
       .send(dashboard);
   });
+  for (const [path, { type, body }] of Object.entries(assets)) {
+    app.get(path, (_req, res) => {
+      res.type(type).set('cache-control', 'no-cache').send(body);
+    });
+  }
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
@@ -53,9 +83,8 @@ export function createApp(opts: AppOptions): Express {
       .status(ready ? 200 : 503)
       .json({ ready, checks, ...(opts.accepting() ? {} : { shuttingDown: true }) });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  const serveMetrics = opts.serveMetrics;
+  if (serveMetrics) app.get('/metrics', (req, res) => serveMetrics(req, res));
 
   const api = express.Router();
   // Where this router is mounted, kept for the request log: an error answered after it left

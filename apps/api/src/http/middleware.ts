@@ -85,3 +85,15 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+/**
+ * Every answer is what its Content-Type says (`nosniff`: a JSON error echoing input is never
+ * run as a script or a page) and is never cached: API answers carry a workspace's data and
+ * are read with a bearer token. The dashboard and the event stream set their own
+ * Cache-Control over this one.
+ */
+export const noSniffNoStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('x-content-type-options', 'nosniff');
+  res.setHeader('cache-control', 'no-store');
+  next();
+};

@@ -1,51 +1,17 @@
+import {
+  demoTestSchema,
+  httpTestSchema,
+  httpUrlSchema,
+  MAX_SHARDS,
+  MAX_TESTS,
+  plannedRunProblem,
+} from '@x/shard-worker';
 import { z } from 'zod';
 
+// The tests' schemas and every bound on them are @x/shard-worker's (test-schemas.ts): the
+// workers validate jobs with the same definition, so api and workers cannot disagree.
 export const EXECUTORS = ['demo', 'http'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
-export const MAX_TESTS = 10_000;
-export const MAX_SHARDS = 64;
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
-
-const testName = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(200, 'must be at most 200 characters');
-
-const httpUrl = z
-  .string()
-  .max(2048, 'must be at most 2048 characters')
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (
-        (u.protocol === 'http:' || u.protocol === 'https:') &&
-        u.username === '' &&
-        u.password === ''
-      );
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL without credentials');
-
-export const demoTestSchema = z.strictObject({
-  name: testName,
-  /** Capped at 10 minutes: a demo test is a sleep. */
-  durationMs: z.number().int().min(0).max(600_000),
-  outcome: z.enum(['pass', 'fail']).optional(),
-  failAttempts: z.number().int().min(0).max(10).optional(),
-});
-
-export const httpTestSchema = z.strictObject({
-  name: testName,
-  url: httpUrl,
-  method: z.enum(HTTP_METHODS).optional(),
-  expectStatus: z.number().int().min(100).max(599).optional(),
-  timeoutMs: z.number().int().min(1).max(60_000).optional(),
-});
-
-export type DemoTest = z.infer<typeof demoTestSchema>;
-export type HttpTest = z.infer<typeof httpTestSchema>;
 
 const common = {
   shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
@@ -56,7 +22,7 @@ const common = {
     .max(200, 'must be at most 200 characters')
     .optional()
     .transform((name) => name || undefined),
-  callbackUrl: httpUrl.optional(),
+  callbackUrl: httpUrlSchema.optional(),
 };
 const tests = <T extends z.ZodType>(item: T) =>
   z
@@ -75,6 +41,8 @@ export const createRunSchema = z
     { error: `executor must be one of ${EXECUTORS.join(', ')}` },
   )
   .superRefine((body, ctx) => {
+    const tooLong = plannedRunProblem(body.tests);
+    if (tooLong) ctx.addIssue({ code: 'custom', path: ['tests'], message: tooLong });
     if (body.shards !== undefined && body.shards > body.tests.length) {
       ctx.addIssue({
         code: 'custom',

@@ -3,44 +3,14 @@ import type { StreamTokenSigner } from '../auth/stream-token.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
 import { ApiError, notFound } from './api-error.js';
 import type { ApiServices } from './api-services.js';
+import { outboundIssues } from './outbound-issues.js';
 import { workspaceOf } from './request-context.js';
 import { toResultDto, toRunDto } from './run-dto.js';
 import { createRunOwners } from './run-owners.js';
-import {
-  type CreateRunBody,
-  createRunSchema,
-  isUuid,
-  listRunsQuerySchema,
-  resultsQuerySchema,
-} from './run-schemas.js';
-import { type FieldIssue, fieldError, issuesToApiError, parseOrThrow } from './validation.js';
+import { createRunSchema, isUuid, listRunsQuerySchema, resultsQuerySchema } from './run-schemas.js';
+import { fieldError, issuesToApiError, parseOrThrow } from './validation.js';
 
 const DEFAULT_SHARDS = 4;
-
-/** SSRF guard at the door: every outbound URL of the body, each distinct host checked once. */
-async function outboundIssues(body: CreateRunBody, services: ApiServices): Promise<FieldIssue[]> {
-  const issues: FieldIssue[] = [];
-  if (body.callbackUrl) {
-    const refusal = await services.checkOutboundUrl(body.callbackUrl, 'callback');
-    if (refusal) issues.push({ field: 'callbackUrl', message: refusal });
-  }
-  if (body.executor === 'http') {
-    const byOrigin = new Map<string, Promise<string | null>>();
-    const checks = body.tests.map((test, i) => {
-      const origin = new URL(test.url).host;
-      let check = byOrigin.get(origin);
-      if (!check) {
-        check = services.checkOutboundUrl(test.url, 'http');
-        byOrigin.set(origin, check);
-      }
-      return check.then((refusal) =>
-        refusal ? { field: `tests.${i}.url`, message: refusal } : null,
-      );
-    });
-    for (const issue of await Promise.all(checks)) if (issue) issues.push(issue);
-  }
-  return issues;
-}
 
 export function runsRouter(
   services: ApiServices,
