@@ -1,5 +1,8 @@
 // The dashboard's script (a module: strict, deferred), served as a file so the page's CSP
-// needs no 'unsafe-inline'.
+// needs no 'unsafe-inline'. Statuses and event types come from @x/protocol, served by the api
+// as /protocol.js: the one definition the api and its clients read.
+import { LIVE_STATUSES, RUN_EVENT_TYPES, TERMINAL_STATUSES } from './protocol.js';
+
 const API = '/api/v1';
 const MAX_ROWS = 1000; // results rendered; the rest stay in the API (GET /runs/:id/results)
 const $ = (id) => document.getElementById(id);
@@ -162,7 +165,7 @@ function runPage(runId) {
     // Stored counters move when a shard completes; results stream in before that.
     let passed = r.passed,
       failed = r.failed;
-    if (!['completed', 'failed', 'aborted'].includes(r.status)) {
+    if (!TERMINAL_STATUSES.includes(r.status)) {
       let lp = 0,
         lf = 0;
       for (const c of live.values()) {
@@ -183,7 +186,7 @@ function runPage(runId) {
     $('run-counts').textContent =
       `${done} of ${r.total} tests · ${passed} passed · ${failed} failed · ${r.shardsCompleted}/${r.shardCount} shards${r.durationMs != null ? ` · ${r.durationMs} ms` : ''}`;
     $('run-error').textContent = r.error || '';
-    $('abort').disabled = !['queued', 'running'].includes(r.status);
+    $('abort').disabled = !LIVE_STATUSES.includes(r.status);
     const box = $('shards');
     box.replaceChildren();
     for (let i = 0; i < r.shardCount; i++) {
@@ -351,8 +354,7 @@ function runPage(runId) {
         handle(msg, ev.lastEventId ? Number(ev.lastEventId) : null);
       };
       es.onmessage = onFrame;
-      for (const t of ['snapshot', 'status', 'shard', 'result', 'progress', 'log', 'done'])
-        es.addEventListener(t, onFrame);
+      for (const t of RUN_EVENT_TYPES) es.addEventListener(t, onFrame);
       es.onerror = () => {
         if (closed) return;
         es.close();

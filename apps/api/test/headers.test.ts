@@ -1,3 +1,4 @@
+import { LIVE_STATUSES, RUN_EVENT_TYPES, RUN_STATUSES, TERMINAL_STATUSES } from '@x/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, demoTests, type RunBody } from './support/api-client.js';
 import { startInProcessApi, TOKEN_A } from './support/in-process-api.js';
@@ -74,5 +75,21 @@ describe('response headers', () => {
     expect(await js.text()).toContain("const API = '/api/v1'");
     const css = await fetch(`${ctx.api.url}/dashboard.css`);
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+  });
+
+  it('serves the dashboard @x/protocol’s lists as a module, and the dashboard has no copy of them', async () => {
+    const res = await fetch(`${ctx.api.url}/protocol.js`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const text = await res.text();
+    const url = `data:text/javascript;base64,${Buffer.from(text).toString('base64')}`;
+    const served = (await import(url)) as Record<string, unknown>;
+    expect(served.RUN_STATUSES).toEqual(RUN_STATUSES);
+    expect(served.LIVE_STATUSES).toEqual(LIVE_STATUSES);
+    expect(served.TERMINAL_STATUSES).toEqual(TERMINAL_STATUSES);
+    expect(served.RUN_EVENT_TYPES).toEqual(RUN_EVENT_TYPES);
+    const dashboard = await (await fetch(`${ctx.api.url}/dashboard.js`)).text();
+    expect(dashboard).toContain("from './protocol.js'");
+    expect(dashboard).not.toMatch(/\['(queued|snapshot)',/);
   });
 });

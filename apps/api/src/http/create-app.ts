@@ -9,6 +9,7 @@ import type { ApiServices } from './api-services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { eventsGuard } from './events-guard.js';
 import { noSniffNoStore, requestLog, requireBearer, requireJsonBody } from './middleware.js';
+import { protocolModule } from './protocol-module.js';
 import { runsRouter } from './runs-router.js';
 
 export interface AppOptions {
@@ -30,6 +31,7 @@ const asset = (name: string) => readFileSync(new URL(`../../public/${name}`, imp
 const dashboard = asset('index.html');
 const assets: Record<string, { type: string; body: Buffer }> = {
   '/dashboard.js': { type: 'text/javascript; charset=utf-8', body: asset('dashboard.js') },
+  '/protocol.js': { type: 'text/javascript; charset=utf-8', body: protocolModule() },
   '/dashboard.css': { type: 'text/css; charset=utf-8', body: asset('dashboard.css') },
 };
 
