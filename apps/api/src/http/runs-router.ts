@@ -5,11 +5,11 @@ import { ApiError, notFound } from './api-error.js';
 import type { ApiServices } from './api-services.js';
 import { workspaceOf } from './request-context.js';
 import { toResultDto, toRunDto } from './run-dto.js';
+import { runIdParam } from './run-id-param.js';
 import { createRunOwners } from './run-owners.js';
 import {
   type CreateRunBody,
   createRunSchema,
-  isUuid,
   listRunsQuerySchema,
   resultsQuerySchema,
 } from './run-schemas.js';
@@ -50,12 +50,7 @@ export function runsRouter(
   const router = Router();
   const owners = createRunOwners();
 
-  const runIdOf = (req: Request) => {
-    const id = req.params.id;
-    // Junk, traversal attempts and non-UUIDs are simply not runs.
-    if (!isUuid(id)) throw notFound();
-    return id.toLowerCase();
-  };
+  const runIdOf = runIdParam;
   const loadRun = async (req: Request) => {
     const run = await services.store.getRun(workspaceOf(req), runIdOf(req));
     if (!run) throw notFound();
