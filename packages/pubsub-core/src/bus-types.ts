@@ -19,10 +19,41 @@ export interface Subscription {
   unsubscribe(): Promise<void>;
 }
 
+export interface SubscribeOptions {
+  /**
+   * Do not deliver what this same bound channel publishes (`publish` or `deliverLocal`): a
+   * component that acts on its own message before sending it (an aborter cancels its local
+   * shards, then tells the others) hears only other publishers, including other bound channels
+   * of the same contract on this bus. Default false. Skips are counted (`ownSkipped`).
+   */
+  ignoreOwn?: boolean;
+}
+
+/**
+ * What a publisher outside the bus (a Redis script that writes and publishes in one atomic
+ * step) needs to put a valid envelope of this channel on the wire: the message is
+ * `head + payloadJson + tail`, where `payloadJson` is the JSON of a payload the channel's
+ * schema accepts. Receivers decode it like any message, and this bus drops its echo.
+ */
+export interface ScriptEnvelope {
+  /** Full channel name to publish on, prefix included. */
+  readonly channel: string;
+  /** The envelope up to its payload: version, this bus's origin, channel and `ts`. */
+  readonly head: string;
+  /** What closes the envelope after the payload. */
+  readonly tail: string;
+  /** Largest message receivers accept, in UTF-8 bytes, head and tail included. */
+  readonly maxBytes: number;
+  /** The publish time stamped in `head` (ms since the epoch): pass it to `deliverLocal`. */
+  readonly ts: number;
+}
+
 /** A channel contract bound to a bus and its parameters. */
 export interface BoundChannel<P> {
   /** Full channel name, prefix included, e.g. `x:run:42:events`. */
   readonly name: string;
+  /** Largest message on this channel, in bytes: the contract's `maxBytes` or the bus's. */
+  readonly maxBytes: number;
   /**
    * Validates the payload, delivers it to this bus's listeners synchronously, then mirrors it
    * to the transport fire-and-forget. Never throws: a refused payload is counted
@@ -36,7 +67,19 @@ export interface BoundChannel<P> {
    * or after a refused SUBSCRIBE (counted in `subscribeErrors`, retried with backoff).
    * Rejects with `PubSubError('closed')` on a closed bus.
    */
-  subscribe(listener: Listener<P>): Promise<Subscription>;
+  subscribe(listener: Listener<P>, opts?: SubscribeOptions): Promise<Subscription>;
+  /**
+   * The envelope for a message this process publishes without the bus (see `ScriptEnvelope`),
+   * stamped now. Pair it with `deliverLocal`: the bus drops the message's echo by origin.
+   */
+  scriptEnvelope(): ScriptEnvelope;
+  /**
+   * Delivers a payload published outside the bus (with `scriptEnvelope`) to this bus's
+   * listeners, synchronously and with `meta.local` true, as `publish` would have. Sends
+   * nothing. Not validated again: the caller built the payload it sent (typed `P`). No-op on a
+   * closed bus. `ts` defaults to now; pass the envelope's.
+   */
+  deliverLocal(payload: P, ts?: number): void;
 }
 
 /** Extra arguments of `bus.channel()`: parameters only when the name has placeholders. */
@@ -78,9 +121,9 @@ export interface BusOptions {
    */
   prefix?: string;
   /**
-   * Origin id for this bus. Default: `processOrigin()` for the first open bus of the process,
-   * a fresh `createOrigin()` for each further one, because a bus drops messages carrying its
-   * own origin and two buses sharing one would never hear each other.
+   * Origin id for this bus. Default: a fresh `createOrigin()`, because a bus drops messages
+   * carrying its own origin and two buses sharing one would never hear each other. Pass
+   * `processOrigin()` for an id that is stable over the process's life (one bus per process).
    */
   origin?: string;
   /**

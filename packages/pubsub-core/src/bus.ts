@@ -1,27 +1,17 @@
-import type { Bus, BusOptions, Listener, MessageMeta, Subscription } from './bus-types.js';
+import { bindChannel, type ChannelEntry, type ChannelHost } from './bound-channel.js';
+import type { Bus, BusOptions, MessageMeta } from './bus-types.js';
 import type { ChannelContract } from './channel-contract.js';
 import type { DropReason } from './drop-reasons.js';
-import { decodeEnvelope, envelopeEncoder, wireBytes } from './envelope.js';
+import { decodeEnvelope } from './envelope.js';
 import { noopLogger } from './logger.js';
 import { type BusMetrics, emptyMetrics } from './metrics.js';
-import { createOrigin, ORIGIN_PATTERN, processOrigin } from './origin.js';
+import { createOrigin, ORIGIN_PATTERN } from './origin.js';
 import { PubSubError } from './pubsub-error.js';
 import { rateLimitedLog } from './rate-limited-log.js';
 import type { BusState, TransportSink } from './transport.js';
 
 const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*$/;
 const LOG_EVERY_MS = 10_000;
-
-interface Entry {
-  // biome-ignore lint/suspicious/noExplicitAny: entries hold contracts of every payload type
-  contract: ChannelContract<any, string>;
-  maxBytes: number;
-  /** Copy-on-write, so a listener that (un)subscribes during dispatch cannot disturb it. */
-  listeners: readonly { fn: Listener<unknown> }[];
-  subscribed: Promise<void> | undefined;
-}
-
-let processOriginTaken = false;
 
 /**
  * Creates a bus: typed channels over a transport, with origin stamping, echo suppression,
@@ -52,12 +42,12 @@ export function createBus(opts: BusOptions): Bus {
       'origin must be inst_ + 32 hex chars (see createOrigin())',
     );
   }
-  const ownsProcessOrigin = opts.origin === undefined && !processOriginTaken;
-  if (ownsProcessOrigin) processOriginTaken = true;
-  const origin = opts.origin ?? (ownsProcessOrigin ? processOrigin() : createOrigin());
+  // Every bus its own origin (socket.io's adapters each draw a uid): echo suppression is per
+  // bus, and no process-wide bookkeeping is needed to keep two buses hearing each other.
+  const origin = opts.origin ?? createOrigin();
   const logger = opts.logger ?? noopLogger;
   const counters = emptyMetrics();
-  const entries = new Map<string, Entry>();
+  const entries = new Map<string, ChannelEntry>();
   const stateListeners = new Set<(state: BusState) => void>();
   const reconnectListeners = new Set<() => void | Promise<void>>();
   let state: BusState;
@@ -81,8 +71,13 @@ export function createBus(opts: BusOptions): Bus {
     logLimited('listener', 'error', { err: error }, 'pubsub: listener failed');
   };
 
-  const dispatch = (entry: Entry, payload: unknown, meta: MessageMeta) => {
-    for (const { fn } of entry.listeners) {
+  /** `from`: the bound channel that published locally; its `ignoreOwn` listeners skip it. */
+  const dispatch = (entry: ChannelEntry, payload: unknown, meta: MessageMeta, from?: object) => {
+    for (const { fn, owner } of entry.listeners) {
+      if (from !== undefined && owner === from) {
+        counters.ownSkipped++;
+        continue;
+      }
       counters.delivered++;
       try {
         const result = fn(payload, meta);
@@ -163,6 +158,18 @@ export function createBus(opts: BusOptions): Bus {
     return false;
   };
 
+  const host: ChannelHost = {
+    origin,
+    counters,
+    entries,
+    link,
+    isOpen: () => !closing && state !== 'closed',
+    isClosing: () => closing !== undefined,
+    dispatch,
+    refuse,
+    onSendError,
+  };
+
   const bus: Bus = {
     origin,
     prefix,
@@ -183,60 +190,7 @@ export function createBus(opts: BusOptions): Bus {
           `channel ${name} is already bound to another contract`,
         );
       }
-      const maxBytes = contract.maxBytes ?? maxMessageBytes;
-      const encode = envelopeEncoder(contract.version, origin, name);
-      return {
-        name,
-        publish(payload: P): boolean {
-          if (closing || state === 'closed') return refuse(name, 'bus is closed');
-          const parsed = contract.parse(payload);
-          if (!parsed.ok) return refuse(name, parsed.detail);
-          const ts = Date.now();
-          const data = encode(ts, parsed.value);
-          const size = wireBytes(data, maxBytes);
-          if (size > maxBytes) return refuse(name, `message of ${size} bytes exceeds ${maxBytes}`);
-          counters.published++;
-          const entry = entries.get(name);
-          if (entry) dispatch(entry, parsed.value, { origin, ts, local: true });
-          try {
-            link.send(name, data)?.then(undefined, onSendError);
-          } catch (error) {
-            onSendError(error);
-          }
-          return true;
-        },
-        async subscribe(fn: Listener<P>): Promise<Subscription> {
-          if (closing || state === 'closed')
-            throw new PubSubError('closed', `cannot subscribe to ${name}: the bus is closed`);
-          let entry = entries.get(name);
-          if (!entry) {
-            entry = { contract, maxBytes, listeners: [], subscribed: undefined };
-            entries.set(name, entry);
-          }
-          const record = { fn: fn as Listener<unknown> };
-          entry.listeners = [...entry.listeners, record];
-          if (entry.listeners.length === 1) {
-            counters.subscribedChannels++;
-            entry.subscribed = link.subscribe(name);
-          }
-          await entry.subscribed;
-          let done: Promise<void> | undefined;
-          return {
-            unsubscribe() {
-              done ??= (async () => {
-                const current = entries.get(name);
-                if (!current?.listeners.includes(record)) return;
-                current.listeners = current.listeners.filter((r) => r !== record);
-                if (current.listeners.length > 0) return;
-                entries.delete(name);
-                counters.subscribedChannels--;
-                if (!closing) await link.unsubscribe(name);
-              })();
-              return done;
-            },
-          };
-        },
-      };
+      return bindChannel(host, contract, name, contract.maxBytes ?? maxMessageBytes);
     },
     ready: (readyOpts) => link.ready(readyOpts),
     onState(listener) {
@@ -258,7 +212,6 @@ export function createBus(opts: BusOptions): Bus {
         } finally {
           counters.subscribedChannels = 0;
           entries.clear();
-          if (ownsProcessOrigin) processOriginTaken = false;
           emitState('closed');
           stateListeners.clear();
           reconnectListeners.clear();

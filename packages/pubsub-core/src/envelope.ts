@@ -20,20 +20,33 @@ export type DecodeResult =
 
 /** Serialises an envelope for the wire. */
 export function encodeEnvelope(e: Envelope): string {
-  return envelopeEncoder(e.v, e.origin, e.channel)(e.ts, e.payload);
+  return envelopeEncoder(e.v, e.origin, e.channel).encode(e.ts, e.payload);
+}
+
+/** What follows the payload's JSON in every encoded envelope. */
+export const ENVELOPE_TAIL = '}';
+
+/** The wire encoding of one (version, origin, channel), its constant part serialised once. */
+export interface EnvelopeEncoder {
+  /** The whole message: `head(ts) + JSON.stringify(payload) + ENVELOPE_TAIL`. */
+  encode(ts: number, payload: unknown): string;
+  /** Everything before the payload's JSON, ending in `"payload":`. */
+  head(ts: number): string;
 }
 
 /**
  * An encoder for one (version, origin, channel): the constant head is serialised once, so
- * each publish only stringifies its payload (the hot path of `BoundChannel.publish`).
+ * each publish only stringifies its payload (the hot path of `BoundChannel.publish`). `head`
+ * is the same bytes `encode` starts with, for a message whose payload is written elsewhere
+ * (a Redis script): the wire format has exactly one definition, here.
  */
-export function envelopeEncoder(
-  v: number,
-  origin: string,
-  channel: string,
-): (ts: number, payload: unknown) => string {
-  const head = `{"v":${JSON.stringify(v)},"origin":${JSON.stringify(origin)},"channel":${JSON.stringify(channel)},"ts":`;
-  return (ts, payload) => `${head}${JSON.stringify(ts)},"payload":${JSON.stringify(payload)}}`;
+export function envelopeEncoder(v: number, origin: string, channel: string): EnvelopeEncoder {
+  const start = `{"v":${JSON.stringify(v)},"origin":${JSON.stringify(origin)},"channel":${JSON.stringify(channel)},"ts":`;
+  return {
+    // The closing brace is ENVELOPE_TAIL, written out: this runs for every publish.
+    encode: (ts, payload) => `${start}${JSON.stringify(ts)},"payload":${JSON.stringify(payload)}}`,
+    head: (ts) => `${start}${JSON.stringify(ts)},"payload":`,
+  };
 }
 
 /** Size of a wire message in bytes, without converting when the string is clearly small. */

@@ -7,6 +7,8 @@ export type {
   ChannelParamsArg,
   Listener,
   MessageMeta,
+  ScriptEnvelope,
+  SubscribeOptions,
   Subscription,
 } from './bus-types.js';
 export {

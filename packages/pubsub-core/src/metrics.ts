@@ -15,6 +15,8 @@ export interface BusMetrics {
   received: number;
   /** Listener invocations, local and remote. */
   delivered: number;
+  /** Local deliveries skipped: a listener subscribed with `ignoreOwn` and its own channel published. */
+  ownSkipped: number;
   /** Remote messages dropped, by reason. */
   dropped: Record<DropReason, number>;
   /** Listeners that threw or rejected. */
@@ -38,6 +40,7 @@ export function emptyMetrics(): BusMetrics {
     publishErrors: 0,
     received: 0,
     delivered: 0,
+    ownSkipped: 0,
     dropped,
     listenerErrors: 0,
     subscribeErrors: 0,

@@ -7,6 +7,7 @@ import {
   encodeEnvelope,
   type Logger,
   memoryTransport,
+  ORIGIN_PATTERN,
   processOrigin,
   type TransportSink,
 } from '../src/index.js';
@@ -74,21 +75,21 @@ describe('bus', () => {
     await bus.close();
   });
 
-  it('gives the process origin to the first bus only, so two default buses still hear each other', async () => {
+  it('gives every bus its own origin by default, so two default buses hear each other', async () => {
     const transport = memoryTransport();
     const first = createBus({ transport });
     const second = createBus({ transport });
-    expect(first.origin).toBe(processOrigin());
+    expect(first.origin).toMatch(ORIGIN_PATTERN);
     expect(second.origin).not.toBe(first.origin);
     const got: number[] = [];
     await second.channel(signals).subscribe(({ n }) => void got.push(n));
     first.channel(signals).publish({ n: 7 });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(got).toEqual([7]);
-    await first.close();
-    const third = createBus({ transport });
-    expect(third.origin).toBe(processOrigin()); // released by close()
-    await Promise.all([second.close(), third.close()]);
+    // A stable per-process id is opt-in.
+    const third = createBus({ transport, origin: processOrigin() });
+    expect(third.origin).toBe(processOrigin());
+    await Promise.all([first.close(), second.close(), third.close()]);
   });
 
   it('lets a listener unsubscribe itself during dispatch without skipping the others', async () => {

@@ -11,6 +11,7 @@ import {
   encodeEnvelope,
   type MessageMeta,
   PubSubError,
+  type SubscribeOptions,
   type Transport,
   type TransportLink,
   type TransportSink,
@@ -35,11 +36,14 @@ const nullSink: TransportSink = { message() {}, state() {}, reconnected() {}, er
 
 type Got = { payload: { seq: number; note?: string | undefined }; meta: MessageMeta };
 
-async function collect(channel: BoundChannel<{ seq: number; note?: string | undefined }>) {
+async function collect(
+  channel: BoundChannel<{ seq: number; note?: string | undefined }>,
+  opts?: SubscribeOptions,
+) {
   const got: Got[] = [];
   const subscription = await channel.subscribe((payload, meta) => {
     got.push({ payload, meta });
-  });
+  }, opts);
   return { got, subscription, seqs: () => got.map((g) => g.payload.seq) };
 }
 
@@ -97,6 +101,73 @@ export function transportContract(name: string, start: () => Promise<TransportHa
       expect(atB.got.every((g) => !g.meta.local && g.meta.origin === a.origin)).toBe(true);
       expect(b.metrics().received).toBe(3);
       expect(a.metrics().published).toBe(3);
+    });
+
+    it('lets a script publish a valid envelope: receivers decode it, the publisher drops its echo', async () => {
+      prefix = uniqueName('script');
+      const [a, b] = [await bus(), await bus()];
+      const atA = await collect(a.channel(events, { runId: 'r' }));
+      const atB = await collect(b.channel(events, { runId: 'r' }));
+      const raw = await injector();
+      const envelope = a.channel(events, { runId: 'r' }).scriptEnvelope();
+      expect(envelope).toMatchObject({ channel: `${prefix}:run:r:events`, maxBytes: 65_536 });
+      const payload = { seq: 7, note: 'from a script' };
+      const message = `${envelope.head}${JSON.stringify(payload)}${envelope.tail}`;
+      // Byte for byte what publish() sends: a receiver of any version decodes it.
+      expect(message).toBe(
+        encodeEnvelope({
+          v: 1,
+          origin: a.origin,
+          channel: envelope.channel,
+          ts: envelope.ts,
+          payload,
+        }),
+      );
+      // The script stands in for `a`: it publishes outside the bus, from a raw link.
+      await raw.send(envelope.channel, message);
+      await waitFor(() => atB.got.length === 1, { what: 'the script message at B' });
+      expect(atB.got[0]).toEqual({
+        payload,
+        meta: { origin: a.origin, ts: envelope.ts, local: false },
+      });
+      await waitFor(() => a.metrics().dropped.self === 1, { what: 'A to drop its echo' });
+      expect(atA.got).toEqual([]);
+    });
+
+    it('delivers locally without sending: the bus listeners at once, as local, other buses never', async () => {
+      prefix = uniqueName('local');
+      const [a, b] = [await bus(), await bus()];
+      const atA = await collect(a.channel(events, { runId: 'r' }));
+      const atB = await collect(b.channel(events, { runId: 'r' }));
+      const channel = a.channel(events, { runId: 'r' });
+      channel.deliverLocal({ seq: 1 }, 1234);
+      expect(atA.got).toEqual([
+        { payload: { seq: 1 }, meta: { origin: a.origin, ts: 1234, local: true } },
+      ]);
+      // Sent after it on the same link: had deliverLocal sent anything, B would have had it first.
+      channel.publish({ seq: 2 });
+      await waitFor(() => atB.got.length === 1, { what: 'the published message at B' });
+      expect(atB.seqs()).toEqual([2]);
+      expect(a.metrics().published).toBe(1);
+    });
+
+    it('with ignoreOwn, a listener never hears its own bound channel, but hears every other publisher', async () => {
+      prefix = uniqueName('own');
+      const [a, b] = [await bus(), await bus()];
+      const mine = a.channel(events, { runId: 'r' });
+      const sibling = a.channel(events, { runId: 'r' });
+      const atMine = await collect(mine, { ignoreOwn: true });
+      const atSibling = await collect(sibling);
+      mine.publish({ seq: 1 });
+      mine.deliverLocal({ seq: 2 });
+      sibling.publish({ seq: 3 });
+      b.channel(events, { runId: 'r' }).publish({ seq: 4 });
+      await waitFor(() => atMine.got.length === 2, { what: 'the sibling and the remote message' });
+      expect(atMine.seqs()).toEqual([3, 4]);
+      expect(atMine.got.map((g) => g.meta.local)).toEqual([true, false]);
+      // Everyone else on the bus still hears `mine`.
+      expect(atSibling.seqs().slice(0, 3)).toEqual([1, 2, 3]);
+      expect(a.metrics().ownSkipped).toBe(2);
     });
 
     it('keeps publish order for a burst of messages', async () => {

@@ -20,8 +20,6 @@ export interface RunAborterMetrics {
   received: number;
   /** Shards cancelled by received messages. */
   receivedShardsAborted: number;
-  /** This aborter's own messages seen on local delivery and dropped (the fast path already ran). */
-  echoesDropped: number;
   /** Deliveries to a listener of a superseded subscribe attempt, dropped instead of dispatched twice. */
   staleDispatchesDropped: number;
   /** Message handling that threw (isolated; the subscriber keeps going). */
@@ -52,7 +50,6 @@ export function emptyMetrics(): RunAborterMetrics {
     publishErrors: 0,
     received: 0,
     receivedShardsAborted: 0,
-    echoesDropped: 0,
     staleDispatchesDropped: 0,
     handlerErrors: 0,
     subscribeErrors: 0,

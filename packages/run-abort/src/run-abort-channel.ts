@@ -1,3 +1,4 @@
+import { canonicalUuid } from '@x/kernel';
 import { defineChannel } from '@x/pubsub-core';
 import { z } from 'zod';
 
@@ -15,7 +16,9 @@ export const runAbortChannel = defineChannel({
   name: 'run-abort',
   version: 1,
   schema: z.object({
-    runId: runIdSchema,
+    // Lower case on the wire and on receipt (from an older publisher too): shards are
+    // registered under the canonical id, so an upper-case one would cancel nothing.
+    runId: runIdSchema.transform((id) => canonicalUuid(id) ?? id),
     reason: z.string().max(MAX_REASON_LENGTH),
   }),
   // A UUID plus 500 characters fits even if every character is JSON-escaped to 6 bytes.

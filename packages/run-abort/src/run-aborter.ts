@@ -106,9 +106,6 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
   // Each subscribe attempt owns a generation; a listener left behind by a superseded attempt
   // (subscribe rejected after attaching it) sees a newer generation and drops the message.
   let generation = 0;
-  // Local delivery is synchronous inside publish(): a local message seen while this flag is
-  // set is this aborter's own echo. Another aborter's abort on the same bus still goes through.
-  let publishing = false;
   let closed = false;
 
   const clip = (reason: string) =>
@@ -121,10 +118,6 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
   ) => {
     if (gen !== generation) {
       counters.staleDispatchesDropped++;
-      return;
-    }
-    if (meta.local && publishing) {
-      counters.echoesDropped++;
       return;
     }
     try {
@@ -144,7 +137,11 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
 
   const subscribe = async () => {
     const gen = ++generation;
-    const sub = await channel.subscribe((payload, meta) => onMessage(payload, meta, gen));
+    // ignoreOwn: the bus never hands this aborter its own publish (it already acted on it);
+    // another aborter's abort on the same bus still comes through.
+    const sub = await channel.subscribe((payload, meta) => onMessage(payload, meta, gen), {
+      ignoreOwn: true,
+    });
     if (closed || gen !== generation) {
       await sub.unsubscribe();
       return;
@@ -154,7 +151,6 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
 
   const broadcast = (runId: string, reason: string) => {
     if (bus.state !== 'connected') counters.publishedWhileDisconnected++;
-    publishing = true;
     try {
       // false = refused by the channel schema (the bus logged why); counted like a failed send.
       if (channel.publish({ runId, reason: clip(reason) })) counters.published++;
@@ -166,8 +162,6 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
         { err, runId },
         'run-abort: publish failed; replicas will find the abort by reconcile',
       );
-    } finally {
-      publishing = false;
     }
   };
 

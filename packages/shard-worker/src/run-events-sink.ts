@@ -1,17 +1,28 @@
+import { EMITTED_EVENT_TYPES, type EmittedEventType, type RunEventPayloads } from '@x/protocol';
 import type { Logger } from './logger.js';
 
-export const EMITTED_TYPES = ['status', 'shard', 'result', 'progress', 'log', 'done'] as const;
-export type EmittedType = (typeof EMITTED_TYPES)[number];
+// The event types and payloads are @x/protocol's: a payload that does not fit its type does
+// not compile, here or at any emit call site.
+export const EMITTED_TYPES = EMITTED_EVENT_TYPES;
+export type EmittedType = EmittedEventType;
 
-/** One event of a batch. */
-export interface SinkEvent {
-  type: EmittedType;
-  payload: object;
-}
+/** One event of a batch: a union keyed on `type`, each with its own payload. */
+export type SinkEvent = {
+  [T in EmittedType]: { type: T; payload: RunEventPayloads[T] };
+}[EmittedType];
+
+/** An event of type `T`, as a member of the `SinkEvent` union. */
+const sinkEvent = <T extends EmittedType>(type: T, payload: RunEventPayloads[T]) =>
+  // TypeScript cannot see that `{ type: T; payload: RunEventPayloads[T] }` is a union member.
+  ({ type, payload }) as SinkEvent;
 
 /** The slice of `@x/sse-relay`'s `RunEvents` this package uses; a `RunEvents` satisfies it. */
 export interface RunEventsSink {
-  emit(runId: string, type: EmittedType, payload: object): Promise<number>;
+  emit<T extends EmittedType>(
+    runId: string,
+    type: T,
+    payload: RunEventPayloads[T],
+  ): Promise<number>;
   /**
    * When present, several events of one run go out in one call (consecutive seqs, in order);
    * without it they are emitted one after the other.
@@ -27,7 +38,11 @@ export interface RunEventsSink {
  * counted and logged, never thrown.
  */
 export function safeEmitter(events: RunEventsSink, logger: Logger, onError: () => void) {
-  return async (runId: string, type: EmittedType, payload: object): Promise<void> => {
+  return async <T extends EmittedType>(
+    runId: string,
+    type: T,
+    payload: RunEventPayloads[T],
+  ): Promise<void> => {
     try {
       await events.emit(runId, type, payload);
     } catch (err) {
@@ -44,7 +59,7 @@ export function safeBatchEmitter(events: RunEventsSink, logger: Logger, onError:
   return async (runId: string, batch: readonly SinkEvent[]): Promise<void> => {
     if (batch.length === 0) return;
     if (!events.emitMany) {
-      for (const { type, payload } of batch) await one(runId, type, payload);
+      for (const event of batch) await one(runId, event.type, event.payload);
       return;
     }
     try {
@@ -81,12 +96,12 @@ export function orderedEmitter(emitMany: SafeEmitMany, runId: string, lingerMs =
     });
   };
   return {
-    send(type: EmittedType, payload: object) {
-      queued.push({ type, payload });
+    send<T extends EmittedType>(type: T, payload: RunEventPayloads[T]) {
+      queued.push(sinkEvent(type, payload));
       schedule();
     },
-    add(type: EmittedType, payload: object) {
-      queued.push({ type, payload });
+    add<T extends EmittedType>(type: T, payload: RunEventPayloads[T]) {
+      queued.push(sinkEvent(type, payload));
       if (lingerMs <= 0) schedule();
       else timer ??= setTimeout(schedule, lingerMs);
     },

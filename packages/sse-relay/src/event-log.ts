@@ -1,3 +1,4 @@
+import type { ScriptEnvelope } from '@x/pubsub-core';
 import type { EmittedEventType } from './run-event-types.js';
 
 /** One entry of a run's history: its sequence number, type and client JSON. */
@@ -22,22 +23,12 @@ export interface AppendOptions {
   doneTtlMs?: number;
   /**
    * Publish the appended events in the same atomic step (only logs with `publishesOnAppend`;
-   * others ignore it and the caller publishes through the bus).
+   * others ignore it and the caller publishes through the bus): the channel's envelope from
+   * pubsub-core (`BoundChannel.scriptEnvelope()`), whose payload is the batch of appended
+   * events, `[{"seq":N,"event":<json>},…]`. A batch above `maxBytes` is split into several
+   * messages; a single event above it is not published (subscribers read it from the history).
    */
-  publish?: AppendPublish;
-}
-
-/** How a log that publishes on append writes the pub/sub message. */
-export interface AppendPublish {
-  /** Full channel name, e.g. `x:run:42:events`. */
-  channel: string;
-  /**
-   * A pubsub-core envelope (`encodeEnvelope`) cut just inside its payload array, i.e. ending
-   * in `"payload":[`; the log appends `{"seq":N,"event":<json>}` items and `]}`.
-   */
-  head: string;
-  /** Largest message in bytes; a bigger batch is split, a bigger single event not published. */
-  maxBytes: number;
+  publish?: ScriptEnvelope;
 }
 
 /** An event to append: its type and client JSON. */

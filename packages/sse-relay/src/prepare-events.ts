@@ -1,32 +1,47 @@
+import { canonicalUuid } from '@x/kernel';
 import {
   EMITTED_EVENT_TYPES,
-  eventJson,
+  type EmittedEventType,
   RESERVED_PAYLOAD_KEYS,
   RUN_EVENT_PAYLOAD_SCHEMAS,
   RUN_ID_PATTERN,
 } from './run-event-types.js';
 import type { NewRunEvent } from './run-events-api.js';
+import type { WireRunEvent } from './run-events-channel.js';
 import { RunEventsError } from './run-events-error.js';
 
 const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 
-/** Throws `invalid_run_id` unless `runId` is a run id. */
-export function assertRunId(runId: unknown): asserts runId is string {
+/**
+ * The one spelling of a run id for channels and history keys: a UUID in lower case (however
+ * the caller wrote it: producers and the store write lower case), any other id as given.
+ * Throws `invalid_run_id` unless `runId` is a run id.
+ */
+export function canonicalRunId(runId: unknown): string {
+  const uuid = canonicalUuid(runId);
+  if (uuid !== undefined) return uuid;
   if (typeof runId !== 'string' || !RUN_ID_PATTERN.test(runId)) {
     throw new RunEventsError(
       'invalid_run_id',
       `runId must match ${RUN_ID_PATTERN}, got ${JSON.stringify(runId)}`,
     );
   }
+  return runId;
+}
+
+/** An event ready to append: the client object (also the wire item's `event`) and its JSON. */
+export interface PreparedEvent {
+  readonly type: EmittedEventType;
+  readonly event: WireRunEvent['event'];
+  readonly json: string;
 }
 
 /**
  * Validates a batch to emit and encodes each event's JSON once (the history, the wire and
  * every SSE frame reuse it). Every event is checked before anything is written: a bad one
- * refuses the whole batch with `invalid_event` naming the problem.
+ * refuses the whole batch with `invalid_event` naming the problem. `runId` is canonical.
  */
-export function prepareEvents(runId: string, events: readonly NewRunEvent[]) {
-  assertRunId(runId);
+export function prepareEvents(runId: string, events: readonly NewRunEvent[]): PreparedEvent[] {
   if (!Array.isArray(events as unknown))
     throw new RunEventsError('invalid_event', 'events must be an array');
   return events.map(({ type, payload }: NewRunEvent) => {
@@ -47,6 +62,8 @@ export function prepareEvents(runId: string, events: readonly NewRunEvent[]) {
     if (!parsed.success) {
       throw new RunEventsError('invalid_event', `${type} payload: ${parsed.error.message}`);
     }
-    return { type, data, json: eventJson(type, runId, data) };
+    // `type` and `runId` first: the JSON a client sees, byte for byte what the history keeps.
+    const event = { type, runId, ...data };
+    return { type, event, json: JSON.stringify(event) };
   });
 }

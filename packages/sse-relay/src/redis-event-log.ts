@@ -125,6 +125,7 @@ export function redisEventLog({
       target ? (sharded ? 'SPUBLISH' : 'PUBLISH') : '',
       target?.channel ?? '',
       target?.head ?? '',
+      target?.tail ?? '',
       target?.maxBytes ?? 0,
     ];
     for (const event of events) args.push(event.type, event.json);

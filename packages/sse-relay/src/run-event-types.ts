@@ -1,4 +1,5 @@
-import type { EmittedEventType } from '@x/protocol';
+import type { EmittedEventType, RUN_EVENT_PAYLOAD_SCHEMAS } from '@x/protocol';
+import type { z } from 'zod';
 
 // The event types and their payload schemas are the wire contract: defined once, in @x/protocol.
 export {
@@ -14,29 +15,40 @@ export {
 /** A run id: the characters a pub/sub channel parameter allows. */
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 
-/** One sequenced event of a run, as listeners receive it. */
-export interface RunEvent {
+/** The payload fields of each emitted type as listeners read them (validated, without `type`/`runId`). */
+export type RunEventData = {
+  [K in EmittedEventType]: z.output<(typeof RUN_EVENT_PAYLOAD_SCHEMAS)[K]>;
+};
+
+/** One sequenced event of a run of type `K`, as listeners receive it. */
+export interface RunEventOf<K extends EmittedEventType> {
   /** The run's sequence number: 1, 2, 3, … with no gaps, the same for every listener. */
   readonly seq: number;
-  readonly type: EmittedEventType;
+  readonly type: K;
   readonly runId: string;
   /** The payload fields (without `type` / `runId`). */
-  readonly data: Readonly<Record<string, unknown>>;
+  readonly data: Readonly<RunEventData[K]>;
   /** The SSE `data:` JSON: `{type, runId, ...data}`, serialised once per process. */
   readonly json: string;
 }
 
-/** The JSON a client sees for an event: `type` and `runId` first, then the payload fields. */
-export function eventJson(type: EmittedEventType, runId: string, data: object): string {
-  return JSON.stringify({ type, runId, ...data });
-}
+/**
+ * One sequenced event of a run: a union keyed on `type`, so `event.type === 'progress'`
+ * narrows `event.data` to the progress fields.
+ */
+export type RunEvent = { [K in EmittedEventType]: RunEventOf<K> }[EmittedEventType];
 
-/** Builds a RunEvent, computing its client JSON. */
-export function makeRunEvent(
+/**
+ * Types a decoded event. The one place an event's fields become typed: callers pass only data
+ * checked against the type's schema (by the bus for the wire, by `parseStoredEvent` for the
+ * history, by `prepareEvents` before an emit).
+ */
+export function runEventOf(
   seq: number,
   type: EmittedEventType,
   runId: string,
   data: Record<string, unknown>,
+  json: string,
 ): RunEvent {
-  return { seq, type, runId, data, json: eventJson(type, runId, data) };
+  return { seq, type, runId, data, json } as RunEvent;
 }

@@ -1,9 +1,8 @@
-import { type BoundChannel, type Bus, encodeEnvelope } from '@x/pubsub-core';
+import type { BoundChannel, ScriptEnvelope } from '@x/pubsub-core';
 import { computeReplay } from './compute-replay.js';
-import type { AppendPublish } from './event-log.js';
 import { ListenerEntry } from './listener-entry.js';
-import { assertRunId, prepareEvents } from './prepare-events.js';
-import { makeRunEvent, type RunEvent } from './run-event-types.js';
+import { canonicalRunId, prepareEvents } from './prepare-events.js';
+import { type RunEvent, runEventOf } from './run-event-types.js';
 import type { NewRunEvent, RunEvents, RunEventsOptions } from './run-events-api.js';
 import {
   runEventsChannel,
@@ -13,13 +12,6 @@ import {
 import { RunEventsError } from './run-events-error.js';
 import { parseStoredEvent as parseLast, RunStream, type StreamCounters } from './run-stream.js';
 
-type LocalSink = (runId: string, events: readonly RunEvent[]) => void;
-/**
- * Per bus, every RunEvents using it. When the log publishes from its script, the bus drops
- * the echo of its own origin, so each RunEvents on that bus is served from the reply here.
- */
-const localSinks = new WeakMap<Bus, Set<LocalSink>>();
-const MAX_BYTES = runEventsChannel.maxBytes ?? 256 * 1024;
 /** Bytes of one wire item around its event JSON: `{"seq":N,"event":…},`. */
 const ITEM_OVERHEAD = 40;
 
@@ -85,7 +77,8 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
         for (const { seq, event } of batch) {
           const { type, runId: eventRunId, ...data } = event;
           if (eventRunId !== runId) totals.foreignDropped++;
-          else onEvent(makeRunEvent(seq, type, runId, data));
+          // `event` is `{type, runId, ...data}` in that order (the schema's keys first).
+          else onEvent(runEventOf(seq, type, runId, data, JSON.stringify(event)));
         }
       }),
     onGone: (stream: RunStream) => {
@@ -97,32 +90,24 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     },
   };
 
-  const deliverLocally: LocalSink = (runId, batch) => {
-    const stream = streams.get(runId);
-    if (stream) for (const event of batch) stream.receive(event);
-  };
-  let sinks = localSinks.get(bus);
-  if (!sinks) {
-    sinks = new Set();
-    localSinks.set(bus, sinks);
-  }
-  sinks.add(deliverLocally);
-
   /** The bus path (a log that does not publish): one bus message per chunk of the batch. */
-  const publishViaBus = (runId: string, batch: readonly RunEvent[]) => {
-    const channel = channelFor(runId);
+  const publishViaBus = (
+    channel: BoundChannel<WireRunEventBatch>,
+    batch: readonly WireRunEvent[],
+    jsons: readonly string[],
+  ) => {
     let chunk: WireRunEvent[] = [];
     let size = 256;
-    for (const { seq, type, data, json } of batch) {
-      const bytes = Buffer.byteLength(json) + ITEM_OVERHEAD;
-      if (chunk.length > 0 && size + bytes > MAX_BYTES) {
+    batch.forEach((item, i) => {
+      const bytes = Buffer.byteLength(jsons[i]!) + ITEM_OVERHEAD;
+      if (chunk.length > 0 && size + bytes > channel.maxBytes) {
         channel.publish(chunk);
         chunk = [];
         size = 256;
       }
-      chunk.push({ seq, event: { type, runId, ...data } });
+      chunk.push(item);
       size += bytes;
-    }
+    });
     if (chunk.length > 0) channel.publish(chunk);
   };
 
@@ -171,27 +156,17 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     floors.set(runId, seq);
   };
 
-  const prepare = (runId: string, events: readonly NewRunEvent[]) => {
+  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
     assertOpen();
-    return prepareEvents(runId, events);
-  };
-
-  const emitMany = async (runId: string, events: readonly NewRunEvent[]): Promise<number[]> => {
-    const prepared = prepare(runId, events);
+    const runId = canonicalRunId(runIdIn);
+    const prepared = prepareEvents(runId, events);
     if (prepared.length === 0) return [];
-    let publish: AppendPublish | undefined;
-    if (log.publishesOnAppend) {
-      const channel = channelFor(runId).name;
-      // The envelope comes from pubsub-core's encoder; the script only fills the payload array.
-      const envelope = encodeEnvelope({
-        v: runEventsChannel.version,
-        origin: bus.origin,
-        channel,
-        ts: Date.now(),
-        payload: [],
-      });
-      publish = { channel, head: envelope.slice(0, -2), maxBytes: MAX_BYTES };
-    }
+    const channel = channelFor(runId);
+    // The log's script publishes pubsub-core's envelope itself: head, tail and size limit
+    // come from the channel, the script writes only the payload (the batch) between them.
+    const envelope: ScriptEnvelope | undefined = log.publishesOnAppend
+      ? channel.scriptEnvelope()
+      : undefined;
     let seqs: number[];
     try {
       seqs = await log.appendMany(runId, prepared, {
@@ -199,7 +174,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
         historyLimit,
         ttlMs: idleTtlMs,
         doneTtlMs,
-        publish,
+        publish: envelope,
       });
     } catch (error) {
       totals.emitFailures += prepared.length;
@@ -212,8 +187,10 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     }
     let head = 0;
     let done = false;
-    const batch: RunEvent[] = [];
-    prepared.forEach(({ type, data, json }, i) => {
+    const batch: WireRunEvent[] = [];
+    // Only the bus path needs the JSON again, to split the batch by size.
+    const jsons: string[] | undefined = envelope ? undefined : [];
+    prepared.forEach(({ type, event, json }, i) => {
       const seq = seqs[i] ?? 0;
       if (seq === 0) {
         // The log refused it: the run's `done` is already out.
@@ -224,12 +201,14 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       head = seq;
       if (type === 'done') done = true;
       totals.emitted++;
-      batch.push({ seq, type, runId, data, json });
+      batch.push({ seq, event });
+      jsons?.push(json);
     });
     if (batch.length > 0) {
-      // Local listeners get the batch from the reply, without waiting for pub/sub.
-      if (publish) for (const sink of localSinks.get(bus) ?? []) sink(runId, batch);
-      else publishViaBus(runId, batch);
+      // The bus drops the script message's echo (our origin): this process's listeners, of
+      // every RunEvents on this bus, are served from the reply, without waiting for pub/sub.
+      if (envelope) channel.deliverLocal(batch, envelope.ts);
+      else publishViaBus(channel, batch, jsons ?? []);
     }
     if (head > 0 || done) noteFloor(runId, head, done);
     return seqs;
@@ -243,9 +222,9 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
 
     emitMany,
 
-    async listen(runId, afterSeq, listener, listenOpts = {}) {
+    async listen(runIdIn, afterSeq, listener, listenOpts = {}) {
       assertOpen();
-      assertRunId(runId);
+      const runId = canonicalRunId(runIdIn);
       if (afterSeq !== null && !(Number.isSafeInteger(afterSeq) && afterSeq >= 0)) {
         throw new RunEventsError(
           'invalid_event',
@@ -299,8 +278,8 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       }
     },
 
-    async lastEvent(runId) {
-      assertRunId(runId);
+    async lastEvent(runIdIn) {
+      const runId = canonicalRunId(runIdIn);
       const stored = await log.last(runId);
       return stored ? parseLast(runId, stored) : undefined;
     },
@@ -320,7 +299,6 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     async close() {
       if (closed) return;
       closed = true;
-      localSinks.get(bus)?.delete(deliverLocally);
       offReconnect();
       clearInterval(catchUpTimer);
       for (const stream of [...streams.values()]) stream.finish('closed');

@@ -1,7 +1,7 @@
 import type { Logger, Subscription } from '@x/pubsub-core';
 import type { EventLog, StoredEvent } from './event-log.js';
 import type { ListenEndReason, ListenerEntry } from './listener-entry.js';
-import { RUN_EVENT_PAYLOAD_SCHEMAS, type RunEvent } from './run-event-types.js';
+import { RUN_EVENT_PAYLOAD_SCHEMAS, type RunEvent, runEventOf } from './run-event-types.js';
 
 export interface StreamCounters {
   duplicatesDropped: number;
@@ -211,5 +211,5 @@ export function parseStoredEvent(runId: string, entry: StoredEvent): RunEvent | 
   const { type, runId: eventRunId, ...data } = parsed as Record<string, unknown>;
   if (type !== entry.type || eventRunId !== runId) return undefined;
   if (!RUN_EVENT_PAYLOAD_SCHEMAS[entry.type].safeParse(data).success) return undefined;
-  return { seq: entry.seq, type: entry.type, runId, data, json: entry.json };
+  return runEventOf(entry.seq, entry.type, runId, data, entry.json);
 }

@@ -1,6 +1,6 @@
+import { canonicalUuid } from '@x/kernel';
 import type { Request } from 'express';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SEQ = /^\d{1,15}$/;
 
 export type ParsedEventsRequest =
@@ -8,12 +8,13 @@ export type ParsedEventsRequest =
   | { ok: false; field: string; message: string };
 
 /**
- * Validates `:runId` (a UUID) and the resume point: the `Last-Event-ID` header, which an
+ * Validates `:runId` (a UUID, any case, answered in lower case: the one spelling channels,
+ * history keys and the store use) and the resume point: the `Last-Event-ID` header, which an
  * EventSource sends on its own reconnects, wins over `?lastEventId=` (fixed in the URL).
  */
 export function parseEventsRequest(req: Request): ParsedEventsRequest {
-  const runId = req.params.runId;
-  if (typeof runId !== 'string' || !UUID.test(runId)) {
+  const runId = canonicalUuid(req.params.runId);
+  if (runId === undefined) {
     return { ok: false, field: 'runId', message: 'runId must be a UUID' };
   }
   const header = req.get('last-event-id');

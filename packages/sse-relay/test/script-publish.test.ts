@@ -84,6 +84,8 @@ describe('publishing from the append script', () => {
     const decoded = decodeEnvelope(raw[0]!, { maxBytes: runEventsChannel.maxBytes! });
     if (!decoded.ok) throw new Error(decoded.detail);
     expect(decoded.envelope).toMatchObject({ v: 2, origin: a.bus.origin, channel });
+    // Byte for byte what pubsub-core's encoder writes (and older relays decode).
+    expect(raw[0]).toBe(encodeEnvelope(decoded.envelope));
     const payload = runEventsChannel.parse(decoded.envelope.payload);
     if (!payload.ok) throw new Error(payload.detail);
     expect(payload.value.map((w) => `${w.seq}:${w.event.type}`)).toEqual([

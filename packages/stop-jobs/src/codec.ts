@@ -1,3 +1,4 @@
+import { canonicalUuid } from '@x/kernel';
 import { z } from 'zod';
 import type { StopReason } from './kinds.js';
 import {
@@ -66,14 +67,14 @@ export function decodeStopJob(entryId: string, fields: readonly string[] | null)
       ok: false,
       reason: 'invalid',
       detail: describeIssues(parsed.error),
-      runId: runId.success ? runId.data : '',
+      runId: runId.success ? canonical(runId.data) : '',
     };
   }
   const { run_id, reason, requested_at_ms, requested_by } = parsed.data;
   return {
     ok: true,
     job: {
-      runId: run_id,
+      runId: canonical(run_id),
       reason,
       requestedAtMs: requested_at_ms ? Number(requested_at_ms) : null,
       requestedBy: requested_by ? requested_by : null,
@@ -89,7 +90,7 @@ export function encodeStopJob(job: {
   requestedAtMs?: number | null;
   requestedBy?: string | null;
 }): string[] {
-  const record: Record<string, string> = { run_id: job.runId, reason: job.reason };
+  const record: Record<string, string> = { run_id: canonical(job.runId), reason: job.reason };
   if (job.requestedAtMs != null) record.requested_at_ms = String(job.requestedAtMs);
   if (job.requestedBy) record.requested_by = job.requestedBy;
   return recordToFields(stopJobSchema.parse(record));
@@ -132,9 +133,19 @@ export function decodeStopJobResult(
   const converted = fieldsToRecord(fields);
   if (!converted.ok) return converted;
   const parsed = compiledResult.safeParse(converted.record);
-  return parsed.success
-    ? { ok: true, result: parsed.data }
-    : { ok: false, detail: describeIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, detail: describeIssues(parsed.error) };
+  // The parser's output is a fresh object: ours to canonicalize in place.
+  parsed.data.run_id = canonical(parsed.data.run_id);
+  return { ok: true, result: parsed.data };
+}
+
+/**
+ * A run id as every stream reader and writer spells it: lower case (a UUID is
+ * case-insensitive, and the store, channels and keys use lower case). Anything else is
+ * left for the schema to refuse.
+ */
+function canonical(runId: string): string {
+  return canonicalUuid(runId) ?? runId;
 }
 
 export function describeIssues(error: z.ZodError): string {

@@ -108,6 +108,36 @@ describe('stop job codec', () => {
     });
   });
 
+  it('canonicalizes a run id written in upper case, on every entry it reads or writes', () => {
+    const upper = runId.toUpperCase();
+    expect(decodeStopJob('1-1', ['run_id', upper, 'reason', 'timeout'])).toMatchObject({
+      ok: true,
+      job: { runId },
+    });
+    expect(refused(['run_id', upper, 'reason', 'bored']).runId).toBe(runId);
+    expect(encodeStopJob({ runId: upper, reason: 'timeout' })).toEqual([
+      'run_id',
+      runId,
+      'reason',
+      'timeout',
+    ]);
+    const result = decodeStopJobResult([
+      'run_id',
+      upper,
+      'outcome',
+      'success',
+      'error_code',
+      '',
+      'error_message',
+      '',
+      'final_status',
+      'aborted',
+      'source_entry_id',
+      '1-1',
+    ]);
+    expect(result).toMatchObject({ ok: true, result: { run_id: runId } });
+  });
+
   it('refuses to encode a job outside the contract', () => {
     expect(() => encodeStopJob({ runId: 'x', reason: 'timeout' })).toThrow(/run_id/);
   });

@@ -2,8 +2,8 @@ import type { RequestHandler } from 'express';
 import type { StreamTokenSigner } from '../auth/stream-token.js';
 import { bearerToken, type TokenAuthenticator } from '../auth/token-authenticator.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
-import { ApiError, notFound } from './api-error.js';
-import { isUuid } from './run-schemas.js';
+import { ApiError } from './api-error.js';
+import { runIdParam } from './run-id-param.js';
 
 /**
  * Authenticates `GET /runs/:id/events`: a stream token (`?st=`, minted for this very run)
@@ -16,9 +16,7 @@ export function eventsGuard(opts: {
 }): RequestHandler {
   const { signer, authenticate, metrics } = opts;
   return (req, _res, next) => {
-    const id = req.params.id;
-    if (!isUuid(id)) throw notFound();
-    const runId = id.toLowerCase();
+    const runId = runIdParam(req);
     const st = req.query.st;
     let workspace: string | undefined;
     if (st !== undefined) {

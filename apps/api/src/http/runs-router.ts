@@ -6,8 +6,9 @@ import type { ApiServices } from './api-services.js';
 import { outboundIssues } from './outbound-issues.js';
 import { workspaceOf } from './request-context.js';
 import { toResultDto, toRunDto } from './run-dto.js';
+import { runIdParam } from './run-id-param.js';
 import { createRunOwners } from './run-owners.js';
-import { createRunSchema, isUuid, listRunsQuerySchema, resultsQuerySchema } from './run-schemas.js';
+import { createRunSchema, listRunsQuerySchema, resultsQuerySchema } from './run-schemas.js';
 import { fieldError, issuesToApiError, parseOrThrow } from './validation.js';
 
 const DEFAULT_SHARDS = 4;
@@ -20,12 +21,7 @@ export function runsRouter(
   const router = Router();
   const owners = createRunOwners();
 
-  const runIdOf = (req: Request) => {
-    const id = req.params.id;
-    // Junk, traversal attempts and non-UUIDs are simply not runs.
-    if (!isUuid(id)) throw notFound();
-    return id.toLowerCase();
-  };
+  const runIdOf = runIdParam;
   const loadRun = async (req: Request) => {
     const run = await services.store.getRun(workspaceOf(req), runIdOf(req));
     if (!run) throw notFound();

@@ -41,12 +41,13 @@ end
 /**
  * append: ARGV[1] floor, ARGV[2] historyLimit, ARGV[3] ttlMs, ARGV[4] ttlMs once `done` is
  * appended, ARGV[5] publish command ('' none, 'PUBLISH' or 'SPUBLISH'), ARGV[6] channel,
- * ARGV[7] envelope head (a pubsub-core envelope up to and including `"payload":[`),
- * ARGV[8] largest message in bytes, then one (type, json) pair per event. Appends the events
- * in order with consecutive seqs, starting at max(counter, last entry, floor) + 1, and
- * publishes the appended ones as `head .. {"seq":N,"event":json},… .. ]}` — in the same
- * atomic step, so every subscriber gets messages in seq order, after the history holds them.
- * A batch larger than ARGV[8] is split into several messages; a single event larger than
+ * ARGV[7] and ARGV[8] the envelope's head and tail (pubsub-core's `scriptEnvelope()`: the
+ * message is head .. payload .. tail), ARGV[9] largest message in bytes, then one (type, json)
+ * pair per event. Appends the events in order with consecutive seqs, starting at
+ * max(counter, last entry, floor) + 1, and publishes the appended ones with the payload
+ * `[{"seq":N,"event":json},…]` (the run events channel's batch) — in the same atomic step,
+ * so every subscriber gets messages in seq order, after the history holds them.
+ * A batch larger than ARGV[9] is split into several messages; a single event larger than
  * that is not published (subscribers read it from the history, as for any gap).
  * Returns one number per event: its seq, or 0 when it was refused because the run's `done`
  * is already in the history or earlier in this batch (`done` is the last frame).
@@ -58,15 +59,17 @@ if floor > seq then seq = floor end
 local out = {}
 local ttl = ARGV[3]
 local appended = 0
-local cmd, channel, head, max = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8])
+local cmd, channel, head, tail, max = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+-- Bytes of a message around its items: the envelope and the payload array's brackets.
+local frame = #head + #tail + 2
 local parts, size = {}, 0
 local function flush()
   if #parts > 0 then
-    redis.call(cmd, channel, head .. table.concat(parts, ',') .. ']}')
+    redis.call(cmd, channel, head .. '[' .. table.concat(parts, ',') .. ']' .. tail)
     parts, size = {}, 0
   end
 end
-for i = 9, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   if done then
     out[#out + 1] = 0
   else
@@ -76,8 +79,8 @@ for i = 9, #ARGV, 2 do
     appended = appended + 1
     if cmd ~= '' then
       local part = '{"seq":' .. seq .. ',"event":' .. ARGV[i + 1] .. '}'
-      if #head + 2 + #part <= max then
-        if #head + 2 + size + #parts + #part > max then flush() end
+      if frame + #part <= max then
+        if frame + size + #parts + #part > max then flush() end
         parts[#parts + 1] = part
         size = size + #part
       end

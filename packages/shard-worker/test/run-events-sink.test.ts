@@ -1,0 +1,48 @@
+import type { RunEvents } from '@x/sse-relay';
+import { expect, expectTypeOf, it } from 'vitest';
+import { silentLogger } from '../src/logger.js';
+import {
+  orderedEmitter,
+  type RunEventsSink,
+  type SinkEvent,
+  safeBatchEmitter,
+  safeEmitter,
+} from '../src/run-events-sink.js';
+
+// The `@ts-expect-error` lines are checked by `tsc -p tsconfig.json` (the package's typecheck):
+// each fails the build if the line below it compiles, i.e. if a payload that does not fit its
+// event type got through.
+
+it('types every event from emit to the sink: a payload that does not fit its type does not compile', async () => {
+  const sent: SinkEvent[] = [];
+  const sink: RunEventsSink = {
+    emit: async (_runId, type, payload) => sent.push({ type, payload } as SinkEvent),
+    emitMany: async (_runId, batch) => {
+      sent.push(...batch);
+      return batch.map((_, i) => i + 1);
+    },
+  };
+  const emit = safeEmitter(sink, silentLogger, () => {});
+  await emit('r', 'status', { status: 'running' });
+  // @ts-expect-error a progress payload needs its counts, not a status
+  await emit('r', 'progress', { status: 'running' });
+  // @ts-expect-error `state` is started, completed, retrying or failed
+  await emit('r', 'shard', { shardIndex: 0, state: 'exploded', attempt: 1 });
+
+  const live = orderedEmitter(
+    safeBatchEmitter(sink, silentLogger, () => {}),
+    'r',
+  );
+  live.add('log', { level: 'info', message: 'hello' });
+  // @ts-expect-error a result carries its test id, name, status and duration
+  live.add('result', { shardIndex: 0 });
+  await live.flush();
+
+  // @ts-expect-error a batch item's payload must fit its own type
+  const wrong: SinkEvent = { type: 'done', payload: { level: 'info', message: 'x' } };
+  expect(wrong).toBeDefined();
+  expect(sent.map((e) => e.type)).toEqual(['status', 'progress', 'shard', 'log', 'result']);
+
+  // @x/sse-relay's RunEvents is a sink, with the same payload types.
+  expectTypeOf<RunEvents>().toExtend<RunEventsSink>();
+});
