@@ -12,6 +12,8 @@ interface CommonConfig {
   readonly logLevel: LogLevel;
   readonly tokens: readonly WorkspaceToken[];
   readonly streamTokenSecret: string;
+  /** `STREAM_TOKEN_TTL_MS`: how long a stream token opens its run's events. */
+  readonly streamTokenTtlMs: number;
   /** Set when embedded mode generated a development token (main prints it). */
   readonly devToken: string | null;
 }
@@ -64,6 +66,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     logLevel: e.LOG_LEVEL,
     tokens: e.API_TOKENS ?? [{ workspace: 'dev', token: devToken! }],
     streamTokenSecret: e.STREAM_TOKEN_SECRET ?? randomBytes(32).toString('hex'),
+    streamTokenTtlMs: e.STREAM_TOKEN_TTL_MS,
     devToken,
   };
   if (e.REDIS_URL) {
