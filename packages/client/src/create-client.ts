@@ -21,7 +21,7 @@ export interface XClient {
  * A client of one api deployment. Nothing is sent until a method is called.
  *
  * @example
- * const x = createClient({ baseUrl: 'http://127.0.0.1:3000', token: process.env.X_TOKEN });
+ * const x = createClient({ baseUrl: 'http://127.0.0.1:3000', token });
  * const run = await x.runs.create({ executor: 'demo', tests: [{ name: 't', durationMs: 100 }] });
  * for await (const event of x.runs.watch(run.id)) console.log(event.type);
  */

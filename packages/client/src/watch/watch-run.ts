@@ -17,8 +17,9 @@ export interface WatchOptions {
    */
   lastEventId?: string;
   /**
-   * Reconnect when no byte arrived for this long. Default 30,000 ms: the server sends a
-   * heartbeat comment every 5 s, so a silent connection is a dead one that never closed.
+   * Reconnect when no byte arrived for this long (and give up a connection attempt that got no
+   * answer in this long). Default 30,000 ms: the server sends a heartbeat comment every 5 s, so
+   * a silent connection is a dead one that never closed.
    */
   idleTimeoutMs?: number;
 }
@@ -68,6 +69,12 @@ export async function* watchRun(
       const conn = new AbortController();
       const abortConn = () => conn.abort(stop.signal.reason);
       stop.signal.addEventListener('abort', abortConn, { once: true });
+      // Until the stream's headers arrive, the same bound: a request on a connection that died
+      // silently (a pooled keep-alive socket behind a dead NAT entry) never answers otherwise.
+      const connectTimer = setTimeout(
+        () => conn.abort(new Error(`no answer in ${idleTimeoutMs} ms`)),
+        idleTimeoutMs,
+      );
       try {
         const { token, fresh } = await tokens.get(conn.signal);
         // `?lastEventId=` rather than the header, and the token in the query: a GET without
@@ -78,6 +85,7 @@ export async function* watchRun(
           anonymous: true,
           signal: conn.signal,
         });
+        clearTimeout(connectTimer);
         if (res.status === 401) {
           await res.body?.cancel();
           tokens.invalidate();
@@ -125,6 +133,7 @@ export async function* watchRun(
         // A connection aborted by the idle timer is a drop like any other.
         if (!conn.signal.aborted && !isTransient(err)) throw err;
       } finally {
+        clearTimeout(connectTimer);
         stop.signal.removeEventListener('abort', abortConn);
         conn.abort();
       }
