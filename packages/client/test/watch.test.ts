@@ -100,6 +100,28 @@ describe('watch', () => {
     expect(streams.slice(1).every((e) => Number(e.query.get('lastEventId')) > 0)).toBe(true);
   });
 
+  it('drops the events it already yielded when a stream replays them', async () => {
+    // A hop that loses the resume point (rewrites it to 0) on every reconnect: the server then
+    // replays the run from its first event, and only the client's own check keeps them out.
+    const forgetful = createClient({
+      baseUrl: proxy.url,
+      token: TOKEN,
+      fetch: (input, init) => {
+        const url = new URL(input);
+        if (url.pathname.endsWith('/events')) url.searchParams.set('lastEventId', '0');
+        return fetch(url, init);
+      },
+    });
+    const run = await x.runs.create({ executor: 'demo', tests: demoTests(10, 500), shards: 2 });
+    let results = 0;
+    const events = await collect(forgetful.runs.watch(run.id), (event) => {
+      if (event.type === 'result' && ++results === 4) proxy.cut();
+    });
+    expect(events.filter((e) => e.type === 'snapshot').length).toBeGreaterThanOrEqual(2);
+    expect(ids(events)).toEqual(oneTo(ids(events).length));
+    expect(events.filter((e) => e.type === 'result')).toHaveLength(10);
+  });
+
   it('replaces a connection that went silent without closing (idleTimeoutMs)', async () => {
     const run = await x.runs.create({ executor: 'demo', tests: demoTests(20, 150), shards: 2 });
     let frozen = false;
