@@ -87,7 +87,8 @@ export async function* watchRun(
         });
         clearTimeout(connectTimer);
         if (res.status === 401) {
-          await res.body?.cancel();
+          // Only frees the connection; a body that fails to cancel changes nothing here.
+          await res.body?.cancel().catch(() => {});
           tokens.invalidate();
           // An aged token (or a restarted api with a new secret): a new one at once. A token
           // minted a moment ago and refused is not a matter of age: back off.
