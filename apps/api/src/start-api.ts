@@ -58,7 +58,10 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   let accepting = true;
   const app = createApp({
     services,
-    signer: createStreamTokenSigner({ secret: config.streamTokenSecret }),
+    signer: createStreamTokenSigner({
+      secret: config.streamTokenSecret,
+      ttlMs: config.streamTokenTtlMs,
+    }),
     authenticate: createTokenAuthenticator(config.tokens),
     metrics,
     logger,

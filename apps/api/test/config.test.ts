@@ -34,6 +34,8 @@ describe('api configuration', () => {
     expect(c.devToken).toMatch(/^dev_/);
     expect(c.tokens).toEqual([{ workspace: 'dev', token: c.devToken }]);
     expect(c.streamTokenSecret.length).toBeGreaterThanOrEqual(32);
+    expect(c.streamTokenTtlMs).toBe(300_000);
+    expect(loadApiConfig({ STREAM_TOKEN_TTL_MS: '2000' }).streamTokenTtlMs).toBe(2_000);
   });
 
   it('switches to distributed mode when REDIS_URL is set, and then requires the rest', () => {
@@ -63,6 +65,9 @@ describe('api configuration', () => {
     ['SSE_STALL_TIMEOUT_MS', '5'],
     ['METRICS_PORT', 'nine'],
     ['METRICS_TOKEN', 'short'],
+    ['STREAM_TOKEN_TTL_MS', '999'],
+    ['STREAM_TOKEN_TTL_MS', '300001'],
+    ['STREAM_TOKEN_TTL_MS', '5m'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     const err = refusal({ ...(name === 'STREAM_TOKEN_SECRET' ? distributed : {}), [name]: value });
     expect(err.variable).toBe(name);

@@ -1,5 +1,6 @@
 import { integerEnv, optionalEnv, sharedEnvFields } from '@x/app-kit';
 import { z } from 'zod';
+import { MAX_STREAM_TOKEN_TTL_MS } from '../auth/stream-token.js';
 
 export type { LogLevel } from '@x/app-kit';
 
@@ -59,6 +60,10 @@ export const apiEnvSchema = z.object({
   DATA_DIR: optionalEnv(z.string().min(1)).transform((v) => v ?? './.data'),
   API_TOKENS: optionalEnv(apiTokens),
   STREAM_TOKEN_SECRET: optionalEnv(z.string().min(32, 'must be at least 32 characters')),
+  /** Stream-token lifetime, ms: at least 1 s (time to connect), at most the contract's 5 minutes. */
+  STREAM_TOKEN_TTL_MS: optionalEnv(integerEnv(1_000, MAX_STREAM_TOKEN_TTL_MS)).transform(
+    (v) => v ?? MAX_STREAM_TOKEN_TTL_MS,
+  ),
   X_PREFIX: sharedEnvFields.X_PREFIX,
   WORKER_CONCURRENCY: sharedEnvFields.WORKER_CONCURRENCY,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,

@@ -28,6 +28,8 @@ interface CommonConfig {
     /** `SSE_STALL_TIMEOUT_MS`: unsent bytes that do not drain this long cut the stream off. */
     readonly stallTimeoutMs: number;
   };
+  /** `STREAM_TOKEN_TTL_MS`: how long a stream token opens its run's events. */
+  readonly streamTokenTtlMs: number;
   /** Set when embedded mode generated a development token (main prints it). */
   readonly devToken: string | null;
 }
@@ -92,6 +94,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       maxPerWorkspace: e.SSE_MAX_STREAMS_PER_WORKSPACE,
       stallTimeoutMs: e.SSE_STALL_TIMEOUT_MS,
     },
+    streamTokenTtlMs: e.STREAM_TOKEN_TTL_MS,
     devToken,
   };
   if (e.REDIS_URL) {

@@ -1,0 +1,26 @@
+export type { EmittedRunEvent, ResultStatus, RunStatus } from '@x/protocol';
+export { type ClientOptions, createClient, type XClient } from './create-client.js';
+export type { FetchLike } from './http-transport.js';
+export type { IdentifiedRunEvent, RunEvent, SnapshotEvent } from './run-event.js';
+export type {
+  CreateRunBody,
+  DemoTest,
+  HttpMethod,
+  HttpTest,
+  Result,
+  Run,
+} from './run-types.js';
+export type {
+  CallOptions,
+  CreateRunOptions,
+  ListRunsOptions,
+  ResultsOptions,
+  RunsApi,
+} from './runs-api.js';
+export type { WatchOptions } from './watch/watch-run.js';
+export {
+  CLIENT_ERROR_CODES,
+  type ClientErrorCode,
+  XClientError,
+  type XClientErrorCode,
+} from './x-client-error.js';

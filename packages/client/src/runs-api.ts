@@ -1,0 +1,98 @@
+import type { RunStatus } from '@x/protocol';
+import type { HttpTransport } from './http-transport.js';
+import { paginate } from './paginate.js';
+import type { RunEvent } from './run-event.js';
+import type { CreateRunBody, Result, Run } from './run-types.js';
+import { type WatchOptions, watchRun } from './watch/watch-run.js';
+
+export interface CallOptions {
+  /** Aborts the request; the call rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface CreateRunOptions extends CallOptions {
+  /**
+   * Sent as the `Idempotency-Key` header, so that retrying a create that timed out cannot
+   * start a second run (once the server honours it). Any unique string, e.g. a UUID.
+   */
+  idempotencyKey?: string;
+}
+
+export interface ListRunsOptions extends CallOptions {
+  status?: RunStatus;
+  /** Runs fetched per request (1–200, server default 50). The iteration follows every page. */
+  limit?: number;
+}
+
+export interface ResultsOptions extends CallOptions {
+  /** Results fetched per request (1–1000, server default 200). The iteration follows every page. */
+  limit?: number;
+}
+
+/** `x.runs`: every call of `/api/v1/runs`. */
+export interface RunsApi {
+  /** `POST /runs`: creates and enqueues a run. */
+  create(body: CreateRunBody, opts?: CreateRunOptions): Promise<Run>;
+  /** `GET /runs/:id`. A run of another workspace is `not_found`. */
+  get(id: string, opts?: CallOptions): Promise<Run>;
+  /** `GET /runs`, newest first, page after page; `break` stops fetching. */
+  list(opts?: ListRunsOptions): AsyncIterable<Run>;
+  /** `GET /runs/:id/results`, in the order they were recorded, page after page. */
+  results(id: string, opts?: ResultsOptions): AsyncIterable<Result>;
+  /** `POST /runs/:id/abort`: idempotent; `conflict` if the run already completed or failed. */
+  abort(id: string, opts?: CallOptions): Promise<Run>;
+  /**
+   * The run's events, live, whatever happens to the connection: a `snapshot` opens each
+   * connection, then every event once, in order, until `done`. See {@link WatchOptions}.
+   */
+  watch(id: string, opts?: WatchOptions): AsyncIterable<RunEvent>;
+}
+
+const runPath = (id: string) => `/runs/${encodeURIComponent(id)}`;
+
+export function runsApi(http: HttpTransport): RunsApi {
+  return {
+    async create(body, opts = {}) {
+      const headers: Record<string, string> = {};
+      if (opts.idempotencyKey !== undefined) headers['idempotency-key'] = opts.idempotencyKey;
+      const res = await http.json<{ run: Run }>('/runs', {
+        method: 'POST',
+        body,
+        headers,
+        signal: opts.signal,
+      });
+      return res.run;
+    },
+    async get(id, opts = {}) {
+      return (await http.json<{ run: Run }>(runPath(id), { signal: opts.signal })).run;
+    },
+    list(opts = {}) {
+      return paginate(async (cursor) => {
+        const page = await http.json<{ runs: Run[]; nextCursor: string | null }>('/runs', {
+          query: { status: opts.status, limit: opts.limit, cursor },
+          signal: opts.signal,
+        });
+        return { items: page.runs, nextCursor: page.nextCursor };
+      });
+    },
+    results(id, opts = {}) {
+      return paginate(async (cursor) => {
+        const page = await http.json<{ results: Result[]; nextCursor: string | null }>(
+          `${runPath(id)}/results`,
+          { query: { limit: opts.limit, cursor }, signal: opts.signal },
+        );
+        return { items: page.results, nextCursor: page.nextCursor };
+      });
+    },
+    async abort(id, opts = {}) {
+      const res = await http.json<{ run: Run }>(`${runPath(id)}/abort`, {
+        method: 'POST',
+        signal: opts.signal,
+      });
+      return res.run;
+    },
+    watch(id, opts = {}) {
+      return watchRun(http, id, opts);
+    },
+  };
+}
