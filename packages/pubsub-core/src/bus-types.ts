@@ -1,5 +1,5 @@
+import type { Logger } from '@x/kernel';
 import type { ChannelContract } from './channel-contract.js';
-import type { Logger } from './logger.js';
 import type { BusMetrics } from './metrics.js';
 import type { BusState, Transport } from './transport.js';
 

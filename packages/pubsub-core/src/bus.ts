@@ -1,9 +1,9 @@
+import { silentLogger } from '@x/kernel';
 import { bindChannel, type ChannelEntry, type ChannelHost } from './bound-channel.js';
 import type { Bus, BusOptions, MessageMeta } from './bus-types.js';
 import type { ChannelContract } from './channel-contract.js';
 import type { DropReason } from './drop-reasons.js';
 import { decodeEnvelope } from './envelope.js';
-import { noopLogger } from './logger.js';
 import { type BusMetrics, emptyMetrics } from './metrics.js';
 import { createOrigin, ORIGIN_PATTERN } from './origin.js';
 import { PubSubError } from './pubsub-error.js';
@@ -45,7 +45,7 @@ export function createBus(opts: BusOptions): Bus {
   // Every bus its own origin (socket.io's adapters each draw a uid): echo suppression is per
   // bus, and no process-wide bookkeeping is needed to keep two buses hearing each other.
   const origin = opts.origin ?? createOrigin();
-  const logger = opts.logger ?? noopLogger;
+  const logger = opts.logger ?? silentLogger;
   const counters = emptyMetrics();
   const entries = new Map<string, ChannelEntry>();
   const stateListeners = new Set<(state: BusState) => void>();

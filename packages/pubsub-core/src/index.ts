@@ -1,4 +1,3 @@
-export { type BackoffOptions, backoffDelay } from './backoff.js';
 export { createBus } from './bus.js';
 export type {
   BoundChannel,
@@ -21,7 +20,6 @@ export {
 } from './channel-contract.js';
 export { DROP_REASONS, type DropReason } from './drop-reasons.js';
 export { type DecodeResult, decodeEnvelope, type Envelope, encodeEnvelope } from './envelope.js';
-export { type Logger, noopLogger } from './logger.js';
 export { type MemoryTransport, memoryTransport } from './memory-transport.js';
 export { type BusMetrics, emptyMetrics } from './metrics.js';
 export { createOrigin, ORIGIN_PATTERN, processOrigin } from './origin.js';

@@ -1,3 +1,5 @@
+import { XError } from '@x/kernel';
+
 export const PUBSUB_ERROR_CODES = [
   'connect_timeout',
   'connect_failed',
@@ -10,12 +12,6 @@ export const PUBSUB_ERROR_CODES = [
 export type PubSubErrorCode = (typeof PUBSUB_ERROR_CODES)[number];
 
 /** Every error @x/pubsub-core throws or rejects with. */
-export class PubSubError extends Error {
+export class PubSubError extends XError<PubSubErrorCode> {
   override readonly name = 'PubSubError';
-  readonly code: PubSubErrorCode;
-
-  constructor(code: PubSubErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

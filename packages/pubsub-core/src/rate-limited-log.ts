@@ -1,4 +1,4 @@
-import type { Logger } from './logger.js';
+import type { Logger } from '@x/kernel';
 
 export type LimitedLog = (key: string, level: 'warn' | 'error', obj: object, msg: string) => void;
 

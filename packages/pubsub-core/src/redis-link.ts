@@ -1,4 +1,4 @@
-import { type BackoffOptions, backoffDelay } from './backoff.js';
+import { type BackoffOptions, backoffDelay } from '@x/kernel';
 import { PubSubError } from './pubsub-error.js';
 import type { RedisPubSubClient } from './redis-client.js';
 import type { BusState, TransportLink, TransportSink } from './transport.js';

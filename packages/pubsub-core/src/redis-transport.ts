@@ -1,5 +1,5 @@
+import { type BackoffOptions, backoffDelay } from '@x/kernel';
 import { Redis } from 'ioredis';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { PubSubError } from './pubsub-error.js';
 import type { RedisPubSubClient } from './redis-client.js';
 import { RedisLink } from './redis-link.js';

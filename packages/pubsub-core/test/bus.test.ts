@@ -1,3 +1,4 @@
+import type { Logger } from '@x/kernel';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import {
@@ -5,7 +6,6 @@ import {
   createOrigin,
   defineChannel,
   encodeEnvelope,
-  type Logger,
   memoryTransport,
   ORIGIN_PATTERN,
   processOrigin,

@@ -21,10 +21,3 @@ export interface AbortStore {
   /** The run's status, or `undefined` when there is no such run. */
   getStatus(runId: string): Promise<RunStatus | undefined>;
 }
-
-/** Statuses an abort may move a run out of; every other status is terminal. */
-export const ABORTABLE_STATUSES = ['queued', 'running'] as const satisfies readonly RunStatus[];
-
-export function isAbortable(status: RunStatus): boolean {
-  return (ABORTABLE_STATUSES as readonly RunStatus[]).includes(status);
-}

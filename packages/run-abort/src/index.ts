@@ -1,5 +1,5 @@
 export type { RunAborterMetrics } from './abort-metrics.js';
-export { ABORTABLE_STATUSES, type AbortStore, isAbortable } from './abort-store.js';
+export type { AbortStore } from './abort-store.js';
 export { RECONCILE_TRIGGERS, type ReconcileTrigger } from './reconcile-loop.js';
 export {
   MAX_REASON_LENGTH,

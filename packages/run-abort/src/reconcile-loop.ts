@@ -1,4 +1,4 @@
-import type { Logger } from '@x/pubsub-core';
+import type { Logger } from '@x/kernel';
 import type { RunAborterMetrics } from './abort-metrics.js';
 import type { AbortStore } from './abort-store.js';
 import type { ShardRegistry } from './shard-registry.js';

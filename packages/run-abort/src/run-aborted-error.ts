@@ -1,3 +1,4 @@
+import { XError } from '@x/kernel';
 import type { RunStatus } from '@x/run-store';
 
 export const RUN_ABORTED_CODES = ['run_aborted', 'run_finished', 'run_not_found'] as const;
@@ -13,9 +14,8 @@ export type RunAbortedCode = (typeof RUN_ABORTED_CODES)[number];
  * `reason` of every AbortController signal the registry fires, so executors can tell an
  * abort from their own failures with `signal.reason instanceof RunAbortedError`.
  */
-export class RunAbortedError extends Error {
+export class RunAbortedError extends XError<RunAbortedCode> {
   override readonly name = 'RunAbortedError';
-  readonly code: RunAbortedCode;
   readonly runId: string;
   /** The run's status when known (`undefined` for `run_not_found`). */
   readonly status: RunStatus | undefined;
@@ -26,8 +26,7 @@ export class RunAbortedError extends Error {
     message: string,
     opts: { status?: RunStatus; cause?: unknown } = {},
   ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = code;
+    super(code, message, { cause: opts.cause, details: { runId } });
     this.runId = runId;
     this.status = opts.status;
   }

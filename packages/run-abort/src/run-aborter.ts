@@ -1,14 +1,12 @@
-import type { Bus, Logger, Subscription } from '@x/pubsub-core';
+import { canonicalUuid, type Logger } from '@x/kernel';
+import { LIVE_STATUSES } from '@x/protocol';
+import type { Bus, Subscription } from '@x/pubsub-core';
 import type { Run, RunStatus } from '@x/run-store';
 import { emptyMetrics, type RunAborterMetrics } from './abort-metrics.js';
-import { ABORTABLE_STATUSES, type AbortStore } from './abort-store.js';
+import type { AbortStore } from './abort-store.js';
 import { createReconcileLoop } from './reconcile-loop.js';
-import {
-  MAX_REASON_LENGTH,
-  type RunAbortMessage,
-  runAbortChannel,
-  runIdSchema,
-} from './run-abort-channel.js';
+import { MAX_REASON_LENGTH, type RunAbortMessage, runAbortChannel } from './run-abort-channel.js';
+import { RunAbortedError } from './run-aborted-error.js';
 import type { ShardRegistry } from './shard-registry.js';
 
 export interface RunAborterOptions {
@@ -172,13 +170,20 @@ export function createRunAborter(opts: RunAborterOptions): RunAborter {
   };
 
   return {
-    async abort(runId, reason) {
-      if (!runIdSchema.safeParse(runId).success)
-        throw new TypeError(`abort: runId must be a UUID, got ${JSON.stringify(runId)}`);
+    async abort(id, reason) {
+      // Shards are registered under the canonical (lower-case) id. A string that is not a
+      // UUID cannot name a run: not found, as the store would say.
+      const runId = canonicalUuid(id);
+      if (runId === undefined)
+        throw new RunAbortedError(
+          'run_not_found',
+          String(id),
+          `abort: no run ${JSON.stringify(id)}`,
+        );
       const why = clip(reason);
       counters.abortsRequested++;
       // The store stamps finishedAt and durationMs itself (its clock, not this replica's).
-      const { won, status, run } = await store.transition(runId, ABORTABLE_STATUSES, 'aborted', {
+      const { won, status, run } = await store.transition(runId, LIVE_STATUSES, 'aborted', {
         error: why,
       });
       if (!won && status !== 'aborted') {

@@ -1,4 +1,4 @@
-import type { Logger } from '@x/pubsub-core';
+import type { Logger } from '@x/kernel';
 import type { RunStatus } from '@x/run-store';
 import { RunAbortedError } from './run-aborted-error.js';
 

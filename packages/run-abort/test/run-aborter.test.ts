@@ -166,7 +166,10 @@ describe('abort', () => {
 
   it('refuses a non-UUID run id and clips a long reason to 500 characters', async () => {
     const a = await started(uniqueName('ra'));
-    await expect(a.aborter.abort('not-a-uuid', 'x')).rejects.toThrow(/runId must be a UUID/);
+    await expect(a.aborter.abort('not-a-uuid', 'x')).rejects.toMatchObject({
+      name: 'RunAbortedError',
+      code: 'run_not_found',
+    });
     const runId = await newRun();
     await a.aborter.abort(runId, 'r'.repeat(2_000));
     expect((await store.getRunById(runId))?.error).toHaveLength(500);

@@ -1,3 +1,5 @@
+import { XError } from '@x/kernel';
+
 export const RUN_STORE_ERROR_CODES = [
   /** The run (or its workspace) does not exist. */
   'not_found',
@@ -15,19 +17,6 @@ export const RUN_STORE_ERROR_CODES = [
 export type RunStoreErrorCode = (typeof RUN_STORE_ERROR_CODES)[number];
 
 /** The only error the run store throws; `code` says what went wrong, `cause` keeps the original. */
-export class RunStoreError extends Error {
+export class RunStoreError extends XError<RunStoreErrorCode> {
   override readonly name = 'RunStoreError';
-  readonly code: RunStoreErrorCode;
-  /** Extra machine-readable context (field name, run id, shard index). */
-  readonly details: Readonly<Record<string, unknown>> | undefined;
-
-  constructor(
-    code: RunStoreErrorCode,
-    message: string,
-    opts: { cause?: unknown; details?: Record<string, unknown> } = {},
-  ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.code = code;
-    this.details = opts.details;
-  }
 }

@@ -1,11 +1,8 @@
+import { isUuid } from '@x/kernel';
 import { RunStoreError } from './run-store-error.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A string that can be a run id; anything else cannot name a run. */
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
+// A string that can be a run id (anything else cannot name a run): the kernel's one check.
+export { isUuid };
 
 export function invalid(field: string, problem: string): RunStoreError {
   return new RunStoreError('invalid_input', `${field} ${problem}`, { details: { field } });

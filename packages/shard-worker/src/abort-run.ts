@@ -1,4 +1,5 @@
 import { abortReason, canonicalUuid, type Logger, silentLogger } from '@x/kernel';
+import type { RunAborter } from '@x/run-abort';
 import { type Run, type RunStatus, type RunStore, RunStoreError } from '@x/run-store';
 import type { StopReason } from '@x/stop-jobs';
 import type { CallbackOutbox } from './callback-outbox.js';
@@ -8,10 +9,7 @@ import type { ShardQueue } from './shard-queue.js';
 import { stopMessage } from './stop-message.js';
 
 /** The slice of @x/run-abort's `RunAborter` the use case uses: status write, local cancel, publish. */
-export interface AbortRunAborter {
-  /** `run`: the aborted run as the winning write returned it (a `RunStore` gives it). */
-  abort(runId: string, reason: string): Promise<{ won: boolean; status: RunStatus; run?: Run }>;
-}
+export type AbortRunAborter = Pick<RunAborter, 'abort'>;
 
 export interface AbortRunDeps {
   store: Pick<RunStore, 'getRunById'>;

@@ -1,6 +1,6 @@
+import { type Logger, silentLogger } from '@x/kernel';
 import { type Job, Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type Logger, silentLogger } from './logger.js';
 import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import { SHUTDOWN_REASON, type ShardConsumer, type ShardQueue, shardJobId } from './shard-queue.js';
 

@@ -1,10 +1,11 @@
+import { backoffDelay, type Logger, silentLogger } from '@x/kernel';
 import type { CallbackClaim, RunStore } from '@x/run-store';
 import {
   type CallbackRetryPolicy,
   type CallbackSender,
   DEFAULT_CALLBACK_RETRY,
 } from './callback-sender.js';
-import { type Logger, silentLogger } from './logger.js';
+import { ShardWorkerError } from './shard-worker-error.js';
 
 /** The slice of `RunStore` the outbox uses. */
 export type OutboxStore = Pick<
@@ -65,11 +66,10 @@ export interface CallbackOutbox {
 
 type Outcome = 'sent' | 'retry' | 'failed' | 'stale';
 
-function retryDelay(policy: CallbackRetryPolicy, attempt: number): number {
-  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  // Jitter spreads the retries of many callbacks that failed together (receiver outage).
-  return Math.round(exp * (0.8 + Math.random() * 0.4));
-}
+// Jitter (±20 %, the kernel's default) spreads the retries of many callbacks that failed
+// together (receiver outage).
+const retryDelay = (policy: CallbackRetryPolicy, attempt: number) =>
+  backoffDelay(attempt, { initialMs: policy.baseDelayMs, maxMs: policy.maxDelayMs });
 
 /**
  * Delivers one claimed callback and records the outcome: `sent`, or back to `pending` with a
@@ -154,7 +154,10 @@ export function createCallbackOutbox(opts: CallbackOutboxOptions): CallbackOutbo
     ['batchSize', batchSize, 1],
   ] as const) {
     if (!Number.isInteger(v) || v < min)
-      throw new RangeError(`callback outbox: ${name} must be an integer >= ${min}, got ${v}`);
+      throw new ShardWorkerError(
+        'invalid_option',
+        `callback outbox: ${name} must be an integer >= ${min}, got ${v}`,
+      );
   }
   const counters: CallbackOutboxMetrics = {
     sweeps: 0,
@@ -220,7 +223,13 @@ export function createCallbackOutbox(opts: CallbackOutboxOptions): CallbackOutbo
         failures++;
         logger.warn({ err, failures }, 'callback sweep failed; backing off');
         // The database is likely down: back off instead of hammering it every interval.
-        schedule(Math.min(intervalMs * 2 ** failures, Math.max(intervalMs, 60_000)));
+        schedule(
+          backoffDelay(failures + 1, {
+            initialMs: intervalMs,
+            maxMs: Math.max(intervalMs, 60_000),
+            jitter: 0,
+          }),
+        );
       },
     );
   };

@@ -1,8 +1,8 @@
+import { type Logger, silentLogger } from '@x/kernel';
 import { guardedRequest } from './guarded-request.js';
-import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
 import { checkOutboundUrl, type Resolver } from './outbound-guard.js';
 import { OutboundUrlError } from './outbound-url-error.js';
+import { ShardWorkerError } from './shard-worker-error.js';
 
 /** The JSON body of the completion callback. */
 export interface CallbackPayload {
@@ -87,7 +87,10 @@ export function createCallbackSender({
     ['retry.maxDelayMs', policy.maxDelayMs, policy.baseDelayMs],
   ] as const) {
     if (!Number.isInteger(value) || value < min)
-      throw new RangeError(`callback sender: ${name} must be an integer >= ${min}, got ${value}`);
+      throw new ShardWorkerError(
+        'invalid_option',
+        `callback sender: ${name} must be an integer >= ${min}, got ${value}`,
+      );
   }
   const counters: CallbackMetrics = { sent: 0, rejected: 0, refused: 0, errors: 0 };
   return {

@@ -1,3 +1,5 @@
+import { XError } from '@x/kernel';
+
 export const COORDINATOR_ERROR_CODES = [
   'unknown_executor',
   'invalid_input',
@@ -9,18 +11,17 @@ export type CoordinatorErrorCode = (typeof COORDINATOR_ERROR_CODES)[number];
  * A run the coordinator refused or could not enqueue; the message names the problem and
  * `field` the input field it is about (`shards`, `executor`, `tests.3`), when there is one.
  */
-export class CoordinatorError extends Error {
+export class CoordinatorError extends XError<CoordinatorErrorCode> {
   override readonly name = 'CoordinatorError';
-  readonly code: CoordinatorErrorCode;
   readonly field: string | undefined;
 
   constructor(
     code: CoordinatorErrorCode,
     message: string,
-    options?: { cause?: unknown; field?: string },
+    options: { cause?: unknown; field?: string } = {},
   ) {
-    super(message, options);
-    this.code = code;
-    this.field = options?.field;
+    const { field, cause } = options;
+    super(code, message, { cause, ...(field !== undefined && { details: { field } }) });
+    this.field = field;
   }
 }

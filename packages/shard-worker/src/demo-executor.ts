@@ -1,4 +1,4 @@
-import { abortableSleep, abortReason } from './abortable-sleep.js';
+import { abortReason, sleep } from '@x/kernel';
 import type { Executor } from './executor.js';
 import { type DemoTest, demoTestSchema, type TestResult } from './test-schemas.js';
 
@@ -22,7 +22,7 @@ export function demoExecutor(): Executor<DemoTest> {
       for (const { testId, test } of tests) {
         if (signal.aborted) throw abortReason(signal);
         const started = performance.now();
-        await abortableSleep(test.durationMs, signal);
+        await sleep(test.durationMs, { signal });
         if (test.failAttempts !== undefined && attempt <= test.failAttempts) {
           throw new DemoAttemptError(
             `${test.name} fails attempt ${attempt} of its first ${test.failAttempts}`,

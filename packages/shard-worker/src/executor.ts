@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { ShardWorkerError } from './shard-worker-error.js';
 import type { TestResult } from './test-schemas.js';
 
 /** One test handed to an executor: the id the coordinator gave it and its validated input. */
@@ -39,7 +40,11 @@ export interface ExecutorRegistry {
 export function createExecutorRegistry(executors: readonly Executor<unknown>[]): ExecutorRegistry {
   const byName = new Map<string, Executor>();
   for (const executor of executors) {
-    if (byName.has(executor.name)) throw new Error(`executor ${executor.name} registered twice`);
+    if (byName.has(executor.name))
+      throw new ShardWorkerError(
+        'duplicate_executor',
+        `executor ${executor.name} registered twice`,
+      );
     byName.set(executor.name, executor);
   }
   return {

@@ -1,7 +1,6 @@
-import { abortReason } from './abortable-sleep.js';
+import { abortReason, type Logger, silentLogger } from '@x/kernel';
 import type { Executor } from './executor.js';
 import { guardedRequest } from './guarded-request.js';
-import { type Logger, silentLogger } from './logger.js';
 import { checkOutboundUrl, type Resolver } from './outbound-guard.js';
 import { OutboundUrlError } from './outbound-url-error.js';
 import { type HttpTest, httpTestSchema, type TestResult } from './test-schemas.js';

@@ -8,7 +8,6 @@ export {
   type AbortRunUseCase,
   createAbortRun,
 } from './abort-run.js';
-export { abortableSleep } from './abortable-sleep.js';
 export { type BullmqShardQueueOptions, bullmqShardQueue } from './bullmq-shard-queue.js';
 export {
   type CallbackOutbox,
@@ -50,7 +49,6 @@ export {
 } from './executor.js';
 export { type HttpExecutorOptions, httpExecutor } from './http-executor.js';
 export { isBlockedAddress } from './ip-ranges.js';
-export { type Logger, silentLogger } from './logger.js';
 export { memoryShardQueue } from './memory-shard-queue.js';
 export {
   assertPublicUrl,
@@ -67,12 +65,7 @@ export {
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
 export { type Partitionable, partition } from './partition.js';
-export {
-  EMITTED_TYPES,
-  type EmittedType,
-  type RunEventsSink,
-  type SinkEvent,
-} from './run-events-sink.js';
+export type { RunEventsSink, SinkEvent } from './run-events-sink.js';
 export type { SiblingAborter } from './run-outcome.js';
 export {
   createRunStopService,
@@ -98,6 +91,11 @@ export {
   shardJobId,
 } from './shard-queue.js';
 export { createShardWorker, type ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
+export {
+  SHARD_WORKER_ERROR_CODES,
+  ShardWorkerError,
+  type ShardWorkerErrorCode,
+} from './shard-worker-error.js';
 export { stopMessage } from './stop-message.js';
 export {
   type DemoTest,

@@ -1,3 +1,4 @@
+import { backoffDelay } from '@x/kernel';
 import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import {
   SHUTDOWN_REASON,
@@ -78,7 +79,12 @@ export function memoryShardQueue(): ShardQueue {
           if (entry.attemptsMade >= entry.options.attempts) {
             finish(entry);
           } else {
-            const delay = entry.options.backoffMs * 2 ** (entry.attemptsMade - 1);
+            // BullMQ's exponential backoff, no jitter: the same delays in both queues.
+            const delay = backoffDelay(entry.attemptsMade, {
+              initialMs: entry.options.backoffMs,
+              maxMs: Number.MAX_SAFE_INTEGER,
+              jitter: 0,
+            });
             delayed.set(entry.id, entry);
             entry.timer = setTimeout(() => {
               delayed.delete(entry.id);

@@ -1,3 +1,5 @@
+import { XError } from '@x/kernel';
+
 export const OUTBOUND_URL_ERROR_CODES = [
   'invalid_url',
   'protocol',
@@ -17,19 +19,17 @@ export const ADDRESS_NOT_ALLOWED = 'address not allowed';
  * An outbound URL (http test, callback) refused by the outbound-address guard. `message` may
  * be shown to the caller; `detail` (the resolved address, the DNS error) is for logs only.
  */
-export class OutboundUrlError extends Error {
+export class OutboundUrlError extends XError<OutboundUrlErrorCode> {
   override readonly name = 'OutboundUrlError';
-  readonly code: OutboundUrlErrorCode;
   /** What an operator needs to see; never returned to the caller. Defaults to `message`. */
   readonly detail: string;
 
   constructor(
     code: OutboundUrlErrorCode,
     message: string,
-    options?: { cause?: unknown; detail?: string },
+    options: { cause?: unknown; detail?: string } = {},
   ) {
-    super(message, options);
-    this.code = code;
-    this.detail = options?.detail ?? message;
+    super(code, message, { cause: options.cause });
+    this.detail = options.detail ?? message;
   }
 }

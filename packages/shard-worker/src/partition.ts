@@ -1,3 +1,4 @@
+import { CoordinatorError } from './coordinator-error.js';
 /** The part of a test the partitioner looks at. */
 export interface Partitionable {
   durationMs?: number | undefined;
@@ -15,7 +16,11 @@ export interface Partitionable {
  */
 export function partition(tests: readonly Partitionable[], shardCount: number): number[][] {
   if (!Number.isInteger(shardCount) || shardCount < 1) {
-    throw new RangeError(`shardCount must be a positive integer, got ${shardCount}`);
+    throw new CoordinatorError(
+      'invalid_input',
+      `shards must be a positive integer, got ${shardCount}`,
+      { field: 'shards' },
+    );
   }
   const count = Math.max(1, Math.min(shardCount, tests.length));
   const shards: number[][] = Array.from({ length: count }, () => []);

@@ -1,5 +1,5 @@
+import { backoffDelay, sleep } from '@x/kernel';
 import { RunStoreError } from '@x/run-store';
-import { abortableSleep } from './abortable-sleep.js';
 
 export interface RetryWhileUnavailableOptions {
   /** Stops waiting (the last error is thrown) when this aborts: a shutdown. */
@@ -23,18 +23,23 @@ export async function retryWhileUnavailable<T>(
   opts: RetryWhileUnavailableOptions,
 ): Promise<T> {
   const giveUpAt = Date.now() + (opts.deadlineMs ?? 600_000);
-  let waitMs = opts.firstWaitMs ?? 500;
-  for (;;) {
+  // Doubling waits, no jitter: one worker retrying its own write has no herd to spread.
+  const backoff = {
+    initialMs: opts.firstWaitMs ?? 500,
+    maxMs: opts.maxWaitMs ?? 15_000,
+    jitter: 0,
+  };
+  for (let attempt = 1; ; attempt++) {
+    const waitMs = backoffDelay(attempt, backoff);
     try {
       return await write();
     } catch (err) {
       const unavailable = err instanceof RunStoreError && err.code === 'unavailable';
       if (!unavailable || opts.signal.aborted || Date.now() + waitMs > giveUpAt) throw err;
       opts.onRetry?.(err, waitMs);
-      await abortableSleep(waitMs, opts.signal).catch(() => {
+      await sleep(waitMs, { signal: opts.signal }).catch(() => {
         throw err;
       });
-      waitMs = Math.min(waitMs * 2, opts.maxWaitMs ?? 15_000);
     }
   }
 }

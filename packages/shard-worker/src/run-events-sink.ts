@@ -1,10 +1,9 @@
-import { EMITTED_EVENT_TYPES, type EmittedEventType, type RunEventPayloads } from '@x/protocol';
-import type { Logger } from './logger.js';
+import type { Logger } from '@x/kernel';
+import type { EmittedEventType as EmittedType, RunEventPayloads } from '@x/protocol';
+import type { RunEvents } from '@x/sse-relay';
 
 // The event types and payloads are @x/protocol's: a payload that does not fit its type does
 // not compile, here or at any emit call site.
-export const EMITTED_TYPES = EMITTED_EVENT_TYPES;
-export type EmittedType = EmittedEventType;
 
 /** One event of a batch: a union keyed on `type`, each with its own payload. */
 export type SinkEvent = {
@@ -16,21 +15,13 @@ const sinkEvent = <T extends EmittedType>(type: T, payload: RunEventPayloads[T])
   // TypeScript cannot see that `{ type: T; payload: RunEventPayloads[T] }` is a union member.
   ({ type, payload }) as SinkEvent;
 
-/** The slice of `@x/sse-relay`'s `RunEvents` this package uses; a `RunEvents` satisfies it. */
-export interface RunEventsSink {
-  emit<T extends EmittedType>(
-    runId: string,
-    type: T,
-    payload: RunEventPayloads[T],
-  ): Promise<number>;
-  /**
-   * When present, several events of one run go out in one call (consecutive seqs, in order);
-   * without it they are emitted one after the other.
-   */
-  emitMany?(runId: string, events: readonly SinkEvent[]): Promise<number[]>;
-  /** When present, a redelivered shard can tell whether its run's `done` went out. */
-  lastEvent?(runId: string): Promise<{ type: string } | undefined>;
-}
+/**
+ * The slice of `@x/sse-relay`'s `RunEvents` this package uses. `emitMany` (several events of
+ * one run in one call) and `lastEvent` (did this run's `done` go out?) are optional: without
+ * them events go out one by one and a redelivered shard cannot tell.
+ */
+export type RunEventsSink = Pick<RunEvents, 'emit'> &
+  Partial<Pick<RunEvents, 'emitMany' | 'lastEvent'>>;
 
 /**
  * Emits run events without letting an event failure undo durable work: the database is the

@@ -1,15 +1,14 @@
+import type { Logger } from '@x/kernel';
+import { LIVE_STATUSES } from '@x/protocol';
+import type { RunAborter } from '@x/run-abort';
 import type { Run, RunStore } from '@x/run-store';
 import { deliverOwnCallback } from './callback-outbox.js';
 import type { CallbackSender } from './callback-sender.js';
-import type { Logger } from './logger.js';
 import type { SafeEmit, SafeEmitMany, SinkEvent } from './run-events-sink.js';
 import type { ShardWorkerMetrics } from './worker-metrics.js';
 
 /** The slice of `@x/run-abort`'s `RunAborter` used to stop a failed run's siblings. */
-export interface SiblingAborter {
-  abortLocal(runId: string, reason: string): number;
-  broadcast(runId: string, reason: string): void;
-}
+export type SiblingAborter = Pick<RunAborter, 'abortLocal' | 'broadcast'>;
 
 export interface OutcomeDeps {
   store: RunStore;
@@ -121,7 +120,7 @@ export async function failRun(
   runId: string,
   error: string,
 ): Promise<void> {
-  const { won, status, run } = await deps.store.transition(runId, ['queued', 'running'], 'failed', {
+  const { won, status, run } = await deps.store.transition(runId, LIVE_STATUSES, 'failed', {
     error,
   });
   // Status is written, so this is abortLocal + broadcast rather than the aborter's abort.

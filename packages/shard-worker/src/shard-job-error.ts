@@ -1,3 +1,5 @@
+import { XError } from '@x/kernel';
+
 export const SHARD_JOB_ERROR_CODES = ['aborted', 'invalid_job', 'requeue'] as const;
 export type ShardJobErrorCode = (typeof SHARD_JOB_ERROR_CODES)[number];
 
@@ -7,14 +9,8 @@ export type ShardJobErrorCode = (typeof SHARD_JOB_ERROR_CODES)[number];
  * - `invalid_job`: the job's payload is unusable; retrying cannot help.
  * - `requeue`: put the job back without spending an attempt (worker shutting down).
  */
-export class ShardJobError extends Error {
+export class ShardJobError extends XError<ShardJobErrorCode> {
   override readonly name = 'ShardJobError';
-  readonly code: ShardJobErrorCode;
-
-  constructor(code: ShardJobErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
 /**

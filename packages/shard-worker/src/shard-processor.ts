@@ -1,3 +1,4 @@
+import type { ShardRegistry } from '@x/run-abort';
 import { isTerminal, type NewResult, type RunStatus, type RunStore } from '@x/run-store';
 import type { ExecutorRegistry, ExecutorTest } from './executor.js';
 import { retryWhileUnavailable } from './retry-while-unavailable.js';
@@ -19,9 +20,7 @@ import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-sc
  * aborted is cancelled by `registry.register`, so no separate start check is needed.
  */
 export type ProcessorAborter = SiblingAborter;
-export interface ProcessorRegistry {
-  register(runId: string, shardIndex: number | null, cancel: (reason: string) => void): () => void;
-}
+export type ProcessorRegistry = Pick<ShardRegistry, 'register'>;
 
 export interface ProcessorDeps extends OutcomeDeps {
   store: RunStore;

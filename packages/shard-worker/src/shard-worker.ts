@@ -1,7 +1,7 @@
+import { type Logger, silentLogger } from '@x/kernel';
 import type { RunStore } from '@x/run-store';
 import type { CallbackSender } from './callback-sender.js';
 import type { ExecutorRegistry } from './executor.js';
-import { type Logger, silentLogger } from './logger.js';
 import { type RunEventsSink, safeBatchEmitter, safeEmitter } from './run-events-sink.js';
 import { failRun, type OutcomeDeps } from './run-outcome.js';
 import {

@@ -1,31 +1,35 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import {
-  abortableSleep,
-  demoExecutor,
-  httpExecutor,
-  partition,
-  type TestResult,
-} from '../src/index.js';
+import { demoExecutor, httpExecutor, partition, type TestResult } from '../src/index.js';
 
 const run = { id: 'r', workspaceId: 'w', executor: 'demo' };
 
 describe('demo executor', () => {
-  it('wakes on the abort itself, not on a later timer', async () => {
+  it('stops a test on the abort itself, not on a later timer, with the abort’s reason', async () => {
     const controller = new AbortController();
-    let woke = false;
-    const sleeping = abortableSleep(10_000, controller.signal).catch(() => {
-      woke = true;
-    });
+    let stoppedWith: unknown;
+    const running = demoExecutor()
+      .execute({
+        run,
+        shardIndex: 0,
+        tests: [{ testId: 't0', test: { name: 'long', durationMs: 600_000 } }],
+        attempt: 1,
+        signal: controller.signal,
+        emit: () => {},
+      })
+      .catch((e: unknown) => {
+        stoppedWith = e;
+      });
     await new Promise((r) => setTimeout(r, 5));
-    controller.abort('stop');
-    // The abort listener rejects the sleep synchronously, so it settles in the microtasks that
-    // follow, before the event loop reaches any timer or I/O callback (setImmediate runs after
-    // those): "within 1 ms of the signal" without timing anything on a loaded machine.
+    const reason = new Error('stop');
+    controller.abort(reason);
+    // The kernel's sleep rejects from the abort listener, so the test settles in the
+    // microtasks that follow, before the event loop reaches any timer or I/O callback
+    // (setImmediate runs after those): "within 1 ms" without timing a loaded machine.
     await new Promise((r) => setImmediate(r));
-    expect(woke).toBe(true);
-    await sleeping;
+    expect(stoppedWith).toBe(reason);
+    await running;
   });
   it('reports outcomes and fails its first failAttempts attempts', async () => {
     const exec = demoExecutor();

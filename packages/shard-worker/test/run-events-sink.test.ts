@@ -1,6 +1,6 @@
+import { silentLogger } from '@x/kernel';
 import type { RunEvents } from '@x/sse-relay';
 import { expect, expectTypeOf, it } from 'vitest';
-import { silentLogger } from '../src/logger.js';
 import {
   orderedEmitter,
   type RunEventsSink,

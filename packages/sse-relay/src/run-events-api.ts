@@ -1,4 +1,5 @@
-import type { Bus, Logger } from '@x/pubsub-core';
+import type { Logger } from '@x/kernel';
+import type { Bus } from '@x/pubsub-core';
 import type { EventLog } from './event-log.js';
 import type { ListenEndReason } from './listener-entry.js';
 import type { EmittedEventType, RunEvent, RunEventPayloads } from './run-event-types.js';

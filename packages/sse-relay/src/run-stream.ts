@@ -1,4 +1,5 @@
-import type { Logger, Subscription } from '@x/pubsub-core';
+import { backoffDelay, type Logger } from '@x/kernel';
+import type { Subscription } from '@x/pubsub-core';
 import type { EventLog, StoredEvent } from './event-log.js';
 import type { ListenEndReason, ListenerEntry } from './listener-entry.js';
 import { RUN_EVENT_PAYLOAD_SCHEMAS, type RunEvent, runEventOf } from './run-event-types.js';
@@ -178,7 +179,11 @@ export class RunStream {
       this.syncFailures++;
       this.deps.logger?.warn({ err: error, runId: this.runId }, 'sse-relay: history read failed');
       // Back off while the log is unreachable; the reconnect hook syncs again anyway.
-      const delay = Math.min(this.deps.gapTimeoutMs * 2 ** this.syncFailures, MAX_SYNC_BACKOFF_MS);
+      const delay = backoffDelay(this.syncFailures + 1, {
+        initialMs: this.deps.gapTimeoutMs,
+        maxMs: MAX_SYNC_BACKOFF_MS,
+        jitter: 0,
+      });
       if (this.pending.size > 0) this.armGapTimer(delay);
     }
   }

@@ -1,7 +1,8 @@
-import type { Logger } from '@x/pubsub-core';
+import type { Logger } from '@x/kernel';
 import { type Request, type Response, Router } from 'express';
 import { armGrace, finishFromSnapshot, sweepFinished } from './finish-stream.js';
 import type { RunEvents } from './run-events-api.js';
+import { RunEventsError } from './run-events-error.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
 import { parseEventsRequest } from './sse-request.js';
 import { type StreamCap, StreamSlots } from './stream-slots.js';
@@ -105,7 +106,10 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     ['statusCheckMs', statusCheckMs],
   ] as const) {
     if (!Number.isInteger(value) || value < 1)
-      throw new RangeError(`createSseRouter: ${name} must be a positive integer, got ${value}`);
+      throw new RunEventsError(
+        'invalid_option',
+        `createSseRouter: ${name} must be a positive integer, got ${value}`,
+      );
   }
   const counters: SseRouterMetrics = {
     connections: 0,

@@ -1,5 +1,5 @@
+import type { Logger } from '@x/kernel';
 import type { Redis } from 'ioredis';
-import type { Logger } from './logger.js';
 import type { StopService } from './stop-service.js';
 
 export interface StopJobsConsumerOptions {

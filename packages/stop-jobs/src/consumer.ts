@@ -1,5 +1,5 @@
+import { backoffDelay, silentLogger, sleep } from '@x/kernel';
 import type { Redis } from 'ioredis';
-import { backoffDelay, sleep } from './backoff.js';
 import type { ResolvedOptions, StopJobsConsumerOptions } from './consumer-options.js';
 import {
   type BatchContext,
@@ -9,7 +9,6 @@ import {
   prepareBatch,
 } from './handle-batch.js';
 import { createLease } from './lease.js';
-import { silentLogger } from './logger.js';
 import { createMetrics, type StopJobsMetrics, snapshotMetrics } from './metrics.js';
 import {
   errorMessage,
@@ -218,12 +217,13 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
           }
         }
         metrics.errors.redis++;
-        const delay = backoffDelay(failures++, opts.backoff.initialMs, opts.backoff.maxMs);
+        const delay = backoffDelay(++failures, opts.backoff);
         opts.logger.error(
           { err: errorMessage(error), retryInMs: delay },
           'stop-jobs consumer error',
         );
-        await sleep(delay, stopping.signal);
+        // An abort here is the consumer stopping: the loop condition ends it.
+        await sleep(delay, { signal: stopping.signal }).catch(() => {});
       }
     }
     await finishCommit();

@@ -1,11 +1,12 @@
+import type { Logger } from '@x/kernel';
 import type { Redis } from 'ioredis';
 import { batchDeadline, callService } from './call-service.js';
 import { decodeStopJob, encodeDeadStopJob, fieldsToRecord } from './codec.js';
 import { runCommitScript } from './commit-script.js';
-import type { Logger } from './logger.js';
 import { metricErrorCode, observeBatch, type StopJobsMetrics } from './metrics.js';
 import { parsePendingCount, type RawEntry } from './redis-replies.js';
 import type { StopJobResultFields } from './schemas.js';
+import { StopJobsError } from './stop-jobs-error.js';
 import { clip, type StopJob, type StopService } from './stop-service.js';
 import type { StopJobsStreams } from './stream-names.js';
 
@@ -152,7 +153,10 @@ async function commit(ctx: BatchContext, entries: RawEntry[], slots: (Slot | und
     if (slot === undefined || slot === 'retry') continue;
     // The script acknowledges each result's source_entry_id: it must be this entry's id.
     if (slot.result.source_entry_id !== entries[index]!.id) {
-      throw new Error(`result for ${entries[index]!.id} names ${slot.result.source_entry_id}`);
+      throw new StopJobsError(
+        'unexpected_reply',
+        `result for ${entries[index]!.id} names ${slot.result.source_entry_id}`,
+      );
     }
     published.push(slot.result);
     if (slot.dead) dead.push(slot.dead);

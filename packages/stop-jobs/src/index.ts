@@ -17,7 +17,6 @@ export {
   type StopOutcome,
   type StopReason,
 } from './kinds.js';
-export type { Logger } from './logger.js';
 export { BATCH_SIZE_BUCKETS, type MetricErrorCode, type StopJobsMetrics } from './metrics.js';
 export { type RequestStopOptions, requestStop } from './request-stop.js';
 export {

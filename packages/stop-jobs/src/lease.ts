@@ -1,5 +1,5 @@
+import type { Logger } from '@x/kernel';
 import type { Redis } from 'ioredis';
-import type { Logger } from './logger.js';
 import type { StopJobsMetrics } from './metrics.js';
 import { errorMessage } from './redis-replies.js';
 

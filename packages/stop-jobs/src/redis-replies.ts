@@ -1,3 +1,4 @@
+import { StopJobsError } from './stop-jobs-error.js';
 /** One stream entry as Redis returns it; `fields` is null once the entry was deleted. */
 export interface RawEntry {
   id: string;
@@ -19,7 +20,7 @@ export function parseReadReply(reply: unknown): RawEntry[] {
     const first = Object.values(reply as Record<string, unknown>)[0];
     return parseEntries(first);
   }
-  throw new TypeError(`unexpected XREADGROUP reply: ${typeof reply}`);
+  throw new StopJobsError('unexpected_reply', `unexpected XREADGROUP reply: ${typeof reply}`);
 }
 
 /** Parses XAUTOCLAIM: `[nextCursor, entries, deletedIds]` (Redis ≥ 7). */
@@ -29,7 +30,7 @@ export function parseAutoclaimReply(reply: unknown): {
   deleted: string[];
 } {
   if (!Array.isArray(reply) || reply.length < 2) {
-    throw new TypeError('unexpected XAUTOCLAIM reply');
+    throw new StopJobsError('unexpected_reply', 'unexpected XAUTOCLAIM reply');
   }
   const deleted = Array.isArray(reply[2]) ? (reply[2] as unknown[]).map(String) : [];
   return { cursor: String(reply[0]), entries: parseEntries(reply[1]), deleted };

@@ -1,13 +1,14 @@
-export const STOP_JOBS_ERROR_CODES = ['invalid_job', 'invalid_options', 'closed'] as const;
+import { XError } from '@x/kernel';
+
+export const STOP_JOBS_ERROR_CODES = [
+  'invalid_job',
+  'invalid_options',
+  'closed',
+  'unexpected_reply',
+] as const;
 export type StopJobsErrorCode = (typeof STOP_JOBS_ERROR_CODES)[number];
 
 /** Thrown for a stop job that does not match the contract, or for bad consumer options. */
-export class StopJobsError extends Error {
+export class StopJobsError extends XError<StopJobsErrorCode> {
   override readonly name = 'StopJobsError';
-  readonly code: StopJobsErrorCode;
-
-  constructor(code: StopJobsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -1,43 +1,25 @@
-export const API_ERROR_CODES = [
-  'invalid_input',
-  'unauthorized',
-  'not_found',
-  'conflict',
-  'payload_too_large',
-  'unsupported_media_type',
-  'rate_limited',
-  'service_unavailable',
-  'internal',
-] as const;
-export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+import { XError } from '@x/kernel';
+import { API_ERROR_STATUS, type ApiErrorBody, type ApiErrorCode } from '@x/protocol';
 
-const STATUS: Record<ApiErrorCode, number> = {
-  invalid_input: 400,
-  unauthorized: 401,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  service_unavailable: 503,
-  internal: 500,
-};
+// The codes and their HTTP statuses are the wire contract: defined once, in @x/protocol.
+export { API_ERROR_CODES, type ApiErrorCode } from '@x/protocol';
 
 /** An error meant for the client: rendered as `{error: {code, message, details?}}`. */
-export class ApiError extends Error {
+export class ApiError extends XError<ApiErrorCode> {
   override readonly name = 'ApiError';
-  readonly code: ApiErrorCode;
   readonly status: number;
-  readonly details: unknown;
 
-  constructor(code: ApiErrorCode, message: string, details?: unknown, options?: ErrorOptions) {
-    super(message, options);
-    this.code = code;
-    this.status = STATUS[code];
-    this.details = details;
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    details?: Readonly<Record<string, unknown>>,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, { cause: options?.cause, details });
+    this.status = API_ERROR_STATUS[code];
   }
 
-  toJSON(): { error: { code: ApiErrorCode; message: string; details?: unknown } } {
+  toJSON(): ApiErrorBody {
     return {
       error: {
         code: this.code,

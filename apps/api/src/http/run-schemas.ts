@@ -1,3 +1,4 @@
+import { RUN_STATUSES } from '@x/protocol';
 import {
   demoTestSchema,
   httpTestSchema,
@@ -64,12 +65,9 @@ const limit = (max: number, dflt: number) =>
 const cursor = z.string().min(1).max(512).optional();
 
 export const listRunsQuerySchema = z.object({
-  status: z.enum(['queued', 'running', 'completed', 'failed', 'aborted']).optional(),
+  status: z.enum(RUN_STATUSES).optional(),
   limit: limit(200, 50),
   cursor,
 });
 
 export const resultsQuerySchema = z.object({ limit: limit(1000, 200), cursor });
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
