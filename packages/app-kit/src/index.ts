@@ -23,3 +23,4 @@ export {
   SHUTDOWN_SIGNALS,
   type ShutdownSignal,
 } from './process-lifecycle.js';
+export { type SideListener, type SideRoute, startSideListener } from './side-listener.js';

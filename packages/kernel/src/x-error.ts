@@ -12,9 +12,8 @@ export interface XErrorOptions {
  *
  * @example
  * export const STORE_ERROR_CODES = ['not_found', 'unavailable'] as const;
- * export class StoreError extends XError<(typeof STORE_ERROR_CODES)[number]> {
- *   override readonly name = 'StoreError';
- * }
+ * export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
+ * export class StoreError extends XError.named('StoreError')<StoreErrorCode> {}
  */
 export class XError<Code extends string> extends Error {
   readonly code: Code;
@@ -24,5 +23,16 @@ export class XError<Code extends string> extends Error {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.details = opts.details;
+  }
+
+  /**
+   * The base of an error class that adds nothing but its `name`:
+   * `class StoreError extends XError.named('StoreError')<StoreErrorCode> {}`. A class that
+   * carries more (its own fields, another constructor) extends `XError` itself.
+   */
+  static named(name: string) {
+    return class Named<Code extends string> extends XError<Code> {
+      override readonly name: string = name;
+    };
   }
 }

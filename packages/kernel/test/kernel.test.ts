@@ -75,3 +75,14 @@ describe('XError', () => {
     expect('cause' in new DemoError('a', 'no cause')).toBe(false);
   });
 });
+
+describe('XError.named', () => {
+  class NamedError extends XError.named('NamedError')<'x' | 'y'> {}
+  it('gives a subclass its name and keeps code, details and cause', () => {
+    const e = new NamedError('y', 'named', { details: { a: 1 } });
+    expect(e).toBeInstanceOf(XError);
+    expect(e).toMatchObject({ name: 'NamedError', code: 'y', message: 'named' });
+    expect(e.details).toEqual({ a: 1 });
+    expect(String(e)).toBe('NamedError: named');
+  });
+});

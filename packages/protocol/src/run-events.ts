@@ -1,19 +1,7 @@
 import { z } from 'zod';
 import { RESULT_STATUSES, RUN_STATUSES } from './run-status.js';
 
-/** Every frame type a client can see; `snapshot` is produced by the SSE router, never emitted. */
-export const RUN_EVENT_TYPES = [
-  'snapshot',
-  'status',
-  'shard',
-  'result',
-  'progress',
-  'log',
-  'done',
-] as const;
-export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
-
-/** The types a producer emits (every frame type but `snapshot`). */
+/** The types a producer emits: every frame type but `snapshot`. */
 export const EMITTED_EVENT_TYPES = [
   'status',
   'shard',
@@ -21,8 +9,15 @@ export const EMITTED_EVENT_TYPES = [
   'progress',
   'log',
   'done',
-] as const satisfies readonly RunEventType[];
+] as const;
 export type EmittedEventType = (typeof EMITTED_EVENT_TYPES)[number];
+
+/**
+ * Every frame type a client can see, in the order a stream can carry them; `snapshot` is
+ * produced by the SSE router (first frame of a connection), never emitted.
+ */
+export const RUN_EVENT_TYPES = ['snapshot', ...EMITTED_EVENT_TYPES] as const;
+export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
 
 /** A shard's lifecycle as `shard` events report it. */
 export const SHARD_STATES = ['started', 'completed', 'retrying', 'failed'] as const;

@@ -12,6 +12,4 @@ export const PUBSUB_ERROR_CODES = [
 export type PubSubErrorCode = (typeof PUBSUB_ERROR_CODES)[number];
 
 /** Every error @x/pubsub-core throws or rejects with. */
-export class PubSubError extends XError<PubSubErrorCode> {
-  override readonly name = 'PubSubError';
-}
+export class PubSubError extends XError.named('PubSubError')<PubSubErrorCode> {}

@@ -1,4 +1,5 @@
-import type { Run, RunStatus } from '@x/run-store';
+import type { RunStatus } from '@x/protocol';
+import type { Run } from '@x/run-store';
 
 /**
  * The slice of `@x/run-store`'s `RunStore` this package uses; a `RunStore` satisfies it

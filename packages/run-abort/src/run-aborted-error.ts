@@ -1,5 +1,5 @@
 import { XError } from '@x/kernel';
-import type { RunStatus } from '@x/run-store';
+import type { RunStatus } from '@x/protocol';
 
 export const RUN_ABORTED_CODES = ['run_aborted', 'run_finished', 'run_not_found'] as const;
 /**

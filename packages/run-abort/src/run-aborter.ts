@@ -1,7 +1,8 @@
 import { canonicalUuid, type Logger } from '@x/kernel';
+import type { RunStatus } from '@x/protocol';
 import { LIVE_STATUSES } from '@x/protocol';
 import type { Bus, Subscription } from '@x/pubsub-core';
-import type { Run, RunStatus } from '@x/run-store';
+import type { Run } from '@x/run-store';
 import { emptyMetrics, type RunAborterMetrics } from './abort-metrics.js';
 import type { AbortStore } from './abort-store.js';
 import { createReconcileLoop } from './reconcile-loop.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '@x/kernel';
-import type { RunStatus } from '@x/run-store';
+import type { RunStatus } from '@x/protocol';
 import { RunAbortedError } from './run-aborted-error.js';
 
 /**

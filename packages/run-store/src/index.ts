@@ -5,17 +5,8 @@ export { type OpenPostgresOptions, openPostgres } from './open-postgres.js';
 export {
   CALLBACK_STATES,
   type CallbackState,
-  isRunStatus,
-  isTerminal,
-  LIVE_STATUSES,
-  RESULT_STATUSES,
-  type ResultStatus,
-  RUN_STATUSES,
-  type RunStatus,
   SHARD_STATUSES,
   type ShardStatus,
-  TERMINAL_STATUSES,
-  type TerminalStatus,
 } from './run-status.js';
 export { createRunStore } from './run-store.js';
 export { RUN_STORE_ERROR_CODES, RunStoreError, type RunStoreErrorCode } from './run-store-error.js';

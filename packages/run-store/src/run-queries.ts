@@ -1,3 +1,4 @@
+import { isRunStatus } from '@x/protocol';
 import type { Kysely } from 'kysely';
 import {
   decodeResultCursor,
@@ -7,7 +8,6 @@ import {
 } from './cursor.js';
 import { guarded } from './map-error.js';
 import { type RunRow, rowToResult, rowToRun } from './row-mapping.js';
-import { isRunStatus } from './run-status.js';
 import type { Database } from './schema.js';
 import { createRunSql } from './sql/create-run.js';
 import { resultsPageSql } from './sql/read-results.js';

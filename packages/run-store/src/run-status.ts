@@ -1,15 +1,5 @@
-// The run and result statuses are part of the wire contract: defined once, in @x/protocol.
-export {
-  isRunStatus,
-  isTerminal,
-  LIVE_STATUSES,
-  RESULT_STATUSES,
-  type ResultStatus,
-  RUN_STATUSES,
-  type RunStatus,
-  TERMINAL_STATUSES,
-  type TerminalStatus,
-} from '@x/protocol';
+// The run and result statuses are part of the wire contract: defined once, in @x/protocol
+// (import them from there). These two are the store's own.
 
 /** Lifecycle of one shard row: `pending` until a worker records an attempt, `completed` once. */
 export const SHARD_STATUSES = ['pending', 'running', 'completed'] as const;

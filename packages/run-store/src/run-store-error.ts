@@ -17,6 +17,4 @@ export const RUN_STORE_ERROR_CODES = [
 export type RunStoreErrorCode = (typeof RUN_STORE_ERROR_CODES)[number];
 
 /** The only error the run store throws; `code` says what went wrong, `cause` keeps the original. */
-export class RunStoreError extends XError<RunStoreErrorCode> {
-  override readonly name = 'RunStoreError';
-}
+export class RunStoreError extends XError.named('RunStoreError')<RunStoreErrorCode> {}

@@ -1,5 +1,6 @@
+import type { ResultStatus, RunStatus } from '@x/protocol';
 import type { ColumnType, Generated } from 'kysely';
-import type { CallbackState, ResultStatus, RunStatus, ShardStatus } from './run-status.js';
+import type { CallbackState, ShardStatus } from './run-status.js';
 
 /** A column the database fills in on insert (defaults) but that reads back as `T`. */
 type Defaulted<T> = ColumnType<T, T | undefined, T>;

@@ -1,4 +1,4 @@
-import { isRunStatus, RESULT_STATUSES, type RunStatus } from './run-status.js';
+import { isRunStatus, RESULT_STATUSES, type RunStatus } from '@x/protocol';
 import type { CreateRunParams } from './sql/create-run.js';
 import type { NewResult, ShardStats } from './types/run.js';
 import type { CreateRunInput } from './types/run-queries.js';

@@ -1,15 +1,13 @@
+import { isTerminal, type RunStatus, TERMINAL_STATUSES } from '@x/protocol';
 import { postgres, type TestDatabase } from '@x/testkit';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRunStore,
   type Database,
-  isTerminal,
   migrate,
   openPostgres,
-  type RunStatus,
   type RunStore,
-  TERMINAL_STATUSES,
 } from '../src/index.js';
 import { complete, markRunning, resultCount, runInput, shardRows, shuffle } from './helpers.js';
 

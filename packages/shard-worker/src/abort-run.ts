@@ -1,6 +1,6 @@
 import { abortReason, canonicalUuid, type Logger, silentLogger } from '@x/kernel';
 import type { RunAborter } from '@x/run-abort';
-import { type Run, type RunStatus, type RunStore, RunStoreError } from '@x/run-store';
+import { type Run, type RunStore, RunStoreError } from '@x/run-store';
 import type { StopReason } from '@x/stop-jobs';
 import type { CallbackOutbox } from './callback-outbox.js';
 import type { RunEventsSink } from './run-events-sink.js';

@@ -9,9 +9,7 @@ export type ShardJobErrorCode = (typeof SHARD_JOB_ERROR_CODES)[number];
  * - `invalid_job`: the job's payload is unusable; retrying cannot help.
  * - `requeue`: put the job back without spending an attempt (worker shutting down).
  */
-export class ShardJobError extends XError<ShardJobErrorCode> {
-  override readonly name = 'ShardJobError';
-}
+export class ShardJobError extends XError.named('ShardJobError')<ShardJobErrorCode> {}
 
 /**
  * Failures no retry can fix: the run is over (`aborted`) or the job can never run

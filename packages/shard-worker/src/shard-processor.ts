@@ -1,5 +1,6 @@
+import { isTerminal, type RunStatus } from '@x/protocol';
 import type { ShardRegistry } from '@x/run-abort';
-import { isTerminal, type NewResult, type RunStatus, type RunStore } from '@x/run-store';
+import type { NewResult, RunStore } from '@x/run-store';
 import type { ExecutorRegistry, ExecutorTest } from './executor.js';
 import { retryWhileUnavailable } from './retry-while-unavailable.js';
 import { orderedEmitter, type SafeEmitMany } from './run-events-sink.js';

@@ -7,6 +7,4 @@ export type ShardWorkerErrorCode = (typeof SHARD_WORKER_ERROR_CODES)[number];
  * A programming error in how the package is wired: an option out of range, an executor
  * registered twice. Thrown at construction, never while runs execute.
  */
-export class ShardWorkerError extends XError<ShardWorkerErrorCode> {
-  override readonly name = 'ShardWorkerError';
-}
+export class ShardWorkerError extends XError.named('ShardWorkerError')<ShardWorkerErrorCode> {}

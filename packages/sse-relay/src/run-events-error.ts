@@ -10,6 +10,4 @@ export const RUN_EVENTS_ERROR_CODES = [
 export type RunEventsErrorCode = (typeof RUN_EVENTS_ERROR_CODES)[number];
 
 /** Thrown by `RunEvents.emit` / `listen` with a code naming the problem. */
-export class RunEventsError extends XError<RunEventsErrorCode> {
-  override readonly name = 'RunEventsError';
-}
+export class RunEventsError extends XError.named('RunEventsError')<RunEventsErrorCode> {}

@@ -9,6 +9,4 @@ export const STOP_JOBS_ERROR_CODES = [
 export type StopJobsErrorCode = (typeof STOP_JOBS_ERROR_CODES)[number];
 
 /** Thrown for a stop job that does not match the contract, or for bad consumer options. */
-export class StopJobsError extends XError<StopJobsErrorCode> {
-  override readonly name = 'StopJobsError';
-}
+export class StopJobsError extends XError.named('StopJobsError')<StopJobsErrorCode> {}

@@ -1,5 +1,5 @@
+import type { RunStatus } from '@x/protocol';
 import type { Kysely } from 'kysely';
-import type { RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
 import { firstRow } from './statement.js';
 

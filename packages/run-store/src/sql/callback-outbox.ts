@@ -1,5 +1,6 @@
+import type { RunStatus } from '@x/protocol';
 import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { CallbackState, RunStatus } from '../run-status.js';
+import type { CallbackState } from '../run-status.js';
 import type { Database } from '../schema.js';
 
 /**

@@ -1,6 +1,6 @@
+import { LIVE_STATUSES, type RunStatus, TERMINAL_STATUSES } from '@x/protocol';
 import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
-import { LIVE_STATUSES, type RunStatus, TERMINAL_STATUSES } from '../run-status.js';
 import type { Database } from '../schema.js';
 import { pendingCallbackSets } from './callback-outbox.js';
 

@@ -1,6 +1,6 @@
+import { isTerminal, type RunStatus } from '@x/protocol';
 import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
-import { isTerminal, type RunStatus } from '../run-status.js';
 import type { Database } from '../schema.js';
 import type { TransitionFields } from '../types/run-queries.js';
 import { pendingCallbackSets } from './callback-outbox.js';

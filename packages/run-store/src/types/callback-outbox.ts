@@ -1,4 +1,5 @@
-import type { CallbackState, RunStatus } from '../run-status.js';
+import type { RunStatus } from '@x/protocol';
+import type { CallbackState } from '../run-status.js';
 
 /** The JSON body of a completion callback, read from the run when it is claimed. */
 export interface CallbackPayload {

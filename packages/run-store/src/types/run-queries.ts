@@ -1,4 +1,4 @@
-import type { RunStatus } from '../run-status.js';
+import type { RunStatus } from '@x/protocol';
 import type { Run, RunResult } from './run.js';
 
 export interface CreateRunInput {

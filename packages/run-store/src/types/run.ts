@@ -1,4 +1,4 @@
-import type { ResultStatus, RunStatus } from '../run-status.js';
+import type { ResultStatus, RunStatus } from '@x/protocol';
 
 /** A run as the API and the workers see it. */
 export interface Run {
