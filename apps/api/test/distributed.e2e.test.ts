@@ -1,11 +1,5 @@
-import {
-  postgres,
-  startRedis,
-  type TestDatabase,
-  type TestRedis,
-  uniqueName,
-  waitFor,
-} from '@x/testkit';
+import type { TestDatabase, TestRedis } from '@x/testkit';
+import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, demoTests, type RunBody } from './support/api-client.js';
 import { type CallbackReceiver, callbackReceiver } from './support/callback-receiver.js';

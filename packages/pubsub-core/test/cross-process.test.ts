@@ -1,12 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import {
-  type NodeProcess,
-  spawnNode,
-  startRedis,
-  type TestRedis,
-  uniqueName,
-  waitFor,
-} from '@x/testkit';
+import type { NodeProcess, TestRedis } from '@x/testkit';
+import { spawnNode, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { BusMetrics } from '../src/index.js';
 

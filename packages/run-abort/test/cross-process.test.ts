@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createRunStore, migrate, openPostgres, type RunStore } from '@x/run-store';
-import {
-  type NodeProcess,
-  postgres,
-  spawnNode,
-  startRedis,
-  type TestDatabase,
-  type TestRedis,
-  uniqueName,
-} from '@x/testkit';
+import type { NodeProcess, TestDatabase, TestRedis } from '@x/testkit';
+import { postgres, spawnNode, startRedis, uniqueName } from '@x/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const fixture = fileURLToPath(new URL('./fixtures/replica.ts', import.meta.url));

@@ -7,14 +7,8 @@ import {
   redisTransport,
 } from '@x/pubsub-core';
 import { createRunStore, migrate, openPostgres, type RunStore } from '@x/run-store';
-import {
-  postgres,
-  startRedis,
-  type TestDatabase,
-  type TestRedis,
-  uniqueName,
-  waitFor,
-} from '@x/testkit';
+import type { TestDatabase, TestRedis } from '@x/testkit';
+import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {

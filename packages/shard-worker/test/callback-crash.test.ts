@@ -1,14 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import {
-  type NodeProcess,
-  postgres,
-  spawnNode,
-  startRedis,
-  type TestDatabase,
-  type TestRedis,
-  uniqueName,
-  waitFor,
-} from '@x/testkit';
+import type { NodeProcess, TestDatabase, TestRedis } from '@x/testkit';
+import { postgres, spawnNode, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CallbackReceiver, callbackReceiver } from './callback-receiver.js';
 import { createStack, type Stack } from './fixtures/stack.js';

@@ -1,22 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventLog, StoredEvent } from '@x/sse-relay';
+import type { CallbackPayload } from '../src/index.js';
 
 export interface CallbackServer {
   url: string;
   host: string;
   /** runId -> bodies received */
-  received: Map<
-    string,
-    {
-      runId: string;
-      status: string;
-      passed: number;
-      failed: number;
-      total: number;
-      error: string | null;
-    }[]
-  >;
+  received: Map<string, CallbackPayload[]>;
   hits: number;
   close(): Promise<void>;
 }

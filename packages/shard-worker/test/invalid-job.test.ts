@@ -1,12 +1,6 @@
 import type { RunStore } from '@x/run-store';
-import {
-  postgres,
-  startRedis,
-  type TestDatabase,
-  type TestRedis,
-  uniqueName,
-  waitFor,
-} from '@x/testkit';
+import type { TestDatabase, TestRedis } from '@x/testkit';
+import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ShardJobData } from '../src/index.js';
 import { createStack, type Stack } from './fixtures/stack.js';

@@ -9,14 +9,8 @@ import {
   type StopJobsConsumer,
   stopJobsStreams,
 } from '@x/stop-jobs';
-import {
-  postgres,
-  startRedis,
-  type TestDatabase,
-  type TestRedis,
-  uniqueName,
-  waitFor,
-} from '@x/testkit';
+import type { TestDatabase, TestRedis } from '@x/testkit';
+import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStack, type Stack } from './fixtures/stack.js';

@@ -9,15 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeHeapSnapshot } from 'node:v8';
-import { createBus, redisTransport } from '@x/pubsub-core';
 import express from 'express';
-import { Redis } from 'ioredis';
+import { type RelayModule, redisRelayApp } from '../test/fixtures/redis-relay-app.js';
 
 // The package as it ships (tsc output, built by idle-memory.ts into RELAY_BUILD): under tsx the
 // source would carry esbuild's keepNames wrappers, an own `name` property on every closure.
-const { createRunEvents, createSseRouter, redisEventLog } = (await import(
-  process.env.RELAY_BUILD!
-)) as typeof import('../src/index.js');
+const relayBuild = (await import(process.env.RELAY_BUILD!)) as RelayModule;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc: readings without a forced GC are noise');
@@ -45,23 +42,11 @@ if (process.env.MODE === 'bare' || process.env.MODE === 'express') {
   }
   connections = () => ({ connections: open.size, listeners: open.size });
 } else {
-  const url = process.env.REDIS_URL!;
-  const prefix = process.env.X_PREFIX!;
-  const redis = new Redis(url);
-  const bus = createBus({ transport: redisTransport({ url }), prefix });
-  await bus.ready();
-  const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }) });
-  const runOf = async (runId: string): Promise<Record<string, string> | undefined> => {
-    const run: Record<string, string> = await redis.hgetall(`${prefix}:testrun:${runId}`);
-    return run.workspaceId ? { id: runId, ...run } : undefined;
-  };
-  const router = createSseRouter({
-    events,
-    authorize: async (req, runId) => (await runOf(runId))?.workspaceId === req.get('x-workspace'),
-    snapshot: runOf,
-  });
-  const app = express();
-  app.use(router);
+  const { app, router, events } = await redisRelayApp(
+    relayBuild,
+    process.env.REDIS_URL!,
+    process.env.X_PREFIX!,
+  );
   server = createServer(app);
   connections = () => ({
     connections: router.metrics().connections,

@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import {
-  type NodeProcess,
-  spawnNode,
-  startRedis,
-  type TestRedis,
-  uniqueName,
-  waitFor,
-} from '@x/testkit';
+import type { NodeProcess, TestRedis } from '@x/testkit';
+import { spawnNode, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type StopJobsMetrics, stopJobsStreams } from '../src/index.js';
