@@ -66,6 +66,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     metrics,
     logger,
     sse,
+    limits: system.limits,
     ...(ownMetricsPort ? {} : { serveMetrics }),
     accepting: () => accepting,
   });

@@ -68,6 +68,9 @@ describe('api configuration', () => {
     ['STREAM_TOKEN_TTL_MS', '999'],
     ['STREAM_TOKEN_TTL_MS', '300001'],
     ['STREAM_TOKEN_TTL_MS', '5m'],
+    ['RATE_LIMIT_CREATES_PER_MIN', '-1'],
+    ['RATE_LIMIT_CREATES_PER_MIN', 'many'],
+    ['RATE_LIMIT_REQUESTS_PER_S', '1.5'],
   ])('refuses %s=%s with a message naming it', (name, value) => {
     const err = refusal({ ...(name === 'STREAM_TOKEN_SECRET' ? distributed : {}), [name]: value });
     expect(err.variable).toBe(name);

@@ -46,7 +46,12 @@ beforeAll(async () => {
   });
   redirectorHost = `localhost:${await listen(redirector)}`;
   // Only the redirector is allowed: the redirect target (loopback) must stay unreachable.
-  ctx = await startInProcessApi({ HTTP_ALLOWED_HOSTS: redirectorHost });
+  ctx = await startInProcessApi({
+    HTTP_ALLOWED_HOSTS: redirectorHost,
+    // The fuzz suites send hundreds of requests a second from one workspace: limits are
+    // tested in rate-limits.test.ts.
+    RATE_LIMIT_REQUESTS_PER_S: '0',
+  });
 });
 
 afterAll(async () => {

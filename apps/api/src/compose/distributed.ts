@@ -2,6 +2,7 @@ import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
 import { createAbortRun, createCoordinator } from '@x/shard-worker';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
+import { workspaceLimits } from '../http/workspace-limits.js';
 import { withDurableStop } from './durable-stop.js';
 import { outboundChecker } from './outbound-check.js';
 import type { System } from './system.js';
@@ -41,6 +42,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
   return {
     mode: 'distributed',
     events,
+    limits: workspaceLimits(config.rateLimits, { redis, prefix: config.prefix }),
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),

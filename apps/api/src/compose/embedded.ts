@@ -13,6 +13,7 @@ import {
 import { createRunEvents, memoryEventLog } from '@x/sse-relay';
 import type { Logger } from 'pino';
 import type { EmbeddedConfig } from '../config/load-config.js';
+import { workspaceLimits } from '../http/workspace-limits.js';
 import { outboundChecker } from './outbound-check.js';
 import type { System } from './system.js';
 
@@ -70,6 +71,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   return {
     mode: 'embedded',
     events,
+    limits: workspaceLimits(config.rateLimits, undefined),
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),

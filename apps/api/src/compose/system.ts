@@ -1,12 +1,15 @@
 import type { MetricsFn } from '@x/app-kit';
 import type { RunEvents } from '@x/sse-relay';
 import type { ApiServices } from '../http/api-services.js';
+import type { WorkspaceLimits } from '../http/workspace-limits.js';
 
 /** Everything main wires into the HTTP layer, whichever the mode. */
 export interface System {
   readonly mode: 'embedded' | 'distributed';
   readonly services: ApiServices;
   readonly events: RunEvents;
+  /** Per-workspace request limits: shared through Redis in a fleet, in memory embedded. */
+  readonly limits: WorkspaceLimits;
   /** Package counters to expose on /metrics, by component name. */
   readonly metricsSources: readonly (readonly [string, MetricsFn])[];
   /** Stops taking new work (embedded: the in-process worker drains its shards). */

@@ -81,6 +81,10 @@ export const apiEnvSchema = z.object({
   SSE_MAX_STREAMS_PER_WORKSPACE: optionalEnv(integerEnv(1, 1_000_000)).transform((v) => v ?? 100),
   /** A stream whose unsent bytes do not drain for this long is cut off (it resumes). Default 30 s. */
   SSE_STALL_TIMEOUT_MS: optionalEnv(integerEnv(100, 3_600_000)).transform((v) => v ?? 30_000),
+  /** `POST /runs` per workspace per minute, across the fleet. Default 600; 0 turns it off. */
+  RATE_LIMIT_CREATES_PER_MIN: optionalEnv(integerEnv(0, 10_000_000)).transform((v) => v ?? 600),
+  /** `/api/v1` requests per workspace per second, across the fleet. Default 200; 0 turns it off. */
+  RATE_LIMIT_REQUESTS_PER_S: optionalEnv(integerEnv(0, 10_000_000)).transform((v) => v ?? 200),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

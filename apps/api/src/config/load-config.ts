@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, parseEnv } from '@x/app-kit';
+import type { RateLimitSettings } from '../http/workspace-limits.js';
 import { apiEnvSchema, type LogLevel, type WorkspaceToken } from './env-schema.js';
 
 interface CommonConfig {
@@ -28,6 +29,8 @@ interface CommonConfig {
     /** `SSE_STALL_TIMEOUT_MS`: unsent bytes that do not drain this long cut the stream off. */
     readonly stallTimeoutMs: number;
   };
+  /** Per-workspace request limits (429 `rate_limited` past them). */
+  readonly rateLimits: RateLimitSettings;
   /** `STREAM_TOKEN_TTL_MS`: how long a stream token opens its run's events. */
   readonly streamTokenTtlMs: number;
   /** Set when embedded mode generated a development token (main prints it). */
@@ -93,6 +96,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       maxStreams: e.SSE_MAX_STREAMS,
       maxPerWorkspace: e.SSE_MAX_STREAMS_PER_WORKSPACE,
       stallTimeoutMs: e.SSE_STALL_TIMEOUT_MS,
+    },
+    rateLimits: {
+      createsPerMinute: e.RATE_LIMIT_CREATES_PER_MIN,
+      requestsPerSecond: e.RATE_LIMIT_REQUESTS_PER_S,
     },
     streamTokenTtlMs: e.STREAM_TOKEN_TTL_MS,
     devToken,

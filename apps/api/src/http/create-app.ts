@@ -10,7 +10,9 @@ import { errorHandler, notFoundHandler } from './error-handler.js';
 import { eventsGuard } from './events-guard.js';
 import { noSniffNoStore, requestLog, requireBearer, requireJsonBody } from './middleware.js';
 import { protocolModule } from './protocol-module.js';
+import { rateLimit } from './rate-limit.js';
 import { runsRouter } from './runs-router.js';
+import type { WorkspaceLimits } from './workspace-limits.js';
 
 export interface AppOptions {
   services: ApiServices;
@@ -22,6 +24,8 @@ export interface AppOptions {
   sse: RequestHandler;
   /** `GET /metrics` on this port; undefined when it has a listener of its own (METRICS_PORT). */
   serveMetrics?: MetricsHandler;
+  /** Per-workspace request limits, consulted once the caller's workspace is known. */
+  limits: WorkspaceLimits;
   /** False once shutdown began: /readyz answers 503 so load balancers drain this replica. */
   accepting: () => boolean;
 }
@@ -95,8 +99,12 @@ export function createApp(opts: AppOptions): Express {
     res.locals.mount = req.baseUrl;
     next();
   });
-  api.get('/runs/:id/events', eventsGuard({ signer, authenticate, metrics }), opts.sse);
-  api.use(requireBearer(authenticate, metrics));
+  const limited = { onLimited: (limit: string) => metrics.rateLimited.inc({ limit }), logger };
+  const perSecond = rateLimit('requests', opts.limits.requests, limited);
+  api.get('/runs/:id/events', eventsGuard({ signer, authenticate, metrics }), perSecond, opts.sse);
+  api.use(requireBearer(authenticate, metrics), perSecond);
+  // Checked before the body is read: a refused create costs no parsing.
+  api.post('/runs', rateLimit('creates', opts.limits.creates, limited));
   api.use(requireJsonBody, express.json({ limit: '1mb', strict: true, type: 'application/json' }));
   api.use(runsRouter(services, signer, metrics));
   app.use('/api/v1', api);

@@ -10,6 +10,8 @@ export interface ApiMetrics {
   readonly runsCreated: Counter<'executor'>;
   readonly abortsRequested: Counter<'result'>;
   readonly authFailures: Counter<'kind'>;
+  /** Requests refused by a per-workspace rate limit. */
+  readonly rateLimited: Counter<'limit'>;
   /** Adds a package's `metrics()` object as `x_<component>_stat{stat}`. */
   addSource(component: string, read: MetricsFn): void;
 }
@@ -54,6 +56,12 @@ export function createApiMetrics(): ApiMetrics {
       name: 'x_auth_failures_total',
       help: 'Refused credentials (missing, invalid bearer token, invalid stream token)',
       labelNames: ['kind'] as const,
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'x_rate_limited_total',
+      help: 'Requests answered 429 by a per-workspace rate limit (creates, requests)',
+      labelNames: ['limit'] as const,
       registers,
     }),
     addSource: (component, read) => registerPackageMetrics(registry, component, read),
