@@ -49,7 +49,7 @@ describe('process lifecycle', () => {
     });
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toEqual([
-      expect.stringMatching(/^invalid configuration: REDIS_CLUSTER_NODES /),
+      expect.stringMatching(/^invalid configuration: REDIS_CLUSTER_NODES[: ]/),
     ]);
   });
 
