@@ -35,7 +35,7 @@ export interface RequestStopOptions {
  * const entryId = await requestStop(redis, { prefix: 'x' }, { runId, reason: 'user_request', requestedBy: 'ws_1' });
  */
 export async function requestStop(
-  redis: Pick<StopJobsRedis, 'call' | 'isCluster'>,
+  redis: Pick<StopJobsRedis, 'call'> & { readonly isCluster?: boolean },
   opts: RequestStopOptions,
   job: { runId: string; reason: StopReason; requestedBy?: string; requestedAtMs?: number },
 ): Promise<string> {
