@@ -32,10 +32,9 @@ export {
   type RedisCommandClient,
 } from './redis-clients.js';
 export { clusterNodesEnv, parseClusterNodes } from './redis-cluster-nodes.js';
-export {
-  type ClusterStartupNode,
-  REDIS_TARGET_VARIABLES,
-  type RedisTarget,
+export type {
+  ClusterStartupNode,
+  RedisTarget,
 } from './redis-target.js';
 export { redisTargetFromEnv, redisTargetVariable } from './redis-target-from-env.js';
 export { type SideListener, type SideRoute, startSideListener } from './side-listener.js';

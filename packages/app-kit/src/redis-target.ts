@@ -22,6 +22,3 @@ export type RedisTarget =
       /** `AUTH` password of `redis://:pass@…` entries. */
       readonly password?: string;
     };
-
-/** The variables that name a Redis, for the messages that mention them. */
-export const REDIS_TARGET_VARIABLES = ['REDIS_URL', 'REDIS_CLUSTER_NODES'] as const;
