@@ -51,6 +51,53 @@ describe('api configuration', () => {
     }
   });
 
+  it('switches to distributed mode on a Redis Cluster when REDIS_CLUSTER_NODES is set', () => {
+    const { REDIS_URL: _, ...rest } = distributed;
+    const c = loadApiConfig({ ...rest, REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:7000' });
+    expect(c).toMatchObject({
+      mode: 'distributed',
+      host: '0.0.0.0',
+      redis: {
+        kind: 'cluster',
+        nodes: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: '10.0.0.2', port: 7000 },
+        ],
+        tls: false,
+      },
+    });
+    expect(loadApiConfig(distributed)).toMatchObject({
+      redis: { kind: 'single', url: distributed.REDIS_URL },
+    });
+    const err = refusal({ REDIS_CLUSTER_NODES: '10.0.0.1:7000' });
+    expect(err.variable).toBe('DATABASE_URL');
+    expect(err.message).toContain('DATABASE_URL is required when REDIS_CLUSTER_NODES is set');
+  });
+
+  it.each([
+    [
+      'both set',
+      { ...distributed, REDIS_CLUSTER_NODES: '10.0.0.1:7000' },
+      'and REDIS_URL are both set',
+    ],
+    ['malformed', { REDIS_CLUSTER_NODES: '10.0.0.1' }, 'entry 1 must be host:port'],
+    [
+      'a password in a bad list',
+      { REDIS_CLUSTER_NODES: 'rediss://:hunter2@h:1/3' },
+      'entry 1 must not name a database',
+    ],
+  ])(
+    'refuses REDIS_CLUSTER_NODES %s with one line naming it, never echoing it',
+    (_what, env, phrase) => {
+      const err = refusal(env);
+      expect(err.variable).toBe('REDIS_CLUSTER_NODES');
+      expect(err.message).toMatch(/^invalid configuration: REDIS_CLUSTER_NODES /);
+      expect(err.message).toContain(phrase);
+      expect(err.message).not.toContain('hunter2');
+      expect(err.message).not.toContain('\n');
+    },
+  );
+
   it.each([
     // The shared fields (X_PREFIX, REDIS_URL, host lists, …) are tested in @x/app-kit;
     // LOG_LEVEL stands here for "the api reads them".
@@ -115,6 +162,39 @@ describe('api configuration', () => {
     });
     expect(c.httpAllowedHosts).toEqual(['example.com', 'localhost:8080']);
     expect(c.tokens.map((t) => t.workspace)).toEqual(['a', 'b']);
+  });
+
+  it.each([
+    [
+      'REDIS_URL together with REDIS_CLUSTER_NODES',
+      { REDIS_URL: 'redis://127.0.0.1:1' },
+      / and REDIS_URL are both set; /,
+    ],
+    // Until issue 16 part 2: refused at start, before any connection, rather than failing later.
+    [
+      'a Redis Cluster (its event log and queue are not ready)',
+      { REDIS_URL: '' },
+      /: the event log and the BullMQ shard queue do not run on a Redis Cluster yet/,
+    ],
+  ])('refuses %s at start: exit code 2, one line', (_what, extra, line) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', API_MAIN], {
+      env: {
+        ...process.env,
+        ...distributed,
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: 'postgres://u:p@127.0.0.1:1/x',
+        REDIS_CLUSTER_NODES: '127.0.0.1:1,127.0.0.1:2',
+        ...extra,
+      },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(`^invalid configuration: REDIS_CLUSTER_NODES${line.source}`),
+      ),
+    ]);
   });
 
   it('makes the process exit with code 2 and one line naming the variable', () => {

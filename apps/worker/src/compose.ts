@@ -26,7 +26,7 @@ export interface WorkerSystem {
  */
 export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<WorkerSystem> {
   const core = await buildDistributedCore({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     databaseUrl: config.databaseUrl,
     prefix: config.prefix,
     logger,

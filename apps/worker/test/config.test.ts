@@ -31,9 +31,44 @@ describe('worker configuration', () => {
     });
   });
 
-  it('requires REDIS_URL and DATABASE_URL (the worker exists only in distributed mode)', () => {
-    expect(refusal({ DATABASE_URL: base.DATABASE_URL }).variable).toBe('REDIS_URL');
+  it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {
+    const noRedis = refusal({ DATABASE_URL: base.DATABASE_URL });
+    expect(noRedis.variable).toBe('REDIS_URL');
+    expect(noRedis.message).toContain('REDIS_URL or REDIS_CLUSTER_NODES is required');
     expect(refusal({ REDIS_URL: base.REDIS_URL }).variable).toBe('DATABASE_URL');
+    expect(refusal({ REDIS_CLUSTER_NODES: 'h:7000' }).variable).toBe('DATABASE_URL');
+  });
+
+  it('takes a Redis Cluster from REDIS_CLUSTER_NODES, one server from REDIS_URL', () => {
+    expect(loadWorkerConfig(base).redis).toEqual({ kind: 'single', url: base.REDIS_URL });
+    const cluster = loadWorkerConfig({
+      DATABASE_URL: base.DATABASE_URL,
+      REDIS_CLUSTER_NODES: 'rediss://:pw@a.example:6380,rediss://:pw@b.example:6380',
+    });
+    expect(cluster.redis).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'a.example', port: 6380 },
+        { host: 'b.example', port: 6380 },
+      ],
+      tls: true,
+      password: 'pw',
+    });
+  });
+
+  it.each([
+    ['both set', { ...base, REDIS_CLUSTER_NODES: 'h:7000' }, 'and REDIS_URL are both set'],
+    [
+      'malformed',
+      { DATABASE_URL: base.DATABASE_URL, REDIS_CLUSTER_NODES: 'h:7000,,' },
+      'entry 2 is empty',
+    ],
+  ])('refuses REDIS_CLUSTER_NODES %s with one line naming it', (_what, env, phrase) => {
+    const err = refusal(env);
+    expect(err.variable).toBe('REDIS_CLUSTER_NODES');
+    expect(err.message).toMatch(/^invalid configuration: REDIS_CLUSTER_NODES /);
+    expect(err.message).toContain(phrase);
+    expect(err.message).not.toContain('\n');
   });
 
   it.each([
@@ -44,6 +79,20 @@ describe('worker configuration', () => {
     const err = refusal({ ...base, [name]: value });
     expect(err.variable).toBe(name);
     expect(err.message).not.toContain('\n');
+  });
+
+  it('refuses REDIS_URL together with REDIS_CLUSTER_NODES at start: exit code 2, one line', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN], {
+      env: { ...process.env, ...base, REDIS_CLUSTER_NODES: '127.0.0.1:1' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^invalid configuration: REDIS_CLUSTER_NODES and REDIS_URL are both set; /,
+      ),
+    ]);
   });
 
   it('makes the process exit with code 2 and one line naming the variable', () => {

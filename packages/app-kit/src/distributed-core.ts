@@ -1,4 +1,4 @@
-import { type Bus, createBus, redisTransport } from '@x/pubsub-core';
+import { type Bus, createBus } from '@x/pubsub-core';
 import {
   createRunAborter,
   createShardRegistry,
@@ -8,11 +8,15 @@ import {
 import { createRunStore, migrate, openPostgres, type RunStore } from '@x/run-store';
 import { type BullmqShardQueueOptions, bullmqShardQueue } from '@x/shard-worker';
 import { createRunEvents, type RunEvents, redisEventLog } from '@x/sse-relay';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { refuseClusterUntilReady } from './cluster-gate.js';
+import { createPubSubTransport, createRedisClient } from './redis-clients.js';
+import type { RedisTarget } from './redis-target.js';
 
 export interface DistributedCoreOptions {
-  readonly redisUrl: string;
+  /** `REDIS_URL` or `REDIS_CLUSTER_NODES`, as `redisTargetFromEnv` read them. */
+  readonly redis: RedisTarget;
   readonly databaseUrl: string;
   /** The deployment's `X_PREFIX`: channels, event streams and BullMQ keys. */
   readonly prefix: string;
@@ -42,22 +46,21 @@ export interface DistributedCore {
 }
 
 /**
- * A fleet replica's core, as both apps build it: one Redis client (commands fail after two
- * retries instead of queueing forever while Redis is down, so a request errors rather than
- * hangs), migrated PostgreSQL, the Redis pub/sub bus, the Redis event history, the BullMQ
+ * A fleet replica's core, as both apps build it: one Redis client from `createRedisClient`
+ * (on one server, commands fail after two retries instead of queueing forever while Redis is
+ * down, so a request errors rather than hangs), migrated PostgreSQL, the Redis pub/sub bus, the Redis event history, the BullMQ
  * shard queue and a run aborter with its shard registry.
  */
 export async function buildDistributedCore(opts: DistributedCoreOptions): Promise<DistributedCore> {
   const { prefix, logger } = opts;
-  const redis = new Redis(opts.redisUrl, {
-    maxRetriesPerRequest: 2,
-    connectionName: opts.connectionName,
-  });
+  const target = opts.redis;
+  refuseClusterUntilReady(target);
+  const redis = createRedisClient(target, { connectionName: opts.connectionName });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
   await migrate(db);
   const store = createRunStore(db);
-  const bus = createBus({ transport: redisTransport({ url: opts.redisUrl }), prefix, logger });
+  const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
   const queue = bullmqShardQueue({ connection: redis, prefix, logger, ...opts.queue });
   const registry = createShardRegistry();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clusterNodesEnv } from './redis-cluster-nodes.js';
 
 /** Levels pino understands; `silent` turns logging off (tests, benchmarks). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -59,13 +60,27 @@ export const hostListEnv = () =>
  */
 export const sharedEnvFields = {
   REDIS_URL: optionalEnv(urlWithProtocol(['redis:', 'rediss:'], 'redis://host:6379')),
+  /**
+   * Startup nodes of a Redis Cluster, `host:port,host:port` (or `rediss://user:pass@host:port`
+   * URLs for TLS and credentials). Never together with `REDIS_URL`: see `redisTargetFromEnv`.
+   */
+  REDIS_CLUSTER_NODES: optionalEnv(clusterNodesEnv()),
   DATABASE_URL: optionalEnv(
     urlWithProtocol(['postgres:', 'postgresql:'], 'postgres://user:pass@host:5432/db'),
   ),
   HOST: optionalEnv(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, 'must be a host name or IP address')),
-  /** Default `x`. */
+  /**
+   * Default `x`. May be a Redis Cluster hash tag, `{x}`: then every key and channel of the
+   * deployment shares one slot (one primary serves it all). Without braces, keys that must
+   * share a slot carry their own tags and the deployment spreads over the primaries.
+   */
   X_PREFIX: optionalEnv(
-    z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must match [a-z0-9_-]{1,32}'),
+    z
+      .string()
+      .regex(
+        /^([a-z0-9_-]{1,32}|\{[a-z0-9_-]{1,32}\})$/,
+        'must match [a-z0-9_-]{1,32}, optionally in braces as a cluster hash tag ({x})',
+      ),
   ).transform((v) => v ?? 'x'),
   /** Default 8 shards at once per process. */
   WORKER_CONCURRENCY: optionalEnv(integerEnv(1, 1024)).transform((v) => v ?? 8),

@@ -1,3 +1,4 @@
+export { refuseClusterUntilReady } from './cluster-gate.js';
 export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from './config-error.js';
 export {
   buildDistributedCore,
@@ -23,4 +24,17 @@ export {
   SHUTDOWN_SIGNALS,
   type ShutdownSignal,
 } from './process-lifecycle.js';
+export {
+  createPubSubTransport,
+  createRedisClient,
+  type PubSubTransportOptions,
+  type RedisClientOptions,
+  type RedisCommandClient,
+} from './redis-clients.js';
+export { clusterNodesEnv, parseClusterNodes } from './redis-cluster-nodes.js';
+export type {
+  ClusterStartupNode,
+  RedisTarget,
+} from './redis-target.js';
+export { redisTargetFromEnv, redisTargetVariable } from './redis-target-from-env.js';
 export { type SideListener, type SideRoute, startSideListener } from './side-listener.js';

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ConfigError } from './config-error.js';
 
 /** The signals an orchestrator (or a terminal) sends to stop a process. */
 export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -30,9 +31,17 @@ export function exitOnSignals(
   }
 }
 
-/** Runs an app's `main`; a failure to start is printed with its stack and exits 1. */
+/**
+ * Runs an app's `main`; a failure to start is printed with its stack and exits 1. A
+ * {@link ConfigError} found only while starting (a configuration the parts refuse) is a usage
+ * error like one found by the loader: its one line, exit 2.
+ */
 export function runMain(app: string, main: () => Promise<void>): void {
   main().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(
       `x ${app} failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );

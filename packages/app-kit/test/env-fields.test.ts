@@ -28,6 +28,9 @@ describe('shared env fields', () => {
   it.each([
     ['X_PREFIX', 'Has:Colons'],
     ['X_PREFIX', 'UPPER'],
+    ['X_PREFIX', '{x'],
+    ['X_PREFIX', 'a{x}'],
+    ['X_PREFIX', '{}'],
     ['WORKER_CONCURRENCY', '0'],
     ['WORKER_CONCURRENCY', 'many'],
     ['LOG_LEVEL', 'loud'],
@@ -43,6 +46,11 @@ describe('shared env fields', () => {
     expect(err.variable).toBe(name);
     expect(err.message).toMatch(new RegExp(`^invalid configuration: ${name} `));
     expect(err.message).not.toContain('\n');
+  });
+
+  it('takes X_PREFIX as a cluster hash tag ({x}) too', () => {
+    expect(parseEnv(schema, { X_PREFIX: '{blue}' }).X_PREFIX).toBe('{blue}');
+    expect(parseEnv(schema, { X_PREFIX: 'blue-2' }).X_PREFIX).toBe('blue-2');
   });
 
   it('names every bad variable in one line, the first in `variable`', () => {

@@ -38,6 +38,21 @@ describe('process lifecycle', () => {
     ]);
   });
 
+  it.each([
+    ['REDIS_URL and REDIS_CLUSTER_NODES both set', 'ok', { REDIS_URL: 'redis://127.0.0.1:6379' }],
+    ['a cluster the parts refuse at start', 'redis', {}],
+  ])('refuses %s with one line on stderr and exit code 2', (_what, mode, extra) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, mode], {
+      env: { ...process.env, ...quiet, REDIS_CLUSTER_NODES: '127.0.0.1:7000', ...extra },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^invalid configuration: REDIS_CLUSTER_NODES[: ]/),
+    ]);
+  });
+
   it('prints a failure to start with its stack and exits 1', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', FIXTURE, 'crash'], {
       env: { ...process.env, ...quiet },

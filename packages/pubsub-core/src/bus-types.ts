@@ -117,7 +117,8 @@ export interface BusOptions {
   transport: Transport;
   /**
    * Prefix of every channel name. Default `'x'`: lets several deployments share one Redis
-   * without hearing each other. `[A-Za-z0-9_.:-]` only.
+   * without hearing each other. `[A-Za-z0-9_.-]` segments joined by `:`; the first may be a
+   * Redis Cluster hash tag (`{x}`), which puts every channel of the bus in one slot.
    */
   prefix?: string;
   /**

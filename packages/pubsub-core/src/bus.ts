@@ -10,7 +10,8 @@ import { PubSubError } from './pubsub-error.js';
 import { rateLimitedLog } from './rate-limited-log.js';
 import type { BusState, TransportSink } from './transport.js';
 
-const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)*$/;
+// The first segment may be a Redis Cluster hash tag (`{x}`): a deployment in one slot.
+const PREFIX_PATTERN = /^(?:\{[A-Za-z0-9_.-]+\}|[A-Za-z0-9_.-]+)(?::[A-Za-z0-9_.-]+)*$/;
 const LOG_EVERY_MS = 10_000;
 
 /**
@@ -29,7 +30,7 @@ export function createBus(opts: BusOptions): Bus {
   if (!PREFIX_PATTERN.test(prefix)) {
     throw new PubSubError(
       'invalid_option',
-      `prefix ${JSON.stringify(prefix)}: use [A-Za-z0-9_.-] segments joined by ':'`,
+      `prefix ${JSON.stringify(prefix)}: use [A-Za-z0-9_.-] segments joined by ':' (the first may be a {hash tag})`,
     );
   }
   const maxMessageBytes = opts.maxMessageBytes ?? 65_536;

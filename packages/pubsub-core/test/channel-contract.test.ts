@@ -56,9 +56,17 @@ describe('defineChannel', () => {
     await bus.close();
   });
 
+  it('takes a prefix whose first segment is a cluster hash tag', async () => {
+    const bus = createBus({ transport: memoryTransport(), prefix: '{x}:blue' });
+    expect(bus.prefix).toBe('{x}:blue');
+    await bus.close();
+  });
+
   it('refuses bad bus options', () => {
     const transport = memoryTransport();
     expect(() => createBus({ transport, prefix: 'a b' })).toThrow(/prefix/);
+    expect(() => createBus({ transport, prefix: 'a:{b}' })).toThrow(/prefix/);
+    expect(() => createBus({ transport, prefix: '{a' })).toThrow(/prefix/);
     expect(() => createBus({ transport, origin: 'me' })).toThrow(/origin/);
     expect(() => createBus({ transport, maxMessageBytes: 0 })).toThrow(/maxMessageBytes/);
   });

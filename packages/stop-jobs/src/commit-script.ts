@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { errorMessage } from './redis-replies.js';
+import type { StopJobsRedis } from './stream-names.js';
 
 /**
  * Publishes a batch's results and dead letters, trims both streams and acknowledges the
@@ -12,7 +12,9 @@ import { errorMessage } from './redis-replies.js';
  * One command per batch instead of ~130 keeps the consumer's CPU (ioredis command objects,
  * encoding, reply decoding, garbage) and the bytes on the wire low: field names live here.
  *
- * KEYS: results stream, dead-letter stream, jobs stream.
+ * KEYS: results stream, dead-letter stream, jobs stream. On a Redis Cluster the three share
+ * one hash slot (`stopJobsStreams(prefix, { cluster: true })` tags them), as a script's keys
+ * must; the script publishes nothing.
  * ARGV: group, maxLen, result count, dead-letter count, then 6 values per result in
  * RESULT_FIELDS order, then per dead letter its item count followed by its field/value items.
  * The acknowledged ids are the results' `source_entry_id`s (one result per acknowledged entry).
@@ -51,7 +53,7 @@ const SHA = createHash('sha1').update(COMMIT_BATCH_LUA).digest('hex');
  * Redis restarted since): EVAL also loads it for the next batch.
  */
 export async function runCommitScript(
-  redis: Pick<Redis, 'call'>,
+  redis: Pick<StopJobsRedis, 'call'>,
   keysAndArgs: (string | number)[],
 ): Promise<number> {
   let reply: unknown;

@@ -1,15 +1,21 @@
 import type { Logger } from '@x/kernel';
-import type { Redis } from 'ioredis';
 import type { StopService } from './stop-service.js';
+import type { StopJobsRedis } from './stream-names.js';
 
 export interface StopJobsConsumerOptions {
   /**
-   * Redis client for commands. The consumer duplicates it once for its blocking reads, so
-   * a BLOCK never holds up your other commands; `close()` closes only that duplicate.
+   * Redis client for commands: an ioredis `Redis`, or a `Cluster` (then keep its offline
+   * queue on). The consumer duplicates it once for its blocking reads, so a BLOCK never
+   * holds up your other commands; `close()` closes only that duplicate.
    */
-  redis: Redis;
+  redis: StopJobsRedis;
   /** Key prefix of the deployment (`X_PREFIX`): streams are `{prefix}:runs:…`. */
   prefix: string;
+  /**
+   * The stream names for a Redis Cluster, all three in one hash slot (see
+   * `stopJobsStreams`). Default: whether `redis` is an ioredis `Cluster`.
+   */
+  cluster?: boolean;
   /** Applies each stop command (injected: e.g. @x/shard-worker's `createRunStopService`). */
   service: StopService;
   /**

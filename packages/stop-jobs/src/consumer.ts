@@ -1,5 +1,5 @@
 import { backoffDelay, silentLogger, sleep } from '@x/kernel';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { ResolvedOptions, StopJobsConsumerOptions } from './consumer-options.js';
 import {
   type BatchContext,
@@ -18,7 +18,13 @@ import {
   type RawEntry,
 } from './redis-replies.js';
 import { StopJobsError } from './stop-jobs-error.js';
-import { DEFAULT_GROUP, DEFAULT_MAX_LEN, stopJobsStreams } from './stream-names.js';
+import {
+  DEFAULT_GROUP,
+  DEFAULT_MAX_LEN,
+  isClusterClient,
+  type StopJobsRedis,
+  stopJobsStreams,
+} from './stream-names.js';
 
 export interface StopJobsConsumer {
   /** Creates the group if needed (rejects if Redis is unreachable), then runs the loop. */
@@ -40,7 +46,7 @@ export interface StopJobsConsumer {
  */
 export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJobsConsumer {
   const opts = resolve(options);
-  const streams = stopJobsStreams(opts.prefix);
+  const streams = stopJobsStreams(opts.prefix, { cluster: opts.cluster });
   const metrics = createMetrics();
   const stopping = new AbortController();
   const ctx: BatchContext = {
@@ -50,7 +56,7 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
     metrics,
     lastErrors: new Map(),
   };
-  let reader: Redis | undefined;
+  let reader: StopJobsRedis | undefined;
   let loop: Promise<void> | undefined;
   let blocked = false;
   let closed = false;
@@ -67,7 +73,11 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
     }
   };
 
-  const read = async (client: Redis, id: string, blockMs: number | null): Promise<RawEntry[]> => {
+  const read = async (
+    client: StopJobsRedis,
+    id: string,
+    blockMs: number | null,
+  ): Promise<RawEntry[]> => {
     const args: (string | number)[] = ['GROUP', opts.group, opts.consumerName, 'COUNT', opts.count];
     if (blockMs !== null) args.push('BLOCK', blockMs);
     args.push('STREAMS', streams.jobs, id);
@@ -75,7 +85,7 @@ export function createStopJobsConsumer(options: StopJobsConsumerOptions): StopJo
   };
 
   const blockingRead = async (wait: number) => {
-    reader ??= opts.redis.duplicate();
+    reader ??= duplicate(opts.redis);
     blocked = true;
     try {
       return await read(reader, '>', wait);
@@ -285,6 +295,7 @@ function resolve(options: StopJobsConsumerOptions): ResolvedOptions {
   const resolved: ResolvedOptions = {
     redis: options.redis,
     prefix: options.prefix,
+    cluster: options.cluster ?? isClusterClient(options.redis),
     service: options.service,
     consumerName: options.consumerName,
     group: options.group ?? DEFAULT_GROUP,
@@ -326,4 +337,9 @@ function resolve(options: StopJobsConsumerOptions): ResolvedOptions {
   if (!resolved.consumerName)
     throw new StopJobsError('invalid_options', 'consumerName must not be empty');
   return resolved;
+}
+
+/** A second connection like `redis` (for a `Cluster`, to the same startup nodes). */
+function duplicate(redis: StopJobsRedis): StopJobsRedis {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
 }

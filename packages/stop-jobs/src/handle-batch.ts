@@ -1,5 +1,4 @@
 import type { Logger } from '@x/kernel';
-import type { Redis } from 'ioredis';
 import { batchDeadline, callService } from './call-service.js';
 import { decodeStopJob, encodeDeadStopJob, fieldsToRecord } from './codec.js';
 import { runCommitScript } from './commit-script.js';
@@ -8,10 +7,10 @@ import { parsePendingCount, type RawEntry } from './redis-replies.js';
 import type { StopJobResultFields } from './schemas.js';
 import { StopJobsError } from './stop-jobs-error.js';
 import { clip, type StopJob, type StopService } from './stop-service.js';
-import type { StopJobsStreams } from './stream-names.js';
+import type { StopJobsRedis, StopJobsStreams } from './stream-names.js';
 
 export interface BatchContext {
-  redis: Pick<Redis, 'call' | 'pipeline'>;
+  redis: Pick<StopJobsRedis, 'call' | 'pipeline'>;
   streams: StopJobsStreams;
   group: string;
   consumer: string;

@@ -32,6 +32,8 @@ export type { StopJob, StopService, StopServiceResult } from './stop-service.js'
 export {
   DEFAULT_GROUP,
   DEFAULT_MAX_LEN,
+  type StopJobsRedis,
   type StopJobsStreams,
+  type StopJobsStreamsOptions,
   stopJobsStreams,
 } from './stream-names.js';

@@ -1,7 +1,7 @@
 import type { Logger } from '@x/kernel';
-import type { Redis } from 'ioredis';
 import type { StopJobsMetrics } from './metrics.js';
 import { errorMessage } from './redis-replies.js';
+import type { StopJobsRedis } from './stream-names.js';
 
 export interface Lease {
   hold(entries: readonly { id: string }[]): void;
@@ -17,7 +17,7 @@ export interface Lease {
  * consumer claimed less than `claimMinIdleMs / 6` ago are left to it.
  */
 export function createLease(opts: {
-  redis: Pick<Redis, 'call'>;
+  redis: Pick<StopJobsRedis, 'call'>;
   stream: string;
   group: string;
   consumer: string;

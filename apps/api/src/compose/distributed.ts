@@ -17,7 +17,7 @@ import type { System } from './system.js';
 export async function buildDistributed(config: DistributedConfig, logger: Logger): Promise<System> {
   // No shards run here: the aborter only writes and publishes (never started, no sweeps).
   const core = await buildDistributedCore({
-    redisUrl: config.redisUrl,
+    redis: config.redis,
     databaseUrl: config.databaseUrl,
     prefix: config.prefix,
     logger,

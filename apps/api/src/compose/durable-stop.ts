@@ -8,7 +8,8 @@ import { settleWithin } from './settle-within.js';
 const STOP_JOB_WAIT_MS = 2_000;
 
 export interface DurableStopOptions {
-  redis: Pick<Redis, 'call'>;
+  /** Also tells requestStop the stream names: a `Cluster` (`isCluster`) uses tagged ones. */
+  redis: Pick<Redis, 'call' | 'isCluster'>;
   prefix: string;
   logger: Logger;
   /** Counts stop jobs that could not be queued (the abort stands; reconcile covers it). */

@@ -56,6 +56,7 @@ export const apiEnvSchema = z.object({
   PORT: optionalEnv(integerEnv(0, 65535)),
   HOST: sharedEnvFields.HOST,
   REDIS_URL: sharedEnvFields.REDIS_URL,
+  REDIS_CLUSTER_NODES: sharedEnvFields.REDIS_CLUSTER_NODES,
   DATABASE_URL: sharedEnvFields.DATABASE_URL,
   DATA_DIR: optionalEnv(z.string().min(1)).transform((v) => v ?? './.data'),
   API_TOKENS: optionalEnv(apiTokens),

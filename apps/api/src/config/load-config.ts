@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, parseEnv } from '@x/app-kit';
+import {
+  ConfigError,
+  parseEnv,
+  type RedisTarget,
+  redisTargetFromEnv,
+  redisTargetVariable,
+} from '@x/app-kit';
 import type { RateLimitSettings } from '../http/workspace-limits.js';
 import { apiEnvSchema, type LogLevel, type WorkspaceToken } from './env-schema.js';
 
@@ -47,7 +53,8 @@ export interface EmbeddedConfig extends CommonConfig {
 /** Api replica of a fleet: Redis for pub/sub, events, queue and stop jobs; PostgreSQL. */
 export interface DistributedConfig extends CommonConfig {
   readonly mode: 'distributed';
-  readonly redisUrl: string;
+  /** `REDIS_URL` (one server) or `REDIS_CLUSTER_NODES` (a Redis Cluster). */
+  readonly redis: RedisTarget;
   readonly databaseUrl: string;
 }
 
@@ -58,6 +65,7 @@ const SECRET = new Set([
   'API_TOKENS',
   'STREAM_TOKEN_SECRET',
   'REDIS_URL',
+  'REDIS_CLUSTER_NODES',
   'DATABASE_URL',
   'METRICS_TOKEN',
 ]);
@@ -68,13 +76,14 @@ const SECRET = new Set([
  */
 export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   const e = parseEnv(apiEnvSchema, env, { secret: SECRET });
-  if (e.REDIS_URL) {
+  const redis = redisTargetFromEnv(e);
+  if (redis) {
     for (const name of ['DATABASE_URL', 'API_TOKENS', 'STREAM_TOKEN_SECRET'] as const) {
       if (!e[name]) {
         throw new ConfigError(
           'missing',
           name,
-          `invalid configuration: ${name} is required when REDIS_URL is set (distributed mode)`,
+          `invalid configuration: ${name} is required when ${redisTargetVariable(redis)} is set (distributed mode)`,
         );
       }
     }
@@ -83,7 +92,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
   const common: CommonConfig = {
     port: e.PORT ?? 3000,
     // A fleet sits behind a load balancer; a laptop should not expose its dev token.
-    host: e.HOST ?? (e.REDIS_URL ? '0.0.0.0' : '127.0.0.1'),
+    host: e.HOST ?? (redis ? '0.0.0.0' : '127.0.0.1'),
     prefix: e.X_PREFIX,
     workerConcurrency: e.WORKER_CONCURRENCY,
     httpAllowedHosts: e.HTTP_ALLOWED_HOSTS,
@@ -104,8 +113,8 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     streamTokenTtlMs: e.STREAM_TOKEN_TTL_MS,
     devToken,
   };
-  if (e.REDIS_URL) {
-    return { ...common, mode: 'distributed', redisUrl: e.REDIS_URL, databaseUrl: e.DATABASE_URL! };
+  if (redis) {
+    return { ...common, mode: 'distributed', redis, databaseUrl: e.DATABASE_URL! };
   }
   return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };
 }

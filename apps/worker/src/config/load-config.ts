@@ -4,6 +4,8 @@ import {
   type LogLevel,
   optionalEnv,
   parseEnv,
+  type RedisTarget,
+  redisTargetFromEnv,
   sharedEnvFields,
 } from '@x/app-kit';
 import { z } from 'zod';
@@ -17,7 +19,8 @@ export const workerEnvSchema = z.object({
 });
 
 export interface WorkerConfig {
-  readonly redisUrl: string;
+  /** `REDIS_URL` (one server) or `REDIS_CLUSTER_NODES` (a Redis Cluster). */
+  readonly redis: RedisTarget;
   readonly databaseUrl: string;
   readonly host: string;
   readonly prefix: string;
@@ -34,23 +37,30 @@ export interface WorkerConfig {
   readonly stalledMs: number;
 }
 
-const SECRET = new Set(['REDIS_URL', 'DATABASE_URL']);
+const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL']);
 
 /** Parses the worker's environment; throws a one-line {@link ConfigError} naming the variable. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   const e = parseEnv(workerEnvSchema, env, { secret: SECRET });
+  const redis = redisTargetFromEnv(e);
   // The worker only exists in the distributed mode: embedded mode runs it inside the api.
-  for (const name of ['REDIS_URL', 'DATABASE_URL'] as const) {
-    if (!e[name]) {
-      throw new ConfigError(
-        'missing',
-        name,
-        `invalid configuration: ${name} is required (the worker runs only in distributed mode; embedded mode runs it inside the api)`,
-      );
-    }
+  const why = '(the worker runs only in distributed mode; embedded mode runs it inside the api)';
+  if (!redis) {
+    throw new ConfigError(
+      'missing',
+      'REDIS_URL',
+      `invalid configuration: REDIS_URL or REDIS_CLUSTER_NODES is required ${why}`,
+    );
+  }
+  if (!e.DATABASE_URL) {
+    throw new ConfigError(
+      'missing',
+      'DATABASE_URL',
+      `invalid configuration: DATABASE_URL is required ${why}`,
+    );
   }
   return {
-    redisUrl: e.REDIS_URL!,
+    redis,
     databaseUrl: e.DATABASE_URL!,
     host: e.HOST ?? '0.0.0.0',
     prefix: e.X_PREFIX,

@@ -1,6 +1,18 @@
-import type { Redis } from 'ioredis';
 import { fieldsToRecord } from '../../src/codec.js';
-import { decodeStopJobResult, type StopJobResultFields, stopJobsStreams } from '../../src/index.js';
+import {
+  decodeStopJobResult,
+  type StopJobResultFields,
+  type StopJobsRedis,
+  type StopJobsStreams,
+  stopJobsStreams,
+} from '../../src/index.js';
+
+type Redis = StopJobsRedis;
+
+/** The stream names the consumer and requestStop use with this client. */
+export function streamsOf(redis: Redis, prefix: string): StopJobsStreams {
+  return stopJobsStreams(prefix, { cluster: redis.isCluster });
+}
 
 export async function readStream(
   redis: Redis,
@@ -16,7 +28,7 @@ export async function readStream(
 
 /** Every result entry, validated against the contract (a malformed one fails the test). */
 export async function readResults(redis: Redis, prefix: string): Promise<StopJobResultFields[]> {
-  const rows = (await redis.xrange(stopJobsStreams(prefix).results, '-', '+')) as [
+  const rows = (await redis.xrange(streamsOf(redis, prefix).results, '-', '+')) as [
     string,
     string[],
   ][];
@@ -32,7 +44,7 @@ export async function pendingCount(
   prefix: string,
   group = 'stop-jobs',
 ): Promise<number> {
-  const summary = (await redis.call('XPENDING', stopJobsStreams(prefix).jobs, group)) as [
+  const summary = (await redis.call('XPENDING', streamsOf(redis, prefix).jobs, group)) as [
     number,
     ...unknown[],
   ];
@@ -40,5 +52,5 @@ export async function pendingCount(
 }
 
 export async function resultsLength(redis: Redis, prefix: string): Promise<number> {
-  return redis.xlen(stopJobsStreams(prefix).results);
+  return redis.xlen(streamsOf(redis, prefix).results);
 }
