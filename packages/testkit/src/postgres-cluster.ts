@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findBinary, postgresBinDirs } from './find-binary.js';
@@ -42,8 +50,11 @@ export async function privateClusterUrl(): Promise<string> {
     }
     const port = await freePort();
     // Durability is irrelevant for test data; these make the cluster several times faster.
-    // pg_stat_statements, where the server has it, lets benchmarks count statements per run.
-    const statements = existsSync(join(dirname(pgCtl), '..', 'lib', 'pg_stat_statements.so'))
+    // pg_stat_statements, where the server has it, lets benchmarks count statements per run
+    // (its library sits beside the real binary, not beside a /usr/local/bin symlink).
+    const statements = existsSync(
+      join(dirname(realpathSync(pgCtl)), '..', 'lib', 'pg_stat_statements.so'),
+    )
       ? ' -c shared_preload_libraries=pg_stat_statements'
       : '';
     const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300${statements}`;
