@@ -6,6 +6,7 @@ import {
   liveShardsSql,
   markEnqueuedSql,
   releaseEnqueuesSql,
+  releaseLeaseSql,
   tryLeaseSql,
 } from './sql/enqueue-outbox.js';
 import type { EnqueueOutbox } from './types/enqueue-outbox.js';
@@ -78,6 +79,11 @@ export function enqueueOutbox(db: Kysely<Database>): EnqueueOutbox {
           requireText('holder', holder, 200),
           requireCount('ttlMs', ttlMs, 1),
         ),
+      ),
+
+    releaseLease: (name, holder) =>
+      guarded('releaseLease', () =>
+        releaseLeaseSql(db, requireText('name', name, 200), requireText('holder', holder, 200)),
       ),
   };
 }

@@ -127,7 +127,7 @@ export function enqueueOutboxSuite(store: () => RunStore): void {
       expect(err.details).toEqual({ field: 'shards[1].payload' });
     });
 
-    it('tryLease: one holder at a time, renewed by its holder, taken over once expired', async () => {
+    it('tryLease: one holder at a time, renewed by its holder, taken over once expired or released', async () => {
       const s = store();
       const name = `lease-${randomUUID()}`;
       expect(await s.tryLease(name, 'a', 60_000)).toBe(true);
@@ -136,6 +136,10 @@ export function enqueueOutboxSuite(store: () => RunStore): void {
       await sleep(40);
       expect(await s.tryLease(name, 'b', 60_000)).toBe(true);
       expect(await s.tryLease(name, 'a', 60_000)).toBe(false);
+      // Released by its holder only; then free for anyone at once.
+      expect(await s.releaseLease(name, 'a')).toBe(false);
+      expect(await s.releaseLease(name, 'b')).toBe(true);
+      expect(await s.tryLease(name, 'a', 60_000)).toBe(true);
       await expectStoreError(s.tryLease(name, '', 1), 'invalid_input');
       await expectStoreError(s.tryLease(name, 'a', 0), 'invalid_input');
     });

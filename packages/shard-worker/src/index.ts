@@ -65,6 +65,7 @@ export {
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
 export { type Partitionable, partition } from './partition.js';
+export { type PeriodicTask, type PeriodicTaskOptions, periodicTask } from './periodic-task.js';
 export type { RunEventsSink, SinkEvent } from './run-events-sink.js';
 export type { SiblingAborter } from './run-outcome.js';
 export {
@@ -72,6 +73,13 @@ export {
   type RunStopServiceOptions,
   stopResultOf,
 } from './run-stop-service.js';
+export {
+  createShardEnqueuer,
+  type EnqueuerStore,
+  type ShardEnqueuer,
+  type ShardEnqueuerMetrics,
+  type ShardEnqueuerOptions,
+} from './shard-enqueuer.js';
 export { SHARD_JOB_ERROR_CODES, ShardJobError, type ShardJobErrorCode } from './shard-job-error.js';
 export {
   createShardProcessor,
@@ -81,6 +89,7 @@ export {
 } from './shard-processor.js';
 export {
   type AbandonedShardJob,
+  DEFAULT_SHARD_JOB_OPTIONS,
   SHUTDOWN_REASON,
   type ShardConsumer,
   type ShardConsumerOptions,
@@ -90,6 +99,15 @@ export {
   type ShardQueue,
   shardJobId,
 } from './shard-queue.js';
+export {
+  createShardRepair,
+  type RepairOutcome,
+  type RepairStore,
+  SHARD_REPAIR_LEASE,
+  type ShardRepair,
+  type ShardRepairMetrics,
+  type ShardRepairOptions,
+} from './shard-repair.js';
 export { createShardWorker, type ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
 export {
   SHARD_WORKER_ERROR_CODES,
@@ -97,6 +115,7 @@ export {
   type ShardWorkerErrorCode,
 } from './shard-worker-error.js';
 export { stopMessage } from './stop-message.js';
+export { failUnusableRun, type StoredShardPayload, storedShardJob } from './stored-shard-job.js';
 export {
   type DemoTest,
   demoTestSchema,

@@ -112,3 +112,14 @@ export async function tryLeaseSql(
     returning holder`.execute(db);
   return rows.length > 0;
 }
+
+/** Ends `holder`'s lease now; another holder's is left alone. */
+export async function releaseLeaseSql(
+  db: Kysely<Database>,
+  name: string,
+  holder: string,
+): Promise<boolean> {
+  const { rows } = await sql<{ name: string }>`
+    delete from leases where name = ${name} and holder = ${holder} returning name`.execute(db);
+  return rows.length > 0;
+}

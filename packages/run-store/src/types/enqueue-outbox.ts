@@ -62,4 +62,6 @@ export interface EnqueueOutbox {
    * active instance (the lease was free, expired or already its own).
    */
   tryLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `holder` has it (a graceful shutdown), so another takes it at once. */
+  releaseLease(name: string, holder: string): Promise<boolean>;
 }
