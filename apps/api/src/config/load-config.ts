@@ -46,6 +46,8 @@ export interface DistributedConfig extends CommonConfig {
   readonly mode: 'distributed';
   readonly redisUrl: string;
   readonly databaseUrl: string;
+  /** `REPAIR_INTERVAL_MS`: how often the repair sweep looks for shards Redis lost. */
+  readonly repairIntervalMs: number;
 }
 
 export type ApiConfig = EmbeddedConfig | DistributedConfig;
@@ -98,7 +100,13 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     devToken,
   };
   if (e.REDIS_URL) {
-    return { ...common, mode: 'distributed', redisUrl: e.REDIS_URL, databaseUrl: e.DATABASE_URL! };
+    return {
+      ...common,
+      mode: 'distributed',
+      redisUrl: e.REDIS_URL,
+      databaseUrl: e.DATABASE_URL!,
+      repairIntervalMs: e.REPAIR_INTERVAL_MS,
+    };
   }
   return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };
 }

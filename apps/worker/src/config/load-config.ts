@@ -32,6 +32,8 @@ export interface WorkerConfig {
    * event loop blocks longer than this loses its shard to another worker.
    */
   readonly stalledMs: number;
+  /** How often the repair sweep looks for shards Redis lost (`REPAIR_INTERVAL_MS`, default 30 s). */
+  readonly repairIntervalMs: number;
 }
 
 const SECRET = new Set(['REDIS_URL', 'DATABASE_URL']);
@@ -60,5 +62,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     logLevel: e.LOG_LEVEL,
     metricsPort: e.METRICS_PORT ?? 9464,
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
+    repairIntervalMs: e.REPAIR_INTERVAL_MS,
   };
 }
