@@ -65,7 +65,6 @@ export {
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
 export { type Partitionable, partition } from './partition.js';
-export { type PeriodicTask, type PeriodicTaskOptions, periodicTask } from './periodic-task.js';
 export type { RunEventsSink, SinkEvent } from './run-events-sink.js';
 export type { SiblingAborter } from './run-outcome.js';
 export {
