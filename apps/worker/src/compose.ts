@@ -22,7 +22,8 @@ export interface WorkerSystem {
  * A worker replica: BullMQ shard consumer, run-abort subscriber (with reconcile on start, on
  * every reconnect and on a sweep), the callback outbox, and a member of the stop-jobs consumer
  * group: each stop job is one call of the abort use case, whose callbacks leave through this
- * worker's outbox. Events go to the same Redis history the api replicas stream from.
+ * worker's outbox. Events go to the same Redis history the api replicas stream from. Like every
+ * replica it runs the enqueuer and the repair sweep (see buildDistributedCore).
  */
 export async function buildWorker(config: WorkerConfig, logger: Logger): Promise<WorkerSystem> {
   const core = await buildDistributedCore({
@@ -33,6 +34,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     connectionName: 'x-worker',
     poolMax: Math.max(10, config.concurrency * 2),
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
+    repairIntervalMs: config.repairIntervalMs,
   });
   const { redis, store, events, queue, registry, aborter } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });
@@ -70,6 +72,8 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       ['callback', () => callback.metrics()],
       ['callback_outbox', () => outbox.metrics()],
       ['abort', () => abort.metrics()],
+      ['enqueue', () => core.enqueuer.metrics()],
+      ['shard_repair', () => core.repair.metrics()],
     ],
     async start() {
       await aborter.start();

@@ -27,8 +27,10 @@ describe('worker configuration', () => {
       concurrency: 8,
       metricsPort: 9464,
       stalledMs: 30_000,
+      repairIntervalMs: 30_000,
       logLevel: 'info',
     });
+    expect(loadWorkerConfig({ ...base, REPAIR_INTERVAL_MS: '5000' }).repairIntervalMs).toBe(5_000);
   });
 
   it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {
@@ -75,6 +77,8 @@ describe('worker configuration', () => {
     // The shared fields are tested in @x/app-kit; WORKER_CONCURRENCY stands for them here.
     ['WORKER_CONCURRENCY', 'many'],
     ['WORKER_STALLED_MS', '10'],
+    ['REPAIR_INTERVAL_MS', '999'],
+    ['REPAIR_INTERVAL_MS', 'soon'],
   ])('refuses %s=%s naming it', (name, value) => {
     const err = refusal({ ...base, [name]: value });
     expect(err.variable).toBe(name);

@@ -6,7 +6,14 @@ import {
   type ShardRegistry,
 } from '@x/run-abort';
 import { createRunStore, migrate, openPostgres, type RunStore } from '@x/run-store';
-import { type BullmqShardQueueOptions, bullmqShardQueue } from '@x/shard-worker';
+import {
+  type BullmqShardQueueOptions,
+  bullmqShardQueue,
+  createShardEnqueuer,
+  createShardRepair,
+  type ShardEnqueuer,
+  type ShardRepair,
+} from '@x/shard-worker';
 import { createRunEvents, type RunEvents, redisEventLog } from '@x/sse-relay';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -27,6 +34,8 @@ export interface DistributedCoreOptions {
   readonly poolMax: number;
   /** Stall detection, for a consumer of the queue (the worker). Default BullMQ's (30 s). */
   readonly queue?: Pick<BullmqShardQueueOptions, 'lockDurationMs' | 'stalledIntervalMs'>;
+  /** The repair sweep's interval (`REPAIR_INTERVAL_MS`). Default 30 s. */
+  readonly repairIntervalMs?: number;
 }
 
 /** The parts every replica of a fleet shares, whatever it does with them. */
@@ -39,17 +48,24 @@ export interface DistributedCore {
   readonly registry: ShardRegistry;
   /** Not started: only a replica that runs shards starts it (subscriber, reconcile sweeps). */
   readonly aborter: RunAborter;
+  /** Hands the runs PostgreSQL holds to the queue; woken by run creation and by Redis `ready`. */
+  readonly enqueuer: ShardEnqueuer;
+  /** Enqueues again what the queue lost (one replica of the fleet acts); swept on Redis `ready`. */
+  readonly repair: ShardRepair;
   /** Pings the database through the store and Redis; never throws. */
   readiness(): Promise<{ database: boolean; redis: boolean; bus: boolean }>;
-  /** Closes aborter, queue, events, bus, the database pool and Redis, in that order. */
+  /** Closes enqueuer, repair, aborter, queue, events, bus, the database pool and Redis, in that order. */
   close(): Promise<void>;
 }
 
 /**
  * A fleet replica's core, as both apps build it: one Redis client from `createRedisClient`
  * (on one server, commands fail after two retries instead of queueing forever while Redis is
- * down, so a request errors rather than hangs), migrated PostgreSQL, the Redis pub/sub bus, the Redis event history, the BullMQ
- * shard queue and a run aborter with its shard registry.
+ * down, so a request errors rather than hangs), migrated PostgreSQL, the Redis pub/sub bus,
+ * the Redis event history, the BullMQ shard queue and a run aborter with its shard registry.
+ * Every replica, api or worker, runs the enqueuer and the repair sweep (started here):
+ * whenever the Redis connection is ready again, the enqueuer pushes the runs created
+ * meanwhile and the repair enqueues again the shards an empty Redis forgot.
  */
 export async function buildDistributedCore(opts: DistributedCoreOptions): Promise<DistributedCore> {
   const { prefix, logger } = opts;
@@ -65,6 +81,19 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   const queue = bullmqShardQueue({ connection: redis, prefix, logger, ...opts.queue });
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
+  const enqueuer = createShardEnqueuer({ store, queue, logger });
+  const repair = createShardRepair({
+    store,
+    queue,
+    logger,
+    ...(opts.repairIntervalMs !== undefined && { intervalMs: opts.repairIntervalMs }),
+  });
+  redis.on('ready', () => {
+    void enqueuer.wake();
+    repair.queueReady();
+  });
+  enqueuer.start();
+  repair.start();
   return {
     redis,
     store,
@@ -73,6 +102,8 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     queue,
     registry,
     aborter,
+    enqueuer,
+    repair,
     readiness: async () => ({
       database: await store.ping().then(
         () => true,
@@ -85,6 +116,8 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
       bus: bus.state === 'connected',
     }),
     async close() {
+      await enqueuer.close();
+      await repair.close();
       await aborter.close();
       await queue.close();
       await events.close();

@@ -91,4 +91,9 @@ export const sharedEnvFields = {
     z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }),
   ).transform((v): LogLevel => v ?? 'info'),
   METRICS_PORT: optionalEnv(integerEnv(0, 65535)),
+  /**
+   * Distributed mode: how often the repair sweep looks for shards Redis lost (one replica of
+   * the fleet acts). Default 30 s; it also runs as soon as Redis is back after an outage.
+   */
+  REPAIR_INTERVAL_MS: optionalEnv(integerEnv(1_000, 3_600_000)).transform((v) => v ?? 30_000),
 };

@@ -18,6 +18,15 @@ export type {
   CallbackStatus,
   ClaimCallbacksQuery,
 } from './types/callback-outbox.js';
+export type {
+  ClaimEnqueuesQuery,
+  EnqueueClaim,
+  EnqueueOutbox,
+  EnqueueRunFields,
+  LiveShard,
+  LiveShardsQuery,
+  StoredShard,
+} from './types/enqueue-outbox.js';
 export type { NewResult, Run, RunResult, ShardStats } from './types/run.js';
 export type {
   CreateRunInput,

@@ -98,4 +98,27 @@ export const MIGRATIONS: readonly Migration[] = [
         where callback_state in ('pending', 'sending')`,
     ]),
   },
+  {
+    // The enqueue outbox: a run and its shards (with each shard's job input) are written here
+    // first; an enqueuer pushes them to the queue and sets `enqueued_at`, so a queue outage
+    // delays runs instead of failing them, and a repair sweep can enqueue again what the
+    // queue lost. Runs from before this step were enqueued (or failed) by the old path.
+    name: '0003_enqueue_outbox',
+    up: exec([
+      sql`alter table runs
+        add column if not exists enqueued_at timestamptz(3),
+        add column if not exists enqueue_claimed_at timestamptz(3)`,
+      sql`update runs set enqueued_at = created_at where enqueued_at is null`,
+      sql`alter table run_shards add column if not exists payload jsonb`,
+      // The enqueuer's scan: only runs not yet handed to the queue, a handful at any time.
+      sql`create index if not exists runs_enqueue_outbox on runs (created_at)
+        where status = 'queued' and enqueued_at is null`,
+      // Named leases: one active instance of a fleet-wide sweep (the shard repair).
+      sql`create table if not exists leases (
+        name text primary key check (length(name) between 1 and 200),
+        holder text not null check (length(holder) between 1 and 200),
+        expires_at timestamptz(3) not null
+      )`,
+    ]),
+  },
 ];

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { callbackOutbox } from './callback-outbox.js';
+import { enqueueOutbox } from './enqueue-outbox.js';
 import { guarded } from './map-error.js';
 import { runQueries } from './run-queries.js';
 import type { Database } from './schema.js';
@@ -8,7 +9,7 @@ import type { RunStore } from './types/run-store.js';
 
 /**
  * The run repository over a migrated database (see {@link migrate}): run queries, shard
- * completion and the callback outbox, each its own set of statements. Every call validates
+ * completion, the callback outbox and the enqueue outbox, each its own set of statements. Every call validates
  * its input before touching the database, so bad input never writes anything, and every
  * failure is a RunStoreError.
  *
@@ -30,5 +31,6 @@ export function createRunStore(db: Kysely<Database>): RunStore {
     ...runQueries(db),
     ...shardCompletion(db),
     ...callbackOutbox(db),
+    ...enqueueOutbox(db),
   };
 }

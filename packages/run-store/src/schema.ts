@@ -40,6 +40,10 @@ export interface RunsTable {
   callback_sent_at: Defaulted<Date | null>;
   /** The last failed attempt's error. */
   callback_error: Defaulted<string | null>;
+  /** When the enqueuer handed every shard to the queue; null while the run waits in the outbox. */
+  enqueued_at: Defaulted<Date | null>;
+  /** When an enqueuer claimed the run; its lease runs from here (a dead enqueuer's expires). */
+  enqueue_claimed_at: Defaulted<Date | null>;
 }
 
 export interface RunShardsTable {
@@ -53,6 +57,8 @@ export interface RunShardsTable {
   failed: Defaulted<number>;
   skipped: Defaulted<number>;
   completed_at: Date | null;
+  /** The shard's job input (JSON), kept to enqueue it later or again; null before 0003. */
+  payload: Defaulted<unknown>;
 }
 
 export interface RunResultsTable {
@@ -69,6 +75,13 @@ export interface RunResultsTable {
   attempt: number;
 }
 
+/** A named lease: whoever holds an unexpired row is the one active instance. */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: Date;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: Defaulted<Date>;
@@ -80,5 +93,6 @@ export interface Database {
   runs: RunsTable;
   run_shards: RunShardsTable;
   run_results: RunResultsTable;
+  leases: LeasesTable;
   x_run_store_migrations: MigrationsTable;
 }

@@ -32,6 +32,9 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
   const seen = new Set<string>();
   const shards = input.shards.map((shard, i) => {
     const testIds: unknown = shard?.testIds;
+    const payload: unknown = shard?.payload;
+    if (payload !== undefined && !isJson(payload))
+      throw invalid(`shards[${i}].payload`, 'must be a JSON value');
     if (!Array.isArray(testIds)) throw invalid(`shards[${i}].testIds`, 'must be an array');
     for (const id of testIds) {
       requireText(`shards[${i}].testIds[]`, id, LIMITS.testId);
@@ -39,7 +42,7 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
         throw invalid(`shards[${i}].testIds`, `repeats test id ${JSON.stringify(id)}`);
       seen.add(id);
     }
-    return testIds as string[];
+    return { testIds: testIds as string[], payload: payload ?? null };
   });
   if (seen.size > LIMITS.testsPerRun)
     throw invalid('shards', `must hold at most ${LIMITS.testsPerRun} tests`);
@@ -52,6 +55,15 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
     shards,
     total: seen.size,
   };
+}
+
+function isJson(value: unknown): boolean {
+  try {
+    return JSON.stringify(value) !== undefined;
+  } catch {
+    // A cycle or a BigInt: not storable as jsonb.
+    return false;
+  }
 }
 
 export function validateStats(stats: ShardStats): ShardStats {

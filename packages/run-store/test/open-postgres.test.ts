@@ -18,7 +18,11 @@ describe('openPostgres and migrate on PostgreSQL', () => {
     try {
       await Promise.all([migrate(a), migrate(b), migrate(a), migrate(b)]);
       const applied = await a.selectFrom('x_run_store_migrations').selectAll().execute();
-      expect(applied.map((r) => r.name)).toEqual(['0001_runs', '0002_callback_outbox']);
+      expect(applied.map((r) => r.name)).toEqual([
+        '0001_runs',
+        '0002_callback_outbox',
+        '0003_enqueue_outbox',
+      ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables
         where table_schema = 'public' and table_name in ('workspaces', 'runs', 'run_shards', 'run_results')`.execute(
@@ -52,6 +56,13 @@ describe('openPostgres and migrate on PostgreSQL', () => {
       const legacy = rows[0]?.id ?? '';
       // Its callback went out under the old code: nothing is queued for it.
       expect(await store.getCallback(legacy)).toMatchObject({ state: null, attempts: 0 });
+      // It was enqueued by the old code too: 0003 leaves nothing of the past in the outbox.
+      const marked = await db
+        .selectFrom('runs')
+        .select('enqueued_at')
+        .where('id', '=', legacy)
+        .executeTakeFirst();
+      expect(marked?.enqueued_at).toBeInstanceOf(Date);
       const run = await store.createRun({ ...runInput(1), callbackUrl: 'https://ci.example/cb' });
       await store.transition(run.id, ['queued'], 'aborted');
       expect((await store.getCallback(run.id))?.state).toBe('pending');

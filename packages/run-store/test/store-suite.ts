@@ -10,6 +10,7 @@ import {
   type RunStore,
 } from '../src/index.js';
 import { callbackOutboxSuite } from './callback-suite.js';
+import { enqueueOutboxSuite } from './enqueue-suite.js';
 import {
   complete,
   expectStoreError,
@@ -45,7 +46,11 @@ export function runStoreSuite(target: SuiteTarget): void {
       const run = await store.createRun(runInput(1));
       await migrate(db);
       const applied = await db.selectFrom('x_run_store_migrations').select('name').execute();
-      expect(applied.map((r) => r.name)).toEqual(['0001_runs', '0002_callback_outbox']);
+      expect(applied.map((r) => r.name)).toEqual([
+        '0001_runs',
+        '0002_callback_outbox',
+        '0003_enqueue_outbox',
+      ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
   });
@@ -658,4 +663,5 @@ export function runStoreSuite(target: SuiteTarget): void {
   });
 
   callbackOutboxSuite(() => store);
+  enqueueOutboxSuite(() => store);
 }

@@ -53,6 +53,15 @@ export function bullmqShardQueue({
 }: BullmqShardQueueOptions): ShardQueue {
   const queue = new Queue(name, { connection, prefix });
   queue.on('error', (err) => logger.error({ err }, 'shard queue error'));
+  // BullMQ writes the queue's meta hash (library version, event-stream cap) only when a Queue
+  // is built; a Redis restarted empty would keep it gone. Written again on every reconnect
+  // (HSET of the same fields: harmless when nothing was lost, and it leaves `paused` alone).
+  const restoreMeta = () => {
+    connection.hset(queue.toKey('meta'), queue.metaValues).catch((err: unknown) => {
+      logger.warn({ err }, 'shard queue meta not restored; the next reconnect tries again');
+    });
+  };
+  connection.on('ready', restoreMeta);
   const consumers = new Set<ShardConsumer>();
 
   return {
@@ -71,6 +80,12 @@ export function bullmqShardQueue({
           },
         })),
       );
+    },
+    async missing(jobIds) {
+      // One small script per id, all in flight at once on the queue's connection (one
+      // pipelined round trip); `unknown` is BullMQ's answer for a job it holds in no state.
+      const states = await Promise.all(jobIds.map((id) => queue.getJobState(id)));
+      return jobIds.filter((_, i) => states[i] === 'unknown');
     },
     async removeWaiting(runId, shardCount) {
       // Every shard at once: the calls share the queue's connection, so each phase is one
@@ -175,6 +190,7 @@ export function bullmqShardQueue({
       return consumer;
     },
     async close() {
+      connection.off('ready', restoreMeta);
       await Promise.all([...consumers].map((c) => c.close(0)));
       await queue.close();
     },

@@ -1,14 +1,10 @@
 import { XError } from '@x/kernel';
 
-export const COORDINATOR_ERROR_CODES = [
-  'unknown_executor',
-  'invalid_input',
-  'enqueue_failed',
-] as const;
+export const COORDINATOR_ERROR_CODES = ['unknown_executor', 'invalid_input'] as const;
 export type CoordinatorErrorCode = (typeof COORDINATOR_ERROR_CODES)[number];
 
 /**
- * A run the coordinator refused or could not enqueue; the message names the problem and
+ * A run the coordinator refused; the message names the problem and
  * `field` the input field it is about (`shards`, `executor`, `tests.3`), when there is one.
  */
 export class CoordinatorError extends XError<CoordinatorErrorCode> {

@@ -3,21 +3,14 @@ import type { Run, RunStore } from '@x/run-store';
 import { CoordinatorError } from './coordinator-error.js';
 import type { ExecutorRegistry } from './executor.js';
 import { partition } from './partition.js';
-import type { ShardQueue } from './shard-queue.js';
-import {
-  describeIssues,
-  MAX_SHARDS,
-  plannedRunProblem,
-  type ShardJobData,
-} from './test-schemas.js';
+import type { ShardEnqueuer } from './shard-enqueuer.js';
+import type { StoredShardPayload } from './stored-shard-job.js';
+import { describeIssues, MAX_SHARDS, plannedRunProblem } from './test-schemas.js';
 
 export interface CoordinatorOptions {
-  store: RunStore;
-  queue: ShardQueue;
-  /** Attempts per shard, the first included. Default 3: rides out a flaky host or a dead worker. */
-  attempts?: number;
-  /** Exponential backoff base between attempts. Default 1000 ms (then 2 s, 4 s…). */
-  backoffMs?: number;
+  store: Pick<RunStore, 'createRun'>;
+  /** Hands the stored shards to the queue; the coordinator only wakes it. */
+  enqueuer: Pick<ShardEnqueuer, 'wake'>;
   /** When given, the executor must exist and every test must match its schema. */
   executors?: ExecutorRegistry;
   /** Upper bound on `shards`. Default {@link MAX_SHARDS} (64). */
@@ -37,9 +30,10 @@ export interface EnqueueRunInput {
 
 export interface Coordinator {
   /**
-   * Partitions the tests, creates the run and its shards, and enqueues one job per shard
-   * (id `${runId}-${shardIndex}`). If enqueueing fails the run is marked failed and a
-   * `CoordinatorError('enqueue_failed')` is thrown, so no run waits forever for jobs.
+   * Partitions the tests and creates the run and its shards, each with its tests, in
+   * PostgreSQL (the enqueue outbox), then wakes the enqueuer without waiting for it: the run
+   * is `queued` once written, whether or not the queue is reachable, and starts when the
+   * enqueuer gets its jobs (ids `${runId}-${shardIndex}`) through.
    */
   enqueueRun(input: EnqueueRunInput): Promise<Run>;
 }
@@ -52,15 +46,14 @@ function durationOf(test: unknown): number | undefined {
 
 /**
  * @example
- * const coordinator = createCoordinator({ store, queue, executors, attempts: 3 });
+ * const enqueuer = createShardEnqueuer({ store, queue });
+ * const coordinator = createCoordinator({ store, enqueuer, executors });
  * const run = await coordinator.enqueueRun({ workspaceId: 'acme', executor: 'demo',
  *   tests: [{ name: 'a', durationMs: 200 }, { name: 'b', durationMs: 50 }], shards: 2 });
  */
 export function createCoordinator({
   store,
-  queue,
-  attempts = 3,
-  backoffMs = 1000,
+  enqueuer,
   executors,
   maxShards = MAX_SHARDS,
 }: CoordinatorOptions): Coordinator {
@@ -110,31 +103,15 @@ export function createCoordinator({
         executor: input.executor,
         name: input.name ?? null,
         callbackUrl: input.callbackUrl ?? null,
-        shards: split.map((indexes) => ({ testIds: indexes.map(testId) })),
+        shards: split.map((indexes) => {
+          const payload: StoredShardPayload = indexes.map((i) => ({
+            testId: testId(i),
+            test: input.tests[i],
+          }));
+          return { testIds: indexes.map(testId), payload };
+        }),
       });
-      const jobs: ShardJobData[] = split.map((indexes, shardIndex) => ({
-        runId: run.id,
-        workspaceId: run.workspaceId,
-        shardIndex,
-        shardCount: split.length,
-        executor: run.executor,
-        callbackUrl: run.callbackUrl,
-        tests: indexes.map((i) => ({ testId: testId(i), test: input.tests[i] })),
-      }));
-      try {
-        await queue.add(jobs, { attempts, backoffMs });
-      } catch (cause) {
-        // The run must not stay queued with no jobs; if even that write fails, both errors go up.
-        const marked = await store
-          .transition(run.id, ['queued'], 'failed', { error: 'could not enqueue shards' })
-          .then(
-            () => undefined,
-            (err: unknown) => err,
-          );
-        throw new CoordinatorError('enqueue_failed', `could not enqueue run ${run.id}`, {
-          cause: marked === undefined ? cause : new AggregateError([cause, marked]),
-        });
-      }
+      void enqueuer.wake();
       return run;
     },
   };

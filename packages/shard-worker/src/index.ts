@@ -72,6 +72,13 @@ export {
   type RunStopServiceOptions,
   stopResultOf,
 } from './run-stop-service.js';
+export {
+  createShardEnqueuer,
+  type EnqueuerStore,
+  type ShardEnqueuer,
+  type ShardEnqueuerMetrics,
+  type ShardEnqueuerOptions,
+} from './shard-enqueuer.js';
 export { SHARD_JOB_ERROR_CODES, ShardJobError, type ShardJobErrorCode } from './shard-job-error.js';
 export {
   createShardProcessor,
@@ -81,6 +88,7 @@ export {
 } from './shard-processor.js';
 export {
   type AbandonedShardJob,
+  DEFAULT_SHARD_JOB_OPTIONS,
   SHUTDOWN_REASON,
   type ShardConsumer,
   type ShardConsumerOptions,
@@ -90,6 +98,15 @@ export {
   type ShardQueue,
   shardJobId,
 } from './shard-queue.js';
+export {
+  createShardRepair,
+  type RepairOutcome,
+  type RepairStore,
+  SHARD_REPAIR_LEASE,
+  type ShardRepair,
+  type ShardRepairMetrics,
+  type ShardRepairOptions,
+} from './shard-repair.js';
 export { createShardWorker, type ShardWorker, type ShardWorkerOptions } from './shard-worker.js';
 export {
   SHARD_WORKER_ERROR_CODES,
@@ -97,6 +114,7 @@ export {
   type ShardWorkerErrorCode,
 } from './shard-worker-error.js';
 export { stopMessage } from './stop-message.js';
+export { failUnusableRun, type StoredShardPayload, storedShardJob } from './stored-shard-job.js';
 export {
   type DemoTest,
   demoTestSchema,

@@ -116,6 +116,9 @@ export function memoryShardQueue(): ShardQueue {
       }
       pump();
     },
+    async missing(jobIds) {
+      return jobIds.filter((id) => !known.has(id));
+    },
     async removeWaiting(runId, shardCount) {
       let removed = 0;
       for (let i = 0; i < shardCount; i++) {

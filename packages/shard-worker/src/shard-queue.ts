@@ -8,6 +8,12 @@ export interface ShardJobOptions {
   backoffMs: number;
 }
 
+/**
+ * What a shard job gets unless told otherwise: 3 attempts ride out a flaky host or a dead
+ * worker; the retries wait 1 s, then 2 s.
+ */
+export const DEFAULT_SHARD_JOB_OPTIONS: ShardJobOptions = { attempts: 3, backoffMs: 1000 };
+
 /** One delivery of a shard job to a processor. */
 export interface ShardJob {
   /** `${runId}-${shardIndex}`: BullMQ ids may not contain ':'. */
@@ -67,6 +73,12 @@ export interface ShardQueue {
   readonly kind: 'bullmq' | 'memory';
   /** Adds one job per shard; a job whose id already exists is left alone. */
   add(jobs: readonly ShardJobData[], options: ShardJobOptions): Promise<void>;
+  /**
+   * Those of `jobIds` the queue holds in no state — never added, completed and removed, or
+   * lost with the queue's storage (Redis restarted empty). A job waiting, delayed, active
+   * (locked by a worker) or failed and kept is held. The repair sweep's check.
+   */
+  missing(jobIds: readonly string[]): Promise<string[]>;
   /** Removes a run's shard jobs that are waiting or delayed (not in flight); returns how many. */
   removeWaiting(runId: string, shardCount: number): Promise<number>;
   /** Starts processing jobs. */

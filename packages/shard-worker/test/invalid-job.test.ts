@@ -44,25 +44,14 @@ describe.each(['memory', 'bullmq'] as const)('an invalid shard job on the %s que
     return { s, begun };
   }
 
-  /** Writes the run and enqueues its jobs as they are, past the coordinator's checks. */
+  /** Writes the run with its shards' tests as they are, past the coordinator's checks; the enqueuer queues them. */
   async function enqueue(s: Stack, executor: string, shards: ShardJobData['tests'][]) {
     const run = await s.store.createRun({
       workspaceId: 'ws',
       executor,
-      shards: shards.map((tests) => ({ testIds: tests.map((t) => t.testId) })),
+      shards: shards.map((tests) => ({ testIds: tests.map((t) => t.testId), payload: tests })),
     });
-    await s.queue.add(
-      shards.map((tests, shardIndex) => ({
-        runId: run.id,
-        workspaceId: 'ws',
-        shardIndex,
-        shardCount: shards.length,
-        executor,
-        callbackUrl: null,
-        tests,
-      })),
-      { attempts: 3, backoffMs: 20 },
-    );
+    await s.enqueuer.wake();
     return run.id;
   }
 

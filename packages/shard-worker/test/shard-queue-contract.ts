@@ -121,6 +121,33 @@ export function shardQueueContract(label: string, makeQueue: () => Promise<Shard
       await consumer.close();
     });
 
+    it('missing names the ids held in no state: never added or finished, not waiting or active', async () => {
+      const runId = randomUUID();
+      const [id0, id1, id2] = [0, 1, 2].map((i) => `${runId}-${i}`) as [string, string, string];
+      await queue.add([jobData(runId, 0, 3), jobData(runId, 1, 3)], ONCE);
+      expect(await queue.missing([id0, id1, id2])).toEqual([id2]);
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const started = new Set<string>();
+      const consumer = queue.consume(
+        async (job) => {
+          started.add(job.id);
+          if (job.id === id1) await gate;
+        },
+        { concurrency: 2 },
+      );
+      // Job 0 finished (and is gone); job 1 is active, held by this consumer.
+      await waitFor(async () => started.has(id1) && (await queue.missing([id0])).length === 1, {
+        what: 'job 0 finished while job 1 runs',
+      });
+      expect(await queue.missing([id0, id1, id2])).toEqual([id0, id2]);
+      expect(await queue.missing([])).toEqual([]);
+      release();
+      await consumer.close(1_000);
+    });
+
     it('removeWaiting removes a run’s waiting and delayed jobs and nothing else', async () => {
       const runA = randomUUID();
       const runB = randomUUID();

@@ -318,6 +318,8 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       shards: 2,
       tests: [demo('a', 0), demo('b', 0)],
     });
+    // In the queue first (an aborted run still in the outbox is never enqueued at all).
+    await s.enqueuer.wake();
     await s.aborter.abort(run.id, 'before start');
     const worker = createShardWorker({
       queue: s.queue,

@@ -23,10 +23,12 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     logger,
     connectionName: 'x-api',
     poolMax: 20,
+    repairIntervalMs: config.repairIntervalMs,
   });
-  const { redis, store, events, queue, aborter } = core;
+  const { redis, store, events, queue, aborter, enqueuer } = core;
   const { executors } = createOutboundParts({ ...config, logger });
-  const coordinator = createCoordinator({ store, queue, executors });
+  // A run is written to PostgreSQL and answered; the enqueuer gets it to Redis when it can.
+  const coordinator = createCoordinator({ store, enqueuer, executors });
   // No outbox: an api replica sends no callback.
   const abort = createAbortRun({ store, aborter, queue, events, logger });
   let stopJobErrors = 0;
@@ -56,6 +58,8 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       ['run_abort', () => aborter.metrics()],
       ['abort', () => abort.metrics()],
       ['stop_requests', () => ({ errors: stopJobErrors })],
+      ['enqueue', () => enqueuer.metrics()],
+      ['shard_repair', () => core.repair.metrics()],
     ],
     drain: async () => {},
     async close() {

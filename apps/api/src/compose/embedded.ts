@@ -7,6 +7,7 @@ import {
   createAbortRun,
   createCallbackOutbox,
   createCoordinator,
+  createShardEnqueuer,
   createShardWorker,
   memoryShardQueue,
 } from '@x/shard-worker';
@@ -60,7 +61,12 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     callback,
     logger,
   });
-  const coordinator = createCoordinator({ store, queue, executors });
+  // The same outbox path as a fleet; the in-process queue never refuses, so a run reaches it
+  // right after its write. No repair sweep: this queue loses jobs only with the process, and a
+  // restart fails those runs (above).
+  const enqueuer = createShardEnqueuer({ store, queue, logger });
+  enqueuer.start();
+  const coordinator = createCoordinator({ store, enqueuer, executors });
   // Delivers callbacks a previous process or a failed POST left behind (interrupted runs too),
   // and the callback of each abort (api and worker are one process here).
   const outbox = createCallbackOutbox({ store, sender: callback, logger });
@@ -92,10 +98,12 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       ['callback', () => callback.metrics()],
       ['callback_outbox', () => outbox.metrics()],
       ['abort', () => abort.metrics()],
+      ['enqueue', () => enqueuer.metrics()],
     ],
     drain: (deadlineMs) => worker.close(deadlineMs),
     async close() {
       await worker.close(0);
+      await enqueuer.close();
       await abort.close();
       await outbox.close();
       await aborter.close();

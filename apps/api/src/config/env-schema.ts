@@ -67,6 +67,7 @@ export const apiEnvSchema = z.object({
   ),
   X_PREFIX: sharedEnvFields.X_PREFIX,
   WORKER_CONCURRENCY: sharedEnvFields.WORKER_CONCURRENCY,
+  REPAIR_INTERVAL_MS: sharedEnvFields.REPAIR_INTERVAL_MS,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   LOG_LEVEL: sharedEnvFields.LOG_LEVEL,

@@ -56,6 +56,8 @@ export interface DistributedConfig extends CommonConfig {
   /** `REDIS_URL` (one server) or `REDIS_CLUSTER_NODES` (a Redis Cluster). */
   readonly redis: RedisTarget;
   readonly databaseUrl: string;
+  /** `REPAIR_INTERVAL_MS`: how often the repair sweep looks for shards Redis lost. */
+  readonly repairIntervalMs: number;
 }
 
 export type ApiConfig = EmbeddedConfig | DistributedConfig;
@@ -114,7 +116,13 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     devToken,
   };
   if (redis) {
-    return { ...common, mode: 'distributed', redis, databaseUrl: e.DATABASE_URL! };
+    return {
+      ...common,
+      mode: 'distributed',
+      redis,
+      databaseUrl: e.DATABASE_URL!,
+      repairIntervalMs: e.REPAIR_INTERVAL_MS,
+    };
   }
   return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };
 }

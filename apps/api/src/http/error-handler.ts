@@ -41,17 +41,7 @@ const BODY_PARSER: Record<string, (e: HttpLikeError) => ApiError> = {
 /** Maps any thrown value to an ApiError; anything unrecognized is a genuine bug (500). */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof CoordinatorError) {
-    if (err.code === 'enqueue_failed') {
-      return new ApiError(
-        'service_unavailable',
-        'could not enqueue the run, try again',
-        undefined,
-        { cause: err },
-      );
-    }
-    return fieldError(err.field ?? 'body', err.message);
-  }
+  if (err instanceof CoordinatorError) return fieldError(err.field ?? 'body', err.message);
   if (err instanceof RunStoreError) {
     // Store errors caused by the caller's input (a forged cursor, say) are 400s, not 500s.
     if (err.code === 'not_found') return new ApiError('not_found', 'run not found');

@@ -35,6 +35,8 @@ export interface WorkerConfig {
    * event loop blocks longer than this loses its shard to another worker.
    */
   readonly stalledMs: number;
+  /** How often the repair sweep looks for shards Redis lost (`REPAIR_INTERVAL_MS`, default 30 s). */
+  readonly repairIntervalMs: number;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL']);
@@ -70,5 +72,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     logLevel: e.LOG_LEVEL,
     metricsPort: e.METRICS_PORT ?? 9464,
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
+    repairIntervalMs: e.REPAIR_INTERVAL_MS,
   };
 }

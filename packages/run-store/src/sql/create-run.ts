@@ -9,14 +9,18 @@ export interface CreateRunParams {
   executor: string;
   name: string | null;
   callbackUrl: string | null;
-  shards: readonly (readonly string[])[];
+  shards: readonly { testIds: readonly string[]; payload: unknown }[];
   total: number;
 }
+
+const shardsJson = (p: CreateRunParams) =>
+  JSON.stringify(p.shards.map((s) => ({ t: s.testIds, p: s.payload ?? null })));
 
 /**
  * One statement: upsert the workspace, insert the run, insert one row per shard.
  * Params: the validated {@link CreateRunParams}; the shards travel as one jsonb array of
- * test-id arrays. Output: the new run row.
+ * `{t: test ids, p: job payload}`. Output: the new run row, `enqueued_at` null: the run waits
+ * in the enqueue outbox until an enqueuer hands its shards to the queue.
  */
 export async function createRunSql(db: Kysely<Database>, p: CreateRunParams): Promise<RunRow> {
   const { rows } = await sql<RunRow>`
@@ -28,9 +32,10 @@ export async function createRunSql(db: Kysely<Database>, p: CreateRunParams): Pr
               ${p.callbackUrl}, ${p.shards.length}, ${p.total})
       returning *
     ), shards as (
-      insert into run_shards (run_id, shard_index, test_ids)
-      select run.id, (s.ord - 1)::int, array(select jsonb_array_elements_text(s.tests))
-      from run, jsonb_array_elements(${JSON.stringify(p.shards)}::jsonb) with ordinality as s(tests, ord)
+      insert into run_shards (run_id, shard_index, test_ids, payload)
+      select run.id, (s.ord - 1)::int, array(select jsonb_array_elements_text(s.shard->'t')),
+             nullif(s.shard->'p', 'null'::jsonb)
+      from run, jsonb_array_elements(${shardsJson(p)}::jsonb) with ordinality as s(shard, ord)
     )
     select * from run`.execute(db);
   const row = rows[0];

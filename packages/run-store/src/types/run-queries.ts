@@ -9,8 +9,12 @@ export interface CreateRunInput {
   executor: string;
   name?: string | null;
   callbackUrl?: string | null;
-  /** One entry per shard, in shard-index order. Test ids must be unique across the run. */
-  shards: readonly { testIds: readonly string[] }[];
+  /**
+   * One entry per shard, in shard-index order. Test ids must be unique across the run.
+   * `payload`: the shard's job input (any JSON value), kept so the enqueuer can hand the
+   * shard to the queue later, and the repair sweep again (see `EnqueueOutbox`).
+   */
+  shards: readonly { testIds: readonly string[]; payload?: unknown }[];
 }
 
 export interface ListRunsQuery {
@@ -51,7 +55,10 @@ export interface TransitionResult {
 
 /** Creating, reading and moving runs (the api, abort, reconcile). One statement each. */
 export interface RunQueries {
-  /** Creates the run and its shards atomically (one statement); `total` = all test ids. */
+  /**
+   * Creates the run and its shards atomically (one statement); `total` = all test ids. The
+   * run waits in the enqueue outbox (`claimEnqueues`) until it is marked enqueued.
+   */
   createRun(input: CreateRunInput): Promise<Run>;
   /** The run if it belongs to `workspaceId`; another workspace's run is `undefined`. */
   getRun(workspaceId: string, runId: string): Promise<Run | undefined>;
