@@ -9,6 +9,7 @@ import type { ApiServices } from './api-services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { eventsGuard } from './events-guard.js';
 import { noSniffNoStore, requestLog, requireBearer, requireJsonBody } from './middleware.js';
+import { openApiDocument } from './openapi-document.js';
 import { protocolModule } from './protocol-module.js';
 import { runsRouter } from './runs-router.js';
 
@@ -53,6 +54,7 @@ const DASHBOARD_CSP = [
 
 export function createApp(opts: AppOptions): Express {
   const { services, signer, authenticate, metrics, logger } = opts;
+  const openapi = JSON.stringify(openApiDocument());
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -94,6 +96,10 @@ export function createApp(opts: AppOptions): Express {
   api.use((req, res, next) => {
     res.locals.mount = req.baseUrl;
     next();
+  });
+  // Public: a client generator or an API browser reads it before it has a token.
+  api.get('/openapi.json', (_req, res) => {
+    res.type('application/json').set('cache-control', 'no-cache').send(openapi);
   });
   api.get('/runs/:id/events', eventsGuard({ signer, authenticate, metrics }), opts.sse);
   api.use(requireBearer(authenticate, metrics));

@@ -1,3 +1,4 @@
+import { createRunSchema, listRunsQuerySchema, resultsQuerySchema } from '@x/protocol';
 import { type Request, Router } from 'express';
 import type { StreamTokenSigner } from '../auth/stream-token.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
@@ -8,7 +9,6 @@ import { workspaceOf } from './request-context.js';
 import { toResultDto, toRunDto } from './run-dto.js';
 import { runIdParam } from './run-id-param.js';
 import { createRunOwners } from './run-owners.js';
-import { createRunSchema, listRunsQuerySchema, resultsQuerySchema } from './run-schemas.js';
 import { fieldError, issuesToApiError, parseOrThrow } from './validation.js';
 
 const DEFAULT_SHARDS = 4;
