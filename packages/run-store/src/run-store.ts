@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { callbackOutbox } from './callback-outbox.js';
+import { idempotentCreate } from './idempotent-create.js';
 import { guarded } from './map-error.js';
 import { runQueries } from './run-queries.js';
 import type { Database } from './schema.js';
@@ -30,5 +31,6 @@ export function createRunStore(db: Kysely<Database>): RunStore {
     ...runQueries(db),
     ...shardCompletion(db),
     ...callbackOutbox(db),
+    ...idempotentCreate(db),
   };
 }

@@ -69,6 +69,15 @@ export interface RunResultsTable {
   attempt: number;
 }
 
+export interface IdempotencyKeysTable {
+  workspace_id: string;
+  key: string;
+  /** The caller's fingerprint of the request body: the same key with another body is refused. */
+  request_hash: string;
+  run_id: string;
+  created_at: Defaulted<Date>;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: Defaulted<Date>;
@@ -80,5 +89,6 @@ export interface Database {
   runs: RunsTable;
   run_shards: RunShardsTable;
   run_results: RunResultsTable;
+  idempotency_keys: IdempotencyKeysTable;
   x_run_store_migrations: MigrationsTable;
 }

@@ -18,7 +18,11 @@ describe('openPostgres and migrate on PostgreSQL', () => {
     try {
       await Promise.all([migrate(a), migrate(b), migrate(a), migrate(b)]);
       const applied = await a.selectFrom('x_run_store_migrations').selectAll().execute();
-      expect(applied.map((r) => r.name)).toEqual(['0001_runs', '0002_callback_outbox']);
+      expect(applied.map((r) => r.name)).toEqual([
+        '0001_runs',
+        '0002_callback_outbox',
+        '0004_idempotency_keys',
+      ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables
         where table_schema = 'public' and table_name in ('workspaces', 'runs', 'run_shards', 'run_results')`.execute(

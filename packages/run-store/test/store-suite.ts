@@ -20,6 +20,7 @@ import {
   runInput,
   shardRows,
 } from './helpers.js';
+import { idempotencySuite } from './idempotency-suite.js';
 
 export interface SuiteTarget {
   /** A migrated, empty database of this dialect. */
@@ -45,7 +46,11 @@ export function runStoreSuite(target: SuiteTarget): void {
       const run = await store.createRun(runInput(1));
       await migrate(db);
       const applied = await db.selectFrom('x_run_store_migrations').select('name').execute();
-      expect(applied.map((r) => r.name)).toEqual(['0001_runs', '0002_callback_outbox']);
+      expect(applied.map((r) => r.name)).toEqual([
+        '0001_runs',
+        '0002_callback_outbox',
+        '0004_idempotency_keys',
+      ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
   });
@@ -658,4 +663,5 @@ export function runStoreSuite(target: SuiteTarget): void {
   });
 
   callbackOutboxSuite(() => store);
+  idempotencySuite(() => ({ db, store }));
 }

@@ -1,4 +1,5 @@
 import type { CallbackOutbox } from './callback-outbox.js';
+import type { IdempotentCreate } from './idempotent-create.js';
 import type { RunQueries } from './run-queries.js';
 import type { ShardCompletion } from './shard-completion.js';
 
@@ -6,7 +7,7 @@ import type { ShardCompletion } from './shard-completion.js';
  * The run repository: run queries, shard completion and the callback outbox over one
  * database. Every method is one statement (one round trip) unless noted.
  */
-export interface RunStore extends RunQueries, ShardCompletion, CallbackOutbox {
+export interface RunStore extends RunQueries, ShardCompletion, CallbackOutbox, IdempotentCreate {
   /**
    * One cheap round trip (`select 1`), for readiness probes. Throws RunStoreError
    * `unavailable` when the database cannot be reached.
