@@ -12,7 +12,7 @@ beforeAll(async () => {
   const res = await fetch(`${ctx.api.url}/api/v1/openapi.json`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-  doc = await res.json();
+  doc = (await res.json()) as typeof doc;
 });
 afterAll(() => ctx?.close());
 

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Run, RunStore } from '@x/run-store';
+import type {
+  CreateRunInput,
+  CreateRunOnceResult,
+  IdempotencyInput,
+  Run,
+  RunStore,
+} from '@x/run-store';
 import { CoordinatorError } from './coordinator-error.js';
 import type { ExecutorRegistry } from './executor.js';
 import { partition } from './partition.js';
@@ -42,6 +48,15 @@ export interface Coordinator {
    * `CoordinatorError('enqueue_failed')` is thrown, so no run waits forever for jobs.
    */
   enqueueRun(input: EnqueueRunInput): Promise<Run>;
+  /**
+   * `enqueueRun` at most once per (workspace, key) (`Idempotency-Key`): creates and enqueues the run only when
+   * this call created it; `replayed` and `key_reused` enqueue nothing (see run-store's
+   * `createRunOnce`).
+   */
+  enqueueRunOnce(
+    input: EnqueueRunInput,
+    idempotency: IdempotencyInput,
+  ): Promise<CreateRunOnceResult>;
 }
 
 function durationOf(test: unknown): number | undefined {
@@ -64,8 +79,12 @@ export function createCoordinator({
   executors,
   maxShards = MAX_SHARDS,
 }: CoordinatorOptions): Coordinator {
-  return {
-    async enqueueRun(input) {
+  /** Validates, partitions, creates the run with `create` and enqueues it if it was created. */
+  const enqueue = async <R extends CreateRunOnceResult>(
+    input: EnqueueRunInput,
+    create: (run: CreateRunInput) => Promise<R>,
+  ): Promise<R> => {
+    {
       const shards = input.shards ?? 1;
       if (!Number.isInteger(shards) || shards < 1 || shards > maxShards) {
         throw new CoordinatorError(
@@ -104,14 +123,18 @@ export function createCoordinator({
         shards,
       );
       const testId = (i: number) => `t${i}`;
-      const run = await store.createRun({
+      const newRun = {
         id: randomUUID(),
         workspaceId: input.workspaceId,
         executor: input.executor,
         name: input.name ?? null,
         callbackUrl: input.callbackUrl ?? null,
         shards: split.map((indexes) => ({ testIds: indexes.map(testId) })),
-      });
+      };
+      const created = await create(newRun);
+      // Another call with this key made the run (and enqueued it): nothing to enqueue here.
+      if (created.outcome !== 'created') return created;
+      const { run } = created;
       const jobs: ShardJobData[] = split.map((indexes, shardIndex) => ({
         runId: run.id,
         workspaceId: run.workspaceId,
@@ -135,7 +158,18 @@ export function createCoordinator({
           cause: marked === undefined ? cause : new AggregateError([cause, marked]),
         });
       }
-      return run;
+      return created;
+    }
+  };
+  return {
+    async enqueueRun(input) {
+      const created = await enqueue(input, async (run) => ({
+        outcome: 'created' as const,
+        run: await store.createRun(run),
+      }));
+      return created.run;
     },
+    enqueueRunOnce: (input, idempotency) =>
+      enqueue(input, (run) => store.createRunOnce(run, idempotency)),
   };
 }

@@ -13,6 +13,7 @@ import {
 import { createRunEvents, memoryEventLog } from '@x/sse-relay';
 import type { Logger } from 'pino';
 import type { EmbeddedConfig } from '../config/load-config.js';
+import { startIdempotencyKeySweep } from './idempotency-key-sweep.js';
 import { outboundChecker } from './outbound-check.js';
 import type { System } from './system.js';
 
@@ -66,6 +67,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   outbox.start();
   // No stop jobs here: the api's call is the only entry, and the registry is this process's.
   const abort = createAbortRun({ store, aborter, queue, events, outbox, logger });
+  const keySweep = startIdempotencyKeySweep(store, logger);
 
   return {
     mode: 'embedded',
@@ -73,6 +75,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
+      createRunOnce: (input, idempotency) => coordinator.enqueueRunOnce(input, idempotency),
       abortRun: abort.abortRun,
       checkOutboundUrl: outboundChecker({ ...config, logger }),
       readiness: async () => ({
@@ -90,9 +93,11 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       ['callback', () => callback.metrics()],
       ['callback_outbox', () => outbox.metrics()],
       ['abort', () => abort.metrics()],
+      ['idempotency_keys', () => keySweep.metrics()],
     ],
     drain: (deadlineMs) => worker.close(deadlineMs),
     async close() {
+      keySweep.close();
       await worker.close(0);
       await abort.close();
       await outbox.close();
