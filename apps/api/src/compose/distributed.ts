@@ -2,6 +2,7 @@ import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
 import { createAbortRun, createCoordinator } from '@x/shard-worker';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
+import { callbackSigningPolicy } from './callback-signing.js';
 import { withDurableStop } from './durable-stop.js';
 import { startIdempotencyKeySweep } from './idempotency-key-sweep.js';
 import { outboundChecker } from './outbound-check.js';
@@ -49,6 +50,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       createRunOnce: (input, idempotency) => coordinator.enqueueRunOnce(input, idempotency),
       abortRun,
       checkOutboundUrl: outboundChecker({ ...config, logger }),
+      callbackRefusal: callbackSigningPolicy(config),
       readiness: () => core.readiness(),
     },
     metricsSources: [

@@ -13,6 +13,7 @@ import {
 import { createRunEvents, memoryEventLog } from '@x/sse-relay';
 import type { Logger } from 'pino';
 import type { EmbeddedConfig } from '../config/load-config.js';
+import { callbackSigningPolicy } from './callback-signing.js';
 import { startIdempotencyKeySweep } from './idempotency-key-sweep.js';
 import { outboundChecker } from './outbound-check.js';
 import type { System } from './system.js';
@@ -78,6 +79,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       createRunOnce: (input, idempotency) => coordinator.enqueueRunOnce(input, idempotency),
       abortRun: abort.abortRun,
       checkOutboundUrl: outboundChecker({ ...config, logger }),
+      callbackRefusal: callbackSigningPolicy(config),
       readiness: async () => ({
         database: await store.ping().then(
           () => true,

@@ -27,6 +27,11 @@ export interface ApiServices {
   abortRun: AbortRun;
   /** A refusal message when `url` points somewhere outbound requests must not go, else null. */
   checkOutboundUrl(url: string, kind: 'http' | 'callback'): Promise<string | null>;
+  /**
+   * Why `workspaceId` may not name a `callbackUrl` (production without a callback secret), or
+   * null when it may.
+   */
+  callbackRefusal(workspaceId: string): string | null;
   /** Each dependency and whether it answered (database, redis). */
   readiness(): Promise<Record<string, boolean>>;
 }

@@ -35,6 +35,8 @@ export function runsRouter(
     if (req.body === undefined)
       throw fieldError('body', 'request body is required (application/json)');
     const body = parseOrThrow(createRunSchema, req.body, 'body');
+    const refusal = body.callbackUrl ? services.callbackRefusal(workspaceOf(req)) : null;
+    if (refusal) throw fieldError('callbackUrl', refusal);
     const issues = await outboundIssues(body, services);
     if (issues.length) throw issuesToApiError(issues, 'body');
     const input = {
