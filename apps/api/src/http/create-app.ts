@@ -27,11 +27,21 @@ export interface AppOptions {
   accepting: () => boolean;
 }
 
-/** The dashboard: three static files, read once. They live in public/, next to src/ and dist/. */
+/** The dashboard: static files, read once. They live in public/, next to src/ and dist/. */
 const asset = (name: string) => readFileSync(new URL(`../../public/${name}`, import.meta.url));
+/** @x/client for the browser, bundled by the build (scripts/bundle-client.mjs). */
+function clientBundle(): Buffer {
+  const url = new URL('../../dist/public/client.js', import.meta.url);
+  try {
+    return readFileSync(url);
+  } catch (cause) {
+    throw new Error(`${url.pathname} is missing: build the api first (pnpm build)`, { cause });
+  }
+}
 const dashboard = asset('index.html');
 const assets: Record<string, { type: string; body: Buffer }> = {
   '/dashboard.js': { type: 'text/javascript; charset=utf-8', body: asset('dashboard.js') },
+  '/client.js': { type: 'text/javascript; charset=utf-8', body: clientBundle() },
   '/protocol.js': { type: 'text/javascript; charset=utf-8', body: protocolModule() },
   '/dashboard.css': { type: 'text/css; charset=utf-8', body: asset('dashboard.css') },
 };
