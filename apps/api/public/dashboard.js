@@ -1,9 +1,10 @@
 // The dashboard's script (a module: strict, deferred), served as a file so the page's CSP
-// needs no 'unsafe-inline'. Statuses and event types come from @x/protocol, served by the api
-// as /protocol.js: the one definition the api and its clients read.
-import { LIVE_STATUSES, RUN_EVENT_TYPES, TERMINAL_STATUSES } from './protocol.js';
+// needs no 'unsafe-inline'. Every call goes through @x/client, bundled by the api as
+// /client.js: the same client users get (stream tokens, resume, no duplicate events). Statuses
+// come from @x/protocol, served as /protocol.js.
+import { createClient, XClientError } from './client.js';
+import { LIVE_STATUSES, TERMINAL_STATUSES } from './protocol.js';
 
-const API = '/api/v1';
 const MAX_ROWS = 1000; // results rendered; the rest stay in the API (GET /runs/:id/results)
 const $ = (id) => document.getElementById(id);
 let token = localStorage.getItem('x.token') || '';
@@ -20,21 +21,29 @@ function badge(status) {
   return el('span', { className: `status s-${status}` }, status);
 }
 
-async function api(path, opts = {}) {
-  const headers = { authorization: `Bearer ${token}` };
-  if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(API + path, {
-    method: opts.method || 'GET',
-    headers,
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+/**
+ * The client of the saved token. `onRequest` sees every request it sends: the run page shows
+ * "reconnecting…" when the watch opens another event stream.
+ */
+let onRequest = () => {};
+const client = () =>
+  createClient({
+    baseUrl: location.origin,
+    token,
+    fetch: (url, init) => {
+      onRequest(url);
+      return fetch(url, init);
+    },
   });
-  const body = res.status === 204 ? null : await res.json().catch(() => null);
-  if (res.status === 401) {
-    signOut('That token was refused.');
-    throw new Error('unauthorized');
+
+/** Runs `call` with the client; a refused token signs out. Errors keep the API's message. */
+async function api(call) {
+  try {
+    return await call(client());
+  } catch (e) {
+    if (e instanceof XClientError && e.code === 'unauthorized') signOut('That token was refused.');
+    throw e;
   }
-  if (!res.ok) throw new Error(body?.error?.message || `HTTP ${res.status}`);
-  return body;
 }
 
 function signOut(message) {
@@ -69,19 +78,48 @@ function route() {
 }
 
 // ---- home: run list + new run form ----
+const PAGE = 25;
+
+/**
+ * Pages of `runs.list` (which follows the cursors itself): `next()` answers the next PAGE runs
+ * and whether more follow (it reads one run ahead, so "Load more" shows only when there are).
+ */
+function runPages() {
+  const runs = client().runs.list({ limit: PAGE })[Symbol.asyncIterator]();
+  let ahead = null;
+  return {
+    async next() {
+      const page = ahead ? [ahead] : [];
+      ahead = null;
+      while (page.length < PAGE) {
+        const r = await runs.next();
+        if (r.done) return { runs: page, more: false };
+        page.push(r.value);
+      }
+      const peek = await runs.next();
+      if (!peek.done) ahead = peek.value;
+      return { runs: page, more: !peek.done };
+    },
+    close: () => runs.return?.(),
+  };
+}
+
 function homePage() {
   // paged: the user loaded more than the first page; the timer then leaves the list alone
   // (a refresh shows the first page only, and would take the others away under them).
-  let cursor = null,
+  let pages = null,
     stopped = false,
     paged = false;
   const load = async (append) => {
     paged = append;
     try {
-      const q = new URLSearchParams({ limit: '25' });
-      if (append && cursor) q.set('cursor', cursor);
-      const { runs, nextCursor } = await api(`/runs?${q}`);
-      if (stopped) return;
+      if (!append || !pages) {
+        pages?.close();
+        pages = runPages();
+      }
+      const mine = pages;
+      const { runs, more } = await api(() => mine.next());
+      if (stopped || mine !== pages) return;
       if (!append) $('runs').replaceChildren();
       for (const r of runs) {
         const tr = el(
@@ -99,8 +137,7 @@ function homePage() {
         };
         $('runs').append(tr);
       }
-      cursor = nextCursor;
-      $('more').hidden = !nextCursor;
+      $('more').hidden = !more;
       $('runs-error').textContent = '';
     } catch (e) {
       if (!stopped) $('runs-error').textContent = e.message;
@@ -115,11 +152,17 @@ function homePage() {
   return () => {
     stopped = true;
     clearInterval(timer);
+    pages?.close();
   };
 }
 
 $('new-run').onsubmit = async (ev) => {
   ev.preventDefault();
+  // One key per submission: a retried request starts one run. (getRandomValues, unlike
+  // randomUUID, works on a page served over plain http from another host.)
+  const submission = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
   const f = new FormData(ev.target);
   const n = Number(f.get('tests')),
     min = Number(f.get('minMs')),
@@ -133,7 +176,7 @@ $('new-run').onsubmit = async (ev) => {
   const body = { executor: 'demo', tests, shards: Math.min(Number(f.get('shards')), n) };
   if (f.get('name')) body.name = String(f.get('name'));
   try {
-    const { run } = await api('/runs', { method: 'POST', body });
+    const run = await api((x) => x.runs.create(body, { idempotencyKey: submission }));
     $('new-run-error').textContent = '';
     location.hash = `#/runs/${run.id}`;
   } catch (e) {
@@ -141,16 +184,13 @@ $('new-run').onsubmit = async (ev) => {
   }
 };
 
-// ---- run page: live over SSE, resumed with Last-Event-ID and a fresh stream token ----
+// ---- run page: live through runs.watch (stream tokens, resume, no duplicates: the client's) ----
 function runPage(runId) {
-  // closed: the stream is over (run ended or page left); left: the page itself is gone.
-  let es = null,
-    lastSeq = 0,
-    closed = false,
-    left = false,
-    retryMs = 500,
-    retryTimer = null,
-    rows = 0;
+  // left: the page is gone (its watch is aborted); rows: results counted so far.
+  let left = false,
+    rows = 0,
+    streams = 0;
+  const leave = new AbortController();
   const shards = new Map();
   const live = new Map(); // shardIndex -> {passed, failed} from result events of its current attempt
   const state = { run: null };
@@ -212,9 +252,16 @@ function runPage(runId) {
     }
   };
   const seen = new Set();
+  let repeats = 0;
   const addResult = (x) => {
     const key = `${x.shardIndex}:${x.testId}`;
-    if (seen.has(key)) return; // a result can arrive both live and in the initial page
+    if (seen.has(key)) {
+      // A result can arrive both live and in a reload of the stored ones (or again in a
+      // shard's retry). Counted where a test can read it: a stream that resumed cleanly
+      // repeats none.
+      $('results').dataset.repeats = String(++repeats);
+      return;
+    }
     seen.add(key);
     rows++;
     $('results-count').textContent = `(${rows})`;
@@ -236,31 +283,24 @@ function runPage(runId) {
     seen.clear();
     $('results').replaceChildren();
     $('results-count').textContent = '(0)';
-    // A fresh snapshot (first connect, or history gone): load what already landed.
-    let cursor = null;
-    do {
-      const q = new URLSearchParams({ limit: '1000' });
-      if (cursor) q.set('cursor', cursor);
-      const page = await api(`/runs/${runId}/results?${q}`);
+    // Events were missed (history gone) or the run ended: load what the store holds.
+    for await (const x of client().runs.results(runId, { limit: 1000, signal: leave.signal })) {
       if (left) return;
-      for (const x of page.results) addResult(x);
-      cursor = rows < MAX_ROWS ? page.nextCursor : null;
-    } while (cursor);
+      addResult(x);
+      if (rows >= MAX_ROWS) break;
+    }
   };
   const conn = (text) => {
     $('conn').textContent = text;
   };
 
-  const handle = (msg, seq) => {
-    if (seq !== null) {
-      if (seq <= lastSeq) return;
-      lastSeq = seq;
-    }
+  const handle = (msg) => {
     const r = state.run;
     switch (msg.type) {
       case 'snapshot':
         state.run = msg.run;
-        // We always resume (from 0 on the first connect): only a lost history needs a reload.
+        conn('live');
+        // The watch resumes after the last event it yielded: only a lost history needs a reload.
         if (msg.recovered === false) {
           shards.clear();
           live.clear();
@@ -301,81 +341,52 @@ function runPage(runId) {
             total: msg.total,
             durationMs: msg.durationMs,
           });
-        finish();
         break;
     }
     render();
   };
-  const finish = () => {
-    closed = true;
-    if (es) es.close();
-    es = null;
+  const finish = async () => {
     conn('');
-    api(`/runs/${runId}`)
-      .then(async ({ run }) => {
-        if (left) return;
-        state.run = run;
-        render();
-        if (run.status === 'completed') return;
-        // Results land with their shard's completion: a shard the abort or failure stopped
-        // showed results live that were never recorded. Show what a reload would show.
-        const shown = rows;
-        await resetResults();
-        const lost = shown - rows;
-        if (!left && lost > 0)
-          $('results-note').textContent =
-            `${lost} live result${lost === 1 ? ' was' : 's were'} from shards that were stopped, and not recorded.`;
-      })
-      .catch((e) => {
-        if (!left) $('run-error').textContent = e.message;
-      });
+    const run = await api((x) => x.runs.get(runId, { signal: leave.signal }));
+    if (left) return;
+    state.run = run;
+    render();
+    if (run.status === 'completed') return;
+    // Results land with their shard's completion: a shard the abort or failure stopped
+    // showed results live that were never recorded. Show what a reload would show.
+    const shown = rows;
+    await resetResults();
+    const lost = shown - rows;
+    if (!left && lost > 0)
+      $('results-note').textContent =
+        `${lost} live result${lost === 1 ? ' was' : 's were'} from shards that were stopped, and not recorded.`;
   };
 
-  const connect = async () => {
-    if (closed) return;
+  const watch = async () => {
+    // A second event stream is the watch reconnecting (the api restarted, the network dropped):
+    // say so until its snapshot arrives.
+    onRequest = (url) => {
+      if (!left && url.includes(`/runs/${runId}/events`) && ++streams > 1) conn('reconnecting…');
+    };
     try {
-      // EventSource cannot send headers: trade the bearer token for a short stream token,
-      // a fresh one on every (re)connect since it expires within minutes.
-      const { token: st } = await api(`/runs/${runId}/stream-token`, { method: 'POST' });
-      if (closed) return;
-      // lastEventId=0 on the first connect replays the run's history: shards that started
-      // before this page opened, results so far. Then every reconnect resumes where it left.
-      const q = new URLSearchParams({ st, lastEventId: String(lastSeq) });
-      es = new EventSource(`${API}/runs/${runId}/events?${q}`);
-      const onFrame = (ev) => {
-        let msg;
-        try {
-          msg = JSON.parse(ev.data);
-        } catch {
-          return;
-        }
-        retryMs = 500;
-        conn('live');
-        handle(msg, ev.lastEventId ? Number(ev.lastEventId) : null);
-      };
-      es.onmessage = onFrame;
-      for (const t of RUN_EVENT_TYPES) es.addEventListener(t, onFrame);
-      es.onerror = () => {
-        if (closed) return;
-        es.close();
-        es = null;
-        conn('reconnecting…');
-        retryTimer = setTimeout(connect, retryMs);
-        retryMs = Math.min(retryMs * 2, 5000);
-      };
+      // From the start of the run's history: shards that started before this page opened,
+      // results so far; then live, until `done`.
+      for await (const event of client().runs.watch(runId, { signal: leave.signal })) {
+        handle(event);
+      }
+      if (!left) await finish();
     } catch (e) {
-      if (closed) return;
-      conn(`reconnecting… (${e.message})`);
-      retryTimer = setTimeout(connect, retryMs);
-      retryMs = Math.min(retryMs * 2, 5000);
+      if (left) return;
+      if (e instanceof XClientError && e.code === 'unauthorized')
+        signOut('That token was refused.');
+      else $('run-error').textContent = e.message;
     }
   };
 
   $('abort').onclick = async () => {
     $('abort').disabled = true;
     try {
-      const { run } = await api(`/runs/${runId}/abort`, { method: 'POST' });
-      state.run = run;
+      state.run = await api((x) => x.runs.abort(runId));
       render();
     } catch (e) {
       $('run-error').textContent = e.message;
@@ -384,6 +395,7 @@ function runPage(runId) {
   };
   // Nothing of the previous run page may show while this one loads.
   $('results').replaceChildren();
+  $('results').dataset.repeats = '0';
   $('shards').replaceChildren();
   $('results-count').textContent = '';
   $('results-note').textContent = '';
@@ -396,11 +408,11 @@ function runPage(runId) {
   for (const part of $('progress').children) part.style.width = '0%';
   $('run-title').textContent = 'loading…';
   conn('connecting…');
-  connect();
+  watch();
   return () => {
-    closed = left = true;
-    clearTimeout(retryTimer);
-    if (es) es.close();
+    left = true;
+    onRequest = () => {};
+    leave.abort();
   };
 }
 
@@ -409,7 +421,8 @@ $('login-form').onsubmit = async (ev) => {
   token = $('token-input').value.trim();
   $('token-input').value = '';
   try {
-    await api('/runs?limit=1');
+    // One request proves the token (a 401 signs out again with a message).
+    await api((x) => x.runs.list({ limit: 1 })[Symbol.asyncIterator]().next());
     localStorage.setItem('x.token', token);
     $('login-error').textContent = '';
     route();

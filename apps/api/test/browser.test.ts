@@ -1,7 +1,16 @@
 import { mkdirSync } from 'node:fs';
+import { freePort, postgres, startRedis, uniqueName } from '@x/testkit';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { apiClient, demoTests, type RunBody } from './support/api-client.js';
+import {
+  type ApiProcess,
+  FLEET_TOKEN,
+  type FleetEnv,
+  startApiProcess,
+  startWorkerProcess,
+  type WorkerProcess,
+} from './support/fleet.js';
 import { startInProcessApi, TOKEN_A } from './support/in-process-api.js';
 
 const ARTIFACTS = new URL('../test-artifacts/', import.meta.url);
@@ -34,10 +43,10 @@ async function watchedPage() {
 }
 
 /** A page on the dashboard with the token saved, collecting page errors. */
-async function signedIn(base: string) {
+async function signedIn(base: string, token = TOKEN_A) {
   const { page, errors } = await watchedPage();
   await page.goto(`${base}/`);
-  await page.fill('#token-input', TOKEN_A);
+  await page.fill('#token-input', token);
   await page.click('#login-form button[type=submit]');
   await page.waitForSelector('#home:not([hidden])');
   return { page, errors };
@@ -192,4 +201,65 @@ it('dashboard: a run page shows nothing of the previous run while it loads, and 
     .poll(() => page.locator('#runs tr').first().textContent(), { timeout: 12_000 })
     .toContain('created-elsewhere');
   expect(errors).toEqual([]);
+});
+
+it('dashboard: the api restarts while a run page is open; the page goes on to done, every result once', async () => {
+  // A fleet (api and worker apart, Redis, PostgreSQL): the run goes on while the api is down,
+  // and its event history outlives the api. The page comes back on the same address.
+  const [redis, db] = await Promise.all([startRedis(), postgres('browser_restart')]);
+  const env: FleetEnv = {
+    REDIS_URL: redis.url,
+    DATABASE_URL: db.url,
+    X_PREFIX: uniqueName('browser')
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, ''),
+  };
+  const port = String(await freePort());
+  let api: ApiProcess | undefined;
+  let worker: WorkerProcess | undefined;
+  try {
+    [api, worker] = await Promise.all([
+      startApiProcess(env, { PORT: port }),
+      startWorkerProcess(env),
+    ]);
+    const { page, errors } = await signedIn(api.url, FLEET_TOKEN);
+    // 12 tests of 400 ms per shard: about 5 s, the page is open well before the end.
+    const tests = 36;
+    const created = await apiClient(api.url, FLEET_TOKEN).post<{ run: RunBody }>('/runs', {
+      executor: 'demo',
+      tests: demoTests(tests, 400, 4),
+      shards: 3,
+    });
+    expect(created.status).toBe(201);
+    const runId = created.body.run.id;
+    await page.goto(`${api.url}/#/runs/${runId}`);
+    await expect.poll(() => page.textContent('#conn'), { timeout: 20_000 }).toBe('live');
+    await expect
+      .poll(() => page.locator('#results tr').count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
+    const before = await page.locator('#results tr').count();
+    expect(before).toBeLessThan(tests);
+
+    await api.proc.kill('SIGTERM');
+    api = undefined;
+    // The page notices: its stream is gone and the watch is trying again.
+    await expect.poll(() => page.textContent('#conn'), { timeout: 10_000 }).toBe('reconnecting…');
+    api = await startApiProcess(env, { PORT: port });
+
+    await expect.poll(() => page.textContent('#run-status'), { timeout: 30_000 }).toBe('completed');
+    const names = await page.locator('#results tr td:nth-child(2)').allTextContents();
+    expect(names).toHaveLength(tests);
+    expect(new Set(names).size).toBe(tests);
+    expect(await page.textContent('#results-count')).toBe(`(${tests})`);
+    // The client resumed after the last event it had: no result came twice.
+    expect(await page.getAttribute('#results', 'data-repeats')).toBe('0');
+    expect(await page.textContent('#run-counts')).toMatch(
+      new RegExp(`^${tests} of ${tests} tests · 27 passed · 9 failed`),
+    );
+    expect(errors).toEqual([]);
+  } finally {
+    await Promise.all([api?.proc.kill('SIGTERM'), worker?.proc.kill('SIGTERM')]);
+    await redis.close();
+    await db.close();
+  }
 });

@@ -72,7 +72,12 @@ describe('response headers', () => {
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(js.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(await js.text()).toContain("const API = '/api/v1'");
+    // The dashboard talks to the API through @x/client, bundled and served as a file too.
+    expect(await js.text()).toContain("from './client.js'");
+    const client = await fetch(`${ctx.api.url}/client.js`);
+    expect(client.status).toBe(200);
+    expect(client.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await client.text()).toMatch(/export\s*\{[^}]*\bcreateClient\b/);
     const css = await fetch(`${ctx.api.url}/dashboard.css`);
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
   });

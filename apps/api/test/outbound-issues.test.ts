@@ -1,9 +1,9 @@
 import { createLogger } from '@x/app-kit';
+import { createRunSchema } from '@x/protocol';
 import type { ResolvedAddress } from '@x/shard-worker';
 import { expect, it } from 'vitest';
 import { outboundChecker } from '../src/compose/outbound-check.js';
 import { MAX_CONCURRENT_OUTBOUND_CHECKS, outboundIssues } from '../src/http/outbound-issues.js';
-import { createRunSchema } from '../src/http/run-schemas.js';
 
 it('looks up the hosts of one request at most 16 at a time, each host once, and still names every refused test', async () => {
   let inFlight = 0;

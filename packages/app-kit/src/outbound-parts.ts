@@ -11,6 +11,8 @@ export interface OutboundPartsOptions {
   readonly httpAllowedHosts: readonly string[];
   /** `CALLBACK_ALLOWED_HOSTS`: hosts a run's `callbackUrl` may name (empty: none). */
   readonly callbackAllowedHosts: readonly string[];
+  /** `CALLBACK_SECRETS`: the secret signing each workspace's callbacks (others go unsigned). */
+  readonly callbackSecrets?: ReadonlyMap<string, string>;
   readonly logger: Logger;
 }
 
@@ -26,6 +28,7 @@ export function createOutboundParts(opts: OutboundPartsOptions) {
   ]);
   const callback = createCallbackSender({
     allowedHosts: opts.callbackAllowedHosts,
+    ...(opts.callbackSecrets ? { secrets: opts.callbackSecrets } : {}),
     logger: opts.logger,
   });
   return { executors, callback };

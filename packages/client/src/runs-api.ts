@@ -1,4 +1,4 @@
-import type { RunStatus } from '@x/protocol';
+import type { ResultsResponse, RunListResponse, RunResponse, RunStatus } from '@x/protocol';
 import type { HttpTransport } from './http-transport.js';
 import { paginate } from './paginate.js';
 import type { RunEvent } from './run-event.js';
@@ -55,7 +55,7 @@ export function runsApi(http: HttpTransport): RunsApi {
     async create(body, opts = {}) {
       const headers: Record<string, string> = {};
       if (opts.idempotencyKey !== undefined) headers['idempotency-key'] = opts.idempotencyKey;
-      const res = await http.json<{ run: Run }>('/runs', {
+      const res = await http.json<RunResponse>('/runs', {
         method: 'POST',
         body,
         headers,
@@ -64,11 +64,11 @@ export function runsApi(http: HttpTransport): RunsApi {
       return res.run;
     },
     async get(id, opts = {}) {
-      return (await http.json<{ run: Run }>(runPath(id), { signal: opts.signal })).run;
+      return (await http.json<RunResponse>(runPath(id), { signal: opts.signal })).run;
     },
     list(opts = {}) {
       return paginate(async (cursor) => {
-        const page = await http.json<{ runs: Run[]; nextCursor: string | null }>('/runs', {
+        const page = await http.json<RunListResponse>('/runs', {
           query: { status: opts.status, limit: opts.limit, cursor },
           signal: opts.signal,
         });
@@ -77,15 +77,15 @@ export function runsApi(http: HttpTransport): RunsApi {
     },
     results(id, opts = {}) {
       return paginate(async (cursor) => {
-        const page = await http.json<{ results: Result[]; nextCursor: string | null }>(
-          `${runPath(id)}/results`,
-          { query: { limit: opts.limit, cursor }, signal: opts.signal },
-        );
+        const page = await http.json<ResultsResponse>(`${runPath(id)}/results`, {
+          query: { limit: opts.limit, cursor },
+          signal: opts.signal,
+        });
         return { items: page.results, nextCursor: page.nextCursor };
       });
     },
     async abort(id, opts = {}) {
-      const res = await http.json<{ run: Run }>(`${runPath(id)}/abort`, {
+      const res = await http.json<RunResponse>(`${runPath(id)}/abort`, {
         method: 'POST',
         signal: opts.signal,
       });

@@ -137,3 +137,26 @@ describe('errors', () => {
     expect(() => createClient({ baseUrl: api.url, token: '' })).toThrow(/token/);
   });
 });
+
+// Last: the runs it creates would change the counts the list tests above expect.
+describe('idempotency', () => {
+  it('create with the same idempotencyKey answers the first run (embedded api, PGlite); another body is idempotency_key_reused', async () => {
+    const body = { executor: 'demo' as const, tests: demoTests(2, 10), name: 'once' };
+    const key = `retry-${Date.now()}`;
+    const first = await x.runs.create(body, { idempotencyKey: key });
+    // A retry after a timeout: same key, same body, possibly concurrent with others.
+    const again = await Promise.all(
+      [1, 2, 3].map(() => x.runs.create(body, { idempotencyKey: key })),
+    );
+    expect(again.map((r) => r.id)).toEqual([first.id, first.id, first.id]);
+    const replay = traffic.log.findLast((e) => e.method === 'POST' && e.path === '/api/v1/runs');
+    expect(replay?.status).toBe(200);
+    const err = await x.runs
+      .create({ ...body, name: 'changed' }, { idempotencyKey: key })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(XClientError);
+    expect(err).toMatchObject({ code: 'idempotency_key_reused', status: 422 });
+    const bad = await x.runs.create(body, { idempotencyKey: 'has space' }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: 'invalid_input', status: 400 });
+  });
+});

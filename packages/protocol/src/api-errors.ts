@@ -6,6 +6,8 @@ export const API_ERROR_STATUS = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** `POST /runs`: the `Idempotency-Key` was used before with another body. */
+  idempotency_key_reused: 422,
   rate_limited: 429,
   internal: 500,
   service_unavailable: 503,

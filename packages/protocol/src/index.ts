@@ -19,6 +19,32 @@ export {
   type ShardState,
 } from './run-events.js';
 export {
+  type CreateRunBody,
+  createRunSchema,
+  EXECUTORS,
+  type ExecutorName,
+  idempotencyKeySchema,
+  listRunsQuerySchema,
+  MAX_IDEMPOTENCY_KEY_CHARS,
+  type ParsedCreateRunBody,
+  resultsQuerySchema,
+} from './run-requests.js';
+export {
+  apiErrorBodySchema,
+  type ResultDto,
+  type ResultsResponse,
+  type RunDto,
+  type RunListResponse,
+  type RunResponse,
+  resultSchema,
+  resultsResponseSchema,
+  runListResponseSchema,
+  runResponseSchema,
+  runSchema,
+  type StreamTokenResponse,
+  streamTokenResponseSchema,
+} from './run-responses.js';
+export {
   isRunStatus,
   isTerminal,
   LIVE_STATUSES,
@@ -30,3 +56,18 @@ export {
   TERMINAL_STATUSES,
   type TerminalStatus,
 } from './run-status.js';
+export {
+  type DemoTest,
+  demoTestSchema,
+  HTTP_METHODS,
+  type HttpTest,
+  httpTestSchema,
+  httpUrlSchema,
+  MAX_DEMO_TEST_MS,
+  MAX_FAIL_ATTEMPTS,
+  MAX_PLANNED_RUN_MS,
+  MAX_SHARDS,
+  MAX_TESTS,
+  plannedRunMs,
+  plannedRunProblem,
+} from './test-inputs.js';

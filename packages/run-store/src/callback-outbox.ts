@@ -15,7 +15,9 @@ import { isUuid, pageLimit, requireCount, requireRunId, requireText } from './va
 function rowToClaim(r: ClaimRow): CallbackClaim {
   const { id, status, passed, failed, total, error } = r;
   return {
+    id,
     runId: id,
+    workspaceId: r.workspace_id,
     url: r.callback_url,
     attempt: r.callback_attempts,
     payload: { runId: id, status, passed, failed, total, error },

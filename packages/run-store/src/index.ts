@@ -27,6 +27,13 @@ export type {
   LiveShardsQuery,
   StoredShard,
 } from './types/enqueue-outbox.js';
+export {
+  type CreateRunOnceResult,
+  IDEMPOTENCY_KEY_EXPIRY_MS,
+  IDEMPOTENCY_KEY_MIN_AGE_MS,
+  type IdempotencyInput,
+  type IdempotentCreate,
+} from './types/idempotent-create.js';
 export type { NewResult, Run, RunResult, ShardStats } from './types/run.js';
 export type {
   CreateRunInput,

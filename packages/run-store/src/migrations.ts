@@ -121,4 +121,23 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ]),
   },
+  {
+    // `Idempotency-Key` of `POST /runs`, per workspace: the key row and its run are written by
+    // one statement (createRunOnce), so a key never names a run that does not exist, and a
+    // run deleted by retention takes its key with it.
+    name: '0004_idempotency_keys',
+    up: exec([
+      sql`create table if not exists idempotency_keys (
+        workspace_id text not null,
+        key text not null check (length(key) between 1 and 255),
+        request_hash text not null check (length(request_hash) between 1 and 200),
+        run_id uuid not null references runs(id) on delete cascade,
+        created_at timestamptz(3) not null default now(),
+        primary key (workspace_id, key)
+      )`,
+      // The cleanup's scan (deleteIdempotencyKeys), and the cascade from runs.
+      sql`create index if not exists idempotency_keys_created on idempotency_keys (created_at)`,
+      sql`create index if not exists idempotency_keys_run on idempotency_keys (run_id)`,
+    ]),
+  },
 ];

@@ -35,7 +35,11 @@ import { validateCreateRun, validateStatuses } from './validate-input.js';
 export function runQueries(db: Kysely<Database>): RunQueries {
   return {
     createRun: (input) =>
-      guarded('createRun', async () => rowToRun(await createRunSql(db, validateCreateRun(input)))),
+      guarded('createRun', async () => {
+        // Without a key the statement always inserts (or throws).
+        const row = await createRunSql(db, validateCreateRun(input));
+        return rowToRun(row as RunRow);
+      }),
 
     getRun: (workspaceId, runId) =>
       guarded('getRun', async () => {

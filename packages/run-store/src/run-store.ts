@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { callbackOutbox } from './callback-outbox.js';
 import { enqueueOutbox } from './enqueue-outbox.js';
+import { idempotentCreate } from './idempotent-create.js';
 import { guarded } from './map-error.js';
 import { runQueries } from './run-queries.js';
 import type { Database } from './schema.js';
@@ -32,5 +33,6 @@ export function createRunStore(db: Kysely<Database>): RunStore {
     ...shardCompletion(db),
     ...callbackOutbox(db),
     ...enqueueOutbox(db),
+    ...idempotentCreate(db),
   };
 }

@@ -82,6 +82,15 @@ export interface LeasesTable {
   expires_at: Date;
 }
 
+export interface IdempotencyKeysTable {
+  workspace_id: string;
+  key: string;
+  /** The caller's fingerprint of the request body: the same key with another body is refused. */
+  request_hash: string;
+  run_id: string;
+  created_at: Defaulted<Date>;
+}
+
 export interface MigrationsTable {
   name: string;
   applied_at: Defaulted<Date>;
@@ -94,5 +103,6 @@ export interface Database {
   run_shards: RunShardsTable;
   run_results: RunResultsTable;
   leases: LeasesTable;
+  idempotency_keys: IdempotencyKeysTable;
   x_run_store_migrations: MigrationsTable;
 }

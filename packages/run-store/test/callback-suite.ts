@@ -67,7 +67,10 @@ export function callbackOutboxSuite(store: () => RunStore): void {
       const run = await finished();
       const [claim] = await s.claimCallbacks({ runId: run.id });
       expect(claim).toEqual({
+        // The outbox entry (one per run) and whose secret signs it.
+        id: run.id,
         runId: run.id,
+        workspaceId: run.workspaceId,
         url: URL,
         attempt: 1,
         payload: {

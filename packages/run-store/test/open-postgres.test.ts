@@ -22,6 +22,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0001_runs',
         '0002_callback_outbox',
         '0003_enqueue_outbox',
+        '0004_idempotency_keys',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables

@@ -29,6 +29,23 @@ describe('RunStore races on PostgreSQL', () => {
     await database.close();
   });
 
+  it('20 concurrent createRunOnce with one key (some with another body): one run; the rest replay or key_reused', async () => {
+    for (let round = 0; round < 3; round++) {
+      const input = runInput(2);
+      const key = `race-${round}`;
+      const calls = shuffle(Array.from({ length: 20 }, (_, i) => i)).map((i) =>
+        store.createRunOnce(input, { key, requestHash: i % 5 === 0 ? 'other' : 'same' }),
+      );
+      const outcomes = await Promise.all(calls);
+      const created = outcomes.filter((o) => o.outcome === 'created');
+      expect(created).toHaveLength(1);
+      const { runs } = await store.listRuns(input.workspaceId);
+      expect(runs).toHaveLength(1);
+      const runId = runs[0]!.id;
+      for (const o of outcomes) expect(o.outcome === 'key_reused' ? o.runId : o.run.id).toBe(runId);
+    }
+  });
+
   it('50 concurrent shard completions (10 shards x 5 deliveries): exact counters and results, exactly one finalizer', async () => {
     for (let round = 0; round < 3; round++) {
       const run = await store.createRun(runInput(10, 3));

@@ -21,6 +21,7 @@ import {
   runInput,
   shardRows,
 } from './helpers.js';
+import { idempotencySuite } from './idempotency-suite.js';
 
 export interface SuiteTarget {
   /** A migrated, empty database of this dialect. */
@@ -50,6 +51,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0001_runs',
         '0002_callback_outbox',
         '0003_enqueue_outbox',
+        '0004_idempotency_keys',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -664,4 +666,5 @@ export function runStoreSuite(target: SuiteTarget): void {
 
   callbackOutboxSuite(() => store);
   enqueueOutboxSuite(() => store);
+  idempotencySuite(() => ({ db, store }));
 }

@@ -91,7 +91,10 @@ export async function deliverClaim(
     logger.error({ runId, attempt }, 'callback given up');
     return 'failed';
   }
-  const outcome = await sender.send(claim.url, claim.payload);
+  const outcome = await sender.send(claim.url, claim.payload, {
+    id: claim.id,
+    workspaceId: claim.workspaceId,
+  });
   if (outcome.ok) {
     await store.markCallbackSent(runId);
     return 'sent';

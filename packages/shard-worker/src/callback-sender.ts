@@ -1,4 +1,5 @@
 import { type Logger, silentLogger } from '@x/kernel';
+import { type CallbackSecrets, createCallbackSigner } from './callback-signer.js';
 import { guardedRequest } from './guarded-request.js';
 import { checkOutboundUrl, type Resolver } from './outbound-guard.js';
 import { OutboundUrlError } from './outbound-url-error.js';
@@ -48,6 +49,19 @@ export interface CallbackSenderOptions {
   resolve?: Resolver;
   /** Retries of a failed delivery, applied by the callback outbox. Default {@link DEFAULT_CALLBACK_RETRY}. */
   retry?: Partial<CallbackRetryPolicy>;
+  /**
+   * Signing secret per workspace (`CALLBACK_SECRETS`). A workspace's callbacks are signed
+   * (Standard Webhooks) when it has one, and sent unsigned with a warning otherwise. Default none.
+   */
+  secrets?: CallbackSecrets;
+}
+
+/** Which callback one delivery attempt is: the outbox entry and the run's workspace. */
+export interface CallbackDelivery {
+  /** The outbox entry's id: `webhook-id`, the same on every attempt. */
+  id: string;
+  /** Whose secret signs it. */
+  workspaceId: string;
 }
 
 export interface CallbackMetrics {
@@ -56,17 +70,20 @@ export interface CallbackMetrics {
   rejected: number;
   /** Refused by the outbound-address guard. */
   refused: number;
+  /** Attempts sent without a signature: the workspace has no secret. */
+  unsigned: number;
   /** Timed out or failed to connect. */
   errors: number;
 }
 
 export interface CallbackSender {
   /**
-   * POSTs `payload` as JSON to `url` with `Idempotency-Key: <runId>` and `X-Run-Id` (every
-   * attempt of one run's callback carries the same key, so a receiver can drop repeats).
-   * Never throws: the outcome is returned, counted and logged.
+   * POSTs `payload` as JSON to `url`, signed with the workspace's secret (`webhook-id`,
+   * `webhook-timestamp`, `webhook-signature`), with `Idempotency-Key: <runId>` and `X-Run-Id`
+   * (every attempt of one callback carries the same `webhook-id` and key, so a receiver can
+   * drop repeats). Never throws: the outcome is returned, counted and logged.
    */
-  send(url: string, payload: CallbackPayload): Promise<CallbackOutcome>;
+  send(url: string, payload: CallbackPayload, delivery: CallbackDelivery): Promise<CallbackOutcome>;
   metrics(): CallbackMetrics;
   /** Retry policy for the outbox; absent = {@link DEFAULT_CALLBACK_RETRY}. */
   readonly retry?: Readonly<CallbackRetryPolicy>;
@@ -79,7 +96,9 @@ export function createCallbackSender({
   logger = silentLogger,
   resolve,
   retry,
+  secrets,
 }: CallbackSenderOptions = {}): CallbackSender {
+  const signer = createCallbackSigner(secrets);
   const policy = { ...DEFAULT_CALLBACK_RETRY, ...retry };
   for (const [name, value, min] of [
     ['retry.maxAttempts', policy.maxAttempts, 1],
@@ -92,10 +111,10 @@ export function createCallbackSender({
         `callback sender: ${name} must be an integer >= ${min}, got ${value}`,
       );
   }
-  const counters: CallbackMetrics = { sent: 0, rejected: 0, refused: 0, errors: 0 };
+  const counters: CallbackMetrics = { sent: 0, rejected: 0, refused: 0, errors: 0, unsigned: 0 };
   return {
     retry: policy,
-    async send(url, payload) {
+    async send(url, payload, delivery) {
       let checked: Awaited<ReturnType<typeof checkOutboundUrl>>;
       try {
         checked = await checkOutboundUrl(url, allowedHosts, resolve);
@@ -110,6 +129,15 @@ export function createCallbackSender({
         );
         return { ok: false, error, permanent: true };
       }
+      const body = JSON.stringify(payload);
+      const signature = signer.sign(delivery.workspaceId, delivery.id, body);
+      if (!signature) {
+        counters.unsigned++;
+        logger.warn(
+          { runId: payload.runId, workspaceId: delivery.workspaceId },
+          'callback sent unsigned: the workspace has no CALLBACK_SECRETS entry',
+        );
+      }
       try {
         const { status } = await guardedRequest(checked, {
           method: 'POST',
@@ -117,8 +145,9 @@ export function createCallbackSender({
             'content-type': 'application/json',
             'idempotency-key': payload.runId,
             'x-run-id': payload.runId,
+            ...signature,
           },
-          body: JSON.stringify(payload),
+          body,
           timeoutMs,
         });
         if (status >= 200 && status < 300) {

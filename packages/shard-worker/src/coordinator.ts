@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Run, RunStore } from '@x/run-store';
+import type {
+  CreateRunInput,
+  CreateRunOnceResult,
+  IdempotencyInput,
+  Run,
+  RunStore,
+} from '@x/run-store';
 import { CoordinatorError } from './coordinator-error.js';
 import type { ExecutorRegistry } from './executor.js';
 import { partition } from './partition.js';
@@ -8,7 +14,7 @@ import type { StoredShardPayload } from './stored-shard-job.js';
 import { describeIssues, MAX_SHARDS, plannedRunProblem } from './test-schemas.js';
 
 export interface CoordinatorOptions {
-  store: Pick<RunStore, 'createRun'>;
+  store: Pick<RunStore, 'createRun' | 'createRunOnce'>;
   /** Hands the stored shards to the queue; the coordinator only wakes it. */
   enqueuer: Pick<ShardEnqueuer, 'wake'>;
   /** When given, the executor must exist and every test must match its schema. */
@@ -36,6 +42,15 @@ export interface Coordinator {
    * enqueuer gets its jobs (ids `${runId}-${shardIndex}`) through.
    */
   enqueueRun(input: EnqueueRunInput): Promise<Run>;
+  /**
+   * `enqueueRun` at most once per (workspace, key) (`Idempotency-Key`): creates and enqueues the run only when
+   * this call created it; `replayed` and `key_reused` enqueue nothing (see run-store's
+   * `createRunOnce`).
+   */
+  enqueueRunOnce(
+    input: EnqueueRunInput,
+    idempotency: IdempotencyInput,
+  ): Promise<CreateRunOnceResult>;
 }
 
 function durationOf(test: unknown): number | undefined {
@@ -57,62 +72,74 @@ export function createCoordinator({
   executors,
   maxShards = MAX_SHARDS,
 }: CoordinatorOptions): Coordinator {
-  return {
-    async enqueueRun(input) {
-      const shards = input.shards ?? 1;
-      if (!Number.isInteger(shards) || shards < 1 || shards > maxShards) {
+  /** Validates, partitions, creates the run with `create` and wakes the enqueuer if it did. */
+  const enqueue = async <R extends CreateRunOnceResult>(
+    input: EnqueueRunInput,
+    create: (run: CreateRunInput) => Promise<R>,
+  ): Promise<R> => {
+    const shards = input.shards ?? 1;
+    if (!Number.isInteger(shards) || shards < 1 || shards > maxShards) {
+      throw new CoordinatorError('invalid_input', `shards must be an integer in 1..${maxShards}`, {
+        field: 'shards',
+      });
+    }
+    if (executors) {
+      const executor = executors.get(input.executor);
+      if (!executor) {
         throw new CoordinatorError(
-          'invalid_input',
-          `shards must be an integer in 1..${maxShards}`,
-          {
-            field: 'shards',
-          },
+          'unknown_executor',
+          `unknown executor ${JSON.stringify(input.executor)}; known: ${executors.names().join(', ')}`,
+          { field: 'executor' },
         );
       }
-      if (executors) {
-        const executor = executors.get(input.executor);
-        if (!executor) {
+      input.tests.forEach((test, i) => {
+        const parsed = executor.testSchema.safeParse(test);
+        if (!parsed.success) {
           throw new CoordinatorError(
-            'unknown_executor',
-            `unknown executor ${JSON.stringify(input.executor)}; known: ${executors.names().join(', ')}`,
-            { field: 'executor' },
+            'invalid_input',
+            `tests.${i}: ${describeIssues(parsed.error)}`,
+            {
+              field: `tests.${i}`,
+            },
           );
         }
-        input.tests.forEach((test, i) => {
-          const parsed = executor.testSchema.safeParse(test);
-          if (!parsed.success) {
-            throw new CoordinatorError(
-              'invalid_input',
-              `tests.${i}: ${describeIssues(parsed.error)}`,
-              { field: `tests.${i}` },
-            );
-          }
-        });
-      }
-      // The same bound the api's request schema applies: a run may plan at most one hour.
-      const tooLong = plannedRunProblem(input.tests);
-      if (tooLong) throw new CoordinatorError('invalid_input', tooLong, { field: 'tests' });
-      const split = partition(
-        input.tests.map((t) => ({ durationMs: durationOf(t) })),
-        shards,
-      );
-      const testId = (i: number) => `t${i}`;
-      const run = await store.createRun({
-        id: randomUUID(),
-        workspaceId: input.workspaceId,
-        executor: input.executor,
-        name: input.name ?? null,
-        callbackUrl: input.callbackUrl ?? null,
-        shards: split.map((indexes) => {
-          const payload: StoredShardPayload = indexes.map((i) => ({
-            testId: testId(i),
-            test: input.tests[i],
-          }));
-          return { testIds: indexes.map(testId), payload };
-        }),
       });
-      void enqueuer.wake();
-      return run;
+    }
+    // The same bound the api's request schema applies: a run may plan at most one hour.
+    const tooLong = plannedRunProblem(input.tests);
+    if (tooLong) throw new CoordinatorError('invalid_input', tooLong, { field: 'tests' });
+    const split = partition(
+      input.tests.map((t) => ({ durationMs: durationOf(t) })),
+      shards,
+    );
+    const testId = (i: number) => `t${i}`;
+    const created = await create({
+      id: randomUUID(),
+      workspaceId: input.workspaceId,
+      executor: input.executor,
+      name: input.name ?? null,
+      callbackUrl: input.callbackUrl ?? null,
+      shards: split.map((indexes) => {
+        const payload: StoredShardPayload = indexes.map((i) => ({
+          testId: testId(i),
+          test: input.tests[i],
+        }));
+        return { testIds: indexes.map(testId), payload };
+      }),
+    });
+    // A replayed key names a run that was written (and woke an enqueuer) before.
+    if (created.outcome === 'created') void enqueuer.wake();
+    return created;
+  };
+  return {
+    async enqueueRun(input) {
+      const created = await enqueue(input, async (run) => ({
+        outcome: 'created' as const,
+        run: await store.createRun(run),
+      }));
+      return created.run;
     },
+    enqueueRunOnce: (input, idempotency) =>
+      enqueue(input, (run) => store.createRunOnce(run, idempotency)),
   };
 }

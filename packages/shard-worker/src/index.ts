@@ -19,6 +19,7 @@ export {
   type OutboxStore,
 } from './callback-outbox.js';
 export {
+  type CallbackDelivery,
   type CallbackMetrics,
   type CallbackOutcome,
   type CallbackPayload,
@@ -28,6 +29,12 @@ export {
   createCallbackSender,
   DEFAULT_CALLBACK_RETRY,
 } from './callback-sender.js';
+export {
+  type CallbackSecrets,
+  type CallbackSigner,
+  createCallbackSigner,
+  type SignatureHeaders,
+} from './callback-signer.js';
 export {
   type Coordinator,
   type CoordinatorOptions,

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { createRunStore, migrate, openPostgres, type RunStore } from '@x/run-store';
 import { freePort, postgres, type TestDatabase, uniqueName, waitFor } from '@x/testkit';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CallbackOutbox,
@@ -9,6 +11,9 @@ import {
 } from '../src/index.js';
 import { type CallbackReceiver, callbackReceiver } from './callback-receiver.js';
 import { sleep } from './helpers.js';
+
+/** A Standard Webhooks secret: `whsec_` + base64 of 32 random bytes. */
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
 let database: TestDatabase;
 let db: ReturnType<typeof openPostgres>;
@@ -42,9 +47,13 @@ function outbox(opts: Partial<Parameters<typeof createCallbackOutbox>[0]> = {}) 
 }
 
 /** A run that reached `status` (its callback now pending in the outbox), as a finalizer leaves it. */
-async function terminalRun(status: 'completed' | 'failed' | 'aborted' = 'completed', url = rx.url) {
+async function terminalRun(
+  status: 'completed' | 'failed' | 'aborted' = 'completed',
+  url = rx.url,
+  workspaceId = uniqueName('ws'),
+) {
   const run = await store.createRun({
-    workspaceId: uniqueName('ws'),
+    workspaceId,
     executor: 'demo',
     callbackUrl: url,
     shards: [{ testIds: ['a', 'b'] }],
@@ -65,7 +74,7 @@ describe('callback outbox (PostgreSQL, loopback receiver)', () => {
     const s = sender();
     expect(await deliverOwnCallback(store, s, runId)).toBe('sent');
     expect(await deliverOwnCallback(store, s, runId)).toBe('not_claimed');
-    expect(rx.of(runId)).toEqual([
+    expect(rx.of(runId)).toMatchObject([
       {
         runId,
         idempotencyKey: runId,
@@ -74,6 +83,53 @@ describe('callback outbox (PostgreSQL, loopback receiver)', () => {
       },
     ]);
     expect(await store.getCallback(runId)).toMatchObject({ state: 'sent', attempts: 1 });
+  });
+
+  it('signs every attempt with the workspace secret (Standard Webhooks): the verifier accepts it, the webhook-id is stable across retries, a tampered body is rejected', async () => {
+    const workspace = uniqueName('signed');
+    const runId = await terminalRun('completed', rx.url, workspace);
+    rx.reply = (id, n) => (id === runId && n < 2 ? 503 : 204);
+    const s = createCallbackSender({
+      allowedHosts: [rx.host],
+      retry: { baseDelayMs: 50, maxDelayMs: 100 },
+      secrets: new Map([[workspace, SECRET]]),
+    });
+    expect(await deliverOwnCallback(store, s, runId)).toBe('retry');
+    await sleep(150);
+    expect(await deliverOwnCallback(store, s, runId)).toBe('sent');
+    const seen = rx.of(runId);
+    expect(seen).toHaveLength(2);
+    const verifier = new Webhook(SECRET);
+    for (const r of seen) {
+      expect(r.webhook['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+      expect(verifier.verify(r.raw, r.webhook)).toEqual(r.body);
+    }
+    // The outbox entry's id, on every attempt: receivers drop repeats by it.
+    expect(seen.map((r) => r.webhook['webhook-id'])).toEqual([runId, runId]);
+    const tampered = seen[1]!.raw.replace('"passed":1', '"passed":2');
+    expect(tampered).not.toBe(seen[1]!.raw);
+    expect(() => verifier.verify(tampered, seen[1]!.webhook)).toThrow(WebhookVerificationError);
+    // Another workspace's secret does not verify it either.
+    const other = new Webhook(`whsec_${randomBytes(32).toString('base64')}`);
+    expect(() => other.verify(seen[1]!.raw, seen[1]!.webhook)).toThrow(WebhookVerificationError);
+    expect(s.metrics()).toMatchObject({ unsigned: 0, sent: 1 });
+  });
+
+  it('a workspace without a secret gets its callback unsigned, counted', async () => {
+    const runId = await terminalRun();
+    const s = createCallbackSender({
+      allowedHosts: [rx.host],
+      secrets: new Map([['someone-else', SECRET]]),
+    });
+    expect(await deliverOwnCallback(store, s, runId)).toBe('sent');
+    expect(rx.of(runId)[0]?.webhook).toEqual({});
+    expect(s.metrics()).toMatchObject({ unsigned: 1, sent: 1 });
+  });
+
+  it('a malformed secret refuses to build the sender, naming the workspace only', () => {
+    expect(() =>
+      createCallbackSender({ secrets: new Map([['acme', 'whsec_not base64!']]) }),
+    ).toThrow(/workspace acme/);
   });
 
   it('a failed POST is retried with backoff by the sweep, same key, until it lands', async () => {

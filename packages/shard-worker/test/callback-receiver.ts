@@ -7,6 +7,10 @@ export interface ReceivedCallback {
   idempotencyKey: string | undefined;
   xRunId: string | undefined;
   body: Record<string, unknown>;
+  /** The body as sent (a signature covers these exact bytes). */
+  raw: string;
+  /** `webhook-id`, `webhook-timestamp`, `webhook-signature` (Standard Webhooks), when signed. */
+  webhook: Record<string, string>;
 }
 
 /** What to do with a request: answer with a status, or hold it open (never answer). */
@@ -62,6 +66,13 @@ export async function callbackReceiver(): Promise<CallbackReceiver> {
         idempotencyKey: header('idempotency-key'),
         xRunId: header('x-run-id'),
         body,
+        raw: text,
+        webhook: Object.fromEntries(
+          ['webhook-id', 'webhook-timestamp', 'webhook-signature'].flatMap((name) => {
+            const v = header(name);
+            return v === undefined ? [] : [[name, v]];
+          }),
+        ),
       });
       const reply = receiver.reply(runId, receiver.of(runId).length);
       if (reply === 'hold') held.push(res);

@@ -204,17 +204,22 @@ describe('callback sender', () => {
       total: 1,
       error: null,
     };
+    const delivery = { id: 'r', workspaceId: 'ws' };
     const sender = createCallbackSender({ allowedHosts: [`127.0.0.1:${port}`] });
-    expect(await sender.send(`http://127.0.0.1:${port}/cb`, payload)).toMatchObject({
+    expect(await sender.send(`http://127.0.0.1:${port}/cb`, payload, delivery)).toMatchObject({
       ok: true,
       status: 204,
     });
-    expect(await sender.send(`http://127.0.0.1:${port}/redirect`, payload)).toMatchObject({
-      ok: false,
-      status: 302,
-    });
+    expect(await sender.send(`http://127.0.0.1:${port}/redirect`, payload, delivery)).toMatchObject(
+      {
+        ok: false,
+        status: 302,
+      },
+    );
     const strict = createCallbackSender();
-    expect(await strict.send(`http://127.0.0.1:${port}/cb`, payload)).toMatchObject({ ok: false });
+    expect(await strict.send(`http://127.0.0.1:${port}/cb`, payload, delivery)).toMatchObject({
+      ok: false,
+    });
     expect(hits).toEqual(['POST /cb', 'POST /redirect']);
     expect(sender.metrics()).toMatchObject({ sent: 1, rejected: 1 });
     expect(strict.metrics()).toMatchObject({ refused: 1 });

@@ -3,7 +3,9 @@ import { createAbortRun, createCoordinator } from '@x/shard-worker';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
 import { workspaceLimits } from '../http/workspace-limits.js';
+import { callbackSigningPolicy } from './callback-signing.js';
 import { withDurableStop } from './durable-stop.js';
+import { startIdempotencyKeySweep } from './idempotency-key-sweep.js';
 import { outboundChecker } from './outbound-check.js';
 import type { System } from './system.js';
 
@@ -31,6 +33,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
   const coordinator = createCoordinator({ store, enqueuer, executors });
   // No outbox: an api replica sends no callback.
   const abort = createAbortRun({ store, aborter, queue, events, logger });
+  const keySweep = startIdempotencyKeySweep(store, logger);
   let stopJobErrors = 0;
   const abortRun = withDurableStop(abort.abortRun, {
     redis, // the event log's connection too: see durable-stop.ts
@@ -48,8 +51,10 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
+      createRunOnce: (input, idempotency) => coordinator.enqueueRunOnce(input, idempotency),
       abortRun,
       checkOutboundUrl: outboundChecker({ ...config, logger }),
+      callbackRefusal: callbackSigningPolicy(config),
       readiness: () => core.readiness(),
     },
     metricsSources: [
@@ -57,12 +62,14 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       ['run_events', () => events.metrics()],
       ['run_abort', () => aborter.metrics()],
       ['abort', () => abort.metrics()],
+      ['idempotency_keys', () => keySweep.metrics()],
       ['stop_requests', () => ({ errors: stopJobErrors })],
       ['enqueue', () => enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
     ],
     drain: async () => {},
     async close() {
+      keySweep.close();
       await abort.close();
       await core.close();
     },

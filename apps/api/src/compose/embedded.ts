@@ -15,6 +15,8 @@ import { createRunEvents, memoryEventLog } from '@x/sse-relay';
 import type { Logger } from 'pino';
 import type { EmbeddedConfig } from '../config/load-config.js';
 import { workspaceLimits } from '../http/workspace-limits.js';
+import { callbackSigningPolicy } from './callback-signing.js';
+import { startIdempotencyKeySweep } from './idempotency-key-sweep.js';
 import { outboundChecker } from './outbound-check.js';
 import type { System } from './system.js';
 
@@ -73,6 +75,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   outbox.start();
   // No stop jobs here: the api's call is the only entry, and the registry is this process's.
   const abort = createAbortRun({ store, aborter, queue, events, outbox, logger });
+  const keySweep = startIdempotencyKeySweep(store, logger);
 
   return {
     mode: 'embedded',
@@ -81,8 +84,10 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
+      createRunOnce: (input, idempotency) => coordinator.enqueueRunOnce(input, idempotency),
       abortRun: abort.abortRun,
       checkOutboundUrl: outboundChecker({ ...config, logger }),
+      callbackRefusal: callbackSigningPolicy(config),
       readiness: async () => ({
         database: await store.ping().then(
           () => true,
@@ -99,9 +104,11 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       ['callback_outbox', () => outbox.metrics()],
       ['abort', () => abort.metrics()],
       ['enqueue', () => enqueuer.metrics()],
+      ['idempotency_keys', () => keySweep.metrics()],
     ],
     drain: (deadlineMs) => worker.close(deadlineMs),
     async close() {
+      keySweep.close();
       await worker.close(0);
       await enqueuer.close();
       await abort.close();

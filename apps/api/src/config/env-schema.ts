@@ -1,4 +1,4 @@
-import { integerEnv, optionalEnv, sharedEnvFields } from '@x/app-kit';
+import { callbackSecretsEnv, integerEnv, optionalEnv, sharedEnvFields } from '@x/app-kit';
 import { z } from 'zod';
 import { MAX_STREAM_TOKEN_TTL_MS } from '../auth/stream-token.js';
 
@@ -70,6 +70,10 @@ export const apiEnvSchema = z.object({
   REPAIR_INTERVAL_MS: sharedEnvFields.REPAIR_INTERVAL_MS,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
+  /** `workspace:whsec_…,…`: the secret signing each workspace's callbacks (Standard Webhooks). */
+  CALLBACK_SECRETS: callbackSecretsEnv(),
+  /** `production` refuses a `callbackUrl` from a workspace without a callback secret. */
+  NODE_ENV: optionalEnv(z.string()),
   LOG_LEVEL: sharedEnvFields.LOG_LEVEL,
   /** `/metrics` on its own listener (same HOST) and off the api port. Default: on the api port. */
   METRICS_PORT: sharedEnvFields.METRICS_PORT,

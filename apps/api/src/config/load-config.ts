@@ -16,6 +16,13 @@ interface CommonConfig {
   readonly workerConcurrency: number;
   readonly httpAllowedHosts: readonly string[];
   readonly callbackAllowedHosts: readonly string[];
+  /** `CALLBACK_SECRETS`: workspace → Standard Webhooks secret signing its callbacks. */
+  readonly callbackSecrets: ReadonlyMap<string, string>;
+  /**
+   * `NODE_ENV=production`: a `callbackUrl` of a workspace without a secret is refused (400);
+   * elsewhere its callbacks go unsigned, with a warning.
+   */
+  readonly requireSignedCallbacks: boolean;
   readonly logLevel: LogLevel;
   readonly tokens: readonly WorkspaceToken[];
   readonly streamTokenSecret: string;
@@ -70,6 +77,7 @@ const SECRET = new Set([
   'REDIS_CLUSTER_NODES',
   'DATABASE_URL',
   'METRICS_TOKEN',
+  'CALLBACK_SECRETS',
 ]);
 
 /**
@@ -99,6 +107,8 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     workerConcurrency: e.WORKER_CONCURRENCY,
     httpAllowedHosts: e.HTTP_ALLOWED_HOSTS,
     callbackAllowedHosts: e.CALLBACK_ALLOWED_HOSTS,
+    callbackSecrets: e.CALLBACK_SECRETS,
+    requireSignedCallbacks: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
     tokens: e.API_TOKENS ?? [{ workspace: 'dev', token: devToken! }],
     streamTokenSecret: e.STREAM_TOKEN_SECRET ?? randomBytes(32).toString('hex'),

@@ -1,4 +1,4 @@
-import type { Run, RunStore } from '@x/run-store';
+import type { CreateRunOnceResult, IdempotencyInput, Run, RunStore } from '@x/run-store';
 import type { AbortRun } from '@x/shard-worker';
 
 export interface CreateRunInput {
@@ -18,6 +18,8 @@ export interface CreateRunInput {
 export interface ApiServices {
   readonly store: Pick<RunStore, 'getRun' | 'getRunById' | 'listRuns' | 'getResults'>;
   createRun(input: CreateRunInput): Promise<Run>;
+  /** `createRun` at most once per (workspace, `Idempotency-Key`); see run-store `createRunOnce`. */
+  createRunOnce(input: CreateRunInput, idempotency: IdempotencyInput): Promise<CreateRunOnceResult>;
   /**
    * The abort use case (@x/shard-worker `createAbortRun`), in a fleet followed by the durable
    * stop job. The caller checks the run's workspace first. `undefined`: no such run.
@@ -25,6 +27,11 @@ export interface ApiServices {
   abortRun: AbortRun;
   /** A refusal message when `url` points somewhere outbound requests must not go, else null. */
   checkOutboundUrl(url: string, kind: 'http' | 'callback'): Promise<string | null>;
+  /**
+   * Why `workspaceId` may not name a `callbackUrl` (production without a callback secret), or
+   * null when it may.
+   */
+  callbackRefusal(workspaceId: string): string | null;
   /** Each dependency and whether it answered (database, redis). */
   readiness(): Promise<Record<string, boolean>>;
 }

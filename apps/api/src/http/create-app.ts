@@ -9,6 +9,7 @@ import type { ApiServices } from './api-services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { eventsGuard } from './events-guard.js';
 import { noSniffNoStore, requestLog, requireBearer, requireJsonBody } from './middleware.js';
+import { openApiDocument } from './openapi-document.js';
 import { protocolModule } from './protocol-module.js';
 import { rateLimit } from './rate-limit.js';
 import { runsRouter } from './runs-router.js';
@@ -30,11 +31,21 @@ export interface AppOptions {
   accepting: () => boolean;
 }
 
-/** The dashboard: three static files, read once. They live in public/, next to src/ and dist/. */
+/** The dashboard: static files, read once. They live in public/, next to src/ and dist/. */
 const asset = (name: string) => readFileSync(new URL(`../../public/${name}`, import.meta.url));
+/** @x/client for the browser, bundled by the build (scripts/bundle-client.mjs). */
+function clientBundle(): Buffer {
+  const url = new URL('../../dist/public/client.js', import.meta.url);
+  try {
+    return readFileSync(url);
+  } catch (cause) {
+    throw new Error(`${url.pathname} is missing: build the api first (pnpm build)`, { cause });
+  }
+}
 const dashboard = asset('index.html');
 const assets: Record<string, { type: string; body: Buffer }> = {
   '/dashboard.js': { type: 'text/javascript; charset=utf-8', body: asset('dashboard.js') },
+  '/client.js': { type: 'text/javascript; charset=utf-8', body: clientBundle() },
   '/protocol.js': { type: 'text/javascript; charset=utf-8', body: protocolModule() },
   '/dashboard.css': { type: 'text/css; charset=utf-8', body: asset('dashboard.css') },
 };
@@ -57,6 +68,7 @@ const DASHBOARD_CSP = [
 
 export function createApp(opts: AppOptions): Express {
   const { services, signer, authenticate, metrics, logger } = opts;
+  const openapi = JSON.stringify(openApiDocument());
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -98,6 +110,10 @@ export function createApp(opts: AppOptions): Express {
   api.use((req, res, next) => {
     res.locals.mount = req.baseUrl;
     next();
+  });
+  // Public: a client generator or an API browser reads it before it has a token.
+  api.get('/openapi.json', (_req, res) => {
+    res.type('application/json').set('cache-control', 'no-cache').send(openapi);
   });
   const limited = { onLimited: (limit: string) => metrics.rateLimited.inc({ limit }), logger };
   const perSecond = rateLimit('requests', opts.limits.requests, limited);

@@ -1,5 +1,5 @@
+import type { ParsedCreateRunBody as CreateRunBody } from '@x/protocol';
 import type { ApiServices } from './api-services.js';
-import type { CreateRunBody } from './run-schemas.js';
 import type { FieldIssue } from './validation.js';
 
 /**

@@ -1,25 +1,13 @@
+import type { ResultDto, RunDto } from '@x/protocol';
 import type { Run, RunResult } from '@x/run-store';
 
-/** The public shape of a run (DESIGN.md): no workspace id, no callback URL. */
-export interface RunDto {
-  id: string;
-  status: Run['status'];
-  executor: string;
-  name: string | null;
-  shardCount: number;
-  shardsCompleted: number;
-  total: number;
-  passed: number;
-  failed: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  error: string | null;
-}
+// The public shapes are @x/protocol's (`runSchema`, `resultSchema`): the OpenAPI document and
+// the client read the same definitions.
+export type { ResultDto, RunDto } from '@x/protocol';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
+/** The public shape of a run (DESIGN.md): no workspace id, no callback URL. */
 export function toRunDto(run: Run): RunDto {
   return {
     id: run.id,
@@ -39,7 +27,7 @@ export function toRunDto(run: Run): RunDto {
   };
 }
 
-export function toResultDto(r: RunResult) {
+export function toResultDto(r: RunResult): ResultDto {
   return {
     shardIndex: r.shardIndex,
     testId: r.testId,

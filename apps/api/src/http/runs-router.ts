@@ -1,14 +1,15 @@
+import { createRunSchema, listRunsQuerySchema, resultsQuerySchema } from '@x/protocol';
 import { type Request, Router } from 'express';
 import type { StreamTokenSigner } from '../auth/stream-token.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
 import { ApiError, notFound } from './api-error.js';
 import type { ApiServices } from './api-services.js';
+import { bodyFingerprint, IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency-key.js';
 import { outboundIssues } from './outbound-issues.js';
 import { workspaceOf } from './request-context.js';
 import { toResultDto, toRunDto } from './run-dto.js';
 import { runIdParam } from './run-id-param.js';
 import { createRunOwners } from './run-owners.js';
-import { createRunSchema, listRunsQuerySchema, resultsQuerySchema } from './run-schemas.js';
 import { fieldError, issuesToApiError, parseOrThrow } from './validation.js';
 
 const DEFAULT_SHARDS = 4;
@@ -30,20 +31,50 @@ export function runsRouter(
   };
 
   router.post('/runs', async (req, res) => {
+    const key = idempotencyKeyOf(req);
     if (req.body === undefined)
       throw fieldError('body', 'request body is required (application/json)');
     const body = parseOrThrow(createRunSchema, req.body, 'body');
+    const refusal = body.callbackUrl ? services.callbackRefusal(workspaceOf(req)) : null;
+    if (refusal) throw fieldError('callbackUrl', refusal);
     const issues = await outboundIssues(body, services);
     if (issues.length) throw issuesToApiError(issues, 'body');
-    const run = await services.createRun({
+    const input = {
       workspaceId: workspaceOf(req),
       executor: body.executor,
       name: body.name ?? null,
       callbackUrl: body.callbackUrl ?? null,
       tests: body.tests,
       shards: body.shards ?? Math.min(DEFAULT_SHARDS, body.tests.length),
+    };
+    if (key === undefined) {
+      const run = await services.createRun(input);
+      owners.remember(run.id, run.workspaceId);
+      metrics.runsCreated.inc({ executor: body.executor });
+      res.status(201).json({ run: toRunDto(run) });
+      return;
+    }
+    const created = await services.createRunOnce(input, {
+      key,
+      requestHash: bodyFingerprint(req.body),
     });
+    metrics.idempotentCreates.inc({ result: created.outcome });
+    if (created.outcome === 'key_reused') {
+      throw new ApiError(
+        'idempotency_key_reused',
+        `${IDEMPOTENCY_HEADER} was already used with another request body`,
+        { header: IDEMPOTENCY_HEADER },
+      );
+    }
+    const { run } = created;
     owners.remember(run.id, run.workspaceId);
+    if (created.outcome === 'replayed') {
+      res
+        .status(200)
+        .set('idempotent-replayed', 'true')
+        .json({ run: toRunDto(run) });
+      return;
+    }
     metrics.runsCreated.inc({ executor: body.executor });
     res.status(201).json({ run: toRunDto(run) });
   });

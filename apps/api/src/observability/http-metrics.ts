@@ -9,6 +9,8 @@ export interface ApiMetrics {
   readonly internalErrors: Counter;
   readonly runsCreated: Counter<'executor'>;
   readonly abortsRequested: Counter<'result'>;
+  /** `POST /runs` with an `Idempotency-Key`, by result (created, replayed, key_reused). */
+  readonly idempotentCreates: Counter<'result'>;
   readonly authFailures: Counter<'kind'>;
   /** Requests refused by a per-workspace rate limit. */
   readonly rateLimited: Counter<'limit'>;
@@ -44,6 +46,12 @@ export function createApiMetrics(): ApiMetrics {
       name: 'x_runs_created_total',
       help: 'Runs created through this replica',
       labelNames: ['executor'] as const,
+      registers,
+    }),
+    idempotentCreates: new Counter({
+      name: 'x_run_idempotent_creates_total',
+      help: 'POST /runs with an Idempotency-Key, by result (created, replayed, key_reused)',
+      labelNames: ['result'] as const,
       registers,
     }),
     abortsRequested: new Counter({

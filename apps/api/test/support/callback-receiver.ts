@@ -1,5 +1,20 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+
+interface CallbackBody {
+  runId: string;
+  status: string;
+  error: string | null;
+}
+
+/** One request as it arrived: the exact bytes and the Standard Webhooks headers. */
+export interface ReceivedRequest {
+  raw: string;
+  headers: Record<string, string>;
+  /** What the receiver answered: 204 accepted, 401 signature refused. */
+  answered: number;
+}
 
 /** A loopback HTTP server that keeps every callback body it receives, by run id. */
 export interface CallbackReceiver {
@@ -7,19 +22,44 @@ export interface CallbackReceiver {
   readonly url: string;
   /** `host:port`, for `CALLBACK_ALLOWED_HOSTS` (loopback is refused otherwise). */
   readonly host: string;
-  bodiesOf(runId: string): { runId: string; status: string; error: string | null }[];
+  /** Accepted bodies (verified ones, when the receiver has a secret). */
+  bodiesOf(runId: string): CallbackBody[];
+  /** Every request, accepted or not, in arrival order. */
+  readonly requests: ReceivedRequest[];
   close(): Promise<void>;
 }
 
-export async function callbackReceiver(): Promise<CallbackReceiver> {
-  const received = new Map<string, { runId: string; status: string; error: string | null }[]>();
+const SIGNATURE_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
+
+/**
+ * With `secret`, the receiver does what a real one must: it verifies every callback with the
+ * `standardwebhooks` verifier over the raw body and refuses (401) any that fails (unsigned,
+ * tampered, signed with another secret, or too old).
+ */
+export async function callbackReceiver(secret?: string): Promise<CallbackReceiver> {
+  const verifier = secret ? new Webhook(secret) : undefined;
+  const received = new Map<string, CallbackBody[]>();
+  const requests: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
-    let body = '';
+    let raw = '';
     req.on('data', (chunk: Buffer) => {
-      body += chunk.toString();
+      raw += chunk.toString();
     });
     req.on('end', () => {
-      const parsed = JSON.parse(body) as { runId: string; status: string; error: string | null };
+      const headers: Record<string, string> = {};
+      for (const name of SIGNATURE_HEADERS) {
+        const v = req.headers[name];
+        if (typeof v === 'string') headers[name] = v;
+      }
+      let parsed: CallbackBody;
+      try {
+        parsed = (verifier ? verifier.verify(raw, headers) : JSON.parse(raw)) as CallbackBody;
+      } catch {
+        requests.push({ raw, headers, answered: 401 });
+        res.writeHead(401).end();
+        return;
+      }
+      requests.push({ raw, headers, answered: 204 });
       received.set(parsed.runId, [...(received.get(parsed.runId) ?? []), parsed]);
       res.writeHead(204).end();
     });
@@ -30,6 +70,7 @@ export async function callbackReceiver(): Promise<CallbackReceiver> {
     url: `http://127.0.0.1:${port}/callback`,
     host: `127.0.0.1:${port}`,
     bodiesOf: (runId) => received.get(runId) ?? [],
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

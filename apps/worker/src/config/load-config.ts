@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  callbackSecretsEnv,
   integerEnv,
   type LogLevel,
   optionalEnv,
@@ -16,6 +17,7 @@ export type { LogLevel } from '@x/app-kit';
 export const workerEnvSchema = z.object({
   ...sharedEnvFields,
   WORKER_STALLED_MS: optionalEnv(integerEnv(1000, 600_000)),
+  CALLBACK_SECRETS: callbackSecretsEnv(),
 });
 
 export interface WorkerConfig {
@@ -27,6 +29,8 @@ export interface WorkerConfig {
   readonly concurrency: number;
   readonly httpAllowedHosts: readonly string[];
   readonly callbackAllowedHosts: readonly string[];
+  /** `CALLBACK_SECRETS`: workspace → Standard Webhooks secret signing its callbacks. */
+  readonly callbackSecrets: ReadonlyMap<string, string>;
   readonly logLevel: LogLevel;
   readonly metricsPort: number;
   /**
@@ -39,7 +43,7 @@ export interface WorkerConfig {
   readonly repairIntervalMs: number;
 }
 
-const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL']);
+const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
 
 /** Parses the worker's environment; throws a one-line {@link ConfigError} naming the variable. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
@@ -69,6 +73,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     concurrency: e.WORKER_CONCURRENCY,
     httpAllowedHosts: e.HTTP_ALLOWED_HOSTS,
     callbackAllowedHosts: e.CALLBACK_ALLOWED_HOSTS,
+    callbackSecrets: e.CALLBACK_SECRETS,
     logLevel: e.LOG_LEVEL,
     metricsPort: e.METRICS_PORT ?? 9464,
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,

@@ -1,3 +1,4 @@
+import type { StreamTokenResponse } from '@x/protocol';
 import type { HttpTransport } from '../http-transport.js';
 
 interface StreamToken {
@@ -27,7 +28,7 @@ export class StreamTokens {
   async get(signal: AbortSignal): Promise<{ token: string; fresh: boolean }> {
     if (this.current && Date.now() < this.current.refreshAt)
       return { token: this.current.token, fresh: false };
-    const body = await this.http.json<{ token: string; expiresAt: string }>(
+    const body = await this.http.json<StreamTokenResponse>(
       `/runs/${encodeURIComponent(this.runId)}/stream-token`,
       { method: 'POST', signal },
     );

@@ -18,6 +18,7 @@ export function pendingCallbackSets(table: string): RawBuilder<unknown>[] {
 
 export interface ClaimRow {
   id: string;
+  workspace_id: string;
   callback_url: string;
   callback_attempts: number;
   status: RunStatus;
@@ -34,7 +35,7 @@ export interface ClaimRow {
  */
 const NOW_MS = sql`now()::timestamptz(3)`;
 
-const CLAIM_RETURNING = sql`returning r.id, r.callback_url, r.callback_attempts, r.status,
+const CLAIM_RETURNING = sql`returning r.id, r.workspace_id, r.callback_url, r.callback_attempts, r.status,
   r.passed, r.failed, r.total, r.error`;
 
 /**

@@ -13,7 +13,14 @@ export interface CallbackPayload {
 
 /** A callback this caller now holds (`sending`) and must deliver, then mark sent or failed. */
 export interface CallbackClaim {
+  /**
+   * The outbox entry's id, the same on every attempt (a signed callback's `webhook-id`, so
+   * receivers can drop repeats). A run has one callback, so it is the run's id.
+   */
+  id: string;
   runId: string;
+  /** The run's workspace: whose secret signs the callback. */
+  workspaceId: string;
   url: string;
   /** 1-based attempt this claim is; pass it back to `markCallbackFailed`. */
   attempt: number;

@@ -1,5 +1,6 @@
 import type { CallbackOutbox } from './callback-outbox.js';
 import type { EnqueueOutbox } from './enqueue-outbox.js';
+import type { IdempotentCreate } from './idempotent-create.js';
 import type { RunQueries } from './run-queries.js';
 import type { ShardCompletion } from './shard-completion.js';
 
@@ -7,7 +8,12 @@ import type { ShardCompletion } from './shard-completion.js';
  * The run repository: run queries, shard completion, the callback and enqueue outboxes over one
  * database. Every method is one statement (one round trip) unless noted.
  */
-export interface RunStore extends RunQueries, ShardCompletion, CallbackOutbox, EnqueueOutbox {
+export interface RunStore
+  extends RunQueries,
+    ShardCompletion,
+    CallbackOutbox,
+    EnqueueOutbox,
+    IdempotentCreate {
   /**
    * One cheap round trip (`select 1`), for readiness probes. Throws RunStoreError
    * `unavailable` when the database cannot be reached.

@@ -1,4 +1,5 @@
-import { RUN_STATUSES } from '@x/protocol';
+import { z } from 'zod';
+import { RUN_STATUSES } from './run-status.js';
 import {
   demoTestSchema,
   httpTestSchema,
@@ -6,16 +7,20 @@ import {
   MAX_SHARDS,
   MAX_TESTS,
   plannedRunProblem,
-} from '@x/shard-worker';
-import { z } from 'zod';
+} from './test-inputs.js';
 
-// The tests' schemas and every bound on them are @x/shard-worker's (test-schemas.ts): the
-// workers validate jobs with the same definition, so api and workers cannot disagree.
+/** The executors a run can name. */
 export const EXECUTORS = ['demo', 'http'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
 
 const common = {
-  shards: z.number().int().min(1).max(MAX_SHARDS).optional(),
+  shards: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_SHARDS)
+    .optional()
+    .meta({ description: 'Shards to split the tests into. Default min(4, tests).' }),
   // A name of only spaces is no name.
   name: z
     .string()
@@ -23,7 +28,9 @@ const common = {
     .max(200, 'must be at most 200 characters')
     .optional()
     .transform((name) => name || undefined),
-  callbackUrl: httpUrlSchema.optional(),
+  callbackUrl: httpUrlSchema
+    .optional()
+    .meta({ description: "POSTed the run's final state once it finishes (signed)." }),
 };
 const tests = <T extends z.ZodType>(item: T) =>
   z
@@ -52,7 +59,25 @@ export const createRunSchema = z
       });
     }
   });
-export type CreateRunBody = z.infer<typeof createRunSchema>;
+/** The body a client sends to `POST /runs`. */
+export type CreateRunBody = z.input<typeof createRunSchema>;
+/** The body as the api reads it after validation (a blank `name` is dropped). */
+export type ParsedCreateRunBody = z.output<typeof createRunSchema>;
+
+/**
+ * `Idempotency-Key` of `POST /runs`: 1–255 printable ASCII characters (a UUID, a ULID, a job
+ * name). Anything else is refused with a 400 naming the header, never silently ignored.
+ */
+export const MAX_IDEMPOTENCY_KEY_CHARS = 255;
+export const idempotencyKeySchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_IDEMPOTENCY_KEY_CHARS, `must be at most ${MAX_IDEMPOTENCY_KEY_CHARS} characters`)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .meta({
+    description:
+      'Makes the create safe to retry: the same key with the same body answers the original run (200, `Idempotent-Replayed: true`) for at least 24 h; with another body, 422 `idempotency_key_reused`.',
+  });
 
 const limit = (max: number, dflt: number) =>
   z
@@ -61,13 +86,21 @@ const limit = (max: number, dflt: number) =>
     .transform(Number)
     .pipe(z.number().int().min(1).max(max))
     .optional()
-    .transform((v) => v ?? dflt);
-const cursor = z.string().min(1).max(512).optional();
+    .transform((v) => v ?? dflt)
+    .meta({ description: `Page size, 1–${max}; default ${dflt}.` });
+const cursor = z
+  .string()
+  .min(1)
+  .max(512)
+  .optional()
+  .meta({ description: 'The `nextCursor` of the previous page.' });
 
+/** `GET /runs` query. */
 export const listRunsQuerySchema = z.object({
   status: z.enum(RUN_STATUSES).optional(),
   limit: limit(200, 50),
   cursor,
 });
 
+/** `GET /runs/:id/results` query. */
 export const resultsQuerySchema = z.object({ limit: limit(1000, 200), cursor });
