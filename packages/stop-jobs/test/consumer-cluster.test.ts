@@ -109,9 +109,10 @@ describe('stop-jobs streams on a Redis Cluster', () => {
           ),
         { timeoutMs: 20_000, what: 'a stop job accepted after the failover' },
       );
-      await waitFor(() => service.perEntry.has(after), {
+      // The service sees the entry before its result is committed and counted: wait for both.
+      await waitFor(() => service.perEntry.has(after) && consumer.metrics().handled.success >= 2, {
         timeoutMs: 20_000,
-        what: 'the entry written after the failover',
+        what: 'the entry written after the failover, handled',
       });
       expect(consumer.metrics().handled.success).toBeGreaterThanOrEqual(2);
       await c.restart(owner);
