@@ -162,7 +162,9 @@ describe('runs are created in PostgreSQL first and enqueued from there (api + wo
     for (const run of runs) expect(receiver.bodiesOf(run.id)).toHaveLength(1);
     const reenqueued = (await sumOf('shard_repair', 'shardsReenqueued')) - reenqueuedBefore;
     expect(reenqueued).toBeGreaterThanOrEqual(24);
-    expect(await sumOf('shard_repair', 'runsRepaired')).toBeGreaterThanOrEqual(6);
+    // At most 8 shards a run, so 24+ re-enqueued shards span 3+ runs; a run whose last shards
+    // were in flight and finished before the sweep needed no repair (seen under load).
+    expect(await sumOf('shard_repair', 'runsRepaired')).toBeGreaterThanOrEqual(3);
     expect(await sumOf('shard_repair', 'lastRecoveryMs')).toBeGreaterThanOrEqual(0);
 
     // BullMQ's meta hash is back (written again on reconnect).
