@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MAX_SHARDS, plannedRunProblem } from '@x/protocol';
 import type {
   CreateRunInput,
   CreateRunOnceResult,
@@ -11,7 +12,7 @@ import type { ExecutorRegistry } from './executor.js';
 import { partition } from './partition.js';
 import type { ShardEnqueuer } from './shard-enqueuer.js';
 import type { StoredShardPayload } from './stored-shard-job.js';
-import { describeIssues, MAX_SHARDS, plannedRunProblem } from './test-schemas.js';
+import { describeIssues } from './test-schemas.js';
 
 export interface CoordinatorOptions {
   store: Pick<RunStore, 'createRun' | 'createRunOnce'>;

@@ -1,6 +1,7 @@
 import { abortReason, sleep } from '@x/kernel';
+import { type DemoTest, demoTestSchema } from '@x/protocol';
 import type { Executor } from './executor.js';
-import { type DemoTest, demoTestSchema, type TestResult } from './test-schemas.js';
+import type { TestResult } from './test-schemas.js';
 
 /** Thrown by the demo executor for a test configured with `failAttempts`. */
 export class DemoAttemptError extends Error {

@@ -1,9 +1,10 @@
 import { abortReason, type Logger, silentLogger } from '@x/kernel';
+import { type HttpTest, httpTestSchema } from '@x/protocol';
 import type { Executor } from './executor.js';
 import { guardedRequest } from './guarded-request.js';
 import { checkOutboundUrl, type Resolver } from './outbound-guard.js';
 import { OutboundUrlError } from './outbound-url-error.js';
-import { type HttpTest, httpTestSchema, type TestResult } from './test-schemas.js';
+import type { TestResult } from './test-schemas.js';
 
 export interface HttpExecutorOptions {
   /** Hosts (`host` or `host:port`) exempt from the private-address guard. Default none. */

@@ -1,3 +1,19 @@
+// The tests' input schemas and bounds are part of the wire contract (@x/protocol).
+export {
+  type DemoTest,
+  demoTestSchema,
+  HTTP_METHODS,
+  type HttpTest,
+  httpTestSchema,
+  httpUrlSchema,
+  MAX_DEMO_TEST_MS,
+  MAX_FAIL_ATTEMPTS,
+  MAX_PLANNED_RUN_MS,
+  MAX_SHARDS,
+  MAX_TESTS,
+  plannedRunMs,
+  plannedRunProblem,
+} from '@x/protocol';
 export {
   type AbortRun,
   type AbortRunAborter,
@@ -123,20 +139,7 @@ export {
 export { stopMessage } from './stop-message.js';
 export { failUnusableRun, type StoredShardPayload, storedShardJob } from './stored-shard-job.js';
 export {
-  type DemoTest,
-  demoTestSchema,
   describeIssues,
-  HTTP_METHODS,
-  type HttpTest,
-  httpTestSchema,
-  httpUrlSchema,
-  MAX_DEMO_TEST_MS,
-  MAX_FAIL_ATTEMPTS,
-  MAX_PLANNED_RUN_MS,
-  MAX_SHARDS,
-  MAX_TESTS,
-  plannedRunMs,
-  plannedRunProblem,
   type ShardJobData,
   shardJobDataSchema,
   TEST_STATUSES,

@@ -1,23 +1,5 @@
 import { z } from 'zod';
 
-// The tests' input schemas and their bounds are part of the wire contract, so they live in
-// @x/protocol (api, client and the OpenAPI document read them); re-exported for the workers.
-export {
-  type DemoTest,
-  demoTestSchema,
-  HTTP_METHODS,
-  type HttpTest,
-  httpTestSchema,
-  httpUrlSchema,
-  MAX_DEMO_TEST_MS,
-  MAX_FAIL_ATTEMPTS,
-  MAX_PLANNED_RUN_MS,
-  MAX_SHARDS,
-  MAX_TESTS,
-  plannedRunMs,
-  plannedRunProblem,
-} from '@x/protocol';
-
 export const TEST_STATUSES = ['passed', 'failed', 'skipped'] as const;
 export type TestStatus = (typeof TEST_STATUSES)[number];
 
