@@ -727,12 +727,14 @@ export function runStoreSuite(target: SuiteTarget): void {
         store.finalizeRun(aborted.id),
         store.finalizeRun(a.id),
       ]);
-      expect(fa.won).toBe(true);
-      expect(fa.run).toMatchObject({ status: 'completed', retryCount: 1, failedAfterRetry: 1 });
-      expect(fa.run.finishedAt).toBeInstanceOf(Date);
+      // The duplicate goes in the next batch, which may be written first: one of the two wins.
+      expect([fa, again].filter((f) => f.won)).toHaveLength(1);
+      const winner = fa.won ? fa : again;
+      expect(winner.run).toMatchObject({ status: 'completed', retryCount: 1, failedAfterRetry: 1 });
+      expect(winner.run.finishedAt).toBeInstanceOf(Date);
+      expect((fa.won ? again : fa).run.status).toBe('completed');
       expect(fb).toMatchObject({ won: true, run: { status: 'completed', retryCount: 0 } });
       expect(fx).toMatchObject({ won: false, run: { status: 'aborted' } });
-      expect(again).toMatchObject({ won: false, run: { status: 'completed' } });
     });
 
     it('completions of one tick for a terminal run apply nothing, beside a live run that applies', async () => {
