@@ -140,4 +140,13 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`create index if not exists idempotency_keys_run on idempotency_keys (run_id)`,
     ]),
   },
+  {
+    // Retention: the sweep (deleteFinishedRuns) looks for the oldest finished runs. Every
+    // terminal write stamps `finished_at`; live runs stay out of the index.
+    name: '0005_retention',
+    up: exec([
+      sql`create index if not exists runs_finished on runs (finished_at, id)
+        where status in ('completed', 'failed', 'aborted')`,
+    ]),
+  },
 ];
