@@ -22,6 +22,7 @@ import {
   shardRows,
 } from './helpers.js';
 import { idempotencySuite } from './idempotency-suite.js';
+import { tagsSuite } from './tags-suite.js';
 
 export interface SuiteTarget {
   /** A migrated, empty database of this dialect. */
@@ -52,6 +53,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0002_callback_outbox',
         '0003_enqueue_outbox',
         '0004_idempotency_keys',
+        '0006_run_tags',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -667,4 +669,5 @@ export function runStoreSuite(target: SuiteTarget): void {
   callbackOutboxSuite(() => store);
   enqueueOutboxSuite(() => store);
   idempotencySuite(() => ({ db, store }));
+  tagsSuite(() => ({ db, store }));
 }
