@@ -19,7 +19,14 @@ export interface CreateRunOptions extends CallOptions {
 }
 
 export interface ListRunsOptions extends CallOptions {
-  status?: RunStatus;
+  /** Only runs in this status, or in one of these. */
+  status?: RunStatus | readonly RunStatus[];
+  /** Only runs carrying every one of these tags. */
+  tags?: readonly string[];
+  /** Only runs created at or after this instant. */
+  createdAfter?: Date | string;
+  /** Only runs created before this instant. */
+  createdBefore?: Date | string;
   /** Runs fetched per request (1–200, server default 50). The iteration follows every page. */
   limit?: number;
 }
@@ -48,6 +55,9 @@ export interface RunsApi {
   watch(id: string, opts?: WatchOptions): AsyncIterable<RunEvent>;
 }
 
+const instant = (value: Date | string | undefined) =>
+  value instanceof Date ? value.toISOString() : value;
+
 const runPath = (id: string) => `/runs/${encodeURIComponent(id)}`;
 
 export function runsApi(http: HttpTransport): RunsApi {
@@ -69,7 +79,14 @@ export function runsApi(http: HttpTransport): RunsApi {
     list(opts = {}) {
       return paginate(async (cursor) => {
         const page = await http.json<RunListResponse>('/runs', {
-          query: { status: opts.status, limit: opts.limit, cursor },
+          query: {
+            status: opts.status as string | readonly string[] | undefined,
+            tag: opts.tags,
+            createdAfter: instant(opts.createdAfter),
+            createdBefore: instant(opts.createdBefore),
+            limit: opts.limit,
+            cursor,
+          },
           signal: opts.signal,
         });
         return { items: page.runs, nextCursor: page.nextCursor };

@@ -64,6 +64,36 @@ describe('runs', () => {
     expect(await collect(x.runs.list({ status: 'aborted' }))).toEqual([]);
   });
 
+  it('list filters by tags, several statuses and creation time; tags and metadata come back', async () => {
+    const since = new Date(Date.now() - 1_000);
+    const tagged = await x.runs.create({
+      executor: 'demo',
+      tests: demoTests(1, 1),
+      tags: ['client:list', 'branch:main'],
+      metadata: { commit: 'c0ffee' },
+    });
+    expect(tagged).toMatchObject({
+      tags: ['client:list', 'branch:main'],
+      metadata: { commit: 'c0ffee' },
+    });
+    await x.runs.create({ executor: 'demo', tests: demoTests(1, 1), tags: ['client:list'] });
+    await waitFinished(tagged.id);
+    const before = traffic.log.length;
+    const runs = await collect(
+      x.runs.list({
+        tags: ['client:list', 'branch:main'],
+        status: ['completed', 'failed'],
+        createdAfter: since,
+      }),
+    );
+    expect(runs.map((r) => r.id)).toEqual([tagged.id]);
+    const sent = traffic.log.slice(before).find((e) => e.path === '/api/v1/runs');
+    expect(sent?.query.getAll('tag')).toEqual(['client:list', 'branch:main']);
+    expect(sent?.query.getAll('status')).toEqual(['completed', 'failed']);
+    expect(sent?.query.get('createdAfter')).toBe(since.toISOString());
+    expect(await collect(x.runs.list({ tags: ['client:list'], createdBefore: since }))).toEqual([]);
+  });
+
   it('list stops fetching when the loop breaks', async () => {
     const before = traffic.log.length;
     for await (const run of x.runs.list({ limit: 1 })) {

@@ -24,6 +24,7 @@ export {
   EXECUTORS,
   type ExecutorName,
   idempotencyKeySchema,
+  type ListRunsQuery,
   listRunsQuerySchema,
   MAX_IDEMPOTENCY_KEY_CHARS,
   type ParsedCreateRunBody,
@@ -56,6 +57,16 @@ export {
   TERMINAL_STATUSES,
   type TerminalStatus,
 } from './run-status.js';
+export {
+  isTag,
+  jsonBytes,
+  MAX_METADATA_BYTES,
+  MAX_TAGS,
+  metadataSchema,
+  TAG_PATTERN,
+  tagSchema,
+  tagsSchema,
+} from './run-tags.js';
 export {
   type DemoTest,
   demoTestSchema,

@@ -21,6 +21,8 @@ export const runSchema = z.strictObject({
   finishedAt: isoTime.nullable(),
   durationMs: count.nullable(),
   error: z.string().nullable(),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
 });
 export type RunDto = z.output<typeof runSchema>;
 

@@ -149,4 +149,18 @@ export const MIGRATIONS: readonly Migration[] = [
         where status in ('completed', 'failed', 'aborted')`,
     ]),
   },
+  {
+    // Tags and metadata of a run (issue 20). The GIN index answers `tags @> array[…]` (every
+    // tag must match) without a scan; the workspace and time filters ride the existing
+    // (workspace_id, created_at, id) indexes. Existing runs get no tags and `{}`.
+    name: '0006_run_tags',
+    up: exec([
+      sql`alter table runs
+        add column if not exists tags text[] not null default '{}'
+          check (cardinality(tags) <= 10),
+        add column if not exists metadata jsonb not null default '{}'::jsonb
+          check (jsonb_typeof(metadata) = 'object')`,
+      sql`create index if not exists runs_tags on runs using gin (tags)`,
+    ]),
+  },
 ];

@@ -23,6 +23,7 @@ import {
 } from './helpers.js';
 import { idempotencySuite } from './idempotency-suite.js';
 import { retentionSuite } from './retention-suite.js';
+import { tagsSuite } from './tags-suite.js';
 
 export interface SuiteTarget {
   /** A migrated, empty database of this dialect. */
@@ -54,6 +55,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0003_enqueue_outbox',
         '0004_idempotency_keys',
         '0005_retention',
+        '0006_run_tags',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -670,4 +672,5 @@ export function runStoreSuite(target: SuiteTarget): void {
   enqueueOutboxSuite(() => store);
   idempotencySuite(() => ({ db, store }));
   retentionSuite(() => ({ db, store }));
+  tagsSuite(() => ({ db, store }));
 }

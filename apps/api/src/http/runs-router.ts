@@ -44,6 +44,8 @@ export function runsRouter(
       executor: body.executor,
       name: body.name ?? null,
       callbackUrl: body.callbackUrl ?? null,
+      tags: body.tags ?? [],
+      metadata: body.metadata ?? null,
       tests: body.tests,
       shards: body.shards ?? Math.min(DEFAULT_SHARDS, body.tests.length),
     };
@@ -83,7 +85,10 @@ export function runsRouter(
     const q = parseOrThrow(listRunsQuerySchema, req.query, 'query');
     const page = await services.store.listRuns(workspaceOf(req), {
       limit: q.limit,
-      ...(q.status ? { status: q.status } : {}),
+      status: q.status,
+      tags: q.tag,
+      ...(q.createdAfter ? { createdAfter: new Date(q.createdAfter) } : {}),
+      ...(q.createdBefore ? { createdBefore: new Date(q.createdBefore) } : {}),
       ...(q.cursor ? { cursor: q.cursor } : {}),
     });
     res.json({ runs: page.runs.map(toRunDto), nextCursor: page.nextCursor });
