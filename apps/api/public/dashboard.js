@@ -20,6 +20,9 @@ function el(tag, props, ...children) {
 function badge(status) {
   return el('span', { className: `status s-${status}` }, status);
 }
+function tagChips(tags) {
+  return (tags || []).map((t) => el('span', { className: 'tag' }, t));
+}
 
 /**
  * The client of the saved token. `onRequest` sees every request it sends: the run page shows
@@ -126,6 +129,7 @@ function homePage() {
           'tr',
           { className: 'link' },
           el('td', {}, r.name || r.id.slice(0, 8)),
+          el('td', { className: 'tags' }, ...tagChips(r.tags)),
           el('td', {}, badge(r.status)),
           el('td', {}, `${r.passed + r.failed}/${r.total}`),
           el('td', {}, `${r.shardsCompleted}/${r.shardCount}`),
@@ -175,6 +179,10 @@ $('new-run').onsubmit = async (ev) => {
   }));
   const body = { executor: 'demo', tests, shards: Math.min(Number(f.get('shards')), n) };
   if (f.get('name')) body.name = String(f.get('name'));
+  const tags = String(f.get('tags') || '')
+    .split(/[\s,]+/)
+    .filter(Boolean);
+  if (tags.length) body.tags = [...new Set(tags)];
   try {
     const run = await api((x) => x.runs.create(body, { idempotencyKey: submission }));
     $('new-run-error').textContent = '';
@@ -199,6 +207,10 @@ function runPage(runId) {
     const r = state.run;
     if (!r) return;
     $('run-title').textContent = r.name || `run ${r.id.slice(0, 8)}`;
+    $('run-tags').replaceChildren(...tagChips(r.tags));
+    const meta = r.metadata && Object.keys(r.metadata).length ? r.metadata : null;
+    $('run-metadata-box').hidden = !meta;
+    $('run-metadata').textContent = meta ? JSON.stringify(meta, null, 2) : '';
     const st = $('run-status');
     st.className = `status s-${r.status}`;
     st.textContent = r.status;

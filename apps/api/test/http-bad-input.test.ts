@@ -233,7 +233,10 @@ describe('bodies', () => {
       'limit=100000',
       'status=exploded',
       'cursor=not-a-real-cursor',
-      'status=running&status=queued',
+      // `status` and `tag` repeat (issue 20); the other parameters do not.
+      'limit=5&limit=6',
+      'tag=Not%20A%20Tag',
+      'createdAfter=soon',
     ]) {
       const r = await a().get<{
         error: { code: string; message: string; details: { issues: { field: string }[] } };

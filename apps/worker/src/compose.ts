@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
+import { buildDistributedCore, createOutboundParts, retentionMetrics } from '@x/app-kit';
 import {
   createAbortRun,
   createCallbackOutbox,
@@ -35,6 +35,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     poolMax: Math.max(10, config.concurrency * 2),
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
+    retention: config.retention,
   });
   const { redis, store, events, queue, registry, aborter } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });
@@ -74,6 +75,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       ['abort', () => abort.metrics()],
       ['enqueue', () => core.enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
+      ...retentionMetrics(core.retention),
     ],
     async start() {
       await aborter.start();

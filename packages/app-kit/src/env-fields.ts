@@ -96,4 +96,13 @@ export const sharedEnvFields = {
    * the fleet acts). Default 30 s; it also runs as soon as Redis is back after an outage.
    */
   REPAIR_INTERVAL_MS: optionalEnv(integerEnv(1_000, 3_600_000)).transform((v) => v ?? 30_000),
+  /**
+   * Finished runs older than this many days are deleted, with their shards, results, outbox
+   * state and idempotency keys (one replica of the fleet sweeps). Default 30; 0 keeps everything.
+   */
+  RUN_RETENTION_DAYS: optionalEnv(integerEnv(0, 36_500)).transform((v) => v ?? 30),
+  /** How often the retention sweep runs. Default 1 h (a sweep deletes at most 100 000 runs). */
+  RETENTION_SWEEP_INTERVAL_MS: optionalEnv(integerEnv(1_000, 86_400_000)).transform(
+    (v) => v ?? 3_600_000,
+  ),
 };

@@ -5,7 +5,8 @@ export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface RequestOptions {
   method?: 'GET' | 'POST';
-  query?: Record<string, string | number | undefined>;
+  /** A list repeats its parameter (`?tag=a&tag=b`). */
+  query?: Record<string, string | number | readonly string[] | undefined>;
   body?: unknown;
   headers?: Record<string, string>;
   /** Sends no `Authorization` header (the SSE stream authenticates with `?st=`). */
@@ -29,8 +30,10 @@ export class HttpTransport {
 
   url(path: string, query: RequestOptions['query'] = {}): string {
     const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query))
-      if (value !== undefined) params.set(key, String(value));
+    for (const [key, value] of Object.entries(query)) {
+      if (Array.isArray(value)) for (const item of value) params.append(key, item);
+      else if (value !== undefined) params.set(key, String(value));
+    }
     const qs = params.toString();
     return `${this.apiBase}${path}${qs ? `?${qs}` : ''}`;
   }

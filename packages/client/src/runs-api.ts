@@ -1,4 +1,11 @@
-import type { ResultsResponse, RunListResponse, RunResponse, RunStatus } from '@x/protocol';
+import type {
+  BulkAbortBody,
+  BulkAbortResponse,
+  ResultsResponse,
+  RunListResponse,
+  RunResponse,
+  RunStatus,
+} from '@x/protocol';
 import type { HttpTransport } from './http-transport.js';
 import { paginate } from './paginate.js';
 import type { RunEvent } from './run-event.js';
@@ -19,7 +26,14 @@ export interface CreateRunOptions extends CallOptions {
 }
 
 export interface ListRunsOptions extends CallOptions {
-  status?: RunStatus;
+  /** Only runs in this status, or in one of these. */
+  status?: RunStatus | readonly RunStatus[];
+  /** Only runs carrying every one of these tags. */
+  tags?: readonly string[];
+  /** Only runs created at or after this instant. */
+  createdAfter?: Date | string;
+  /** Only runs created before this instant. */
+  createdBefore?: Date | string;
   /** Runs fetched per request (1–200, server default 50). The iteration follows every page. */
   limit?: number;
 }
@@ -42,11 +56,20 @@ export interface RunsApi {
   /** `POST /runs/:id/abort`: idempotent; `conflict` if the run already completed or failed. */
   abort(id: string, opts?: CallOptions): Promise<Run>;
   /**
+   * `POST /runs/abort`: aborts every queued or running run with `tag` and/or in `status`
+   * (an empty filter is refused, `invalid_input`). Answers how many runs this call aborted;
+   * repeating it answers 0.
+   */
+  abortMany(filter: BulkAbortBody, opts?: CallOptions): Promise<number>;
+  /**
    * The run's events, live, whatever happens to the connection: a `snapshot` opens each
    * connection, then every event once, in order, until `done`. See {@link WatchOptions}.
    */
   watch(id: string, opts?: WatchOptions): AsyncIterable<RunEvent>;
 }
+
+const instant = (value: Date | string | undefined) =>
+  value instanceof Date ? value.toISOString() : value;
 
 const runPath = (id: string) => `/runs/${encodeURIComponent(id)}`;
 
@@ -69,7 +92,14 @@ export function runsApi(http: HttpTransport): RunsApi {
     list(opts = {}) {
       return paginate(async (cursor) => {
         const page = await http.json<RunListResponse>('/runs', {
-          query: { status: opts.status, limit: opts.limit, cursor },
+          query: {
+            status: opts.status as string | readonly string[] | undefined,
+            tag: opts.tags,
+            createdAfter: instant(opts.createdAfter),
+            createdBefore: instant(opts.createdBefore),
+            limit: opts.limit,
+            cursor,
+          },
           signal: opts.signal,
         });
         return { items: page.runs, nextCursor: page.nextCursor };
@@ -90,6 +120,14 @@ export function runsApi(http: HttpTransport): RunsApi {
         signal: opts.signal,
       });
       return res.run;
+    },
+    async abortMany(filter, opts = {}) {
+      const res = await http.json<BulkAbortResponse>('/runs/abort', {
+        method: 'POST',
+        body: filter,
+        signal: opts.signal,
+      });
+      return res.aborted;
     },
     watch(id, opts = {}) {
       return watchRun(http, id, opts);

@@ -64,6 +64,50 @@ describe('runs', () => {
     expect(await collect(x.runs.list({ status: 'aborted' }))).toEqual([]);
   });
 
+  it('list filters by tags, several statuses and creation time; tags and metadata come back', async () => {
+    const since = new Date(Date.now() - 1_000);
+    const tagged = await x.runs.create({
+      executor: 'demo',
+      tests: demoTests(1, 1),
+      tags: ['client:list', 'branch:main'],
+      metadata: { commit: 'c0ffee' },
+    });
+    expect(tagged).toMatchObject({
+      tags: ['client:list', 'branch:main'],
+      metadata: { commit: 'c0ffee' },
+    });
+    await x.runs.create({ executor: 'demo', tests: demoTests(1, 1), tags: ['client:list'] });
+    await waitFinished(tagged.id);
+    const before = traffic.log.length;
+    const runs = await collect(
+      x.runs.list({
+        tags: ['client:list', 'branch:main'],
+        status: ['completed', 'failed'],
+        createdAfter: since,
+      }),
+    );
+    expect(runs.map((r) => r.id)).toEqual([tagged.id]);
+    const sent = traffic.log.slice(before).find((e) => e.path === '/api/v1/runs');
+    expect(sent?.query.getAll('tag')).toEqual(['client:list', 'branch:main']);
+    expect(sent?.query.getAll('status')).toEqual(['completed', 'failed']);
+    expect(sent?.query.get('createdAfter')).toBe(since.toISOString());
+    expect(await collect(x.runs.list({ tags: ['client:list'], createdBefore: since }))).toEqual([]);
+  });
+
+  it('abortMany aborts the matching live runs and answers how many; an empty filter is invalid_input', async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        x.runs.create({ executor: 'demo', tests: demoTests(1, 60_000), tags: ['client:bulk'] }),
+      ),
+    );
+    expect(await x.runs.abortMany({ tag: 'client:bulk' })).toBe(3);
+    expect(await x.runs.abortMany({ tag: 'client:bulk', status: ['queued', 'running'] })).toBe(0);
+    for (const run of runs) expect((await x.runs.get(run.id)).status).toBe('aborted');
+    const refused = await x.runs.abortMany({}).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(XClientError);
+    expect(refused).toMatchObject({ code: 'invalid_input', status: 400 });
+  });
+
   it('list stops fetching when the loop breaks', async () => {
     const before = traffic.log.length;
     for await (const run of x.runs.list({ limit: 1 })) {

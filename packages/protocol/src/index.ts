@@ -19,11 +19,14 @@ export {
   type ShardState,
 } from './run-events.js';
 export {
+  type BulkAbortBody,
+  bulkAbortSchema,
   type CreateRunBody,
   createRunSchema,
   EXECUTORS,
   type ExecutorName,
   idempotencyKeySchema,
+  type ListRunsQuery,
   listRunsQuerySchema,
   MAX_IDEMPOTENCY_KEY_CHARS,
   type ParsedCreateRunBody,
@@ -31,6 +34,8 @@ export {
 } from './run-requests.js';
 export {
   apiErrorBodySchema,
+  type BulkAbortResponse,
+  bulkAbortResponseSchema,
   type ResultDto,
   type ResultsResponse,
   type RunDto,
@@ -56,6 +61,16 @@ export {
   TERMINAL_STATUSES,
   type TerminalStatus,
 } from './run-status.js';
+export {
+  isTag,
+  jsonBytes,
+  MAX_METADATA_BYTES,
+  MAX_TAGS,
+  metadataSchema,
+  TAG_PATTERN,
+  tagSchema,
+  tagsSchema,
+} from './run-tags.js';
 export {
   type DemoTest,
   demoTestSchema,

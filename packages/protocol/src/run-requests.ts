@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { RUN_STATUSES } from './run-status.js';
+import { LIVE_STATUSES, RUN_STATUSES } from './run-status.js';
+import { metadataSchema, tagSchema, tagsSchema } from './run-tags.js';
 import {
   demoTestSchema,
   httpTestSchema,
@@ -31,6 +32,8 @@ const common = {
   callbackUrl: httpUrlSchema
     .optional()
     .meta({ description: "POSTed the run's final state once it finishes (signed)." }),
+  tags: tagsSchema.optional(),
+  metadata: metadataSchema.optional(),
 };
 const tests = <T extends z.ZodType>(item: T) =>
   z
@@ -95,12 +98,51 @@ const cursor = z
   .optional()
   .meta({ description: 'The `nextCursor` of the previous page.' });
 
-/** `GET /runs` query. */
+/** A query parameter that may repeat (`?tag=a&tag=b`): always read as a list. */
+const repeatable = <T extends z.ZodType>(item: T, max: number) =>
+  z
+    .union([item, z.array(item).max(max, `must be given at most ${max} times`)])
+    .optional()
+    .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]) as z.output<T>[]);
+const instant = (description: string) =>
+  z.iso
+    .datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' })
+    .optional()
+    .meta({ description });
+
+/** `GET /runs` query. Every filter given must match; repeated `tag`s must all match. */
 export const listRunsQuerySchema = z.object({
-  status: z.enum(RUN_STATUSES).optional(),
+  status: repeatable(z.enum(RUN_STATUSES), RUN_STATUSES.length).meta({
+    description: 'Only runs in one of these statuses (repeatable).',
+  }),
+  tag: repeatable(tagSchema, 10).meta({
+    description: 'Only runs carrying every one of these tags (repeatable).',
+  }),
+  createdAfter: instant('Only runs created at or after this instant.'),
+  createdBefore: instant('Only runs created before this instant.'),
   limit: limit(200, 50),
   cursor,
 });
+export type ListRunsQuery = z.input<typeof listRunsQuerySchema>;
 
 /** `GET /runs/:id/results` query. */
 export const resultsQuerySchema = z.object({ limit: limit(1000, 200), cursor });
+
+/**
+ * `POST /runs/abort`: aborts every live run of the workspace that matches. An empty filter is
+ * refused (one typo must not abort a workspace): give a `tag`, a `status` list, or both.
+ */
+export const bulkAbortSchema = z
+  .strictObject({
+    tag: tagSchema.optional().meta({ description: 'Only runs carrying this tag.' }),
+    status: z
+      .array(z.enum(LIVE_STATUSES))
+      .min(1, 'must list at least one status')
+      .max(LIVE_STATUSES.length)
+      .optional()
+      .meta({ description: 'Only runs in one of these statuses. Default: queued and running.' }),
+  })
+  .refine((f) => f.tag !== undefined || f.status !== undefined, {
+    message: 'an empty filter would abort every run of the workspace: give a tag or a status',
+  });
+export type BulkAbortBody = z.input<typeof bulkAbortSchema>;

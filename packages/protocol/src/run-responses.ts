@@ -21,6 +21,8 @@ export const runSchema = z.strictObject({
   finishedAt: isoTime.nullable(),
   durationMs: count.nullable(),
   error: z.string().nullable(),
+  tags: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
 });
 export type RunDto = z.output<typeof runSchema>;
 
@@ -55,6 +57,10 @@ export const resultsResponseSchema = z.strictObject({
   nextCursor: z.string().nullable(),
 });
 export type ResultsResponse = z.output<typeof resultsResponseSchema>;
+
+/** `POST /runs/abort`: how many runs this call aborted (0 when repeated). */
+export const bulkAbortResponseSchema = z.strictObject({ aborted: count });
+export type BulkAbortResponse = z.output<typeof bulkAbortResponseSchema>;
 
 /** `POST /runs/:id/stream-token`: opens `GET /runs/:id/events?st=…` until `expiresAt`. */
 export const streamTokenResponseSchema = z.strictObject({

@@ -24,6 +24,8 @@ export function rowToRun(r: RunRow): Run {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     durationMs: r.duration_ms,
+    tags: r.tags ?? [],
+    metadata: r.metadata ?? {},
   };
 }
 

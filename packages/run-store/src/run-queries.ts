@@ -29,7 +29,7 @@ import {
   requireRunId,
   requireText,
 } from './validate.js';
-import { validateCreateRun, validateStatuses } from './validate-input.js';
+import { validateCreateRun, validateRunFilter, validateStatuses } from './validate-input.js';
 
 /** Creating, reading and moving runs. Reads answer `undefined` for a malformed id. */
 export function runQueries(db: Kysely<Database>): RunQueries {
@@ -60,11 +60,10 @@ export function runQueries(db: Kysely<Database>): RunQueries {
 
     listRuns: (workspaceId, q = {}) =>
       guarded('listRuns', async () => {
-        if (q.status !== undefined && !isRunStatus(q.status))
-          throw invalid('status', 'is not a run status');
+        const filter = validateRunFilter(q);
         const limit = pageLimit(q.limit, 50, 500);
         const after = q.cursor === undefined ? undefined : decodeRunCursor(q.cursor);
-        const rows = await listRunsSql(db, workspaceId, { status: q.status, limit, after });
+        const rows = await listRunsSql(db, workspaceId, { ...filter, limit, after });
         const page = rows.slice(0, limit);
         const last = page.at(-1);
         return {

@@ -44,6 +44,10 @@ export interface RunsTable {
   enqueued_at: Defaulted<Date | null>;
   /** When an enqueuer claimed the run; its lease runs from here (a dead enqueuer's expires). */
   enqueue_claimed_at: Defaulted<Date | null>;
+  /** Up to 10 tags (`[a-z0-9._:-]{1,64}`); `{}` when none. */
+  tags: Defaulted<string[]>;
+  /** A JSON object (≤ 4 KiB), `{}` when none. */
+  metadata: Defaulted<Record<string, unknown>>;
 }
 
 export interface RunShardsTable {

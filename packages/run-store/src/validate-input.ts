@@ -1,7 +1,16 @@
-import { isRunStatus, RESULT_STATUSES, type RunStatus } from '@x/protocol';
+import {
+  isRunStatus,
+  isTag,
+  jsonBytes,
+  MAX_METADATA_BYTES,
+  MAX_TAGS,
+  RESULT_STATUSES,
+  type RunStatus,
+} from '@x/protocol';
 import type { CreateRunParams } from './sql/create-run.js';
+import type { RunFilter } from './sql/read-runs.js';
 import type { NewResult, ShardStats } from './types/run.js';
-import type { CreateRunInput } from './types/run-queries.js';
+import type { CreateRunInput, ListRunsQuery } from './types/run-queries.js';
 import { invalid, isUuid, optionalText, requireCount, requireText } from './validate.js';
 
 /** Limits that keep one run (and one statement) a sane size. */
@@ -52,9 +61,31 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
     executor,
     name,
     callbackUrl,
+    tags: validateTags('tags', input.tags ?? [], MAX_TAGS),
+    metadata: validateMetadata(input.metadata),
     shards,
     total: seen.size,
   };
+}
+
+/** Distinct tags, each `[a-z0-9._:-]{1,64}`, at most `max`. */
+export function validateTags(field: string, tags: unknown, max: number): string[] {
+  if (!Array.isArray(tags)) throw invalid(field, 'must be an array of tags');
+  if (tags.length > max) throw invalid(field, `must list at most ${max} tags`);
+  for (const tag of tags) {
+    if (!isTag(tag)) throw invalid(field, `has an invalid tag ${JSON.stringify(tag)}`);
+  }
+  if (new Set(tags).size !== tags.length) throw invalid(field, 'must not repeat a tag');
+  return tags as string[];
+}
+
+function validateMetadata(metadata: unknown): Record<string, unknown> {
+  if (metadata === undefined || metadata === null) return {};
+  if (typeof metadata !== 'object' || Array.isArray(metadata) || !isJson(metadata))
+    throw invalid('metadata', 'must be a JSON object');
+  if (jsonBytes(metadata) > MAX_METADATA_BYTES)
+    throw invalid('metadata', `must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
+  return metadata as Record<string, unknown>;
 }
 
 function isJson(value: unknown): boolean {
@@ -112,4 +143,31 @@ export function validateStatuses(field: string, value: readonly unknown[]): RunS
     if (!isRunStatus(s)) throw invalid(field, `has unknown status ${JSON.stringify(s)}`);
     return s;
   });
+}
+
+/** The filters of `listRuns`, checked: statuses, tags, a valid time range. */
+export function validateRunFilter(q: ListRunsQuery): RunFilter {
+  const status = q.status;
+  const statuses =
+    status === undefined
+      ? []
+      : validateStatuses('status', Array.isArray(status) ? status : [status]);
+  // A tag named twice filters the same as once.
+  const tags = validateTags(
+    'tags',
+    Array.isArray(q.tags) ? [...new Set(q.tags)] : (q.tags ?? []),
+    MAX_TAGS,
+  );
+  const instant = (field: string, value: unknown) => {
+    if (value === undefined) return undefined;
+    if (!(value instanceof Date) || Number.isNaN(+value))
+      throw invalid(field, 'must be a valid Date');
+    return value;
+  };
+  return {
+    statuses: [...new Set(statuses)],
+    tags,
+    createdAfter: instant('createdAfter', q.createdAfter),
+    createdBefore: instant('createdBefore', q.createdBefore),
+  };
 }

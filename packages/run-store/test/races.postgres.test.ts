@@ -1,6 +1,6 @@
 import { isTerminal, type RunStatus, TERMINAL_STATUSES } from '@x/protocol';
 import { postgres, type TestDatabase } from '@x/testkit';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRunStore,
@@ -269,5 +269,45 @@ describe('RunStore races on PostgreSQL', () => {
       const state = (await store.getCallback(id))?.state;
       expect(state).toBe(ours.some((c) => c.runId === id) ? 'sending' : 'pending');
     }
+  });
+  it('retention: a batch skips a run another transaction holds (never waits on it); concurrent batches delete each run once', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = (await store.createRun(runInput(2))).id;
+      await store.transition(id, ['queued'], 'aborted');
+      ids.push(id);
+    }
+    await sql`update runs set finished_at = '1999-01-01' where id = any(${ids}::uuid[])`.execute(
+      db,
+    );
+    const cutoff = new Date('1999-06-01T00:00:00Z');
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    // A writer holding the oldest run's row (an abort, a callback settling) for as long as it likes.
+    const holder = db.transaction().execute(async (trx) => {
+      await sql`select id from runs where id = ${ids[0]} for update`.execute(trx);
+      locked();
+      await held;
+    });
+    await isLocked;
+    const batches = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        store.deleteFinishedRuns({ finishedBefore: cutoff, limit: 10 }),
+      ),
+    );
+    const more = await store.deleteFinishedRuns({ finishedBefore: cutoff });
+    const runs = batches.reduce((n, b) => n + b.runs, more.runs);
+    expect(runs).toBe(39);
+    expect(batches.reduce((n, b) => n + b.shards, more.shards)).toBe(78);
+    expect(await store.getRunById(ids[0]!)).toBeDefined();
+    release();
+    await holder;
+    expect(await store.deleteFinishedRuns({ finishedBefore: cutoff })).toMatchObject({ runs: 1 });
   });
 });

@@ -22,6 +22,8 @@ import {
   shardRows,
 } from './helpers.js';
 import { idempotencySuite } from './idempotency-suite.js';
+import { retentionSuite } from './retention-suite.js';
+import { tagsSuite } from './tags-suite.js';
 
 export interface SuiteTarget {
   /** A migrated, empty database of this dialect. */
@@ -52,6 +54,8 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0002_callback_outbox',
         '0003_enqueue_outbox',
         '0004_idempotency_keys',
+        '0005_retention',
+        '0006_run_tags',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -801,4 +805,6 @@ export function runStoreSuite(target: SuiteTarget): void {
   callbackOutboxSuite(() => store);
   enqueueOutboxSuite(() => store);
   idempotencySuite(() => ({ db, store }));
+  retentionSuite(() => ({ db, store }));
+  tagsSuite(() => ({ db, store }));
 }

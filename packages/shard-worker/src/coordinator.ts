@@ -29,6 +29,10 @@ export interface EnqueueRunInput {
   executor: string;
   name?: string | null;
   callbackUrl?: string | null;
+  /** Up to 10 tags (see @x/protocol `tagsSchema`). Default none. */
+  tags?: readonly string[];
+  /** A JSON object of at most 4 KiB. Default `{}`. */
+  metadata?: Record<string, unknown> | null;
   /** Executor inputs; a numeric `durationMs` on every test enables duration balancing. */
   tests: readonly unknown[];
   /** Requested shard count (never more than tests). Default 1. */
@@ -120,6 +124,8 @@ export function createCoordinator({
       executor: input.executor,
       name: input.name ?? null,
       callbackUrl: input.callbackUrl ?? null,
+      tags: input.tags ?? [],
+      metadata: input.metadata ?? null,
       shards: split.map((indexes) => {
         const payload: StoredShardPayload = indexes.map((i) => ({
           testId: testId(i),

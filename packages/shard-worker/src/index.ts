@@ -88,6 +88,15 @@ export {
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
 export { type Partitionable, partition } from './partition.js';
+export {
+  createRetentionSweeper,
+  RETENTION_LEASE,
+  type RetentionMetrics,
+  type RetentionStore,
+  type RetentionSweeper,
+  type RetentionSweeperOptions,
+  type SweepOutcome,
+} from './retention-sweeper.js';
 export type { RunEventsSink, SinkEvent } from './run-events-sink.js';
 export type { SiblingAborter } from './run-outcome.js';
 export {

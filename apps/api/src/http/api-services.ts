@@ -6,6 +6,8 @@ export interface CreateRunInput {
   executor: string;
   name: string | null;
   callbackUrl: string | null;
+  tags: string[];
+  metadata: Record<string, unknown> | null;
   tests: unknown[];
   shards: number;
 }

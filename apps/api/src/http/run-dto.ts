@@ -24,6 +24,8 @@ export function toRunDto(run: Run): RunDto {
     finishedAt: iso(run.finishedAt),
     durationMs: run.durationMs,
     error: run.error,
+    tags: run.tags,
+    metadata: run.metadata,
   };
 }
 

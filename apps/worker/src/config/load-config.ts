@@ -6,6 +6,7 @@ import {
   optionalEnv,
   parseEnv,
   type RedisTarget,
+  type RetentionSettings,
   redisTargetFromEnv,
   sharedEnvFields,
 } from '@x/app-kit';
@@ -41,6 +42,8 @@ export interface WorkerConfig {
   readonly stalledMs: number;
   /** How often the repair sweep looks for shards Redis lost (`REPAIR_INTERVAL_MS`, default 30 s). */
   readonly repairIntervalMs: number;
+  /** `RUN_RETENTION_DAYS` (0: keep everything) and `RETENTION_SWEEP_INTERVAL_MS`. */
+  readonly retention: RetentionSettings;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -78,5 +81,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     metricsPort: e.METRICS_PORT ?? 9464,
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
     repairIntervalMs: e.REPAIR_INTERVAL_MS,
+    retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
   };
 }

@@ -9,6 +9,8 @@ export interface CreateRunParams {
   executor: string;
   name: string | null;
   callbackUrl: string | null;
+  tags: readonly string[];
+  metadata: Record<string, unknown>;
   shards: readonly { testIds: readonly string[]; payload: unknown }[];
   total: number;
 }
@@ -60,9 +62,11 @@ export async function createRunSql(
     with ws as (
       insert into workspaces (id) values (${p.workspaceId}) on conflict (id) do nothing
     ), ${claim} run as (
-      insert into runs (id, workspace_id, executor, name, callback_url, shard_count, total)
+      insert into runs (id, workspace_id, executor, name, callback_url, shard_count, total,
+                        tags, metadata)
       select coalesce(${id}::uuid, gen_random_uuid()), ${p.workspaceId}, ${p.executor}, ${p.name},
-             ${p.callbackUrl}, ${p.shards.length}::int, ${p.total}::int
+             ${p.callbackUrl}, ${p.shards.length}::int, ${p.total}::int,
+             ${[...p.tags]}::text[], ${JSON.stringify(p.metadata)}::jsonb
       ${claimed}
       returning *
     ), shards as (

@@ -27,21 +27,34 @@ export async function runStatusSql(
   return row?.status;
 }
 
+/** The validated filters of {@link listRunsSql}; an empty list filters nothing. */
+export interface RunFilter {
+  statuses: readonly RunStatus[];
+  tags: readonly string[];
+  createdAfter: Date | undefined;
+  createdBefore: Date | undefined;
+}
+
 /**
  * One page of a workspace's runs, newest first, keyset over (created_at desc, id desc).
  * Fetches `limit + 1` rows so the caller knows whether a next page exists.
+ * Indexes: (workspace_id, [status,] created_at desc, id desc) for the order, the time range
+ * and the statuses; the GIN index `runs_tags` for `tags @> …` (every tag must match).
  */
 export function listRunsSql(
   db: Kysely<Database>,
   workspaceId: string,
-  q: {
-    status: RunStatus | undefined;
+  q: RunFilter & {
     limit: number;
     after: { createdAt: Date; id: string } | undefined;
   },
 ): Promise<RunRow[]> {
   let query = db.selectFrom('runs').selectAll().where('workspace_id', '=', workspaceId);
-  if (q.status) query = query.where('status', '=', q.status);
+  if (q.statuses.length === 1) query = query.where('status', '=', q.statuses[0]!);
+  else if (q.statuses.length > 1) query = query.where('status', 'in', [...q.statuses]);
+  if (q.tags.length > 0) query = query.where(sql<boolean>`tags @> ${[...q.tags]}::text[]`);
+  if (q.createdAfter) query = query.where('created_at', '>=', q.createdAfter);
+  if (q.createdBefore) query = query.where('created_at', '<', q.createdBefore);
   const after = q.after;
   if (after)
     query = query.where(

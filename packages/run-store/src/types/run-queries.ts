@@ -9,6 +9,10 @@ export interface CreateRunInput {
   executor: string;
   name?: string | null;
   callbackUrl?: string | null;
+  /** Up to 10 distinct tags, each `[a-z0-9._:-]{1,64}`. Default none. */
+  tags?: readonly string[];
+  /** A JSON object of at most 4 KiB (as JSON). Default `{}`. */
+  metadata?: Record<string, unknown> | null;
   /**
    * One entry per shard, in shard-index order. Test ids must be unique across the run.
    * `payload`: the shard's job input (any JSON value), kept so the enqueuer can hand the
@@ -18,7 +22,14 @@ export interface CreateRunInput {
 }
 
 export interface ListRunsQuery {
-  status?: RunStatus;
+  /** Only runs in this status, or in one of these. */
+  status?: RunStatus | readonly RunStatus[];
+  /** Only runs carrying every one of these tags (at most 10). */
+  tags?: readonly string[];
+  /** Only runs created at or after this instant. */
+  createdAfter?: Date;
+  /** Only runs created before this instant. */
+  createdBefore?: Date;
   /** Page size, 1–500. Default 50. */
   limit?: number;
   /** `nextCursor` of the previous page. */

@@ -22,6 +22,10 @@ export interface Run {
   startedAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
+  /** Tags to find the run by; empty when none. */
+  tags: string[];
+  /** The caller's JSON object, `{}` when none. */
+  metadata: Record<string, unknown>;
 }
 
 /** One test outcome. */
