@@ -14,7 +14,11 @@ export interface GroupCommitOptions<I, O> {
   write: (batch: readonly I[]) => Promise<readonly O[]>;
   /** Identity of the row a call writes; calls with equal keys go in different batches. */
   key: (input: I) => string;
-  /** Batches written at the same time. Default 2. */
+  /**
+   * Batches written at the same time. Default 1: fewer, larger statements, and no two
+   * batches of one kind waiting on each other's row locks (measured: 2 made more statements
+   * and a batched completion spent several times longer waiting).
+   */
   maxInFlight?: number;
   /** Calls in one batch at most. Default 64. */
   maxBatch?: number;
@@ -27,7 +31,7 @@ interface Waiting<I, O> {
 }
 
 export function groupCommit<I, O>(opts: GroupCommitOptions<I, O>): (input: I) => Promise<O> {
-  const maxInFlight = opts.maxInFlight ?? 2;
+  const maxInFlight = opts.maxInFlight ?? 1;
   const maxBatch = opts.maxBatch ?? 64;
   let queue: Waiting<I, O>[] = [];
   let inFlight = 0;
