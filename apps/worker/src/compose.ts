@@ -35,6 +35,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     poolMax: Math.max(10, config.concurrency * 2),
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
+    queuePartitions: config.queuePartitions,
   });
   const { redis, store, events, queue, registry, aborter } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });

@@ -28,9 +28,11 @@ describe('worker configuration', () => {
       metricsPort: 9464,
       stalledMs: 30_000,
       repairIntervalMs: 30_000,
+      queuePartitions: 1,
       logLevel: 'info',
     });
     expect(loadWorkerConfig({ ...base, REPAIR_INTERVAL_MS: '5000' }).repairIntervalMs).toBe(5_000);
+    expect(loadWorkerConfig({ ...base, QUEUE_PARTITIONS: '3' }).queuePartitions).toBe(3);
   });
 
   it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {
@@ -79,6 +81,8 @@ describe('worker configuration', () => {
     ['WORKER_STALLED_MS', '10'],
     ['REPAIR_INTERVAL_MS', '999'],
     ['REPAIR_INTERVAL_MS', 'soon'],
+    ['QUEUE_PARTITIONS', '0'],
+    ['QUEUE_PARTITIONS', '65'],
   ])('refuses %s=%s naming it', (name, value) => {
     const err = refusal({ ...base, [name]: value });
     expect(err.variable).toBe(name);

@@ -36,6 +36,8 @@ export interface DistributedCoreOptions {
   readonly queue?: Pick<BullmqShardQueueOptions, 'lockDurationMs' | 'stalledIntervalMs'>;
   /** The repair sweep's interval (`REPAIR_INTERVAL_MS`). Default 30 s. */
   readonly repairIntervalMs?: number;
+  /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over. Default 1. */
+  readonly queuePartitions?: number;
 }
 
 /** The parts every replica of a fleet shares, whatever it does with them. */
@@ -78,7 +80,13 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   const store = createRunStore(db);
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
-  const queue = bullmqShardQueue({ connection: redis, prefix, logger, ...opts.queue });
+  const queue = bullmqShardQueue({
+    connection: redis,
+    prefix,
+    logger,
+    partitions: opts.queuePartitions ?? 1,
+    ...opts.queue,
+  });
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
   const enqueuer = createShardEnqueuer({ store, queue, logger });

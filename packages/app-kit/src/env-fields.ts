@@ -96,4 +96,11 @@ export const sharedEnvFields = {
    * the fleet acts). Default 30 s; it also runs as soon as Redis is back after an outage.
    */
   REPAIR_INTERVAL_MS: optionalEnv(integerEnv(1_000, 3_600_000)).transform((v) => v ?? 30_000),
+  /**
+   * Distributed mode: BullMQ queues the shard jobs are split over, by run id, 1–64. Default 1
+   * (one server: today's queue `runs`). On a Redis Cluster each partition is its own
+   * hash-tagged queue on its own slot, so 3 partitions on 3 primaries spread the queue's load.
+   * Every api and worker of a fleet must use the same value.
+   */
+  QUEUE_PARTITIONS: optionalEnv(integerEnv(1, 64)).transform((v) => v ?? 1),
 };

@@ -24,7 +24,11 @@ export {
   type AbortRunUseCase,
   createAbortRun,
 } from './abort-run.js';
-export { type BullmqShardQueueOptions, bullmqShardQueue } from './bullmq-shard-queue.js';
+export {
+  type BullmqShardQueue,
+  type BullmqShardQueueOptions,
+  bullmqShardQueue,
+} from './bullmq-shard-queue.js';
 export {
   type CallbackOutbox,
   type CallbackOutboxMetrics,
@@ -88,6 +92,12 @@ export {
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
 export { type Partitionable, partition } from './partition.js';
+export {
+  MAX_QUEUE_PARTITIONS,
+  type PartitionQueueName,
+  partitionOf,
+  partitionQueueNames,
+} from './queue-partitions.js';
 export type { RunEventsSink, SinkEvent } from './run-events-sink.js';
 export type { SiblingAborter } from './run-outcome.js';
 export {

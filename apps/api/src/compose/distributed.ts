@@ -26,6 +26,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     connectionName: 'x-api',
     poolMax: 20,
     repairIntervalMs: config.repairIntervalMs,
+    queuePartitions: config.queuePartitions,
   });
   const { redis, store, events, queue, aborter, enqueuer } = core;
   const { executors } = createOutboundParts({ ...config, logger });

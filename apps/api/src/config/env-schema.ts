@@ -68,6 +68,7 @@ export const apiEnvSchema = z.object({
   X_PREFIX: sharedEnvFields.X_PREFIX,
   WORKER_CONCURRENCY: sharedEnvFields.WORKER_CONCURRENCY,
   REPAIR_INTERVAL_MS: sharedEnvFields.REPAIR_INTERVAL_MS,
+  QUEUE_PARTITIONS: sharedEnvFields.QUEUE_PARTITIONS,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   /** `workspace:whsec_…,…`: the secret signing each workspace's callbacks (Standard Webhooks). */

@@ -65,6 +65,8 @@ export interface DistributedConfig extends CommonConfig {
   readonly databaseUrl: string;
   /** `REPAIR_INTERVAL_MS`: how often the repair sweep looks for shards Redis lost. */
   readonly repairIntervalMs: number;
+  /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
+  readonly queuePartitions: number;
 }
 
 export type ApiConfig = EmbeddedConfig | DistributedConfig;
@@ -132,6 +134,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       redis,
       databaseUrl: e.DATABASE_URL!,
       repairIntervalMs: e.REPAIR_INTERVAL_MS,
+      queuePartitions: e.QUEUE_PARTITIONS,
     };
   }
   return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };

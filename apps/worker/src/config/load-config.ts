@@ -41,6 +41,8 @@ export interface WorkerConfig {
   readonly stalledMs: number;
   /** How often the repair sweep looks for shards Redis lost (`REPAIR_INTERVAL_MS`, default 30 s). */
   readonly repairIntervalMs: number;
+  /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
+  readonly queuePartitions: number;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -78,5 +80,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     metricsPort: e.METRICS_PORT ?? 9464,
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
     repairIntervalMs: e.REPAIR_INTERVAL_MS,
+    queuePartitions: e.QUEUE_PARTITIONS,
   };
 }
