@@ -140,6 +140,21 @@ describe('api configuration', () => {
     ).toEqual({ port: 9465, token: 'metrics-token-0123456789' });
   });
 
+  it('keeps finished runs 30 days and sweeps hourly unless RUN_RETENTION_DAYS / RETENTION_SWEEP_INTERVAL_MS say otherwise (0 keeps all)', () => {
+    expect(loadApiConfig({}).retention).toEqual({ days: 30, intervalMs: 3_600_000 });
+    expect(
+      loadApiConfig({
+        ...distributed,
+        RUN_RETENTION_DAYS: '0',
+        RETENTION_SWEEP_INTERVAL_MS: '5000',
+      }).retention,
+    ).toEqual({ days: 0, intervalMs: 5_000 });
+    expect(refusal({ RUN_RETENTION_DAYS: 'forever' }).variable).toBe('RUN_RETENTION_DAYS');
+    expect(refusal({ RETENTION_SWEEP_INTERVAL_MS: '10' }).variable).toBe(
+      'RETENTION_SWEEP_INTERVAL_MS',
+    );
+  });
+
   it('caps open streams at 5,000 per process and 100 per workspace, and cuts a stall after 30 s, unless told otherwise', () => {
     expect(loadApiConfig({}).streams).toEqual({
       maxStreams: 5_000,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
+import { buildDistributedCore, createOutboundParts, retentionMetrics } from '@x/app-kit';
 import {
   createAbortRun,
   createCallbackOutbox,
@@ -36,6 +36,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,
+    retention: config.retention,
   });
   const { redis, store, events, queue, registry, aborter } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });
@@ -75,6 +76,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       ['abort', () => abort.metrics()],
       ['enqueue', () => core.enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
+      ...retentionMetrics(core.retention),
     ],
     async start() {
       await aborter.start();

@@ -29,8 +29,13 @@ describe('worker configuration', () => {
       stalledMs: 30_000,
       repairIntervalMs: 30_000,
       queuePartitions: 1,
+      retention: { days: 30, intervalMs: 3_600_000 },
       logLevel: 'info',
     });
+    expect(
+      loadWorkerConfig({ ...base, RUN_RETENTION_DAYS: '0', RETENTION_SWEEP_INTERVAL_MS: '60000' })
+        .retention,
+    ).toEqual({ days: 0, intervalMs: 60_000 });
     expect(loadWorkerConfig({ ...base, REPAIR_INTERVAL_MS: '5000' }).repairIntervalMs).toBe(5_000);
     expect(loadWorkerConfig({ ...base, QUEUE_PARTITIONS: '3' }).queuePartitions).toBe(3);
   });
@@ -83,6 +88,9 @@ describe('worker configuration', () => {
     ['REPAIR_INTERVAL_MS', 'soon'],
     ['QUEUE_PARTITIONS', '0'],
     ['QUEUE_PARTITIONS', '65'],
+    ['RUN_RETENTION_DAYS', '-1'],
+    ['RUN_RETENTION_DAYS', '1.5'],
+    ['RETENTION_SWEEP_INTERVAL_MS', '999'],
   ])('refuses %s=%s naming it', (name, value) => {
     const err = refusal({ ...base, [name]: value });
     expect(err.variable).toBe(name);

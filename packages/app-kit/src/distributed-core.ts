@@ -11,6 +11,7 @@ import {
   bullmqShardQueue,
   createShardEnqueuer,
   createShardRepair,
+  type RetentionSweeper,
   type ShardEnqueuer,
   type ShardRepair,
 } from '@x/shard-worker';
@@ -20,6 +21,7 @@ import type { Logger } from 'pino';
 import { refuseClusterUntilReady } from './cluster-gate.js';
 import { createPubSubTransport, createRedisClient } from './redis-clients.js';
 import type { RedisTarget } from './redis-target.js';
+import { type RetentionSettings, startRetention } from './retention.js';
 
 export interface DistributedCoreOptions {
   /** `REDIS_URL` or `REDIS_CLUSTER_NODES`, as `redisTargetFromEnv` read them. */
@@ -38,6 +40,8 @@ export interface DistributedCoreOptions {
   readonly repairIntervalMs?: number;
   /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over. Default 1. */
   readonly queuePartitions?: number;
+  /** `RUN_RETENTION_DAYS` and `RETENTION_SWEEP_INTERVAL_MS`; `days: 0` runs no sweep. */
+  readonly retention?: RetentionSettings;
 }
 
 /** The parts every replica of a fleet shares, whatever it does with them. */
@@ -54,9 +58,11 @@ export interface DistributedCore {
   readonly enqueuer: ShardEnqueuer;
   /** Enqueues again what the queue lost (one replica of the fleet acts); swept on Redis `ready`. */
   readonly repair: ShardRepair;
+  /** Deletes old finished runs (one replica of the fleet acts); undefined when retention is off. */
+  readonly retention: RetentionSweeper | undefined;
   /** Pings the database through the store and Redis; never throws. */
   readiness(): Promise<{ database: boolean; redis: boolean; bus: boolean }>;
-  /** Closes enqueuer, repair, aborter, queue, events, bus, the database pool and Redis, in that order. */
+  /** Closes enqueuer, repair, retention, aborter, queue, events, bus, the database pool and Redis, in that order. */
   close(): Promise<void>;
 }
 
@@ -65,7 +71,7 @@ export interface DistributedCore {
  * (on one server, commands fail after two retries instead of queueing forever while Redis is
  * down, so a request errors rather than hangs), migrated PostgreSQL, the Redis pub/sub bus,
  * the Redis event history, the BullMQ shard queue and a run aborter with its shard registry.
- * Every replica, api or worker, runs the enqueuer and the repair sweep (started here):
+ * Every replica, api or worker, runs the enqueuer, the repair and retention sweeps (started here):
  * whenever the Redis connection is ready again, the enqueuer pushes the runs created
  * meanwhile and the repair enqueues again the shards an empty Redis forgot.
  */
@@ -96,6 +102,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     logger,
     ...(opts.repairIntervalMs !== undefined && { intervalMs: opts.repairIntervalMs }),
   });
+  const retention = startRetention(store, opts.retention, logger);
   redis.on('ready', () => {
     void enqueuer.wake();
     repair.queueReady();
@@ -112,6 +119,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     aborter,
     enqueuer,
     repair,
+    retention,
     readiness: async () => ({
       database: await store.ping().then(
         () => true,
@@ -126,6 +134,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     async close() {
       await enqueuer.close();
       await repair.close();
+      await retention?.close();
       await aborter.close();
       await queue.close();
       await events.close();

@@ -103,4 +103,13 @@ export const sharedEnvFields = {
    * Every api and worker of a fleet must use the same value.
    */
   QUEUE_PARTITIONS: optionalEnv(integerEnv(1, 64)).transform((v) => v ?? 1),
+  /**
+   * Finished runs older than this many days are deleted, with their shards, results, outbox
+   * state and idempotency keys (one replica of the fleet sweeps). Default 30; 0 keeps everything.
+   */
+  RUN_RETENTION_DAYS: optionalEnv(integerEnv(0, 36_500)).transform((v) => v ?? 30),
+  /** How often the retention sweep runs. Default 1 h (a sweep deletes at most 100 000 runs). */
+  RETENTION_SWEEP_INTERVAL_MS: optionalEnv(integerEnv(1_000, 86_400_000)).transform(
+    (v) => v ?? 3_600_000,
+  ),
 };

@@ -38,4 +38,5 @@ export type {
   RedisTarget,
 } from './redis-target.js';
 export { redisTargetFromEnv, redisTargetVariable } from './redis-target-from-env.js';
+export { type RetentionSettings, retentionMetrics, startRetention } from './retention.js';
 export { type SideListener, type SideRoute, startSideListener } from './side-listener.js';

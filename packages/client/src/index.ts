@@ -3,6 +3,7 @@ export { type ClientOptions, createClient, type XClient } from './create-client.
 export type { FetchLike } from './http-transport.js';
 export type { IdentifiedRunEvent, RunEvent, SnapshotEvent } from './run-event.js';
 export type {
+  BulkAbortBody,
   CreateRunBody,
   DemoTest,
   HttpMethod,

@@ -1,4 +1,11 @@
-import type { CreateRunBody, DemoTest, HttpTest, ResultDto, RunDto } from '@x/protocol';
+import type {
+  BulkAbortBody,
+  CreateRunBody,
+  DemoTest,
+  HttpTest,
+  ResultDto,
+  RunDto,
+} from '@x/protocol';
 
 // Every wire shape is @x/protocol's, inferred from the zod schemas the api validates with and
 // its OpenAPI document is generated from: client, api and document cannot drift apart.
@@ -9,7 +16,7 @@ export type Run = RunDto;
 /** One test's result (`GET /api/v1/runs/:id/results`). */
 export type Result = ResultDto;
 
-export type { CreateRunBody, DemoTest, HttpTest };
+export type { BulkAbortBody, CreateRunBody, DemoTest, HttpTest };
 
 /** The methods an `http` test may use. */
 export type HttpMethod = NonNullable<HttpTest['method']>;

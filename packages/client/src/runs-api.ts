@@ -1,4 +1,11 @@
-import type { ResultsResponse, RunListResponse, RunResponse, RunStatus } from '@x/protocol';
+import type {
+  BulkAbortBody,
+  BulkAbortResponse,
+  ResultsResponse,
+  RunListResponse,
+  RunResponse,
+  RunStatus,
+} from '@x/protocol';
 import type { HttpTransport } from './http-transport.js';
 import { paginate } from './paginate.js';
 import type { RunEvent } from './run-event.js';
@@ -48,6 +55,12 @@ export interface RunsApi {
   results(id: string, opts?: ResultsOptions): AsyncIterable<Result>;
   /** `POST /runs/:id/abort`: idempotent; `conflict` if the run already completed or failed. */
   abort(id: string, opts?: CallOptions): Promise<Run>;
+  /**
+   * `POST /runs/abort`: aborts every queued or running run with `tag` and/or in `status`
+   * (an empty filter is refused, `invalid_input`). Answers how many runs this call aborted;
+   * repeating it answers 0.
+   */
+  abortMany(filter: BulkAbortBody, opts?: CallOptions): Promise<number>;
   /**
    * The run's events, live, whatever happens to the connection: a `snapshot` opens each
    * connection, then every event once, in order, until `done`. See {@link WatchOptions}.
@@ -107,6 +120,14 @@ export function runsApi(http: HttpTransport): RunsApi {
         signal: opts.signal,
       });
       return res.run;
+    },
+    async abortMany(filter, opts = {}) {
+      const res = await http.json<BulkAbortResponse>('/runs/abort', {
+        method: 'POST',
+        body: filter,
+        signal: opts.signal,
+      });
+      return res.aborted;
     },
     watch(id, opts = {}) {
       return watchRun(http, id, opts);

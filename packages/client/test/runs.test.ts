@@ -94,6 +94,20 @@ describe('runs', () => {
     expect(await collect(x.runs.list({ tags: ['client:list'], createdBefore: since }))).toEqual([]);
   });
 
+  it('abortMany aborts the matching live runs and answers how many; an empty filter is invalid_input', async () => {
+    const runs = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        x.runs.create({ executor: 'demo', tests: demoTests(1, 60_000), tags: ['client:bulk'] }),
+      ),
+    );
+    expect(await x.runs.abortMany({ tag: 'client:bulk' })).toBe(3);
+    expect(await x.runs.abortMany({ tag: 'client:bulk', status: ['queued', 'running'] })).toBe(0);
+    for (const run of runs) expect((await x.runs.get(run.id)).status).toBe('aborted');
+    const refused = await x.runs.abortMany({}).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(XClientError);
+    expect(refused).toMatchObject({ code: 'invalid_input', status: 400 });
+  });
+
   it('list stops fetching when the loop breaks', async () => {
     const before = traffic.log.length;
     for await (const run of x.runs.list({ limit: 1 })) {

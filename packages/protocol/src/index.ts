@@ -19,6 +19,8 @@ export {
   type ShardState,
 } from './run-events.js';
 export {
+  type BulkAbortBody,
+  bulkAbortSchema,
   type CreateRunBody,
   createRunSchema,
   EXECUTORS,
@@ -32,6 +34,8 @@ export {
 } from './run-requests.js';
 export {
   apiErrorBodySchema,
+  type BulkAbortResponse,
+  bulkAbortResponseSchema,
   type ResultDto,
   type ResultsResponse,
   type RunDto,

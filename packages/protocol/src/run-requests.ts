@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RUN_STATUSES } from './run-status.js';
+import { LIVE_STATUSES, RUN_STATUSES } from './run-status.js';
 import { metadataSchema, tagSchema, tagsSchema } from './run-tags.js';
 import {
   demoTestSchema,
@@ -127,3 +127,22 @@ export type ListRunsQuery = z.input<typeof listRunsQuerySchema>;
 
 /** `GET /runs/:id/results` query. */
 export const resultsQuerySchema = z.object({ limit: limit(1000, 200), cursor });
+
+/**
+ * `POST /runs/abort`: aborts every live run of the workspace that matches. An empty filter is
+ * refused (one typo must not abort a workspace): give a `tag`, a `status` list, or both.
+ */
+export const bulkAbortSchema = z
+  .strictObject({
+    tag: tagSchema.optional().meta({ description: 'Only runs carrying this tag.' }),
+    status: z
+      .array(z.enum(LIVE_STATUSES))
+      .min(1, 'must list at least one status')
+      .max(LIVE_STATUSES.length)
+      .optional()
+      .meta({ description: 'Only runs in one of these statuses. Default: queued and running.' }),
+  })
+  .refine((f) => f.tag !== undefined || f.status !== undefined, {
+    message: 'an empty filter would abort every run of the workspace: give a tag or a status',
+  });
+export type BulkAbortBody = z.input<typeof bulkAbortSchema>;

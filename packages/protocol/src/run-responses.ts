@@ -58,6 +58,10 @@ export const resultsResponseSchema = z.strictObject({
 });
 export type ResultsResponse = z.output<typeof resultsResponseSchema>;
 
+/** `POST /runs/abort`: how many runs this call aborted (0 when repeated). */
+export const bulkAbortResponseSchema = z.strictObject({ aborted: count });
+export type BulkAbortResponse = z.output<typeof bulkAbortResponseSchema>;
+
 /** `POST /runs/:id/stream-token`: opens `GET /runs/:id/events?st=…` until `expiresAt`. */
 export const streamTokenResponseSchema = z.strictObject({
   token: z.string(),

@@ -34,6 +34,7 @@ export {
   type IdempotencyInput,
   type IdempotentCreate,
 } from './types/idempotent-create.js';
+export type { DeletedRows, DeleteFinishedRunsQuery, Retention } from './types/retention.js';
 export type { NewResult, Run, RunResult, ShardStats } from './types/run.js';
 export type {
   CreateRunInput,

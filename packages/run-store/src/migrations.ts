@@ -141,6 +141,15 @@ export const MIGRATIONS: readonly Migration[] = [
     ]),
   },
   {
+    // Retention: the sweep (deleteFinishedRuns) looks for the oldest finished runs. Every
+    // terminal write stamps `finished_at`; live runs stay out of the index.
+    name: '0005_retention',
+    up: exec([
+      sql`create index if not exists runs_finished on runs (finished_at, id)
+        where status in ('completed', 'failed', 'aborted')`,
+    ]),
+  },
+  {
     // Tags and metadata of a run (issue 20). The GIN index answers `tags @> array[…]` (every
     // tag must match) without a scan; the workspace and time filters ride the existing
     // (workspace_id, created_at, id) indexes. Existing runs get no tags and `{}`.

@@ -3,6 +3,7 @@ import { callbackOutbox } from './callback-outbox.js';
 import { enqueueOutbox } from './enqueue-outbox.js';
 import { idempotentCreate } from './idempotent-create.js';
 import { guarded } from './map-error.js';
+import { retention } from './retention.js';
 import { runQueries } from './run-queries.js';
 import type { Database } from './schema.js';
 import { shardCompletion } from './shard-completion.js';
@@ -10,7 +11,7 @@ import type { RunStore } from './types/run-store.js';
 
 /**
  * The run repository over a migrated database (see {@link migrate}): run queries, shard
- * completion, the callback outbox and the enqueue outbox, each its own set of statements. Every call validates
+ * completion, the callback outbox, the enqueue outbox and retention, each its own set of statements. Every call validates
  * its input before touching the database, so bad input never writes anything, and every
  * failure is a RunStoreError.
  *
@@ -34,5 +35,6 @@ export function createRunStore(db: Kysely<Database>): RunStore {
     ...callbackOutbox(db),
     ...enqueueOutbox(db),
     ...idempotentCreate(db),
+    ...retention(db),
   };
 }

@@ -1,10 +1,14 @@
 import type { Kysely } from 'kysely';
+import { groupCommit } from './group-commit.js';
 import { guarded } from './map-error.js';
-import { rowToRun } from './row-mapping.js';
+import { type RunRow, rowToRun } from './row-mapping.js';
 import type { Database } from './schema.js';
-import { beginShardSql } from './sql/begin-shard.js';
+import { type BeginShardRow, beginShardSql } from './sql/begin-shard.js';
+import { type BeginShardCall, beginShardsSql } from './sql/begin-shards.js';
 import { type CompleteShardRow, completeShardSql } from './sql/complete-shard.js';
+import { type CompleteShardCall, completeShardsSql } from './sql/complete-shards.js';
 import { finalizeRunSql } from './sql/finalize-run.js';
+import { finalizeRunsSql } from './sql/finalize-runs.js';
 import { runRowSql } from './sql/read-runs.js';
 import type { CompleteShardOutcome, ShardCompletion } from './types/shard-completion.js';
 import { notFound, outOfRange, requireCount, requireRunId, requireShardIndex } from './validate.js';
@@ -19,18 +23,68 @@ function toOutcome(row: CompleteShardRow): CompleteShardOutcome {
   };
 }
 
+const shardKey = (c: { runId: string; shardIndex: number }) => `${c.runId}:${c.shardIndex}`;
+
 /**
  * A worker's statements for one shard: begin (guard, attempt, retry purge), complete with
  * its results exactly once, and, for the one finalizer per run, finalize.
+ *
+ * Begins, completions and finalizations are group-committed (group-commit.ts): the calls
+ * that arrive while earlier ones are being written share one statement (begin-shards.ts,
+ * complete-shards.ts, finalize-runs.ts), each with the outcome it would have had alone; a
+ * call that arrives alone is written alone.
  */
 export function shardCompletion(db: Kysely<Database>): ShardCompletion {
+  const begin = groupCommit<BeginShardCall, BeginShardRow | undefined>({
+    key: shardKey,
+    write: async (calls) => {
+      const [one] = calls;
+      if (calls.length === 1 && one) {
+        return [await beginShardSql(db, one.runId, one.shardIndex, one.attempt, one.purge)];
+      }
+      return beginShardsSql(db, calls);
+    },
+  });
+  const complete = groupCommit<CompleteShardCall, CompleteShardRow | undefined>({
+    key: shardKey,
+    write: async (calls) => {
+      const [one] = calls;
+      if (calls.length === 1 && one) {
+        return [
+          await completeShardSql(
+            db,
+            one.runId,
+            one.shardIndex,
+            one.attempt,
+            one.stats,
+            one.results,
+          ),
+        ];
+      }
+      return completeShardsSql(db, calls);
+    },
+  });
+  const finalize = groupCommit<string, RunRow | undefined>({
+    key: (runId) => runId,
+    write: async (runIds) => {
+      const [one] = runIds;
+      if (runIds.length === 1 && one) return [await finalizeRunSql(db, one)];
+      const won = new Map((await finalizeRunsSql(db, runIds)).map((row) => [row.id, row]));
+      return runIds.map((id) => won.get(id));
+    },
+  });
   return {
     beginShard: (runId, shardIndex, attempt, opts = {}) =>
       guarded('beginShard', async () => {
         const id = requireRunId(runId);
         const index = requireShardIndex(shardIndex);
         const att = requireCount('attempt', attempt, 1);
-        const row = await beginShardSql(db, id, index, att, opts.purge === true);
+        const row = await begin({
+          runId: id,
+          shardIndex: index,
+          attempt: att,
+          purge: opts.purge === true,
+        });
         if (!row) return undefined;
         if (index >= row.shard_count) throw outOfRange(id, index, row.shard_count);
         return {
@@ -53,7 +107,13 @@ export function shardCompletion(db: Kysely<Database>): ShardCompletion {
         const att = requireCount('attempt', attempt, 1);
         const valid = validateStats(stats);
         const rows = validateResults(results);
-        const row = await completeShardSql(db, id, index, att, valid, rows);
+        const row = await complete({
+          runId: id,
+          shardIndex: index,
+          attempt: att,
+          stats: valid,
+          results: rows,
+        });
         if (!row) throw notFound(id);
         // An out-of-range index matched no shard row, so nothing was written.
         if (index >= row.shard_count) throw outOfRange(id, index, row.shard_count);
@@ -63,7 +123,7 @@ export function shardCompletion(db: Kysely<Database>): ShardCompletion {
     finalizeRun: (runId) =>
       guarded('finalizeRun', async () => {
         const id = requireRunId(runId);
-        const won = await finalizeRunSql(db, id);
+        const won = await finalize(id);
         if (won) return { won: true, run: rowToRun(won) };
         // Already terminal (an abort or another finalizer got there first): one more read.
         const current = await runRowSql(db, id);

@@ -23,6 +23,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0002_callback_outbox',
         '0003_enqueue_outbox',
         '0004_idempotency_keys',
+        '0005_retention',
         '0006_run_tags',
       ]);
       const tables = await sql<{ n: number }>`

@@ -1,6 +1,6 @@
 import { isTerminal, type RunStatus, TERMINAL_STATUSES } from '@x/protocol';
 import { postgres, type TestDatabase } from '@x/testkit';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRunStore,
@@ -9,7 +9,15 @@ import {
   openPostgres,
   type RunStore,
 } from '../src/index.js';
-import { complete, markRunning, resultCount, runInput, shardRows, shuffle } from './helpers.js';
+import {
+  complete,
+  markRunning,
+  result,
+  resultCount,
+  runInput,
+  shardRows,
+  shuffle,
+} from './helpers.js';
 
 // Races need real concurrent connections: PGlite has one, so these run on PostgreSQL only,
 // with a pool large enough that every caller below holds its own connection.
@@ -160,6 +168,63 @@ describe('RunStore races on PostgreSQL', () => {
     expect(tally.completed + tally.aborted).toBe(20);
   });
 
+  it('4 stores batching at once (begins, 3 deliveries of every completion, aborts) on 12 runs: no deadlock, exact counters, one finalizer per completed run', async () => {
+    // Each store has its own group commit, so their batches are concurrent statements on
+    // different connections, locking shards and runs of the same runs in any mix.
+    const stores = Array.from({ length: 4 }, () => createRunStore(db));
+    const pick = () => stores[Math.floor(Math.random() * stores.length)] as RunStore;
+    for (let round = 0; round < 2; round++) {
+      const runs = await Promise.all(
+        Array.from({ length: 12 }, () => store.createRun(runInput(4, 1))),
+      );
+      const stats = (s: number) => ({ passed: s, failed: 1, skipped: 0 });
+      const completions: Promise<{ runId: string; finalizer: boolean; applied: boolean }>[] = [];
+      const others: Promise<unknown>[] = [];
+      for (const run of runs) {
+        for (let s = 0; s < 4; s++) {
+          others.push(
+            pick().beginShard(run.id, s, 1),
+            pick().beginShard(run.id, s, 2, { purge: true }),
+          );
+          for (let d = 0; d < 3; d++) {
+            completions.push(
+              pick()
+                .completeShardWithResults(run.id, s, 1 + d, stats(s), [
+                  result(`s${s}t0`, { attempt: 1 + d }),
+                ])
+                .then((o) => ({ runId: run.id, finalizer: o.isFinalizer, applied: o.applied })),
+            );
+          }
+        }
+      }
+      // Every third run is aborted somewhere in the middle of it all.
+      const aborts = runs
+        .filter((_, i) => i % 3 === 0)
+        .map((run) => pick().transition(run.id, ['queued', 'running'], 'aborted'));
+      const [outcomes] = await Promise.all([
+        Promise.all(shuffle(completions)),
+        Promise.all(others),
+        Promise.all(aborts),
+      ]);
+      for (const run of runs) {
+        const final = await store.getRunById(run.id);
+        const mine = outcomes.filter((o) => o.runId === run.id);
+        const applied = mine.filter((o) => o.applied).length;
+        expect(final?.shardsCompleted).toBe(applied);
+        expect(mine.filter((o) => o.finalizer)).toHaveLength(applied === 4 ? 1 : 0);
+        const shards = await shardRows(db, run.id);
+        const flipped = shards.filter((r) => r.status === 'completed');
+        // Results land with the shard's flip (an abort between the flip and the run's update
+        // keeps the run's counters: the documented limit), never twice.
+        expect(await resultCount(db, run.id)).toBe(flipped.length);
+        if (final?.status !== 'aborted') {
+          expect(applied).toBe(4);
+          expect(final?.passed).toBe(flipped.reduce((t, r) => t + r.passed, 0));
+        }
+      }
+    }
+  });
+
   it('shards completing while the run is aborted never change the aborted run', async () => {
     const run = await store.createRun(runInput(8, 1));
     await markRunning(store, run.id);
@@ -204,5 +269,45 @@ describe('RunStore races on PostgreSQL', () => {
       const state = (await store.getCallback(id))?.state;
       expect(state).toBe(ours.some((c) => c.runId === id) ? 'sending' : 'pending');
     }
+  });
+  it('retention: a batch skips a run another transaction holds (never waits on it); concurrent batches delete each run once', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = (await store.createRun(runInput(2))).id;
+      await store.transition(id, ['queued'], 'aborted');
+      ids.push(id);
+    }
+    await sql`update runs set finished_at = '1999-01-01' where id = any(${ids}::uuid[])`.execute(
+      db,
+    );
+    const cutoff = new Date('1999-06-01T00:00:00Z');
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    // A writer holding the oldest run's row (an abort, a callback settling) for as long as it likes.
+    const holder = db.transaction().execute(async (trx) => {
+      await sql`select id from runs where id = ${ids[0]} for update`.execute(trx);
+      locked();
+      await held;
+    });
+    await isLocked;
+    const batches = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        store.deleteFinishedRuns({ finishedBefore: cutoff, limit: 10 }),
+      ),
+    );
+    const more = await store.deleteFinishedRuns({ finishedBefore: cutoff });
+    const runs = batches.reduce((n, b) => n + b.runs, more.runs);
+    expect(runs).toBe(39);
+    expect(batches.reduce((n, b) => n + b.shards, more.shards)).toBe(78);
+    expect(await store.getRunById(ids[0]!)).toBeDefined();
+    release();
+    await holder;
+    expect(await store.deleteFinishedRuns({ finishedBefore: cutoff })).toMatchObject({ runs: 1 });
   });
 });

@@ -22,6 +22,7 @@ import {
   shardRows,
 } from './helpers.js';
 import { idempotencySuite } from './idempotency-suite.js';
+import { retentionSuite } from './retention-suite.js';
 import { tagsSuite } from './tags-suite.js';
 
 export interface SuiteTarget {
@@ -53,6 +54,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0002_callback_outbox',
         '0003_enqueue_outbox',
         '0004_idempotency_keys',
+        '0005_retention',
         '0006_run_tags',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
@@ -627,6 +629,138 @@ export function runStoreSuite(target: SuiteTarget): void {
     });
   });
 
+  // Calls made in one tick share one statement (group commit): each must get the outcome it
+  // would have had alone, whatever else is in its batch.
+  describe('batched begins and completions', () => {
+    it('beginShard calls of one tick: each outcome as alone, one wasQueued per run', async () => {
+      const [a, b, gone] = await Promise.all([
+        store.createRun(runInput(3, 1)),
+        store.createRun(runInput(2, 1)),
+        store.createRun(runInput(1, 1)),
+      ]);
+      await store.transition(gone.id, ['queued'], 'aborted');
+      await insertResults(db, b.id, 1, [result('s1t0')]);
+      const calls = [
+        store.beginShard(a.id, 0, 1),
+        store.beginShard(b.id, 1, 2, { purge: true }),
+        store.beginShard(a.id, 2, 1),
+        store.beginShard(gone.id, 0, 1),
+        store.beginShard(randomUUID(), 0, 1),
+        store.beginShard(a.id, 1, 1),
+        store.beginShard(b.id, 0, 1),
+      ];
+      const outOfRange = expectStoreError(store.beginShard(a.id, 3, 1), 'shard_out_of_range');
+      const [a0, b1, a2, g0, missing, a1, b0] = await Promise.all(calls);
+      await outOfRange;
+      for (const o of [a0, a2, a1]) expect(o).toMatchObject({ status: 'queued', started: true });
+      expect([a0, a2, a1].filter((o) => o?.wasQueued)).toHaveLength(1);
+      expect([b1, b0].filter((o) => o?.wasQueued)).toHaveLength(1);
+      expect(b1).toMatchObject({ started: true, purged: 1, shardCount: 2, total: 2 });
+      expect(b0).toMatchObject({ started: true, purged: 0 });
+      expect(g0).toMatchObject({ status: 'aborted', started: false, wasQueued: false });
+      expect(missing).toBeUndefined();
+      expect((await shardRows(db, a.id)).map((r) => [r.status, r.attempt])).toEqual([
+        ['running', 1],
+        ['running', 1],
+        ['running', 1],
+      ]);
+      expect((await shardRows(db, b.id)).map((r) => r.attempt)).toEqual([1, 2]);
+      expect((await store.getRunById(a.id))?.status).toBe('running');
+      expect((await store.getRunById(gone.id))?.status).toBe('aborted');
+    });
+
+    it('completions of one tick: exactly one finalizer per run, counts in shard order, duplicates not applied', async () => {
+      const [a, b] = await Promise.all([
+        store.createRun(runInput(4, 1)),
+        store.createRun(runInput(2, 1)),
+      ]);
+      await Promise.all([markRunning(store, a.id), markRunning(store, b.id)]);
+      const stats = (s: number) => ({ passed: s, failed: 1, skipped: 0 });
+      const done = (runId: string, s: number, over = stats(s)) =>
+        store.completeShardWithResults(runId, s, 1, over, [
+          result(`s${s}t0`, { status: 'failed' }),
+        ]);
+      const outcomes = await Promise.all([
+        done(a.id, 3),
+        done(b.id, 0),
+        done(a.id, 1),
+        done(a.id, 3, { passed: 9, failed: 9, skipped: 9 }),
+        done(a.id, 0),
+        done(b.id, 1),
+        done(a.id, 2),
+      ]);
+      const ofA = [outcomes[0], outcomes[2], outcomes[3], outcomes[4], outcomes[6]];
+      expect(ofA.filter((o) => o?.applied)).toHaveLength(4);
+      expect(ofA.filter((o) => o?.isFinalizer)).toHaveLength(1);
+      expect(
+        ofA
+          .filter((o) => o?.applied)
+          .map((o) => o?.shardsCompleted)
+          .sort(),
+      ).toEqual([1, 2, 3, 4]);
+      expect([outcomes[1], outcomes[5]].filter((o) => o?.isFinalizer)).toHaveLength(1);
+      // The duplicate goes in the next batch, which may be written first: one of the two applies.
+      expect([outcomes[0], outcomes[3]].filter((o) => o?.applied)).toHaveLength(1);
+      const three = outcomes[0]?.applied ? stats(3) : { passed: 9, failed: 9 };
+      expect(await store.getRunById(a.id)).toMatchObject({
+        shardsCompleted: 4,
+        passed: 0 + 1 + 2 + three.passed,
+        failed: 3 + three.failed,
+      });
+      expect(await resultCount(db, a.id)).toBe(4);
+      expect(await store.getRunById(b.id)).toMatchObject({ shardsCompleted: 2, passed: 1 });
+      await expectStoreError(done(a.id, 4), 'shard_out_of_range');
+      await expectStoreError(done(randomUUID(), 0), 'not_found');
+    });
+
+    it('finalizeRun calls of one tick: each run completed once with its own counts; an aborted one and a duplicate lose', async () => {
+      const [a, b, aborted] = await Promise.all([
+        store.createRun(runInput(2, 1)),
+        store.createRun(runInput(1, 1)),
+        store.createRun(runInput(1, 1)),
+      ]);
+      await Promise.all([a, b].map((r) => markRunning(store, r.id)));
+      // a: shard 1 needed a second attempt, with one failed test.
+      await complete(store, a.id, 0, 1, ok);
+      await complete(store, a.id, 1, 2, { passed: 0, failed: 1, skipped: 0 });
+      await complete(store, b.id, 0, 1, ok);
+      await store.transition(aborted.id, ['queued'], 'aborted');
+      const [fa, fb, fx, again] = await Promise.all([
+        store.finalizeRun(a.id),
+        store.finalizeRun(b.id),
+        store.finalizeRun(aborted.id),
+        store.finalizeRun(a.id),
+      ]);
+      expect(fa.won).toBe(true);
+      expect(fa.run).toMatchObject({ status: 'completed', retryCount: 1, failedAfterRetry: 1 });
+      expect(fa.run.finishedAt).toBeInstanceOf(Date);
+      expect(fb).toMatchObject({ won: true, run: { status: 'completed', retryCount: 0 } });
+      expect(fx).toMatchObject({ won: false, run: { status: 'aborted' } });
+      expect(again).toMatchObject({ won: false, run: { status: 'completed' } });
+    });
+
+    it('completions of one tick for a terminal run apply nothing, beside a live run that applies', async () => {
+      const [live, aborted] = await Promise.all([
+        store.createRun(runInput(1, 1)),
+        store.createRun(runInput(2, 1)),
+      ]);
+      await store.transition(aborted.id, ['queued'], 'aborted');
+      const [l0, x0, x1] = await Promise.all([
+        complete(store, live.id, 0, 1, ok),
+        complete(store, aborted.id, 0, 1, ok),
+        complete(store, aborted.id, 1, 1, ok),
+      ]);
+      expect(l0).toEqual({ applied: true, shardsCompleted: 1, shardCount: 1, isFinalizer: true });
+      for (const o of [x0, x1]) expect(o).toMatchObject({ applied: false, isFinalizer: false });
+      expect(await store.getRunById(aborted.id)).toMatchObject({
+        status: 'aborted',
+        shardsCompleted: 0,
+        passed: 0,
+      });
+      expect((await shardRows(db, aborted.id)).map((r) => r.status)).not.toContain('completed');
+    });
+  });
+
   describe('reconcile and restart', () => {
     it('terminalRuns returns only the terminal runs among those asked, ignoring malformed ids', async () => {
       const a = await store.createRun(runInput(1));
@@ -669,5 +803,6 @@ export function runStoreSuite(target: SuiteTarget): void {
   callbackOutboxSuite(() => store);
   enqueueOutboxSuite(() => store);
   idempotencySuite(() => ({ db, store }));
+  retentionSuite(() => ({ db, store }));
   tagsSuite(() => ({ db, store }));
 }

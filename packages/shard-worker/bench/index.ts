@@ -12,6 +12,7 @@ import { durableFlows } from './durable-reference.js';
 import { type CpuSample, cpuSince, sampleCpu } from './machine-cpu.js';
 import { flows, plainJobs } from './references.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
+import { statementCounter } from './statements.js';
 
 async function ours(redisUrl: string, databaseUrl: string) {
   const stack = await createStack({
@@ -70,6 +71,15 @@ type Round = CpuSample & { seconds: number };
 const ROUNDS = 2;
 const redis = await startRedis();
 const db = await postgres('shard-worker-bench');
+const statements = await statementCounter(db.url);
+/** PostgreSQL statements a side ran in its rounds (its own counting reads excluded). */
+const counted = { ours: 0, durable: 0 };
+const counting = async <T>(side: keyof typeof counted, fn: () => Promise<T>): Promise<T> => {
+  const before = await statements.count();
+  const out = await fn();
+  counted[side] += (await statements.count()) - before - 1;
+  return out;
+};
 // Rounds alternate (references, ours, references, ours) so load drift on a shared machine hits
 // every side alike; each side's figure is its total runs over its total time.
 const flowRounds: Round[] = [];
@@ -80,10 +90,11 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     flowRounds.push(await flows(redis.url));
     plainRounds.push(await plainJobs(redis.url));
-    durableRounds.push(await durableFlows(redis.url, db.url));
-    ourRounds.push(await ours(redis.url, db.url));
+    durableRounds.push(await counting('durable', () => durableFlows(redis.url, db.url)));
+    ourRounds.push(await counting('ours', () => ours(redis.url, db.url)));
   }
 } finally {
+  await statements.close();
   await db.close();
   await redis.close();
 }
@@ -101,6 +112,8 @@ const cpuPerRun = (rounds: Round[]) => {
 const runsPerS = rate(ourRounds);
 const flowsPerS = rate(flowRounds);
 const durablePerS = rate(durableRounds);
+/** Statements per run; the setup's few (schema, migrations) are inside, hence `~`. */
+const perRun = (side: keyof typeof counted) => Number((counted[side] / (RUNS * ROUNDS)).toFixed(2));
 const seconds = (rounds: Round[]) => rounds.map((r) => r.seconds.toFixed(2)).join(', ');
 console.log(
   `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; durable flows ${seconds(durableRounds)}; shard-worker ${seconds(ourRounds)}`,
@@ -120,6 +133,9 @@ console.log(
 console.log(
   `BullMQ plain jobs (floor: ${SHARDS} per run, no fan-in, no state): ${rate(plainRounds).toFixed(1)} runs/s, ${cpuPerRun(plainRounds)}`,
 );
+console.log(
+  `PostgreSQL statements per run (pg_stat_statements, setup included): shard-worker ${perRun('ours')}, Flows + pg by hand ${perRun('durable')}`,
+);
 console.log(`worker metrics: ${JSON.stringify(ourRounds.at(-1)!.metrics)}`);
 console.log(
   JSON.stringify({
@@ -132,5 +148,7 @@ console.log(
     durable_ref_runs_per_s: Number(durablePerS.toFixed(1)),
     ratio_durable: Number((runsPerS / durablePerS).toFixed(2)),
     exactly_once: ourRounds.every((r) => r.exact),
+    statements_per_run: perRun('ours'),
+    durable_statements_per_run: perRun('durable'),
   }),
 );

@@ -98,6 +98,15 @@ export {
   partitionOf,
   partitionQueueNames,
 } from './queue-partitions.js';
+export {
+  createRetentionSweeper,
+  RETENTION_LEASE,
+  type RetentionMetrics,
+  type RetentionStore,
+  type RetentionSweeper,
+  type RetentionSweeperOptions,
+  type SweepOutcome,
+} from './retention-sweeper.js';
 export type { RunEventsSink, SinkEvent } from './run-events-sink.js';
 export type { SiblingAborter } from './run-outcome.js';
 export {

@@ -346,6 +346,10 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       shards: 2,
       tests: [demo('a', 0), demo('b', 0, { outcome: 'fail' })],
     });
+    // The enqueuer hands the queued run to the queue first (as it did before that worker got
+    // the shards): a run already running is no longer claimed, so its jobs would never come.
+    await s.enqueuer.wake();
+    expect(s.enqueuer.metrics().runsEnqueued).toBe(1);
     // The dead worker's part: both shards begun and completed, the run never finalized.
     for (const i of [0, 1]) {
       await s.store.beginShard(run.id, i, 1);

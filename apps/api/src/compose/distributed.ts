@@ -1,4 +1,4 @@
-import { buildDistributedCore, createOutboundParts } from '@x/app-kit';
+import { buildDistributedCore, createOutboundParts, retentionMetrics } from '@x/app-kit';
 import { createAbortRun, createCoordinator } from '@x/shard-worker';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
@@ -27,6 +27,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     poolMax: 20,
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,
+    retention: config.retention,
   });
   const { redis, store, events, queue, aborter, enqueuer } = core;
   const { executors } = createOutboundParts({ ...config, logger });
@@ -67,6 +68,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       ['stop_requests', () => ({ errors: stopJobErrors })],
       ['enqueue', () => enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
+      ...retentionMetrics(core.retention),
     ],
     drain: async () => {},
     async close() {

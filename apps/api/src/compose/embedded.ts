@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { createOutboundParts } from '@x/app-kit';
+import { createOutboundParts, retentionMetrics, startRetention } from '@x/app-kit';
 import { createBus, memoryTransport } from '@x/pubsub-core';
 import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { createRunStore, migrate, openPglite, openPostgres } from '@x/run-store';
@@ -76,6 +76,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   // No stop jobs here: the api's call is the only entry, and the registry is this process's.
   const abort = createAbortRun({ store, aborter, queue, events, outbox, logger });
   const keySweep = startIdempotencyKeySweep(store, logger);
+  const retention = startRetention(store, config.retention, logger);
 
   return {
     mode: 'embedded',
@@ -105,10 +106,12 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       ['abort', () => abort.metrics()],
       ['enqueue', () => enqueuer.metrics()],
       ['idempotency_keys', () => keySweep.metrics()],
+      ...retentionMetrics(retention),
     ],
     drain: (deadlineMs) => worker.close(deadlineMs),
     async close() {
       keySweep.close();
+      await retention?.close();
       await worker.close(0);
       await enqueuer.close();
       await abort.close();

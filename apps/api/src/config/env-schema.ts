@@ -69,6 +69,8 @@ export const apiEnvSchema = z.object({
   WORKER_CONCURRENCY: sharedEnvFields.WORKER_CONCURRENCY,
   REPAIR_INTERVAL_MS: sharedEnvFields.REPAIR_INTERVAL_MS,
   QUEUE_PARTITIONS: sharedEnvFields.QUEUE_PARTITIONS,
+  RUN_RETENTION_DAYS: sharedEnvFields.RUN_RETENTION_DAYS,
+  RETENTION_SWEEP_INTERVAL_MS: sharedEnvFields.RETENTION_SWEEP_INTERVAL_MS,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   /** `workspace:whsec_…,…`: the secret signing each workspace's callbacks (Standard Webhooks). */

@@ -3,6 +3,7 @@ import {
   ConfigError,
   parseEnv,
   type RedisTarget,
+  type RetentionSettings,
   redisTargetFromEnv,
   redisTargetVariable,
 } from '@x/app-kit';
@@ -48,6 +49,8 @@ interface CommonConfig {
   readonly streamTokenTtlMs: number;
   /** Set when embedded mode generated a development token (main prints it). */
   readonly devToken: string | null;
+  /** `RUN_RETENTION_DAYS` (0: keep everything) and `RETENTION_SWEEP_INTERVAL_MS`. */
+  readonly retention: RetentionSettings;
 }
 
 /** One process, api and worker together: memory bus and queue, PGlite (or DATABASE_URL). */
@@ -126,6 +129,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     },
     streamTokenTtlMs: e.STREAM_TOKEN_TTL_MS,
     devToken,
+    retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
   };
   if (redis) {
     return {

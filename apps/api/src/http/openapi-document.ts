@@ -1,5 +1,7 @@
 import {
   apiErrorBodySchema,
+  bulkAbortResponseSchema,
+  bulkAbortSchema,
   createRunSchema,
   idempotencyKeySchema,
   listRunsQuerySchema,
@@ -31,6 +33,8 @@ const COMPONENTS = {
   ResultList: resultsResponseSchema,
   StreamToken: streamTokenResponseSchema,
   Error: apiErrorBodySchema,
+  BulkAbortBody: bulkAbortSchema,
+  BulkAbortResponse: bulkAbortResponseSchema,
 } as const;
 type ComponentName = keyof typeof COMPONENTS;
 
@@ -157,6 +161,19 @@ function paths(): Json {
         summary: 'The workspace’s runs, newest first',
         parameters: queryParameters(listRunsQuerySchema),
         responses: { '200': ok('one page', 'RunList'), '400': bodyErrors['400'], ...common },
+      },
+    },
+    '/runs/abort': {
+      post: {
+        operationId: 'abortRuns',
+        summary:
+          'Abort every live run matching a tag and/or statuses (an empty filter is refused); idempotent',
+        requestBody: { required: true, content: json(ref('BulkAbortBody')) },
+        responses: {
+          '202': ok('how many runs this call aborted', 'BulkAbortResponse'),
+          ...bodyErrors,
+          ...common,
+        },
       },
     },
     '/runs/{id}': {

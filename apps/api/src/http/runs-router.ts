@@ -1,9 +1,15 @@
-import { createRunSchema, listRunsQuerySchema, resultsQuerySchema } from '@x/protocol';
+import {
+  bulkAbortSchema,
+  createRunSchema,
+  listRunsQuerySchema,
+  resultsQuerySchema,
+} from '@x/protocol';
 import { type Request, Router } from 'express';
 import type { StreamTokenSigner } from '../auth/stream-token.js';
 import type { ApiMetrics } from '../observability/http-metrics.js';
 import { ApiError, notFound } from './api-error.js';
 import type { ApiServices } from './api-services.js';
+import { bulkAbort } from './bulk-abort.js';
 import { bodyFingerprint, IDEMPOTENCY_HEADER, idempotencyKeyOf } from './idempotency-key.js';
 import { outboundIssues } from './outbound-issues.js';
 import { workspaceOf } from './request-context.js';
@@ -92,6 +98,18 @@ export function runsRouter(
       ...(q.cursor ? { cursor: q.cursor } : {}),
     });
     res.json({ runs: page.runs.map(toRunDto), nextCursor: page.nextCursor });
+  });
+
+  // Before `/runs/:id/abort` reads `abort` as… it cannot: that route has two segments. Kept
+  // here, next to the list whose filters it shares.
+  router.post('/runs/abort', async (req, res) => {
+    if (req.body === undefined)
+      throw fieldError('body', 'request body is required (application/json)');
+    const filter = parseOrThrow(bulkAbortSchema, req.body, 'body');
+    const { aborted } = await bulkAbort(services, workspaceOf(req), filter);
+    metrics.bulkAborts.inc();
+    metrics.bulkAbortedRuns.inc(aborted);
+    res.status(202).json({ aborted });
   });
 
   router.get('/runs/:id', async (req, res) => {

@@ -9,6 +9,8 @@ export interface ApiMetrics {
   readonly internalErrors: Counter;
   readonly runsCreated: Counter<'executor'>;
   readonly abortsRequested: Counter<'result'>;
+  readonly bulkAborts: Counter;
+  readonly bulkAbortedRuns: Counter;
   /** `POST /runs` with an `Idempotency-Key`, by result (created, replayed, key_reused). */
   readonly idempotentCreates: Counter<'result'>;
   readonly authFailures: Counter<'kind'>;
@@ -58,6 +60,16 @@ export function createApiMetrics(): ApiMetrics {
       name: 'x_run_aborts_total',
       help: 'Abort requests by result (aborted, already_aborted, conflict)',
       labelNames: ['result'] as const,
+      registers,
+    }),
+    bulkAborts: new Counter({
+      name: 'x_run_bulk_aborts_total',
+      help: 'POST /runs/abort requests that ran (a refused filter is not counted)',
+      registers,
+    }),
+    bulkAbortedRuns: new Counter({
+      name: 'x_run_bulk_aborted_runs_total',
+      help: 'Runs aborted by POST /runs/abort (each counted by the call that won its write)',
       registers,
     }),
     authFailures: new Counter({

@@ -6,6 +6,7 @@ import {
   optionalEnv,
   parseEnv,
   type RedisTarget,
+  type RetentionSettings,
   redisTargetFromEnv,
   sharedEnvFields,
 } from '@x/app-kit';
@@ -43,6 +44,8 @@ export interface WorkerConfig {
   readonly repairIntervalMs: number;
   /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
   readonly queuePartitions: number;
+  /** `RUN_RETENTION_DAYS` (0: keep everything) and `RETENTION_SWEEP_INTERVAL_MS`. */
+  readonly retention: RetentionSettings;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -81,5 +84,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
     repairIntervalMs: e.REPAIR_INTERVAL_MS,
     queuePartitions: e.QUEUE_PARTITIONS,
+    retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
   };
 }

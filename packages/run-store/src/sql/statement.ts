@@ -14,3 +14,13 @@ export async function firstRow<R>(
   const { rows } = await db.executeQuery<R>(CompiledQuery.raw(text, [...params]));
   return rows[0];
 }
+
+/** {@link firstRow}, answering every row. */
+export async function allRows<R>(
+  db: Kysely<Database>,
+  text: string,
+  params: readonly unknown[],
+): Promise<R[]> {
+  const { rows } = await db.executeQuery<R>(CompiledQuery.raw(text, [...params]));
+  return [...rows];
+}

@@ -1,6 +1,7 @@
 import type { CallbackOutbox } from './callback-outbox.js';
 import type { EnqueueOutbox } from './enqueue-outbox.js';
 import type { IdempotentCreate } from './idempotent-create.js';
+import type { Retention } from './retention.js';
 import type { RunQueries } from './run-queries.js';
 import type { ShardCompletion } from './shard-completion.js';
 
@@ -13,7 +14,8 @@ export interface RunStore
     ShardCompletion,
     CallbackOutbox,
     EnqueueOutbox,
-    IdempotentCreate {
+    IdempotentCreate,
+    Retention {
   /**
    * One cheap round trip (`select 1`), for readiness probes. Throws RunStoreError
    * `unavailable` when the database cannot be reached.

@@ -1,0 +1,91 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import type { BeginShardRow } from './begin-shard.js';
+import { allRows } from './statement.js';
+
+export interface BeginShardCall {
+  runId: string;
+  shardIndex: number;
+  attempt: number;
+  purge: boolean;
+}
+
+/**
+ * Several workers' `beginShard`s in one statement (group commit): each call gets the row
+ * {@link BEGIN_SHARD} would have given it alone.
+ * Params: $1 run ids, $2 shard indexes, $3 attempts, $4 purge flags, one element per call,
+ * no (run, shard) twice. Output: one row per call whose run exists, with `ord` (1-based
+ * position of the call).
+ *
+ * Same guards as the single statement: nothing is written for a terminal run or an index out
+ * of range; the shard row is re-checked (`<> 'completed'`) under its lock, and the run row
+ * (`= 'queued'`) under its lock, so an abort committed meanwhile wins. `was_queued` is true for
+ * one call per run: the first of the batch's calls on a run this statement moved to running.
+ *
+ * Why it cannot deadlock: every shard lock is taken in (run, shard) order (`locked`), and only
+ * then every run lock, in id order (`queued` needs the whole of `shard` first: it joins its
+ * count). Completions (complete-shards.ts) take them in the same order.
+ */
+const BEGIN_SHARDS = `
+with req as (
+  select * from unnest($1::uuid[], $2::int[], $3::int[], $4::boolean[])
+    with ordinality as q(run_id, shard_index, attempt, purge, ord)
+), cur as (
+  select id, status, shard_count, shards_completed, passed, failed, total
+  from runs where id in (select run_id from req)
+), live as (
+  select q.* from req q join cur on cur.id = q.run_id
+  where cur.status in ('queued', 'running') and q.shard_index < cur.shard_count
+), locked as (
+  select s.run_id, s.shard_index from run_shards s
+  join live l on s.run_id = l.run_id and s.shard_index = l.shard_index
+  where s.status <> 'completed'
+  order by s.run_id, s.shard_index
+  for update of s
+), shard as (
+  update run_shards s set attempt = greatest(s.attempt, l.attempt), status = 'running'
+  from locked k join live l on l.run_id = k.run_id and l.shard_index = k.shard_index
+  where s.run_id = k.run_id and s.shard_index = k.shard_index and s.status <> 'completed'
+  returning s.run_id, s.shard_index
+), queued as (
+  select r.id from runs r, (select count(*) as n from shard) as after_shards
+  where r.id in (select run_id from live) and r.status = 'queued' and after_shards.n >= 0
+  order by r.id
+  for update of r
+), run as (
+  update runs r set status = 'running', started_at = coalesce(r.started_at, now())
+  from queued k where r.id = k.id and r.status = 'queued'
+  returning r.id
+), purged as (
+  delete from run_results x using live l
+  where l.purge and x.run_id = l.run_id and x.shard_index = l.shard_index
+    and not (x.status = 'skipped' and x.attempt = 0)
+    and exists (select 1 from shard where shard.run_id = l.run_id and shard.shard_index = l.shard_index)
+  returning x.run_id, x.shard_index
+)
+select q.ord::int as ord, cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed,
+       cur.total,
+       exists (select 1 from shard where shard.run_id = q.run_id and shard.shard_index = q.shard_index)
+         as started,
+       (exists (select 1 from run where run.id = q.run_id)
+         and q.ord = (select min(l.ord) from live l where l.run_id = q.run_id)) as was_queued,
+       (select count(*) from purged p
+        where p.run_id = q.run_id and p.shard_index = q.shard_index)::int as purged
+from req q join cur on cur.id = q.run_id
+order by q.ord`;
+
+/** One result per call, in order; `undefined` where the run does not exist. */
+export async function beginShardsSql(
+  db: Kysely<Database>,
+  calls: readonly BeginShardCall[],
+): Promise<(BeginShardRow | undefined)[]> {
+  const rows = await allRows<BeginShardRow & { ord: number }>(db, BEGIN_SHARDS, [
+    calls.map((c) => c.runId),
+    calls.map((c) => c.shardIndex),
+    calls.map((c) => c.attempt),
+    calls.map((c) => c.purge),
+  ]);
+  const out: (BeginShardRow | undefined)[] = calls.map(() => undefined);
+  for (const { ord, ...row } of rows) out[ord - 1] = row;
+  return out;
+}

@@ -1,0 +1,118 @@
+import type { Kysely } from 'kysely';
+import { resultColumns } from '../row-mapping.js';
+import type { Database } from '../schema.js';
+import type { NewResult, ShardStats } from '../types/run.js';
+import type { CompleteShardRow } from './complete-shard.js';
+import { allRows } from './statement.js';
+
+export interface CompleteShardCall {
+  runId: string;
+  shardIndex: number;
+  attempt: number;
+  stats: ShardStats;
+  results: readonly NewResult[];
+}
+
+/** One call's outcome; `shards_completed` is the count right after this call's shard. */
+export interface CompleteShardsRow extends CompleteShardRow {
+  ord: number;
+}
+
+/**
+ * Several exactly-once shard completions in one statement (group commit); each call gets
+ * what {@link COMPLETE_SHARD_SQL} would have given it alone.
+ * Params: $1 the calls as one jsonb array of `{run_id, shard_index, attempt, passed, failed,
+ * skipped, results}` (no (run, shard) twice). Output: one row per call whose run exists, with
+ * `ord` (1-based position of the call).
+ *
+ * Why it is still exactly once: `locked` takes each shard row's lock and re-checks
+ * `status <> 'completed'` on the latest version (a concurrent duplicate waits, then finds it
+ * completed), so one statement flips each shard. `runlock` takes each flipped shard's run row
+ * and re-checks it is live; `upd` adds the flipped shards' stats to it, once per run. When a
+ * batch completes several shards of one run, they count in shard order: call k of them sees
+ * `shards_completed` = before + k, so exactly one call (the one that lands on shard_count) is
+ * the finalizer. The results land with the flip, as in the single statement.
+ *
+ * Why it cannot deadlock: shard locks in (run, shard) order, then run locks in id order
+ * (`runlock` needs the whole of `shard` first: it reads its aggregate), as begin-shards.ts.
+ * Limit, as alone: an abort committing between the flip and `runlock` keeps the run's counters.
+ */
+const COMPLETE_SHARDS = `
+with req as (
+  select q.*, x.ord from jsonb_array_elements($1::jsonb) with ordinality as x(call, ord),
+    jsonb_to_record(x.call) as q(run_id uuid, shard_index int, attempt int, passed int,
+                                 failed int, skipped int, results jsonb)
+), locked as (
+  select s.run_id, s.shard_index from run_shards s
+  join req q on s.run_id = q.run_id and s.shard_index = q.shard_index
+  where s.status <> 'completed'
+    and exists (select 1 from runs where id = s.run_id and status in ('queued', 'running'))
+  order by s.run_id, s.shard_index
+  for update of s
+), shard as (
+  update run_shards s
+  set status = 'completed', attempt = greatest(s.attempt, q.attempt),
+      passed = q.passed, failed = q.failed, skipped = q.skipped, completed_at = now()
+  from locked k join req q on q.run_id = k.run_id and q.shard_index = k.shard_index
+  where s.run_id = k.run_id and s.shard_index = k.shard_index and s.status <> 'completed'
+  returning s.run_id, s.shard_index, q.passed, q.failed, q.ord
+), agg as (
+  select run_id, sum(passed)::int as passed, sum(failed)::int as failed, count(*)::int as n
+  from shard group by run_id
+), runlock as (
+  select r.id from runs r join agg on agg.run_id = r.id
+  where r.status in ('queued', 'running')
+  order by r.id
+  for update of r
+), upd as (
+  update runs r
+  set passed = r.passed + agg.passed, failed = r.failed + agg.failed,
+      shards_completed = r.shards_completed + agg.n
+  from runlock k join agg on agg.run_id = k.id
+  where r.id = k.id and r.status in ('queued', 'running')
+  returning r.id, r.shard_count, r.shards_completed, agg.n
+), ins as (
+  insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)
+  select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
+  from shard join req q on q.ord = shard.ord,
+    jsonb_to_recordset(q.results)
+      as x(test_id text, name text, status text, duration_ms int, error text, attempt int)
+  on conflict (run_id, test_id, attempt) do update
+    set name = excluded.name, status = excluded.status, duration_ms = excluded.duration_ms,
+        error = excluded.error
+  returning 1
+), applied as (
+  select shard.ord, upd.shard_count,
+         upd.shards_completed - upd.n
+           + (row_number() over (partition by shard.run_id order by shard.shard_index))::int
+           as shards_completed
+  from shard join upd on upd.id = shard.run_id
+)
+select q.ord::int as ord, coalesce(a.shard_count, r.shard_count) as shard_count,
+       coalesce(a.shards_completed, r.shards_completed) as shards_completed,
+       a.ord is not null as applied
+from req q join runs r on r.id = q.run_id
+left join applied a on a.ord = q.ord
+order by q.ord`;
+
+/** One result per call, in order; `undefined` where the run does not exist. */
+export async function completeShardsSql(
+  db: Kysely<Database>,
+  calls: readonly CompleteShardCall[],
+): Promise<(CompleteShardRow | undefined)[]> {
+  const payload = JSON.stringify(
+    calls.map((c) => ({
+      run_id: c.runId,
+      shard_index: c.shardIndex,
+      attempt: c.attempt,
+      passed: c.stats.passed,
+      failed: c.stats.failed,
+      skipped: c.stats.skipped,
+      results: c.results.map(resultColumns),
+    })),
+  );
+  const rows = await allRows<CompleteShardsRow>(db, COMPLETE_SHARDS, [payload]);
+  const out: (CompleteShardRow | undefined)[] = calls.map(() => undefined);
+  for (const { ord, ...row } of rows) out[ord - 1] = row;
+  return out;
+}
