@@ -74,6 +74,16 @@ export {
   type ExecutorRegistry,
   type ExecutorTest,
 } from './executor.js';
+export {
+  createFairDispatcher,
+  DISPATCH_MODES,
+  type DispatchMode,
+  type FairDispatcher,
+  type FairDispatcherMetrics,
+  type FairDispatcherOptions,
+  roundRobin,
+  type WorkspaceLimits,
+} from './fair-dispatcher.js';
 export { type HttpExecutorOptions, httpExecutor } from './http-executor.js';
 export { isBlockedAddress } from './ip-ranges.js';
 export { memoryShardQueue } from './memory-shard-queue.js';
@@ -91,6 +101,7 @@ export {
   OutboundUrlError,
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
+export { createOutboxFeed, type OutboxFeed, type OutboxFeedOptions } from './outbox-feed.js';
 export { type Partitionable, partition } from './partition.js';
 export {
   MAX_QUEUE_PARTITIONS,

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   ConfigError,
+  type DispatchSettings,
+  dispatchSettings,
   parseEnv,
   type RedisTarget,
   type RetentionSettings,
@@ -15,6 +17,8 @@ interface CommonConfig {
   readonly host: string;
   readonly prefix: string;
   readonly workerConcurrency: number;
+  /** `DISPATCH_MODE` and the fair shares (the embedded worker, or every fleet replica's feed). */
+  readonly dispatch: DispatchSettings;
   readonly httpAllowedHosts: readonly string[];
   readonly callbackAllowedHosts: readonly string[];
   /** `CALLBACK_SECRETS`: workspace → Standard Webhooks secret signing its callbacks. */
@@ -110,6 +114,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     host: e.HOST ?? (redis ? '0.0.0.0' : '127.0.0.1'),
     prefix: e.X_PREFIX,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    dispatch: dispatchSettings(e),
     httpAllowedHosts: e.HTTP_ALLOWED_HOSTS,
     callbackAllowedHosts: e.CALLBACK_ALLOWED_HOSTS,
     callbackSecrets: e.CALLBACK_SECRETS,

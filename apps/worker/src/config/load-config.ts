@@ -1,6 +1,8 @@
 import {
   ConfigError,
   callbackSecretsEnv,
+  type DispatchSettings,
+  dispatchSettings,
   integerEnv,
   type LogLevel,
   optionalEnv,
@@ -46,6 +48,8 @@ export interface WorkerConfig {
   readonly queuePartitions: number;
   /** `RUN_RETENTION_DAYS` (0: keep everything) and `RETENTION_SWEEP_INTERVAL_MS`. */
   readonly retention: RetentionSettings;
+  /** `DISPATCH_MODE`, `DISPATCH_WINDOW`, `WORKSPACE_MAX_RUNNING_SHARDS`, `WORKSPACE_LIMITS`. */
+  readonly dispatch: DispatchSettings;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -85,5 +89,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     repairIntervalMs: e.REPAIR_INTERVAL_MS,
     queuePartitions: e.QUEUE_PARTITIONS,
     retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
+    dispatch: dispatchSettings(e),
   };
 }
