@@ -46,12 +46,15 @@ export function fairDispatch(db: Kysely<Database>): FairDispatch {
             payload: r.payload,
             weight: r.weight,
           }));
-          await hand(shards);
+          // Marked before the queue sees them: a worker may take a job from the queue before
+          // this commits, and its beginShard then waits on these row locks; had the marks come
+          // after `hand`, that worker's locks and these could wait on each other (deadlock).
           const runsEnqueued = await markReleasedSql(
             trx,
             shards.map((s) => s.runId),
             shards.map((s) => s.shardIndex),
           );
+          await hand(shards);
           return {
             shards: shards.length,
             runsEnqueued,

@@ -41,10 +41,10 @@ export interface DispatchOutcome {
 export interface FairDispatch {
   /**
    * One dispatch pass, serialized across the fleet (a transaction-level advisory lock): reads
-   * every workspace's share, calls `hand` with the shards to release (it adds them to the
-   * queue; a throw rolls the pass back and is rethrown), then marks them released. A process
-   * killed between `hand` and the commit leaves them unmarked: the next pass hands them again
-   * under the same job ids.
+   * every workspace's share, marks the shards to release, then calls `hand` with them (it
+   * adds them to the queue; a throw rolls the pass back, marks included, and is rethrown) and
+   * commits. A process killed between `hand` and the commit leaves them unmarked: the next
+   * pass hands them again under the same job ids.
    */
   dispatchShards(
     q: DispatchQuery,
