@@ -35,7 +35,9 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     poolMax: Math.max(10, config.concurrency * 2),
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
+    queuePartitions: config.queuePartitions,
     retention: config.retention,
+    dispatch: config.dispatch,
   });
   const { redis, store, events, queue, registry, aborter } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });
@@ -50,6 +52,8 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     callback,
     logger,
     autorun: false,
+    // Fair dispatch: a shard's end frees a place in its workspace's share; release the next.
+    ...(core.enqueuer.mode === 'fair' && { onShardSettled: () => void core.enqueuer.wake() }),
   });
   // Delivers callbacks whose sender died or failed (at-least-once, same Idempotency-Key), and
   // those of aborts: the api replicas send none.
@@ -73,7 +77,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       ['callback', () => callback.metrics()],
       ['callback_outbox', () => outbox.metrics()],
       ['abort', () => abort.metrics()],
-      ['enqueue', () => core.enqueuer.metrics()],
+      [core.enqueuer.mode === 'fair' ? 'dispatch' : 'enqueue', () => core.enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
       ...retentionMetrics(core.retention),
     ],

@@ -28,6 +28,7 @@ describe('worker configuration', () => {
       metricsPort: 9464,
       stalledMs: 30_000,
       repairIntervalMs: 30_000,
+      queuePartitions: 1,
       retention: { days: 30, intervalMs: 3_600_000 },
       logLevel: 'info',
     });
@@ -36,6 +37,7 @@ describe('worker configuration', () => {
         .retention,
     ).toEqual({ days: 0, intervalMs: 60_000 });
     expect(loadWorkerConfig({ ...base, REPAIR_INTERVAL_MS: '5000' }).repairIntervalMs).toBe(5_000);
+    expect(loadWorkerConfig({ ...base, QUEUE_PARTITIONS: '3' }).queuePartitions).toBe(3);
   });
 
   it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {
@@ -84,6 +86,8 @@ describe('worker configuration', () => {
     ['WORKER_STALLED_MS', '10'],
     ['REPAIR_INTERVAL_MS', '999'],
     ['REPAIR_INTERVAL_MS', 'soon'],
+    ['QUEUE_PARTITIONS', '0'],
+    ['QUEUE_PARTITIONS', '65'],
     ['RUN_RETENTION_DAYS', '-1'],
     ['RUN_RETENTION_DAYS', '1.5'],
     ['RETENTION_SWEEP_INTERVAL_MS', '999'],

@@ -9,16 +9,17 @@ import { createRunStore, migrate, openPostgres, type RunStore } from '@x/run-sto
 import {
   type BullmqShardQueueOptions,
   bullmqShardQueue,
-  createShardEnqueuer,
+  createOutboxFeed,
   createShardRepair,
+  type OutboxFeed,
   type RetentionSweeper,
-  type ShardEnqueuer,
   type ShardRepair,
 } from '@x/shard-worker';
 import { createRunEvents, type RunEvents, redisEventLog } from '@x/sse-relay';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { refuseClusterUntilReady } from './cluster-gate.js';
+import type { DispatchSettings } from './dispatch-settings.js';
 import { createPubSubTransport, createRedisClient } from './redis-clients.js';
 import type { RedisTarget } from './redis-target.js';
 import { type RetentionSettings, startRetention } from './retention.js';
@@ -38,8 +39,12 @@ export interface DistributedCoreOptions {
   readonly queue?: Pick<BullmqShardQueueOptions, 'lockDurationMs' | 'stalledIntervalMs'>;
   /** The repair sweep's interval (`REPAIR_INTERVAL_MS`). Default 30 s. */
   readonly repairIntervalMs?: number;
+  /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over. Default 1. */
+  readonly queuePartitions?: number;
   /** `RUN_RETENTION_DAYS` and `RETENTION_SWEEP_INTERVAL_MS`; `days: 0` runs no sweep. */
   readonly retention?: RetentionSettings;
+  /** `DISPATCH_MODE` and the fair shares. Default fifo. */
+  readonly dispatch?: DispatchSettings;
 }
 
 /** The parts every replica of a fleet shares, whatever it does with them. */
@@ -52,8 +57,11 @@ export interface DistributedCore {
   readonly registry: ShardRegistry;
   /** Not started: only a replica that runs shards starts it (subscriber, reconcile sweeps). */
   readonly aborter: RunAborter;
-  /** Hands the runs PostgreSQL holds to the queue; woken by run creation and by Redis `ready`. */
-  readonly enqueuer: ShardEnqueuer;
+  /**
+   * Hands the runs PostgreSQL holds to the queue (whole runs, or per workspace share in fair
+   * mode); woken by run creation and by Redis `ready`, and in fair mode by every shard end.
+   */
+  readonly enqueuer: OutboxFeed;
   /** Enqueues again what the queue lost (one replica of the fleet acts); swept on Redis `ready`. */
   readonly repair: ShardRepair;
   /** Deletes old finished runs (one replica of the fleet acts); undefined when retention is off. */
@@ -84,10 +92,22 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   const store = createRunStore(db);
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
-  const queue = bullmqShardQueue({ connection: redis, prefix, logger, ...opts.queue });
+  const queue = bullmqShardQueue({
+    connection: redis,
+    prefix,
+    logger,
+    partitions: opts.queuePartitions ?? 1,
+    ...opts.queue,
+  });
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
-  const enqueuer = createShardEnqueuer({ store, queue, logger });
+  const enqueuer = createOutboxFeed({
+    mode: opts.dispatch?.mode ?? 'fifo',
+    store,
+    queue,
+    logger,
+    ...(opts.dispatch && { limits: opts.dispatch.limits }),
+  });
   const repair = createShardRepair({
     store,
     queue,

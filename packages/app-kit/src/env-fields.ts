@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { clusterNodesEnv } from './redis-cluster-nodes.js';
+import { workspaceLimitsEnv } from './workspace-limits-env.js';
 
 /** Levels pino understands; `silent` turns logging off (tests, benchmarks). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -97,6 +98,13 @@ export const sharedEnvFields = {
    */
   REPAIR_INTERVAL_MS: optionalEnv(integerEnv(1_000, 3_600_000)).transform((v) => v ?? 30_000),
   /**
+   * Distributed mode: BullMQ queues the shard jobs are split over, by run id, 1–64. Default 1
+   * (one server: today's queue `runs`). On a Redis Cluster each partition is its own
+   * hash-tagged queue on its own slot, so 3 partitions on 3 primaries spread the queue's load.
+   * Every api and worker of a fleet must use the same value.
+   */
+  QUEUE_PARTITIONS: optionalEnv(integerEnv(1, 64)).transform((v) => v ?? 1),
+  /**
    * Finished runs older than this many days are deleted, with their shards, results, outbox
    * state and idempotency keys (one replica of the fleet sweeps). Default 30; 0 keeps everything.
    */
@@ -105,4 +113,18 @@ export const sharedEnvFields = {
   RETENTION_SWEEP_INTERVAL_MS: optionalEnv(integerEnv(1_000, 86_400_000)).transform(
     (v) => v ?? 3_600_000,
   ),
+  /**
+   * How shards leave the enqueue outbox for the queue. `fifo` (default): whole runs in
+   * creation order. `fair`: per workspace share, round robin (see @x/shard-worker's
+   * `createFairDispatcher`). Every api and worker of a fleet must use the same mode.
+   */
+  DISPATCH_MODE: optionalEnv(
+    z.enum(['fifo', 'fair'], { message: 'must be fifo or fair' }),
+  ).transform((v) => v ?? 'fifo'),
+  /** Fair dispatch: shards one workspace may have waiting in the queue, × its weight. Default 16. */
+  DISPATCH_WINDOW: optionalEnv(integerEnv(1, 10_000)).transform((v) => v ?? 16),
+  /** Fair dispatch: shards one workspace may have released and not finished. Default: no cap. */
+  WORKSPACE_MAX_RUNNING_SHARDS: optionalEnv(integerEnv(1, 1_000_000)),
+  /** Fair dispatch: `ws-a:shards=8:weight=2,…`, per-workspace cap and weight. */
+  WORKSPACE_LIMITS: workspaceLimitsEnv(),
 };

@@ -1,6 +1,7 @@
 export { callbackSecretsEnv } from './callback-secrets-env.js';
 export { refuseClusterUntilReady } from './cluster-gate.js';
 export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from './config-error.js';
+export { type DispatchSettings, dispatchSettings } from './dispatch-settings.js';
 export {
   buildDistributedCore,
   type DistributedCore,
@@ -40,3 +41,4 @@ export type {
 export { redisTargetFromEnv, redisTargetVariable } from './redis-target-from-env.js';
 export { type RetentionSettings, retentionMetrics, startRetention } from './retention.js';
 export { type SideListener, type SideRoute, startSideListener } from './side-listener.js';
+export { type WorkspaceLimitEntry, workspaceLimitsEnv } from './workspace-limits-env.js';

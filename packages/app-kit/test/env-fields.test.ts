@@ -40,11 +40,55 @@ describe('shared env fields', () => {
     ['METRICS_PORT', '70000'],
     ['HOST', 'bad host'],
     ['HTTP_ALLOWED_HOSTS', 'ok.example.com,bad host'],
+    ['QUEUE_PARTITIONS', '0'],
+    ['QUEUE_PARTITIONS', '65'],
+    ['DISPATCH_MODE', 'lifo'],
+    ['DISPATCH_WINDOW', '0'],
+    ['WORKSPACE_MAX_RUNNING_SHARDS', '0'],
   ])('refuses %s=%s with one line naming it', (name, value) => {
     const err = refusal({ [name]: value });
     expect(err.code).toBe('invalid');
     expect(err.variable).toBe(name);
     expect(err.message).toMatch(new RegExp(`^invalid configuration: ${name} `));
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('defaults to fifo dispatch, window 16, no cap, no overrides, one queue partition', () => {
+    const e = parseEnv(schema, {});
+    expect(e).toMatchObject({
+      QUEUE_PARTITIONS: 1,
+      DISPATCH_MODE: 'fifo',
+      DISPATCH_WINDOW: 16,
+      WORKSPACE_LIMITS: [],
+    });
+    expect(e.WORKSPACE_MAX_RUNNING_SHARDS).toBeUndefined();
+  });
+
+  it('parses WORKSPACE_LIMITS entries: cap, weight, either or both', () => {
+    const e = parseEnv(schema, {
+      DISPATCH_MODE: 'fair',
+      WORKSPACE_LIMITS: 'ws-a:shards=8:weight=2, ws_b:weight=3,,wsC:shards=1',
+    });
+    expect(e.WORKSPACE_LIMITS).toEqual([
+      { workspaceId: 'ws-a', maxShards: 8, weight: 2 },
+      { workspaceId: 'ws_b', weight: 3 },
+      { workspaceId: 'wsC', maxShards: 1 },
+    ]);
+  });
+
+  it.each([
+    ['ws-a', 'entry 1 (ws-a) needs shards=<n> and/or weight=<n>'],
+    ['ws-a:shards=8,bad ws:weight=2', 'entry 2 (bad ws:weight=2) must start with a workspace'],
+    ['ws-a:weight=0', 'entry 1 (ws-a:weight=0) weight must be an integer between 1 and 100'],
+    ['ws-a:weight=101', 'weight must be an integer between 1 and 100'],
+    ['ws-a:shards=x', 'shards must be an integer between 1 and 1000000'],
+    ['ws-a:speed=2', 'has unknown key "speed"'],
+    ['ws-a:shards=2,ws-a:weight=2', 'entry 2 (ws-a:weight=2) repeats workspace ws-a'],
+  ])('refuses WORKSPACE_LIMITS=%s naming the entry', (value, phrase) => {
+    const err = refusal({ WORKSPACE_LIMITS: value });
+    expect(err.variable).toBe('WORKSPACE_LIMITS');
+    expect(err.message).toMatch(/^invalid configuration: WORKSPACE_LIMITS entry /);
+    expect(err.message).toContain(phrase);
     expect(err.message).not.toContain('\n');
   });
 

@@ -27,6 +27,13 @@ export type {
   LiveShardsQuery,
   StoredShard,
 } from './types/enqueue-outbox.js';
+export type {
+  DispatchOutcome,
+  DispatchQuery,
+  DispatchShard,
+  FairDispatch,
+  WorkspaceShare,
+} from './types/fair-dispatch.js';
 export {
   type CreateRunOnceResult,
   IDEMPOTENCY_KEY_EXPIRY_MS,

@@ -163,4 +163,20 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`create index if not exists runs_tags on runs using gin (tags)`,
     ]),
   },
+  {
+    // Fair dispatch (issue 19): shards are released to the queue one by one, per workspace
+    // share, instead of a whole run at once. `released_at` marks a shard handed to the queue;
+    // a run's `enqueued_at` is set when its last shard is. Runs and shards from before this
+    // step were enqueued whole (their `enqueued_at` says so) and are never dispatched again.
+    name: '0007_fair_dispatch',
+    up: exec([
+      sql`alter table run_shards add column if not exists released_at timestamptz(3)`,
+      // The dispatcher's count of each workspace's shards in the queue or running: few rows.
+      sql`create index if not exists run_shards_released_live on run_shards (run_id)
+        where released_at is not null and status <> 'completed'`,
+      // The dispatcher's scan: per workspace, the oldest live runs with shards to release.
+      sql`create index if not exists runs_dispatch on runs (workspace_id, created_at, id)
+        where enqueued_at is null and status in ('queued', 'running')`,
+    ]),
+  },
 ];

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { callbackOutbox } from './callback-outbox.js';
 import { enqueueOutbox } from './enqueue-outbox.js';
+import { fairDispatch } from './fair-dispatch.js';
 import { idempotentCreate } from './idempotent-create.js';
 import { guarded } from './map-error.js';
 import { retention } from './retention.js';
@@ -34,6 +35,7 @@ export function createRunStore(db: Kysely<Database>): RunStore {
     ...shardCompletion(db),
     ...callbackOutbox(db),
     ...enqueueOutbox(db),
+    ...fairDispatch(db),
     ...idempotentCreate(db),
     ...retention(db),
   };

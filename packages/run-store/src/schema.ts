@@ -63,6 +63,8 @@ export interface RunShardsTable {
   completed_at: Date | null;
   /** The shard's job input (JSON), kept to enqueue it later or again; null before 0003. */
   payload: Defaulted<unknown>;
+  /** When fair dispatch handed this shard to the queue; null: not yet, or enqueued whole (0007). */
+  released_at: Defaulted<Date | null>;
 }
 
 export interface RunResultsTable {

@@ -25,6 +25,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0004_idempotency_keys',
         '0005_retention',
         '0006_run_tags',
+        '0007_fair_dispatch',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables

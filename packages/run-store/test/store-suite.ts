@@ -10,6 +10,7 @@ import {
   type RunStore,
 } from '../src/index.js';
 import { callbackOutboxSuite } from './callback-suite.js';
+import { fairDispatchSuite } from './dispatch-suite.js';
 import { enqueueOutboxSuite } from './enqueue-suite.js';
 import {
   complete,
@@ -56,6 +57,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0004_idempotency_keys',
         '0005_retention',
         '0006_run_tags',
+        '0007_fair_dispatch',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -804,6 +806,7 @@ export function runStoreSuite(target: SuiteTarget): void {
 
   callbackOutboxSuite(() => store);
   enqueueOutboxSuite(() => store);
+  fairDispatchSuite(() => store);
   idempotencySuite(() => ({ db, store }));
   retentionSuite(() => ({ db, store }));
   tagsSuite(() => ({ db, store }));

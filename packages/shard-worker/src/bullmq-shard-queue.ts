@@ -1,16 +1,32 @@
 import { type Logger, silentLogger } from '@x/kernel';
-import { type Job, Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { isRequeue, isUnrecoverable } from './shard-job-error.js';
-import { SHUTDOWN_REASON, type ShardConsumer, type ShardQueue, shardJobId } from './shard-queue.js';
+import { Queue } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
+import { bullmqConsumer } from './bullmq-consumer.js';
+import { partitionOf, partitionQueueNames, runIdOfJob } from './queue-partitions.js';
+import type { ShardConsumer, ShardQueue } from './shard-queue.js';
+import { shardJobId } from './shard-queue.js';
+import type { ShardJobData } from './test-schemas.js';
 
 export interface BullmqShardQueueOptions {
-  /** Used by the Queue as is; each consumer's Worker gets its own duplicate, closed with it. */
-  connection: Redis;
+  /**
+   * Used by the Queues as is (a `Cluster` for a Redis Cluster); each consumer's Workers get
+   * their own duplicates, closed with it.
+   */
+  connection: Redis | Cluster;
   /** BullMQ key prefix, the deployment's `X_PREFIX`, so deployments sharing a Redis stay apart. */
   prefix: string;
-  /** Queue name. Default `runs` (the public contract). */
-  name?: string;
+  /**
+   * Queue partitions (`QUEUE_PARTITIONS`), 1–64. Default 1. A run's shards all go to the
+   * partition of its id; every consumer takes jobs from every partition. On a cluster each
+   * partition is its own hash-tagged queue on its own slot, spreading the queue's load over
+   * the primaries (see `partitionQueueNames`).
+   */
+  partitions?: number;
+  /**
+   * Hash-tag the queue keys even with one partition: required on a Redis Cluster (BullMQ's
+   * scripts touch several keys of a queue). Default: true when `connection` is a `Cluster`.
+   */
+  tagged?: boolean;
   /**
    * How long a worker's lock on a job lasts before another worker may declare it stalled and
    * take it over. Default 30 s (BullMQ's): shorter means faster recovery from a dead worker,
@@ -24,74 +40,101 @@ export interface BullmqShardQueueOptions {
    * dead worker and one unlucky redelivery; after that it is failed and the run with it.
    */
   maxStalledCount?: number;
-  /** Failed jobs kept for inspection. Default 1000; completed jobs are removed at once. */
+  /** Failed jobs kept for inspection, per partition. Default 1000; completed jobs are removed at once. */
   keepFailed?: number;
   logger?: Logger;
 }
 
-type AnyJob = Job<unknown, unknown, string>;
+/** The BullMQ shard queue, with the qualified name (`prefix:name`) of each partition's queue. */
+export interface BullmqShardQueue extends ShardQueue {
+  readonly queueNames: readonly string[];
+}
 
 /** States a job waits in (delayed: a retry's backoff); an active job is stopped by its signal. */
 const REMOVABLE_STATES = new Set<string>(['waiting', 'delayed', 'prioritized']);
 
+/** Items grouped by the partition of their run id. */
+function byPartition<T>(items: readonly T[], runId: (item: T) => string, partitions: number) {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const p = partitionOf(runId(item), partitions);
+    const group = groups.get(p);
+    if (group) group.push(item);
+    else groups.set(p, [item]);
+  }
+  return groups;
+}
+
 /**
- * Shard jobs on BullMQ 6: one Queue for adding and removing, one Worker per consumer. The
- * processor's own AbortSignal (BullMQ passes it to processors declaring a third parameter)
- * is the shard's signal, so `cancel` goes through `Worker.cancelJob`. `aborted` and
- * `invalid_job` failures become `UnrecoverableError` (no retry); shutdown requeues move the
- * job back to wait, which spends no attempt.
+ * Shard jobs on BullMQ 6: one Queue per partition for adding and removing, and per consumer
+ * one Worker per partition (see `bullmqConsumer`). Job ids stay `${runId}-${shardIndex}`, so
+ * adding a job twice is a no-op in whichever partition it lands.
  */
 export function bullmqShardQueue({
   connection,
   prefix,
-  name = 'runs',
+  partitions = 1,
+  tagged = 'isCluster' in connection && connection.isCluster === true,
   lockDurationMs = 30_000,
   stalledIntervalMs = 30_000,
   maxStalledCount = 2,
   keepFailed = 1000,
   logger = silentLogger,
-}: BullmqShardQueueOptions): ShardQueue {
-  const queue = new Queue(name, { connection, prefix });
-  queue.on('error', (err) => logger.error({ err }, 'shard queue error'));
-  // BullMQ writes the queue's meta hash (library version, event-stream cap) only when a Queue
+}: BullmqShardQueueOptions): BullmqShardQueue {
+  const queues = partitionQueueNames(prefix, partitions, { tagged }).map(
+    (n) => new Queue(n.name, { connection, prefix: n.prefix }),
+  );
+  for (const queue of queues)
+    queue.on('error', (err) => logger.error({ err }, 'shard queue error'));
+  const queueOf = (runId: string) => queues[partitionOf(runId, partitions)]!;
+  // BullMQ writes a queue's meta hash (library version, event-stream cap) only when a Queue
   // is built; a Redis restarted empty would keep it gone. Written again on every reconnect
   // (HSET of the same fields: harmless when nothing was lost, and it leaves `paused` alone).
   const restoreMeta = () => {
-    connection.hset(queue.toKey('meta'), queue.metaValues).catch((err: unknown) => {
-      logger.warn({ err }, 'shard queue meta not restored; the next reconnect tries again');
-    });
+    for (const queue of queues) {
+      connection.hset(queue.toKey('meta'), queue.metaValues).catch((err: unknown) => {
+        logger.warn({ err }, 'shard queue meta not restored; the next reconnect tries again');
+      });
+    }
   };
   connection.on('ready', restoreMeta);
   const consumers = new Set<ShardConsumer>();
 
   return {
     kind: 'bullmq',
+    queueNames: queues.map((q) => q.qualifiedName),
     async add(jobs, { attempts, backoffMs }) {
-      await queue.addBulk(
-        jobs.map((data) => ({
-          name: 'shard',
-          data,
-          opts: {
-            jobId: shardJobId(data.runId, data.shardIndex),
-            attempts,
-            backoff: { type: 'exponential', delay: backoffMs },
-            removeOnComplete: true,
-            removeOnFail: { count: keepFailed },
-          },
-        })),
+      const groups = byPartition(jobs, (j: ShardJobData) => j.runId, partitions);
+      await Promise.all(
+        [...groups].map(([p, group]) =>
+          queues[p]!.addBulk(
+            group.map((data) => ({
+              name: 'shard',
+              data,
+              opts: {
+                jobId: shardJobId(data.runId, data.shardIndex),
+                attempts,
+                backoff: { type: 'exponential', delay: backoffMs },
+                removeOnComplete: true,
+                removeOnFail: { count: keepFailed },
+              },
+            })),
+          ),
+        ),
       );
     },
     async missing(jobIds) {
       // One small script per id, all in flight at once on the queue's connection (one
       // pipelined round trip); `unknown` is BullMQ's answer for a job it holds in no state.
-      const states = await Promise.all(jobIds.map((id) => queue.getJobState(id)));
+      const states = await Promise.all(jobIds.map((id) => queueOf(runIdOfJob(id)).getJobState(id)));
       return jobIds.filter((_, i) => states[i] === 'unknown');
     },
     async removeWaiting(runId, shardCount) {
       // Every shard at once: the calls share the queue's connection, so each phase is one
-      // pipelined round trip whatever the shard count (was two sequential trips per shard).
-      // The state check stays because `remove` takes a job from any state: unchecked, it
-      // would also delete the failed jobs kept for inspection (and count them).
+      // pipelined round trip whatever the shard count. The state check stays because `remove`
+      // takes a job from any state: unchecked, it would also delete the failed jobs kept for
+      // inspection (and count them).
+      const queue = queueOf(runId);
       const ids = Array.from({ length: shardCount }, (_, i) => shardJobId(runId, i));
       const states = await Promise.all(ids.map((id) => queue.getJobState(id)));
       const removable = ids.filter((_, i) => REMOVABLE_STATES.has(states[i]!));
@@ -101,98 +144,27 @@ export function bullmqShardQueue({
       const codes = await Promise.all(removable.map((id) => queue.remove(id)));
       return codes.filter((code) => code === 1).length;
     },
-    consume(processor, { concurrency = 1, onAbandoned } = {}) {
-      const workerConnection = connection.duplicate({ maxRetriesPerRequest: null });
-      const inFlight = new Set<string>();
-      const shutdownCancelled = new Set<string>();
-      // Errors our own processor threw; any other failure is BullMQ failing a job by itself.
-      const ours = new WeakSet<Error>();
-      const mark = (err: Error) => {
-        ours.add(err);
-        return err;
-      };
-      const worker: Worker = new Worker(
-        name,
-        async (job: AnyJob, token: string | undefined, signal: AbortSignal | undefined) => {
-          const id = job.id!;
-          const own = signal ?? new AbortController().signal;
-          inFlight.add(id);
-          try {
-            await processor({
-              id,
-              data: job.data,
-              attempt: job.attemptsMade + 1,
-              maxAttempts: job.opts.attempts ?? 1,
-              redelivered: job.attemptsStarted > 1,
-              signal: own,
-              cancel: (reason) => {
-                worker.cancelJob(id, reason);
-              },
-            });
-          } catch (err) {
-            if (shutdownCancelled.delete(id) || isRequeue(err)) {
-              await job.moveToWait(token);
-              throw mark(new WaitingError());
-            }
-            if (isUnrecoverable(err)) throw mark(new UnrecoverableError(err.message));
-            throw mark(err instanceof Error ? err : new Error(String(err)));
-          } finally {
-            inFlight.delete(id);
-            shutdownCancelled.delete(id);
-          }
-        },
+    consume(processor, options = {}) {
+      const consumer = bullmqConsumer(
         {
-          connection: workerConnection,
-          prefix,
-          concurrency,
-          lockDuration: lockDurationMs,
-          stalledInterval: stalledIntervalMs,
+          connection,
+          queues,
+          lockDurationMs,
+          stalledIntervalMs,
           maxStalledCount,
+          logger,
+          onClosed: (c) => consumers.delete(c),
         },
+        processor,
+        options,
       );
-      worker.on('error', (err) => logger.error({ err }, 'shard worker error'));
-      worker.on('failed', (job, err) => {
-        if (!job || ours.has(err) || !onAbandoned) return;
-        logger.warn({ jobId: job.id, err }, 'shard job failed without running');
-        Promise.resolve(onAbandoned({ id: job.id!, data: job.data, reason: err.message })).catch(
-          (cause: unknown) => logger.error({ err: cause, jobId: job.id }, 'onAbandoned failed'),
-        );
-      });
-      let closing: Promise<void> | undefined;
-      const consumer: ShardConsumer = {
-        get active() {
-          return inFlight.size;
-        },
-        cancel: (jobId, reason) => inFlight.has(jobId) && worker.cancelJob(jobId, reason),
-        close(deadlineMs = 0) {
-          closing ??= (async () => {
-            const closed = worker.close();
-            let timer: NodeJS.Timeout | undefined;
-            const expired = new Promise<'expired'>((resolve) => {
-              timer = setTimeout(() => resolve('expired'), deadlineMs);
-            });
-            const outcome = await Promise.race([closed, expired]);
-            clearTimeout(timer);
-            if (outcome === 'expired') {
-              for (const id of inFlight) {
-                shutdownCancelled.add(id);
-                worker.cancelJob(id, SHUTDOWN_REASON);
-              }
-              await closed;
-            }
-            consumers.delete(consumer);
-            workerConnection.disconnect();
-          })();
-          return closing;
-        },
-      };
       consumers.add(consumer);
       return consumer;
     },
     async close() {
       connection.off('ready', restoreMeta);
       await Promise.all([...consumers].map((c) => c.close(0)));
-      await queue.close();
+      await Promise.all(queues.map((q) => q.close()));
     },
   };
 }

@@ -24,7 +24,11 @@ export {
   type AbortRunUseCase,
   createAbortRun,
 } from './abort-run.js';
-export { type BullmqShardQueueOptions, bullmqShardQueue } from './bullmq-shard-queue.js';
+export {
+  type BullmqShardQueue,
+  type BullmqShardQueueOptions,
+  bullmqShardQueue,
+} from './bullmq-shard-queue.js';
 export {
   type CallbackOutbox,
   type CallbackOutboxMetrics,
@@ -70,6 +74,16 @@ export {
   type ExecutorRegistry,
   type ExecutorTest,
 } from './executor.js';
+export {
+  createFairDispatcher,
+  DISPATCH_MODES,
+  type DispatchMode,
+  type FairDispatcher,
+  type FairDispatcherMetrics,
+  type FairDispatcherOptions,
+  roundRobin,
+  type WorkspaceLimits,
+} from './fair-dispatcher.js';
 export { type HttpExecutorOptions, httpExecutor } from './http-executor.js';
 export { isBlockedAddress } from './ip-ranges.js';
 export { memoryShardQueue } from './memory-shard-queue.js';
@@ -87,7 +101,14 @@ export {
   OutboundUrlError,
   type OutboundUrlErrorCode,
 } from './outbound-url-error.js';
+export { createOutboxFeed, type OutboxFeed, type OutboxFeedOptions } from './outbox-feed.js';
 export { type Partitionable, partition } from './partition.js';
+export {
+  MAX_QUEUE_PARTITIONS,
+  type PartitionQueueName,
+  partitionOf,
+  partitionQueueNames,
+} from './queue-partitions.js';
 export {
   createRetentionSweeper,
   RETENTION_LEASE,

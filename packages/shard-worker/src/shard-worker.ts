@@ -45,6 +45,11 @@ export interface ShardWorkerOptions {
    * siblings); the finalizer always emits the exact final progress before `done`.
    */
   freshProgressAfterMs?: number;
+  /**
+   * Called after every shard job this worker ran ends, whatever the outcome: fair dispatch
+   * wakes its dispatcher here, since the shard's slot in its workspace's share is free.
+   */
+  onShardSettled?: () => void;
 }
 
 export interface ShardWorker {
@@ -131,7 +136,17 @@ export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
   const worker: ShardWorker = {
     start() {
       if (consumer || closing) return;
-      consumer = opts.queue.consume(processor, {
+      const settled = opts.onShardSettled;
+      const run: typeof processor = settled
+        ? async (job) => {
+            try {
+              await processor(job);
+            } finally {
+              settled();
+            }
+          }
+        : processor;
+      consumer = opts.queue.consume(run, {
         concurrency: opts.concurrency ?? 1,
         onAbandoned,
       });

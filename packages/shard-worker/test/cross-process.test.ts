@@ -27,7 +27,12 @@ afterAll(async () => {
   await redis.close();
 });
 
-async function cluster(workers: number, env: Record<string, string> = {}, attempts = 3) {
+async function cluster(
+  workers: number,
+  env: Record<string, string> = {},
+  attempts = 3,
+  partitions = 1,
+) {
   const prefix = uniqueName('swx');
   const client = await createStack({
     databaseUrl: db.url,
@@ -36,6 +41,7 @@ async function cluster(workers: number, env: Record<string, string> = {}, attemp
     worker: false,
     allowedHosts: [cb.host],
     attempts,
+    partitions,
   });
   stacks.push(client);
   const spawned = await Promise.all(
@@ -47,6 +53,7 @@ async function cluster(workers: number, env: Record<string, string> = {}, attemp
           REDIS_URL: redis.url,
           X_PREFIX: prefix,
           ALLOWED_HOSTS: cb.host,
+          QUEUE_PARTITIONS: String(partitions),
           ...env,
         },
         { readyTimeoutMs: 60_000 },
@@ -174,80 +181,87 @@ describe('shard worker across processes (BullMQ, Redis, PostgreSQL)', () => {
     expect(a!.doneEvents + b!.doneEvents).toBe(200);
   });
 
-  it('SIGKILL of a worker in the middle of shards: every run still finalizes exactly once', async () => {
-    const env = { CONCURRENCY: '8', LOCK_MS: '4000', STALLED_MS: '1000', ...FAST_OUTBOX_ENV };
-    const { client, workers } = await cluster(2, env);
-    const runs = await Promise.all(
-      Array.from({ length: 20 }, async (_, r) => {
-        const tests = Array.from({ length: 8 }, (_, i) =>
-          demo(`t${i}`, 150, { outcome: (i + r) % 4 === 0 ? 'fail' : 'pass' }),
-        );
-        const run = await client.coordinator.enqueueRun({
-          workspaceId: 'ws',
-          executor: 'demo',
-          callbackUrl: cb.url,
-          shards: 4,
-          tests,
-        });
-        return { id: run.id, failed: tests.filter((t) => t.outcome === 'fail').length };
-      }),
-    );
-    const victim = workers[0]!;
-    await waitFor(async () => (await metricsOf(victim)).shardsCompleted >= 2, {
-      what: 'victim mid-way',
-    });
-    // Shards of 2 x 150 ms tests run in waves; a wave just ended, so half a shard later the
-    // victim is in the middle of its next shards. The kill may still land in a finalizer's
-    // announce window (after `done`, before its POST): the survivor's sweep then delivers the
-    // callback, bounded by FAST_OUTBOX (see callback-crash for that window on its own).
-    await sleep(150);
-    expect((await metricsOf(victim)).activeShards).toBeGreaterThan(0);
-    await victim.kill('SIGKILL');
-    await expectExactlyOnce(client, runs, 40_000, CALLBACK_RECOVERY_BOUND_MS);
-  });
+  it.each([1, 3])(
+    'SIGKILL of a worker in the middle of shards: every run still finalizes exactly once (%i queue partitions)',
+    async (partitions) => {
+      const env = { CONCURRENCY: '8', LOCK_MS: '4000', STALLED_MS: '1000', ...FAST_OUTBOX_ENV };
+      const { client, workers } = await cluster(2, env, 3, partitions);
+      const runs = await Promise.all(
+        Array.from({ length: 20 }, async (_, r) => {
+          const tests = Array.from({ length: 8 }, (_, i) =>
+            demo(`t${i}`, 150, { outcome: (i + r) % 4 === 0 ? 'fail' : 'pass' }),
+          );
+          const run = await client.coordinator.enqueueRun({
+            workspaceId: 'ws',
+            executor: 'demo',
+            callbackUrl: cb.url,
+            shards: 4,
+            tests,
+          });
+          return { id: run.id, failed: tests.filter((t) => t.outcome === 'fail').length };
+        }),
+      );
+      const victim = workers[0]!;
+      await waitFor(async () => (await metricsOf(victim)).shardsCompleted >= 2, {
+        what: 'victim mid-way',
+      });
+      // Shards of 2 x 150 ms tests run in waves; a wave just ended, so half a shard later the
+      // victim is in the middle of its next shards. The kill may still land in a finalizer's
+      // announce window (after `done`, before its POST): the survivor's sweep then delivers the
+      // callback, bounded by FAST_OUTBOX (see callback-crash for that window on its own).
+      await sleep(150);
+      expect((await metricsOf(victim)).activeShards).toBeGreaterThan(0);
+      await victim.kill('SIGKILL');
+      await expectExactlyOnce(client, runs, 40_000, CALLBACK_RECOVERY_BOUND_MS);
+    },
+  );
 
-  it('an abort from another process stops every shard, keeps aborted, and emits no completion', async () => {
-    // The client is like an api replica: no outbox, so a worker's outbox sends the callback.
-    const { client, workers } = await cluster(2, { CONCURRENCY: '2', ...FAST_OUTBOX_ENV });
-    const run = await client.coordinator.enqueueRun({
-      workspaceId: 'ws',
-      executor: 'demo',
-      callbackUrl: cb.url,
-      shards: 4,
-      tests: [demo('a', 15_000), demo('b', 15_000), demo('c', 15_000), demo('d', 15_000)],
-    });
-    await waitFor(
-      async () =>
-        (await eventsOf(client.log, run.id)).filter(
-          (e) => e.type === 'shard' && parse(e).state === 'started',
-        ).length === 4,
-      { what: 'four shards started' },
-    );
-    const t0 = performance.now();
-    const answer = await client.abort.abortRun(run.id, { requestedBy: 'test' });
-    expect(answer).toMatchObject({ won: true, run: { status: 'aborted' } });
-    await waitFor(
-      async () => {
-        const m = await Promise.all(workers.map(metricsOf));
-        return m.every((x) => x.activeShards === 0);
-      },
-      { what: 'every shard stopped', timeoutMs: 5_000 },
-    );
-    expect(performance.now() - t0).toBeLessThan(3_000);
-    const m = await Promise.all(workers.map(metricsOf));
-    expect(m[0]!.shardsAborted + m[1]!.shardsAborted).toBe(4);
-    await sleep(500);
-    expect(await client.store.getRunById(run.id)).toMatchObject({
-      status: 'aborted',
-      shardsCompleted: 0,
-    });
-    const events = await eventsOf(client.log, run.id);
-    expect(events.filter((e) => e.type === 'done').map(parse)).toEqual([
-      expect.objectContaining({ status: 'aborted' }),
-    ]);
-    expect(events.some((e) => e.type === 'shard' && parse(e).state === 'completed')).toBe(false);
-    await waitFor(() => cb.received.get(run.id)?.length === 1, { what: 'abort callback' });
-  });
+  it.each([1, 3])(
+    'an abort from another process stops every shard, keeps aborted, and emits no completion (%i queue partitions)',
+    async (partitions) => {
+      // The client is like an api replica: no outbox, so a worker's outbox sends the callback.
+      const env = { CONCURRENCY: '2', ...FAST_OUTBOX_ENV };
+      const { client, workers } = await cluster(2, env, 3, partitions);
+      const run = await client.coordinator.enqueueRun({
+        workspaceId: 'ws',
+        executor: 'demo',
+        callbackUrl: cb.url,
+        shards: 4,
+        tests: [demo('a', 15_000), demo('b', 15_000), demo('c', 15_000), demo('d', 15_000)],
+      });
+      await waitFor(
+        async () =>
+          (await eventsOf(client.log, run.id)).filter(
+            (e) => e.type === 'shard' && parse(e).state === 'started',
+          ).length === 4,
+        { what: 'four shards started' },
+      );
+      const t0 = performance.now();
+      const answer = await client.abort.abortRun(run.id, { requestedBy: 'test' });
+      expect(answer).toMatchObject({ won: true, run: { status: 'aborted' } });
+      await waitFor(
+        async () => {
+          const m = await Promise.all(workers.map(metricsOf));
+          return m.every((x) => x.activeShards === 0);
+        },
+        { what: 'every shard stopped', timeoutMs: 5_000 },
+      );
+      expect(performance.now() - t0).toBeLessThan(3_000);
+      const m = await Promise.all(workers.map(metricsOf));
+      expect(m[0]!.shardsAborted + m[1]!.shardsAborted).toBe(4);
+      await sleep(500);
+      expect(await client.store.getRunById(run.id)).toMatchObject({
+        status: 'aborted',
+        shardsCompleted: 0,
+      });
+      const events = await eventsOf(client.log, run.id);
+      expect(events.filter((e) => e.type === 'done').map(parse)).toEqual([
+        expect.objectContaining({ status: 'aborted' }),
+      ]);
+      expect(events.some((e) => e.type === 'shard' && parse(e).state === 'completed')).toBe(false);
+      await waitFor(() => cb.received.get(run.id)?.length === 1, { what: 'abort callback' });
+    },
+  );
 
   it('a shard exhausting its attempts fails the run and its siblings on other workers stop', async () => {
     const { client, workers } = await cluster(2, { CONCURRENCY: '2' }, 2);

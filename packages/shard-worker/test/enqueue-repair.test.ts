@@ -111,64 +111,71 @@ describe('enqueue outbox and repair on BullMQ', () => {
     expect(s.enqueuer.metrics()).toMatchObject({ runsEnqueued: 3, shardsEnqueued: 9 });
   });
 
-  it('a Redis restarted empty: the repair enqueues the lost shards again, never an aborted run’s, and every run finishes once', async () => {
-    const prefix = uniqueName('rp');
-    // The api side: enqueues and repairs, runs nothing, so the shards wait in Redis.
-    const api = await stack(prefix, { worker: false, repairIntervalMs: 60_000 });
-    const runs: Run[] = [];
-    for (let i = 0; i < 6; i++) {
-      runs.push(
-        await api.coordinator.enqueueRun({
-          workspaceId: 'ws',
-          executor: 'demo',
-          callbackUrl: cb.url,
-          tests: demo(8, 10),
-          shards: 4,
-        }),
+  it.each([1, 3])(
+    'a Redis restarted empty: the repair enqueues the lost shards again, never an aborted run’s, and every run finishes once (%i queue partitions)',
+    async (partitions) => {
+      const prefix = uniqueName('rp');
+      // The api side: enqueues and repairs, runs nothing, so the shards wait in Redis.
+      const api = await stack(prefix, { worker: false, repairIntervalMs: 60_000, partitions });
+      const runs: Run[] = [];
+      for (let i = 0; i < 6; i++) {
+        runs.push(
+          await api.coordinator.enqueueRun({
+            workspaceId: 'ws',
+            executor: 'demo',
+            callbackUrl: cb.url,
+            tests: demo(8, 10),
+            shards: 4,
+          }),
+        );
+      }
+      const [victim, ...kept] = runs as [Run, ...Run[]];
+      await waitFor(
+        async () => (await api.queue.missing(runs.map((r) => shardJobId(r.id, 0)))).length === 0,
+        {
+          what: 'every run enqueued',
+        },
       );
-    }
-    const [victim, ...kept] = runs as [Run, ...Run[]];
-    await waitFor(
-      async () => (await api.queue.missing(runs.map((r) => shardJobId(r.id, 0)))).length === 0,
-      {
-        what: 'every run enqueued',
-      },
-    );
-    expect((await api.abort.abortRun(victim.id, { requestedBy: 'ws' }))?.run.status).toBe(
-      'aborted',
-    );
-    const before = api.repair!.metrics();
-    await redis.restart();
-    // The restart's `ready` ran a sweep: 5 runs x 4 shards came back, the aborted run's did not.
-    await waitFor(
-      () => api.repair!.metrics().sweeps > before.sweeps && api.repair!.lastOutcome?.shards === 20,
-      {
-        what: 'the repair sweep after the restart',
-      },
-    );
-    expect(api.repair!.metrics()).toMatchObject({
-      shardsReenqueued: 20,
-      runsRepaired: 5,
-      unusableRuns: 0,
-    });
-    expect(api.repair!.metrics().lastRecoveryMs).toBeGreaterThanOrEqual(0);
-    const victimIds = [0, 1, 2, 3].map((i) => shardJobId(victim.id, i));
-    expect(await api.queue.missing(victimIds)).toEqual(victimIds);
-    // A second sweep finds nothing missing: the queue holds them all again.
-    await api.repair!.sweep();
-    expect(api.repair!.lastOutcome).toEqual({ leader: true, shards: 0, runs: 0 });
-    // Another instance is not the repairer while this one's lease runs.
-    const other = createShardRepair({ store: api.store, queue: api.queue, intervalMs: 60_000 });
-    await other.sweep();
-    expect(other.lastOutcome).toEqual({ leader: false, shards: 0, runs: 0 });
-    await other.close();
-    // BullMQ's meta hash came back with the reconnect.
-    const meta = await api.redis!.hgetall(`${prefix}:runs:meta`);
-    expect(meta.version).toMatch(/^bullmq:/);
-    await stack(prefix, { concurrency: 8 });
-    for (const run of kept) await expectExactlyOnce(api, run.id, 8, 4);
-    expect(await api.store.getStatus(victim.id)).toBe('aborted');
-  });
+      expect((await api.abort.abortRun(victim.id, { requestedBy: 'ws' }))?.run.status).toBe(
+        'aborted',
+      );
+      const before = api.repair!.metrics();
+      await redis.restart();
+      // The restart's `ready` ran a sweep: 5 runs x 4 shards came back, the aborted run's did not.
+      await waitFor(
+        () =>
+          api.repair!.metrics().sweeps > before.sweeps && api.repair!.lastOutcome?.shards === 20,
+        {
+          what: 'the repair sweep after the restart',
+        },
+      );
+      expect(api.repair!.metrics()).toMatchObject({
+        shardsReenqueued: 20,
+        runsRepaired: 5,
+        unusableRuns: 0,
+      });
+      expect(api.repair!.metrics().lastRecoveryMs).toBeGreaterThanOrEqual(0);
+      const victimIds = [0, 1, 2, 3].map((i) => shardJobId(victim.id, i));
+      expect(await api.queue.missing(victimIds)).toEqual(victimIds);
+      // A second sweep finds nothing missing: the queue holds them all again.
+      await api.repair!.sweep();
+      expect(api.repair!.lastOutcome).toEqual({ leader: true, shards: 0, runs: 0 });
+      // Another instance is not the repairer while this one's lease runs.
+      const other = createShardRepair({ store: api.store, queue: api.queue, intervalMs: 60_000 });
+      await other.sweep();
+      expect(other.lastOutcome).toEqual({ leader: false, shards: 0, runs: 0 });
+      await other.close();
+      // BullMQ's meta hash came back with the reconnect, in every partition.
+      const names = api.queue.queueNames!;
+      expect(names).toHaveLength(partitions);
+      for (const name of names) {
+        expect((await api.redis!.hgetall(`${name}:meta`)).version).toMatch(/^bullmq:/);
+      }
+      await stack(prefix, { concurrency: 8, partitions });
+      for (const run of kept) await expectExactlyOnce(api, run.id, 8, 4);
+      expect(await api.store.getStatus(victim.id)).toBe('aborted');
+    },
+  );
 
   it('a shard enqueued again while a live worker still executes it runs twice, and the counts stay exact', async () => {
     const prefix = uniqueName('dup');

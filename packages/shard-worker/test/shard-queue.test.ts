@@ -22,3 +22,9 @@ shardQueueContract('bullmq', async () => {
   clients.push(connection);
   return bullmqShardQueue({ connection, prefix: uniqueName('sq') });
 });
+
+shardQueueContract('bullmq, 3 partitions', async () => {
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  clients.push(connection);
+  return bullmqShardQueue({ connection, prefix: uniqueName('sq'), partitions: 3 });
+});

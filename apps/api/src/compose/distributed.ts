@@ -26,7 +26,9 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     connectionName: 'x-api',
     poolMax: 20,
     repairIntervalMs: config.repairIntervalMs,
+    queuePartitions: config.queuePartitions,
     retention: config.retention,
+    dispatch: config.dispatch,
   });
   const { redis, store, events, queue, aborter, enqueuer } = core;
   const { executors } = createOutboundParts({ ...config, logger });
@@ -65,7 +67,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       ['abort', () => abort.metrics()],
       ['idempotency_keys', () => keySweep.metrics()],
       ['stop_requests', () => ({ errors: stopJobErrors })],
-      ['enqueue', () => enqueuer.metrics()],
+      [enqueuer.mode === 'fair' ? 'dispatch' : 'enqueue', () => enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
       ...retentionMetrics(core.retention),
     ],

@@ -7,7 +7,7 @@ import {
   createAbortRun,
   createCallbackOutbox,
   createCoordinator,
-  createShardEnqueuer,
+  createOutboxFeed,
   createShardWorker,
   memoryShardQueue,
 } from '@x/shard-worker';
@@ -52,6 +52,10 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   const aborter = createRunAborter({ bus, store, registry, logger });
   await aborter.start();
   const { executors, callback } = createOutboundParts({ ...config, logger });
+  // The same outbox path as a fleet (fifo or fair); the in-process queue never refuses, so a
+  // run reaches it right after its write. No repair sweep: this queue loses jobs only with the
+  // process, and a restart fails those runs (above).
+  const enqueuer = createOutboxFeed({ ...config.dispatch, store, queue, logger });
   const worker = createShardWorker({
     queue,
     store,
@@ -62,11 +66,8 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     concurrency: config.workerConcurrency,
     callback,
     logger,
+    ...(enqueuer.mode === 'fair' && { onShardSettled: () => void enqueuer.wake() }),
   });
-  // The same outbox path as a fleet; the in-process queue never refuses, so a run reaches it
-  // right after its write. No repair sweep: this queue loses jobs only with the process, and a
-  // restart fails those runs (above).
-  const enqueuer = createShardEnqueuer({ store, queue, logger });
   enqueuer.start();
   const coordinator = createCoordinator({ store, enqueuer, executors });
   // Delivers callbacks a previous process or a failed POST left behind (interrupted runs too),
@@ -104,7 +105,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       ['callback', () => callback.metrics()],
       ['callback_outbox', () => outbox.metrics()],
       ['abort', () => abort.metrics()],
-      ['enqueue', () => enqueuer.metrics()],
+      [enqueuer.mode === 'fair' ? 'dispatch' : 'enqueue', () => enqueuer.metrics()],
       ['idempotency_keys', () => keySweep.metrics()],
       ...retentionMetrics(retention),
     ],

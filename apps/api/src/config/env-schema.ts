@@ -68,8 +68,13 @@ export const apiEnvSchema = z.object({
   X_PREFIX: sharedEnvFields.X_PREFIX,
   WORKER_CONCURRENCY: sharedEnvFields.WORKER_CONCURRENCY,
   REPAIR_INTERVAL_MS: sharedEnvFields.REPAIR_INTERVAL_MS,
+  QUEUE_PARTITIONS: sharedEnvFields.QUEUE_PARTITIONS,
   RUN_RETENTION_DAYS: sharedEnvFields.RUN_RETENTION_DAYS,
   RETENTION_SWEEP_INTERVAL_MS: sharedEnvFields.RETENTION_SWEEP_INTERVAL_MS,
+  DISPATCH_MODE: sharedEnvFields.DISPATCH_MODE,
+  DISPATCH_WINDOW: sharedEnvFields.DISPATCH_WINDOW,
+  WORKSPACE_MAX_RUNNING_SHARDS: sharedEnvFields.WORKSPACE_MAX_RUNNING_SHARDS,
+  WORKSPACE_LIMITS: sharedEnvFields.WORKSPACE_LIMITS,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   /** `workspace:whsec_…,…`: the secret signing each workspace's callbacks (Standard Webhooks). */

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   ConfigError,
+  type DispatchSettings,
+  dispatchSettings,
   parseEnv,
   type RedisTarget,
   type RetentionSettings,
@@ -15,6 +17,8 @@ interface CommonConfig {
   readonly host: string;
   readonly prefix: string;
   readonly workerConcurrency: number;
+  /** `DISPATCH_MODE` and the fair shares (the embedded worker, or every fleet replica's feed). */
+  readonly dispatch: DispatchSettings;
   readonly httpAllowedHosts: readonly string[];
   readonly callbackAllowedHosts: readonly string[];
   /** `CALLBACK_SECRETS`: workspace → Standard Webhooks secret signing its callbacks. */
@@ -68,6 +72,8 @@ export interface DistributedConfig extends CommonConfig {
   readonly databaseUrl: string;
   /** `REPAIR_INTERVAL_MS`: how often the repair sweep looks for shards Redis lost. */
   readonly repairIntervalMs: number;
+  /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
+  readonly queuePartitions: number;
 }
 
 export type ApiConfig = EmbeddedConfig | DistributedConfig;
@@ -108,6 +114,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
     host: e.HOST ?? (redis ? '0.0.0.0' : '127.0.0.1'),
     prefix: e.X_PREFIX,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    dispatch: dispatchSettings(e),
     httpAllowedHosts: e.HTTP_ALLOWED_HOSTS,
     callbackAllowedHosts: e.CALLBACK_ALLOWED_HOSTS,
     callbackSecrets: e.CALLBACK_SECRETS,
@@ -136,6 +143,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       redis,
       databaseUrl: e.DATABASE_URL!,
       repairIntervalMs: e.REPAIR_INTERVAL_MS,
+      queuePartitions: e.QUEUE_PARTITIONS,
     };
   }
   return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };

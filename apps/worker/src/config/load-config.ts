@@ -1,6 +1,8 @@
 import {
   ConfigError,
   callbackSecretsEnv,
+  type DispatchSettings,
+  dispatchSettings,
   integerEnv,
   type LogLevel,
   optionalEnv,
@@ -42,8 +44,12 @@ export interface WorkerConfig {
   readonly stalledMs: number;
   /** How often the repair sweep looks for shards Redis lost (`REPAIR_INTERVAL_MS`, default 30 s). */
   readonly repairIntervalMs: number;
+  /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
+  readonly queuePartitions: number;
   /** `RUN_RETENTION_DAYS` (0: keep everything) and `RETENTION_SWEEP_INTERVAL_MS`. */
   readonly retention: RetentionSettings;
+  /** `DISPATCH_MODE`, `DISPATCH_WINDOW`, `WORKSPACE_MAX_RUNNING_SHARDS`, `WORKSPACE_LIMITS`. */
+  readonly dispatch: DispatchSettings;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -81,6 +87,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     metricsPort: e.METRICS_PORT ?? 9464,
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
     repairIntervalMs: e.REPAIR_INTERVAL_MS,
+    queuePartitions: e.QUEUE_PARTITIONS,
     retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
+    dispatch: dispatchSettings(e),
   };
 }

@@ -16,7 +16,8 @@ export interface EnqueueClaimRow {
  * claimed or claimed longer than `leaseMs` ago (that enqueuer died between its claim and its
  * mark). `skip locked` lets every replica run an enqueuer without waiting on, or
  * double-claiming, the same rows; the lease (not a held transaction) spans the queue call,
- * so an abort never waits on a slow queue. Output: the runs with their shards' payloads.
+ * so an abort never waits on a slow queue. Output: the runs with their shards' payloads, but
+ * for shards fair dispatch released already (a fleet switched from fair to fifo).
  */
 export async function claimEnqueuesSql(
   db: Kysely<Database>,
@@ -38,7 +39,7 @@ export async function claimEnqueuesSql(
     returning r.id, r.workspace_id, r.executor, r.callback_url, r.shard_count,
       (select coalesce(jsonb_agg(jsonb_build_object('i', s.shard_index, 'p', s.payload)
                                  order by s.shard_index), '[]'::jsonb)
-       from run_shards s where s.run_id = r.id) as shards`.execute(db);
+       from run_shards s where s.run_id = r.id and s.released_at is null) as shards`.execute(db);
   return rows;
 }
 
@@ -72,7 +73,8 @@ export interface LiveShardRow {
 
 /**
  * A page of the shards the queue must hold: not completed, of a live run that was enqueued
- * (a run still in the outbox is the enqueuer's). Keyset over (run id, shard index); the
+ * whole, or released one by one by fair dispatch (a shard still in the outbox is the
+ * enqueuer's or the dispatcher's). Keyset over (run id, shard index); the
  * `runs_live` partial index finds the live runs.
  */
 export async function liveShardsSql(
@@ -86,7 +88,8 @@ export async function liveShardsSql(
     select s.run_id, r.workspace_id, r.executor, r.callback_url, r.shard_count, s.shard_index,
            s.payload
     from runs r join run_shards s on s.run_id = r.id
-    where r.status in ('queued', 'running') and r.enqueued_at is not null
+    where r.status in ('queued', 'running')
+      and (r.enqueued_at is not null or s.released_at is not null)
       and s.status <> 'completed' ${after}
     order by s.run_id, s.shard_index
     limit ${q.limit}`.execute(db);

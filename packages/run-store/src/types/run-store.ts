@@ -1,5 +1,6 @@
 import type { CallbackOutbox } from './callback-outbox.js';
 import type { EnqueueOutbox } from './enqueue-outbox.js';
+import type { FairDispatch } from './fair-dispatch.js';
 import type { IdempotentCreate } from './idempotent-create.js';
 import type { Retention } from './retention.js';
 import type { RunQueries } from './run-queries.js';
@@ -14,6 +15,7 @@ export interface RunStore
     ShardCompletion,
     CallbackOutbox,
     EnqueueOutbox,
+    FairDispatch,
     IdempotentCreate,
     Retention {
   /**

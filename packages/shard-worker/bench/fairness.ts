@@ -1,0 +1,188 @@
+// Fair share (issue 19 §3): workspace A floods the system with 2,000 queued shards, then
+// workspace B submits one 4-shard run; the time from B's create to its first shard's start,
+// over 20 repetitions (A topped up to 2,000 queued shards before each), with plain FIFO
+// (the enqueue outbox handing whole runs to BullMQ in creation order: BullMQ's own order)
+// and with fair dispatch, in the same run, each on its own database and key prefix. The
+// flood's own throughput (2,000 shards from empty, no victim) gives the cost of fairness.
+// Loopback only; the last line is the JSON summary.
+import { execSync } from 'node:child_process';
+import type { Run } from '@x/run-store';
+import { postgres, startRedis, uniqueName } from '@x/testkit';
+import pg from 'pg';
+import { createStack, type Stack } from '../test/fixtures/stack.js';
+import { until } from './settings.js';
+
+const FLOOD_SHARDS = 2_000;
+const SHARDS = 4;
+const REPS = 20;
+const CONCURRENCY = 16;
+/** Each flood shard: one demo test of this many ms. */
+const TEST_MS = 10;
+const WINDOW = Number(process.env.DISPATCH_WINDOW ?? 16);
+const BATCH = 50;
+
+type Mode = 'fifo' | 'fair';
+
+async function submit(stack: Stack, workspaceId: string, runs: number, testMs: number) {
+  const tests = Array.from({ length: SHARDS }, (_, i) => ({ name: `t${i}`, durationMs: testMs }));
+  const out: Run[] = [];
+  for (let r = 0; r < runs; r += BATCH) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(BATCH, runs - r) }, () =>
+        stack.coordinator.enqueueRun({ workspaceId, executor: 'demo', tests, shards: SHARDS }),
+      ),
+    );
+    out.push(...batch);
+  }
+  return out;
+}
+
+/** Exactly once, from PostgreSQL: completed, every shard once, exact counters and results. */
+async function exact(stack: Stack, runs: readonly Run[]) {
+  for (const { id, workspaceId } of runs) {
+    const run = await stack.store.getRunById(id);
+    const results = await stack.store.getResults(workspaceId, id, { limit: 100 });
+    if (
+      run?.status !== 'completed' ||
+      run.shardsCompleted !== SHARDS ||
+      run.passed !== run.total ||
+      results?.results.length !== run.total
+    )
+      return false;
+  }
+  return true;
+}
+
+const percentile = (xs: number[], p: number) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+
+async function open(mode: Mode, redisUrl: string) {
+  const db = await postgres(`fair_bench_${mode}`);
+  const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  const stack = await createStack({
+    databaseUrl: db.url,
+    redisUrl,
+    prefix: uniqueName(`fb-${mode}`),
+    concurrency: CONCURRENCY,
+    poolSize: 20,
+    ...(mode === 'fair' && { fair: { window: WINDOW, maxRunningShards: null } }),
+  });
+  const warm = await submit(stack, uniqueName('warm'), 25, TEST_MS);
+  await until(
+    async () => (await stack.store.terminalRuns(warm.map((r) => r.id))).length === warm.length,
+    'warm-up',
+  );
+  return {
+    mode,
+    stack,
+    sql,
+    floods: [] as { seconds: number; runs: Run[] }[],
+    async close() {
+      await stack.close();
+      await sql.end();
+      await db.close();
+    },
+  };
+}
+type Side = Awaited<ReturnType<typeof open>>;
+
+/** The flood alone, from empty: 2,000 shards, until the last run is finalized. */
+async function flood(s: Side) {
+  const t0 = performance.now();
+  const runs = await submit(s.stack, uniqueName('solo'), FLOOD_SHARDS / SHARDS, TEST_MS);
+  await until(
+    async () => (await s.stack.store.terminalRuns(runs.map((r) => r.id))).length === runs.length,
+    'flood drained',
+  );
+  s.floods.push({ seconds: (performance.now() - t0) / 1000, runs });
+}
+
+/** Victims behind a flood kept at 2,000 queued shards; then exactly once for every run. */
+async function victims(s: Side) {
+  const { stack, sql } = s;
+  const pendingOf = async (workspaceId: string) => {
+    const { rows } = await sql.query<{ n: string }>(
+      `select count(*) as n from run_shards s join runs r on r.id = s.run_id
+       where r.workspace_id = $1 and r.status in ('queued', 'running') and s.status = 'pending'`,
+      [workspaceId],
+    );
+    return Number(rows[0]!.n);
+  };
+  const a = uniqueName('flood');
+  const b = uniqueName('victim');
+  const done: Run[] = [];
+  const startMs: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const missing = FLOOD_SHARDS - (await pendingOf(a));
+    if (missing > 0) await submit(stack, a, Math.ceil(missing / SHARDS), TEST_MS);
+    const before = Date.now();
+    const [victim] = await submit(stack, b, 1, 1);
+    let started: number | undefined;
+    await until(async () => {
+      const run = await stack.store.getRunById(victim!.id);
+      started = run?.startedAt ? new Date(run.startedAt).getTime() : undefined;
+      return started !== undefined;
+    }, 'victim start');
+    startMs.push(started! - before);
+    done.push(victim!);
+    await until(
+      async () => (await stack.store.getStatus(victim!.id)) === 'completed',
+      'victim done',
+    );
+  }
+  const floodRuns = s.floods.flatMap((f) => f.runs);
+  const seconds = s.floods.reduce((t, f) => t + f.seconds, 0);
+  return {
+    floodShardsPerS: (floodRuns.length * SHARDS) / seconds,
+    floodSeconds: s.floods.map((f) => f.seconds.toFixed(2)).join(', '),
+    p50: percentile(startMs, 50),
+    p99: percentile(startMs, 99),
+    exact: (await exact(stack, floodRuns)) && (await exact(stack, done)),
+    dispatch: stack.dispatcher?.metrics(),
+  };
+}
+
+const ROUNDS = 2;
+const redis = await startRedis();
+let fifo: Awaited<ReturnType<typeof victims>>;
+let fair: Awaited<ReturnType<typeof victims>>;
+try {
+  const sides = [await open('fifo', redis.url), await open('fair', redis.url)] as const;
+  try {
+    // Flood rounds alternate (fifo, fair, fifo, fair) so load drift on a shared machine hits
+    // both alike; each side's figure is its total shards over its total time.
+    for (let round = 0; round < ROUNDS; round++) for (const s of sides) await flood(s);
+    fifo = await victims(sides[0]);
+    fair = await victims(sides[1]);
+  } finally {
+    for (const s of sides) await s.close();
+  }
+} finally {
+  await redis.close();
+}
+const load = execSync('uptime')
+  .toString()
+  .trim()
+  .replace(/.*load average: /, '');
+console.log(
+  `machine: 2 cores shared, load average ${load}; loopback Redis and PostgreSQL; one process, worker concurrency ${CONCURRENCY}; flood shards of one ${TEST_MS} ms test`,
+);
+console.log(
+  `FIFO (enqueue outbox, whole runs in creation order): victim first shard start p50 ${fifo.p50} ms, p99 ${fifo.p99} ms; flood alone ${fifo.floodShardsPerS.toFixed(0)} shards/s (rounds ${fifo.floodSeconds} s)`,
+);
+console.log(
+  `fair dispatch (window ${WINDOW}): victim first shard start p50 ${fair.p50} ms, p99 ${fair.p99} ms; flood alone ${fair.floodShardsPerS.toFixed(0)} shards/s (rounds ${fair.floodSeconds} s); dispatcher ${JSON.stringify(fair.dispatch)}`,
+);
+console.log(
+  JSON.stringify({
+    bench: 'fair-share',
+    victim_start_p50_ms: fair.p50,
+    victim_start_p99_ms: fair.p99,
+    fifo_victim_start_p50_ms: fifo.p50,
+    ratio: Number((fifo.p50 / Math.max(1, fair.p50)).toFixed(1)),
+    throughput_cost: Number((1 - fair.floodShardsPerS / fifo.floodShardsPerS).toFixed(3)),
+    exactly_once: fifo.exact && fair.exact,
+  }),
+);
