@@ -11,6 +11,7 @@ import {
 } from './shard-processor.js';
 import type { ShardConsumer, ShardQueue } from './shard-queue.js';
 import { shardJobDataSchema } from './test-schemas.js';
+import { tracedProcessor } from './trace-context.js';
 import { emptyWorkerMetrics, type ShardWorkerMetrics } from './worker-metrics.js';
 
 export interface ShardWorkerOptions {
@@ -131,7 +132,7 @@ export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
   const worker: ShardWorker = {
     start() {
       if (consumer || closing) return;
-      consumer = opts.queue.consume(processor, {
+      consumer = opts.queue.consume(tracedProcessor(processor), {
         concurrency: opts.concurrency ?? 1,
         onAbandoned,
       });
