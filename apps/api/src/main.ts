@@ -1,18 +1,7 @@
-import { createLogger, exitOnSignals, loadConfigOrExit, runMain } from '@x/app-kit';
-import { withPersistentDevToken } from './config/dev-token.js';
-import { loadApiConfig } from './config/load-config.js';
-import { startApi } from './start-api.js';
+import { startTracing } from '@x/app-kit/tracing';
 
-runMain('api', async () => {
-  const config = withPersistentDevToken(loadConfigOrExit(loadApiConfig));
-  const logger = createLogger(config.logLevel, { service: 'api', mode: config.mode });
-  const api = await startApi(config, logger);
-  logger.info({ url: api.url, metricsUrl: api.metricsUrl, prefix: config.prefix }, 'listening');
-  if (config.devToken) {
-    // Printed once on purpose (embedded mode only): there is no other way to learn it.
-    process.stdout.write(
-      `\n  x is running (embedded mode): ${api.url}/\n  development token: ${config.devToken}\n  (set API_TOKENS=workspace:token to choose your own)\n\n`,
-    );
-  }
-  exitOnSignals(logger, (signal) => api.shutdown(signal));
-});
+// Tracing first (when the OTEL_* variables ask for it): instrumentations patch pg, ioredis,
+// express and pino only if they load after them, so the app is imported afterwards.
+const tracing = await startTracing('x-api', process.env);
+const { serveApi } = await import('./serve.js');
+serveApi(tracing);

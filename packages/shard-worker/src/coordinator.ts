@@ -13,6 +13,7 @@ import { partition } from './partition.js';
 import type { ShardEnqueuer } from './shard-enqueuer.js';
 import type { StoredShardPayload } from './stored-shard-job.js';
 import { describeIssues } from './test-schemas.js';
+import { currentTraceCarrier } from './trace-context.js';
 
 export interface CoordinatorOptions {
   store: Pick<RunStore, 'createRun' | 'createRunOnce'>;
@@ -118,6 +119,8 @@ export function createCoordinator({
       shards,
     );
     const testId = (i: number) => `t${i}`;
+    // The request's trace (OpenTelemetry on) travels with the shards to the workers' spans.
+    const trace = currentTraceCarrier();
     const created = await create({
       id: randomUUID(),
       workspaceId: input.workspaceId,
@@ -127,10 +130,8 @@ export function createCoordinator({
       tags: input.tags ?? [],
       metadata: input.metadata ?? null,
       shards: split.map((indexes) => {
-        const payload: StoredShardPayload = indexes.map((i) => ({
-          testId: testId(i),
-          test: input.tests[i],
-        }));
+        const tests = indexes.map((i) => ({ testId: testId(i), test: input.tests[i] }));
+        const payload: StoredShardPayload = trace ? { tests, trace } : tests;
         return { testIds: indexes.map(testId), payload };
       }),
     });

@@ -177,4 +177,10 @@ export {
   type TestStatus,
   testResultSchema,
 } from './test-schemas.js';
+export {
+  currentTraceCarrier,
+  type TraceCarrier,
+  traceCarrierSchema,
+  tracedProcessor,
+} from './trace-context.js';
 export { emptyWorkerMetrics, type ShardWorkerMetrics } from './worker-metrics.js';

@@ -5,6 +5,7 @@ import type { Run, RunStore } from '@x/run-store';
 import { deliverOwnCallback } from './callback-outbox.js';
 import type { CallbackSender } from './callback-sender.js';
 import type { SafeEmit, SafeEmitMany, SinkEvent } from './run-events-sink.js';
+import { inSpan } from './trace-context.js';
 import type { ShardWorkerMetrics } from './worker-metrics.js';
 
 /** The slice of `@x/run-abort`'s `RunAborter` used to stop a failed run's siblings. */
@@ -85,7 +86,15 @@ export async function recoverAnnouncement(deps: OutcomeDeps, runId: string): Pro
  * The finalizer's part: `completed` first-writer-wins, then the final `progress` and `done`
  * in one call (one round trip to the event log, in that order), then the callback.
  */
-export async function finalizeRun(
+export function finalizeRun(
+  deps: OutcomeDeps & { emitMany: SafeEmitMany },
+  runId: string,
+): Promise<void> {
+  // Its own span in the shard's trace: the finalization is where a run's trace ends.
+  return inSpan('finalize run', () => finalizeNow(deps, runId));
+}
+
+async function finalizeNow(
   deps: OutcomeDeps & { emitMany: SafeEmitMany },
   runId: string,
 ): Promise<void> {

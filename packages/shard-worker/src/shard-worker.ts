@@ -11,6 +11,7 @@ import {
 } from './shard-processor.js';
 import type { ShardConsumer, ShardQueue } from './shard-queue.js';
 import { shardJobDataSchema } from './test-schemas.js';
+import { tracedProcessor } from './trace-context.js';
 import { emptyWorkerMetrics, type ShardWorkerMetrics } from './worker-metrics.js';
 
 export interface ShardWorkerOptions {
@@ -146,7 +147,7 @@ export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
             }
           }
         : processor;
-      consumer = opts.queue.consume(run, {
+      consumer = opts.queue.consume(tracedProcessor(run), {
         concurrency: opts.concurrency ?? 1,
         onAbandoned,
       });

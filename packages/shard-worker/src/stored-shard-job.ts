@@ -1,8 +1,25 @@
 import type { EnqueueRunFields, RunStore, StoredShard } from '@x/run-store';
 import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-schemas.js';
 
-/** The payload the coordinator stores with each shard: the shard's tests, as the job carries them. */
-export type StoredShardPayload = ShardJobData['tests'];
+/**
+ * The payload the coordinator stores with each shard: the shard's tests, as the job carries
+ * them, and the trace context of the creating request when tracing is on. A bare array of
+ * tests (no trace; every row from before tracing) is read the same way.
+ */
+export type StoredShardPayload =
+  | ShardJobData['tests']
+  | { tests: ShardJobData['tests']; trace?: ShardJobData['trace'] };
+
+function unwrap(payload: unknown): { tests: unknown; trace?: unknown } {
+  if (
+    typeof payload === 'object' &&
+    payload !== null &&
+    !Array.isArray(payload) &&
+    'tests' in payload
+  )
+    return payload as { tests: unknown; trace?: unknown };
+  return { tests: payload };
+}
 
 /**
  * A shard job rebuilt from PostgreSQL: the run's fields plus the shard's stored payload,
@@ -20,7 +37,7 @@ export function storedShardJob(
     shardCount: run.shardCount,
     executor: run.executor,
     callbackUrl: run.callbackUrl,
-    tests: shard.payload,
+    ...unwrap(shard.payload),
   });
   if (parsed.success) return { data: parsed.data };
   return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { traceCarrierSchema } from './trace-context.js';
 
 export const TEST_STATUSES = ['passed', 'failed', 'skipped'] as const;
 export type TestStatus = (typeof TEST_STATUSES)[number];
@@ -25,6 +26,8 @@ export const shardJobDataSchema = z.strictObject({
   executor: z.string().min(1).max(100),
   callbackUrl: z.string().max(2048).nullable(),
   tests: z.array(z.strictObject({ testId: z.string().min(1), test: z.unknown() })),
+  /** The trace of the request that created the run (OpenTelemetry on), for the worker's spans. */
+  trace: traceCarrierSchema.optional(),
 });
 export type ShardJobData = z.infer<typeof shardJobDataSchema>;
 

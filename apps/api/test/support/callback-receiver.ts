@@ -8,7 +8,7 @@ interface CallbackBody {
   error: string | null;
 }
 
-/** One request as it arrived: the exact bytes and the Standard Webhooks headers. */
+/** One request as it arrived: the exact bytes, the Standard Webhooks headers and `traceparent`. */
 export interface ReceivedRequest {
   raw: string;
   headers: Record<string, string>;
@@ -30,6 +30,8 @@ export interface CallbackReceiver {
 }
 
 const SIGNATURE_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
+/** Kept besides the signature: the W3C trace context a traced sender propagates. */
+const RECORDED_HEADERS = [...SIGNATURE_HEADERS, 'traceparent'] as const;
 
 /**
  * With `secret`, the receiver does what a real one must: it verifies every callback with the
@@ -47,7 +49,7 @@ export async function callbackReceiver(secret?: string): Promise<CallbackReceive
     });
     req.on('end', () => {
       const headers: Record<string, string> = {};
-      for (const name of SIGNATURE_HEADERS) {
+      for (const name of RECORDED_HEADERS) {
         const v = req.headers[name];
         if (typeof v === 'string') headers[name] = v;
       }
