@@ -15,13 +15,14 @@ import {
   type ShardEnqueuer,
   type ShardRepair,
 } from '@x/shard-worker';
-import { createRunEvents, type RunEvents, redisEventLog } from '@x/sse-relay';
+import { createRunEvents, type RunEvents, redisEventLog, type WorkspaceFeed } from '@x/sse-relay';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { refuseClusterUntilReady } from './cluster-gate.js';
 import { createPubSubTransport, createRedisClient } from './redis-clients.js';
 import type { RedisTarget } from './redis-target.js';
 import { type RetentionSettings, startRetention } from './retention.js';
+import { storeWorkspaceFeed } from './workspace-feed.js';
 
 export interface DistributedCoreOptions {
   /** `REDIS_URL` or `REDIS_CLUSTER_NODES`, as `redisTargetFromEnv` read them. */
@@ -47,7 +48,10 @@ export interface DistributedCore {
   readonly redis: Redis;
   readonly store: RunStore;
   readonly bus: Bus;
+  /** Run events; every emit also reports the run on its workspace feed (`feed`). */
   readonly events: RunEvents;
+  /** The workspace feeds' producer (`feed.events` is `events`). */
+  readonly feed: WorkspaceFeed;
   readonly queue: ReturnType<typeof bullmqShardQueue>;
   readonly registry: ShardRegistry;
   /** Not started: only a replica that runs shards starts it (subscriber, reconcile sweeps). */
@@ -83,7 +87,9 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   await migrate(db);
   const store = createRunStore(db);
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
-  const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
+  const runEvents = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
+  const feed = storeWorkspaceFeed(runEvents, store, logger);
+  const events = feed.events;
   const queue = bullmqShardQueue({ connection: redis, prefix, logger, ...opts.queue });
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
@@ -106,6 +112,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     store,
     bus,
     events,
+    feed,
     queue,
     registry,
     aborter,
@@ -129,6 +136,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
       await retention?.close();
       await aborter.close();
       await queue.close();
+      feed.close();
       await events.close();
       await bus.close();
       await db.destroy();

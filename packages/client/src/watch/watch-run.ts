@@ -33,6 +33,8 @@ const KNOWN_TYPES: Readonly<Record<RunEventType, true>> = {
   progress: true,
   log: true,
   done: true,
+  // The workspace feed's (`GET /events`); a run's own stream never sends it.
+  run: true,
 };
 
 /** Reconnect delays: from the server's `retry:` hint (1 s until one arrives) up to 30 s. */
