@@ -47,7 +47,10 @@ it('streams created, status, progress and done of every run of the workspace; an
     run: { id: run.id, tags: ['f1'], status: 'completed', passed: 12 },
   });
   // Ids increase, one per frame.
-  const ids = feedA.frames.filter((f) => f.id !== null).map((f) => Number(f.id));
+  // The sequence part of each id (an id may carry an epoch after it: `42-k3J9`).
+  const ids = feedA.frames
+    .filter((f) => f.id !== null)
+    .map((f) => Number.parseInt(String(f.id), 10));
   expect(ids).toEqual([...ids].sort((x, y) => x - y));
   expect(feedA.frames[0]?.data).toEqual({ type: 'snapshot' });
   // Workspace B's feed heard nothing of it (its snapshot only).
