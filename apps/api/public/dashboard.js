@@ -87,8 +87,8 @@ const PAGE = 25;
  * Pages of `runs.list` (which follows the cursors itself): `next()` answers the next PAGE runs
  * and whether more follow (it reads one run ahead, so "Load more" shows only when there are).
  */
-function runPages() {
-  const runs = client().runs.list({ limit: PAGE })[Symbol.asyncIterator]();
+function runPages(tags) {
+  const runs = client().runs.list({ limit: PAGE, tags })[Symbol.asyncIterator]();
   let ahead = null;
   return {
     async next() {
@@ -107,39 +107,85 @@ function runPages() {
   };
 }
 
+const RANK = { queued: 0, running: 1, completed: 2, failed: 2, aborted: 2 };
+/**
+ * A feed frame's run merged into what the list shows. Frames of one run can come from several
+ * processes (and `created` after a worker already started it): a status never goes back, and
+ * nothing moves a finished run but its `done`.
+ */
+function mergeRun(old, change, run) {
+  if (!old) return change === 'created' ? run : null;
+  if (RANK[old.status] === 2 && change !== 'done') return old;
+  const next = { ...old, ...run };
+  if (run.status && RANK[run.status] < RANK[old.status]) next.status = old.status;
+  if (change === 'progress' || change === 'done') {
+    next.passed = run.passed ?? old.passed;
+    next.failed = run.failed ?? old.failed;
+  }
+  if (change === 'done' && run.status === 'completed') next.shardsCompleted = next.shardCount;
+  return next;
+}
+
+function runRow(r) {
+  const tr = el(
+    'tr',
+    { className: 'link' },
+    el('td', {}, r.name || r.id.slice(0, 8)),
+    el('td', { className: 'tags' }, ...tagChips(r.tags)),
+    el('td', {}, badge(r.status)),
+    el('td', {}, `${(r.passed ?? 0) + (r.failed ?? 0)}/${r.total}`),
+    el('td', {}, `${r.shardsCompleted ?? 0}/${r.shardCount}`),
+    el('td', { className: 'muted' }, new Date(r.createdAt).toLocaleString()),
+  );
+  tr.dataset.runId = r.id;
+  tr.dataset.status = r.status;
+  tr.onclick = () => {
+    location.hash = `#/runs/${r.id}`;
+  };
+  return tr;
+}
+
+/** The tags of the list's filter box: space or comma separated. */
+const filterTags = () =>
+  $('tag-filter')
+    .value.split(/[\s,]+/)
+    .filter(Boolean);
+
+/**
+ * The run list: one page from `runs.list`, then kept live by the workspace feed
+ * (`GET /events`, no polling): a `run` frame updates its row, a new run is added on top. The
+ * feed carries the same tag filter. A feed that could not resume (`recovered` not true) reloads
+ * the first page; a feed token expires after 5 minutes, so a closed feed is opened again with a
+ * fresh one, after the last frame it delivered.
+ */
 function homePage() {
-  // paged: the user loaded more than the first page; the timer then leaves the list alone
-  // (a refresh shows the first page only, and would take the others away under them).
   let pages = null,
     stopped = false,
-    paged = false;
+    feed = null,
+    lastId = null,
+    retry = null;
+  const shown = new Map(); // run id -> run as the list shows it
+  const tags = filterTags();
   const load = async (append) => {
-    paged = append;
     try {
       if (!append || !pages) {
         pages?.close();
-        pages = runPages();
+        pages = runPages(tags);
       }
       const mine = pages;
       const { runs, more } = await api(() => mine.next());
       if (stopped || mine !== pages) return;
-      if (!append) $('runs').replaceChildren();
+      const before = append ? shown : new Map(shown);
+      if (!append) {
+        $('runs').replaceChildren();
+        shown.clear();
+      }
       for (const r of runs) {
-        const tr = el(
-          'tr',
-          { className: 'link' },
-          el('td', {}, r.name || r.id.slice(0, 8)),
-          el('td', { className: 'tags' }, ...tagChips(r.tags)),
-          el('td', {}, badge(r.status)),
-          el('td', {}, `${r.passed + r.failed}/${r.total}`),
-          el('td', {}, `${r.shardsCompleted}/${r.shardCount}`),
-          el('td', { className: 'muted' }, new Date(r.createdAt).toLocaleString()),
-        );
-        tr.dataset.runId = r.id;
-        tr.onclick = () => {
-          location.hash = `#/runs/${r.id}`;
-        };
-        $('runs').append(tr);
+        // A frame may have arrived for it while the page loaded: keep the newer state.
+        const seen = before.get(r.id);
+        const merged = seen ? mergeRun(r, 'status', seen) : r;
+        shown.set(r.id, merged);
+        $('runs').append(runRow(merged));
       }
       $('more').hidden = !more;
       $('runs-error').textContent = '';
@@ -147,15 +193,67 @@ function homePage() {
       if (!stopped) $('runs-error').textContent = e.message;
     }
   };
+  const apply = (frame) => {
+    const { change, run } = frame;
+    const merged = mergeRun(shown.get(run.id), change, run);
+    // A change of a run the list does not hold (an older page): nothing to show.
+    if (!merged) return;
+    shown.set(run.id, merged);
+    const row = runRow(merged);
+    const old = $('runs').querySelector(`tr[data-run-id="${run.id}"]`);
+    if (old) old.replaceWith(row);
+    else $('runs').prepend(row);
+  };
+  const openFeed = async () => {
+    if (stopped) return;
+    try {
+      const res = await fetch('/api/v1/events/stream-token', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (res.status === 401) return signOut('That token was refused.');
+      if (!res.ok) throw new Error(`feed token: HTTP ${res.status}`);
+      const { token: st } = await res.json();
+      if (stopped) return;
+      const q = new URLSearchParams({ st });
+      for (const t of tags) q.append('tag', t);
+      if (lastId) q.set('lastEventId', lastId);
+      feed = new EventSource(`/api/v1/events?${q}`);
+      $('feed').textContent = 'connecting…';
+      feed.onmessage = (m) => {
+        const frame = JSON.parse(m.data);
+        if (m.lastEventId) lastId = m.lastEventId;
+        if (frame.type === 'snapshot') {
+          $('feed').textContent = 'live';
+          if (frame.recovered !== true) load(false);
+        } else if (frame.type === 'run') apply(frame);
+      };
+      feed.onerror = () => {
+        if (stopped) return;
+        $('feed').textContent = 'reconnecting…';
+        // EventSource retries a dropped stream itself; a refused one (an expired token) closes.
+        if (feed.readyState === EventSource.CLOSED) {
+          feed = null;
+          retry = setTimeout(openFeed, 1000);
+        }
+      };
+    } catch (e) {
+      // The api is unreachable (or restarting): say why and try again.
+      $('feed').textContent = `reconnecting… (${e.message})`;
+      retry = setTimeout(openFeed, 2000);
+    }
+  };
   $('refresh').onclick = () => load(false);
   $('more').onclick = () => load(true);
-  load(false);
-  const timer = setInterval(() => {
-    if (!document.hidden && !paged) load(false);
-  }, 5000);
+  $('tag-form').onsubmit = (ev) => {
+    ev.preventDefault();
+    route();
+  };
+  openFeed();
   return () => {
     stopped = true;
-    clearInterval(timer);
+    clearTimeout(retry);
+    feed?.close();
     pages?.close();
   };
 }

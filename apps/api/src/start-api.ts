@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { createSseRouter } from '@x/sse-relay';
+import { createFeedRouter, createSseRouter } from '@x/sse-relay';
 import type { Logger } from 'pino';
 import { createStreamTokenSigner } from './auth/stream-token.js';
 import { createTokenAuthenticator } from './auth/token-authenticator.js';
@@ -50,8 +50,15 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     stallTimeoutMs: config.streams.stallTimeoutMs,
     logger,
   });
+  const feed = createFeedRouter({
+    events: system.events,
+    workspaceOf: (req) => req.workspace,
+    stallTimeoutMs: config.streams.stallTimeoutMs,
+    logger,
+  });
   for (const [name, read] of system.metricsSources) metrics.addSource(name, read);
   metrics.addSource('sse', () => sse.metrics());
+  metrics.addSource('feed', () => feed.metrics());
 
   const serveMetrics = metricsHandler(metrics.registry, config.metrics.token);
   const ownMetricsPort = config.metrics.port !== undefined;
@@ -66,6 +73,7 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     metrics,
     logger,
     sse,
+    feed,
     limits: system.limits,
     ...(ownMetricsPort ? {} : { serveMetrics }),
     accepting: () => accepting,
@@ -94,7 +102,12 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     : undefined;
   const stop = gracefulShutdown({
     server,
-    sse,
+    // Both kinds of stream end with a `retry:` hint; clients reconnect elsewhere.
+    sse: {
+      shutdown: async (o) => {
+        await Promise.all([sse.shutdown(o), feed.shutdown(o)]);
+      },
+    },
     logger,
     drain: (ms) => system.drain(ms),
     close: () => system.close(),

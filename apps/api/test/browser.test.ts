@@ -162,7 +162,7 @@ it('dashboard: after a restart (event history gone) a completed run still shows 
   }
 });
 
-it('dashboard: a run page shows nothing of the previous run while it loads, and the list keeps refreshing past one page', async () => {
+it('dashboard: a run page shows nothing of the previous run while it loads, and the list stays live past one page (workspace feed)', async () => {
   const client = apiClient(ctx.api.url, TOKEN_A);
   const { page, errors } = await signedIn(ctx.api.url);
   // Earlier tests left runs; make sure there are more than one page of 25.

@@ -80,6 +80,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
       [core.enqueuer.mode === 'fair' ? 'dispatch' : 'enqueue', () => core.enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
       ...retentionMetrics(core.retention),
+      ['workspace_feed', () => core.feed.metrics()],
     ],
     async start() {
       await aborter.start();

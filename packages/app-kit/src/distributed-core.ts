@@ -15,7 +15,7 @@ import {
   type RetentionSweeper,
   type ShardRepair,
 } from '@x/shard-worker';
-import { createRunEvents, type RunEvents, redisEventLog } from '@x/sse-relay';
+import { createRunEvents, type RunEvents, redisEventLog, type WorkspaceFeed } from '@x/sse-relay';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { refuseClusterUntilReady } from './cluster-gate.js';
@@ -23,6 +23,7 @@ import type { DispatchSettings } from './dispatch-settings.js';
 import { createPubSubTransport, createRedisClient } from './redis-clients.js';
 import type { RedisTarget } from './redis-target.js';
 import { type RetentionSettings, startRetention } from './retention.js';
+import { storeWorkspaceFeed } from './workspace-feed.js';
 
 export interface DistributedCoreOptions {
   /** `REDIS_URL` or `REDIS_CLUSTER_NODES`, as `redisTargetFromEnv` read them. */
@@ -52,7 +53,10 @@ export interface DistributedCore {
   readonly redis: Redis;
   readonly store: RunStore;
   readonly bus: Bus;
+  /** Run events; every emit also reports the run on its workspace feed (`feed`). */
   readonly events: RunEvents;
+  /** The workspace feeds' producer (`feed.events` is `events`). */
+  readonly feed: WorkspaceFeed;
   readonly queue: ReturnType<typeof bullmqShardQueue>;
   readonly registry: ShardRegistry;
   /** Not started: only a replica that runs shards starts it (subscriber, reconcile sweeps). */
@@ -91,7 +95,9 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   await migrate(db);
   const store = createRunStore(db);
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
-  const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
+  const runEvents = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
+  const feed = storeWorkspaceFeed(runEvents, store, logger);
+  const events = feed.events;
   const queue = bullmqShardQueue({
     connection: redis,
     prefix,
@@ -126,6 +132,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     store,
     bus,
     events,
+    feed,
     queue,
     registry,
     aborter,
@@ -149,6 +156,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
       await retention?.close();
       await aborter.close();
       await queue.close();
+      feed.close();
       await events.close();
       await bus.close();
       await db.destroy();

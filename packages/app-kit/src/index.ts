@@ -41,4 +41,5 @@ export type {
 export { redisTargetFromEnv, redisTargetVariable } from './redis-target-from-env.js';
 export { type RetentionSettings, retentionMetrics, startRetention } from './retention.js';
 export { type SideListener, type SideRoute, startSideListener } from './side-listener.js';
+export { storeWorkspaceFeed } from './workspace-feed.js';
 export { type WorkspaceLimitEntry, workspaceLimitsEnv } from './workspace-limits-env.js';

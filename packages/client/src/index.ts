@@ -19,6 +19,12 @@ export type {
   RunsApi,
 } from './runs-api.js';
 export type { WatchOptions } from './watch/watch-run.js';
+export type {
+  FeedEvent,
+  FeedRunEvent,
+  FeedSnapshotEvent,
+  WatchAllOptions,
+} from './watch/watch-workspace.js';
 export {
   CLIENT_ERROR_CODES,
   type ClientErrorCode,

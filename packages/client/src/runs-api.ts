@@ -11,6 +11,7 @@ import { paginate } from './paginate.js';
 import type { RunEvent } from './run-event.js';
 import type { CreateRunBody, Result, Run } from './run-types.js';
 import { type WatchOptions, watchRun } from './watch/watch-run.js';
+import { type FeedEvent, type WatchAllOptions, watchWorkspace } from './watch/watch-workspace.js';
 
 export interface CallOptions {
   /** Aborts the request; the call rejects with the signal's reason. */
@@ -66,6 +67,12 @@ export interface RunsApi {
    * connection, then every event once, in order, until `done`. See {@link WatchOptions}.
    */
   watch(id: string, opts?: WatchOptions): AsyncIterable<RunEvent>;
+  /**
+   * The workspace feed (`GET /events`): a `snapshot` opens each connection, then a `run` event
+   * per run created, status change, progress (≤ 2/s a run) and done, for every run of the
+   * workspace (or those with every one of `tags`). Never ends by itself.
+   */
+  watchAll(opts?: WatchAllOptions): AsyncIterable<FeedEvent>;
 }
 
 const instant = (value: Date | string | undefined) =>
@@ -131,6 +138,9 @@ export function runsApi(http: HttpTransport): RunsApi {
     },
     watch(id, opts = {}) {
       return watchRun(http, id, opts);
+    },
+    watchAll(opts = {}) {
+      return watchWorkspace(http, opts);
     },
   };
 }

@@ -8,6 +8,8 @@ export {
   EMITTED_EVENT_TYPES,
   type EmittedEventType,
   type EmittedRunEvent,
+  FEED_CHANGES,
+  type FeedChange,
   LOG_LEVELS,
   type LogLevel,
   RESERVED_PAYLOAD_KEYS,

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { RESULT_STATUSES, RUN_STATUSES } from './run-status.js';
 
-/** The types a producer emits: every frame type but `snapshot`. */
+/**
+ * The types a producer emits: every frame type but `snapshot`. `run` is the workspace feed's
+ * (`GET /events`): one run changed; a run's own stream never carries it.
+ */
 export const EMITTED_EVENT_TYPES = [
   'status',
   'shard',
@@ -9,6 +12,7 @@ export const EMITTED_EVENT_TYPES = [
   'progress',
   'log',
   'done',
+  'run',
 ] as const;
 export type EmittedEventType = (typeof EMITTED_EVENT_TYPES)[number];
 
@@ -22,6 +26,10 @@ export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
 /** A shard's lifecycle as `shard` events report it. */
 export const SHARD_STATES = ['started', 'completed', 'retrying', 'failed'] as const;
 export type ShardState = (typeof SHARD_STATES)[number];
+
+/** What a `run` frame of the workspace feed reports. */
+export const FEED_CHANGES = ['created', 'status', 'progress', 'done'] as const;
+export type FeedChange = (typeof FEED_CHANGES)[number];
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -59,6 +67,16 @@ export const RUN_EVENT_PAYLOAD_SCHEMAS = {
     failed: count,
     total: count,
     durationMs: z.number().nonnegative().nullable(),
+  }),
+  run: z.looseObject({
+    change: z.enum(FEED_CHANGES),
+    // The run as far as the change tells: `created` carries the whole run; the others its id,
+    // tags and what changed (status, counters).
+    run: z.looseObject({
+      id: z.uuid(),
+      tags: z.array(z.string()),
+      status: z.enum(RUN_STATUSES).optional(),
+    }),
   }),
 } as const satisfies Record<EmittedEventType, z.ZodType>;
 

@@ -1,4 +1,10 @@
 export type { AppendOptions, EventLog, NewStoredEvent, StoredEvent } from './event-log.js';
+export {
+  createFeedRouter,
+  type FeedRouter,
+  type FeedRouterMetrics,
+  type FeedRouterOptions,
+} from './feed-router.js';
 export { LISTEN_END_REASONS, type ListenEndReason } from './listener-entry.js';
 export { memoryEventLog } from './memory-event-log.js';
 export { type EventLogRedis, type RedisEventLogOptions, redisEventLog } from './redis-event-log.js';
@@ -32,3 +38,12 @@ export {
   type SseRouterMetrics,
   type SseRouterOptions,
 } from './sse-router.js';
+export {
+  createWorkspaceFeed,
+  type FeedRun,
+  type FeedRunInfo,
+  type WorkspaceFeed,
+  type WorkspaceFeedMetrics,
+  type WorkspaceFeedOptions,
+  workspaceFeedKey,
+} from './workspace-feed.js';

@@ -2,6 +2,7 @@ import { buildDistributedCore, createOutboundParts, retentionMetrics } from '@x/
 import { createAbortRun, createCoordinator } from '@x/shard-worker';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
+import { toRunDto } from '../http/run-dto.js';
 import { workspaceLimits } from '../http/workspace-limits.js';
 import { callbackSigningPolicy } from './callback-signing.js';
 import { withDurableStop } from './durable-stop.js';
@@ -30,7 +31,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     retention: config.retention,
     dispatch: config.dispatch,
   });
-  const { redis, store, events, queue, aborter, enqueuer } = core;
+  const { redis, store, events, feed, queue, aborter, enqueuer } = core;
   const { executors } = createOutboundParts({ ...config, logger });
   // A run is written to PostgreSQL and answered; the enqueuer gets it to Redis when it can.
   const coordinator = createCoordinator({ store, enqueuer, executors });
@@ -50,12 +51,14 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
   return {
     mode: 'distributed',
     events,
+    feed,
     limits: workspaceLimits(config.rateLimits, { redis, prefix: config.prefix }),
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
       createRunOnce: (input, idempotency) => coordinator.enqueueRunOnce(input, idempotency),
       abortRun,
+      runCreated: (run) => void feed.created(run.workspaceId, toRunDto(run)),
       checkOutboundUrl: outboundChecker({ ...config, logger }),
       callbackRefusal: callbackSigningPolicy(config),
       readiness: () => core.readiness(),
@@ -70,6 +73,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
       [enqueuer.mode === 'fair' ? 'dispatch' : 'enqueue', () => enqueuer.metrics()],
       ['shard_repair', () => core.repair.metrics()],
       ...retentionMetrics(core.retention),
+      ['workspace_feed', () => feed.metrics()],
     ],
     drain: async () => {},
     async close() {

@@ -1,5 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { createOutboundParts, retentionMetrics, startRetention } from '@x/app-kit';
+import {
+  createOutboundParts,
+  retentionMetrics,
+  startRetention,
+  storeWorkspaceFeed,
+} from '@x/app-kit';
 import { createBus, memoryTransport } from '@x/pubsub-core';
 import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { createRunStore, migrate, openPglite, openPostgres } from '@x/run-store';
@@ -14,6 +19,7 @@ import {
 import { createRunEvents, memoryEventLog } from '@x/sse-relay';
 import type { Logger } from 'pino';
 import type { EmbeddedConfig } from '../config/load-config.js';
+import { toRunDto } from '../http/run-dto.js';
 import { workspaceLimits } from '../http/workspace-limits.js';
 import { callbackSigningPolicy } from './callback-signing.js';
 import { startIdempotencyKeySweep } from './idempotency-key-sweep.js';
@@ -46,7 +52,12 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   }
 
   const bus = createBus({ transport: memoryTransport(), prefix: config.prefix, logger });
-  const events = createRunEvents({ bus, log: memoryEventLog(), logger });
+  const feed = storeWorkspaceFeed(
+    createRunEvents({ bus, log: memoryEventLog(), logger }),
+    store,
+    logger,
+  );
+  const events = feed.events;
   const queue = memoryShardQueue();
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
@@ -82,12 +93,14 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   return {
     mode: 'embedded',
     events,
+    feed,
     limits: workspaceLimits(config.rateLimits, undefined),
     services: {
       store,
       createRun: (input) => coordinator.enqueueRun(input),
       createRunOnce: (input, idempotency) => coordinator.enqueueRunOnce(input, idempotency),
       abortRun: abort.abortRun,
+      runCreated: (run) => void feed.created(run.workspaceId, toRunDto(run)),
       checkOutboundUrl: outboundChecker({ ...config, logger }),
       callbackRefusal: callbackSigningPolicy(config),
       readiness: async () => ({
@@ -108,6 +121,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       [enqueuer.mode === 'fair' ? 'dispatch' : 'enqueue', () => enqueuer.metrics()],
       ['idempotency_keys', () => keySweep.metrics()],
       ...retentionMetrics(retention),
+      ['workspace_feed', () => feed.metrics()],
     ],
     drain: (deadlineMs) => worker.close(deadlineMs),
     async close() {
@@ -119,6 +133,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
       await outbox.close();
       await aborter.close();
       await queue.close();
+      feed.close();
       await events.close();
       await bus.close();
       await db.destroy();

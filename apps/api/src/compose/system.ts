@@ -1,5 +1,5 @@
 import type { MetricsFn } from '@x/app-kit';
-import type { RunEvents } from '@x/sse-relay';
+import type { RunEvents, WorkspaceFeed } from '@x/sse-relay';
 import type { ApiServices } from '../http/api-services.js';
 import type { WorkspaceLimits } from '../http/workspace-limits.js';
 
@@ -8,6 +8,8 @@ export interface System {
   readonly mode: 'embedded' | 'distributed';
   readonly services: ApiServices;
   readonly events: RunEvents;
+  /** The workspace feeds (`GET /events`): their producer; `events` already reports to it. */
+  readonly feed: WorkspaceFeed;
   /** Per-workspace request limits: shared through Redis in a fleet, in memory embedded. */
   readonly limits: WorkspaceLimits;
   /** Package counters to expose on /metrics, by component name. */

@@ -27,6 +27,8 @@ export interface ApiServices {
    * stop job. The caller checks the run's workspace first. `undefined`: no such run.
    */
   abortRun: AbortRun;
+  /** Reports a run this replica created on its workspace feed (`GET /events`); never throws. */
+  runCreated(run: Run): void;
   /** A refusal message when `url` points somewhere outbound requests must not go, else null. */
   checkOutboundUrl(url: string, kind: 'http' | 'callback'): Promise<string | null>;
   /**

@@ -7,11 +7,12 @@ import type { ApiMetrics } from '../observability/http-metrics.js';
 import type { MetricsHandler } from '../observability/metrics-endpoint.js';
 import type { ApiServices } from './api-services.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
-import { eventsGuard } from './events-guard.js';
+import { eventsGuard, FEED_TOKEN_SCOPE } from './events-guard.js';
 import { noSniffNoStore, requestLog, requireBearer, requireJsonBody } from './middleware.js';
 import { openApiDocument } from './openapi-document.js';
 import { protocolModule } from './protocol-module.js';
 import { rateLimit } from './rate-limit.js';
+import { workspaceOf } from './request-context.js';
 import { runsRouter } from './runs-router.js';
 import type { WorkspaceLimits } from './workspace-limits.js';
 
@@ -23,6 +24,8 @@ export interface AppOptions {
   logger: Logger;
   /** `GET /runs/:runId/events` after authentication: the @x/sse-relay router. */
   sse: RequestHandler;
+  /** `GET /events` after authentication: the workspace feed (@x/sse-relay `createFeedRouter`). */
+  feed: RequestHandler;
   /** `GET /metrics` on this port; undefined when it has a listener of its own (METRICS_PORT). */
   serveMetrics?: MetricsHandler;
   /** Per-workspace request limits, consulted once the caller's workspace is known. */
@@ -118,11 +121,23 @@ export function createApp(opts: AppOptions): Express {
   const limited = { onLimited: (limit: string) => metrics.rateLimited.inc({ limit }), logger };
   const perSecond = rateLimit('requests', opts.limits.requests, limited);
   api.get('/runs/:id/events', eventsGuard({ signer, authenticate, metrics }), perSecond, opts.sse);
+  const feedScope = () => FEED_TOKEN_SCOPE;
+  api.get(
+    '/events',
+    eventsGuard({ signer, authenticate, metrics, scope: feedScope }),
+    perSecond,
+    opts.feed,
+  );
   api.use(requireBearer(authenticate, metrics), perSecond);
   // Checked before the body is read: a refused create costs no parsing.
   api.post('/runs', rateLimit('creates', opts.limits.creates, limited));
   api.use(requireJsonBody, express.json({ limit: '1mb', strict: true, type: 'application/json' }));
   api.use(runsRouter(services, signer, metrics));
+  // A stream token for the workspace feed, as for a run: EventSource sends no headers.
+  api.post('/events/stream-token', (req, res) => {
+    const { token, expiresAt } = signer.sign(FEED_TOKEN_SCOPE, workspaceOf(req));
+    res.json({ token, expiresAt: expiresAt.toISOString() });
+  });
   app.use('/api/v1', api);
 
   app.use(notFoundHandler);

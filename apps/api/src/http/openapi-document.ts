@@ -244,6 +244,48 @@ function paths(): Json {
         },
       },
     },
+    '/events/stream-token': {
+      post: {
+        operationId: 'createFeedStreamToken',
+        summary: 'A short-lived token that opens this workspace’s feed (`GET /events`)',
+        responses: { '200': ok('the token', 'StreamToken'), ...common },
+      },
+    },
+    '/events': {
+      get: {
+        operationId: 'streamWorkspaceEvents',
+        summary:
+          'The workspace feed (Server-Sent Events): a snapshot, then a `run` frame per run created, status change, progress (≤ 2/s a run) and done',
+        security: [{ streamToken: [] }, { bearer: [] }],
+        parameters: [
+          {
+            name: 'tag',
+            in: 'query',
+            required: false,
+            description: 'Only runs carrying this tag (repeatable: every one).',
+            schema: { type: 'string', pattern: '^[a-z0-9._:-]{1,64}$' },
+          },
+          {
+            name: 'lastEventId',
+            in: 'query',
+            required: false,
+            description: 'Resume after this SSE id (or send the `Last-Event-ID` header).',
+            schema: { type: 'string' },
+          },
+          { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
+        ],
+        responses: {
+          '200': {
+            description:
+              'text/event-stream; `data:` is `{type: "snapshot", recovered?}` first, then `{type: "run", runId, change, run}`',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+          '400': error('malformed `tag` or `lastEventId`'),
+          '429': error('too many open feed streams'),
+          ...common,
+        },
+      },
+    },
   };
 }
 
@@ -272,7 +314,8 @@ export function openApiDocument(): Json {
           type: 'apiKey',
           in: 'query',
           name: 'st',
-          description: 'A token from `POST /runs/{id}/stream-token`, for this run only.',
+          description:
+            'A token from `POST /runs/{id}/stream-token` (this run only) or `POST /events/stream-token` (the workspace feed only).',
         },
       },
     },

@@ -58,6 +58,7 @@ export function runsRouter(
     if (key === undefined) {
       const run = await services.createRun(input);
       owners.remember(run.id, run.workspaceId);
+      services.runCreated(run);
       metrics.runsCreated.inc({ executor: body.executor });
       res.status(201).json({ run: toRunDto(run) });
       return;
@@ -84,6 +85,7 @@ export function runsRouter(
       return;
     }
     metrics.runsCreated.inc({ executor: body.executor });
+    services.runCreated(run);
     res.status(201).json({ run: toRunDto(run) });
   });
 

@@ -11,7 +11,8 @@ interface StreamToken {
 const MARGIN_MS = 5_000;
 
 /**
- * The stream token of one run (`POST /runs/:id/stream-token`). The server checks it only when a
+ * The stream token of one run (`POST /runs/:id/stream-token`) or of the workspace feed
+ * (`POST /events/stream-token`), from `path`. The server checks it only when a
  * stream opens, so it is needed at (re)connect time: `get()` returns the cached token while it
  * is not about to expire and mints a new one otherwise; `invalidate()` forgets it after a 401
  * (a restarted api with a new secret, or a clock far off from the server's).
@@ -21,17 +22,14 @@ export class StreamTokens {
 
   constructor(
     private readonly http: HttpTransport,
-    private readonly runId: string,
+    private readonly path: string,
   ) {}
 
   /** `fresh` tells the caller a 401 with this token is not a matter of age. */
   async get(signal: AbortSignal): Promise<{ token: string; fresh: boolean }> {
     if (this.current && Date.now() < this.current.refreshAt)
       return { token: this.current.token, fresh: false };
-    const body = await this.http.json<StreamTokenResponse>(
-      `/runs/${encodeURIComponent(this.runId)}/stream-token`,
-      { method: 'POST', signal },
-    );
+    const body = await this.http.json<StreamTokenResponse>(this.path, { method: 'POST', signal });
     const now = Date.now();
     const expiresAt = Date.parse(body.expiresAt);
     const lifetime = Number.isFinite(expiresAt) ? Math.max(0, expiresAt - now) : 0;

@@ -33,19 +33,48 @@ const KNOWN_TYPES: Readonly<Record<RunEventType, true>> = {
   progress: true,
   log: true,
   done: true,
+  // The workspace feed's (`GET /events`); a run's own stream never sends it.
+  run: true,
 };
 
 /** Reconnect delays: from the server's `retry:` hint (1 s until one arrives) up to 30 s. */
 const MAX_DELAY_MS = 30_000;
+
+/** An event stream to follow: where it is, how its stream tokens are minted, extra query. */
+export interface StreamTarget {
+  path: string;
+  tokens: StreamTokens;
+  query?: Record<string, string | readonly string[] | undefined>;
+  /** Without `lastEventId`, start with live events (true) rather than the whole history. */
+  liveFirst?: boolean;
+}
 
 /**
  * `runs.watch`: the run's events over as many SSE connections as it takes. Each connection
  * trades the bearer for a stream token (refreshed before it expires, and after a 401), resumes
  * after the last id yielded, and drops any event at or before it; the watch ends after `done`.
  */
-export async function* watchRun(
+export function watchRun(
   http: HttpTransport,
   runId: string,
+  opts: WatchOptions = {},
+): AsyncGenerator<RunEvent, void, undefined> {
+  const path = `/runs/${encodeURIComponent(runId)}`;
+  return watchStream(
+    http,
+    { path: `${path}/events`, tokens: new StreamTokens(http, `${path}/stream-token`) },
+    opts,
+  );
+}
+
+/**
+ * `watchRun`'s loop for any event stream with the per-run stream's rules (the workspace feed
+ * too): stream tokens, resume after the last id yielded, reconnects with backoff; it ends
+ * after a `done`, or never if the stream sends none.
+ */
+export async function* watchStream(
+  http: HttpTransport,
+  target: StreamTarget,
   opts: WatchOptions = {},
 ): AsyncGenerator<RunEvent, void, undefined> {
   const outer = opts.signal;
@@ -55,11 +84,10 @@ export async function* watchRun(
   const stop = new AbortController();
   const onAbort = () => stop.abort(outer?.reason);
   outer?.addEventListener('abort', onAbort, { once: true });
-  const tokens = new StreamTokens(http, runId);
+  const { tokens, path } = target;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
-  const path = `/runs/${encodeURIComponent(runId)}/events`;
   // The resume point sent to the server, and the id of the last event yielded (dedupe).
-  let resumeFrom = opts.lastEventId ?? '0';
+  let resumeFrom = opts.lastEventId ?? (target.liveFirst ? undefined : '0');
   let last: string | undefined = resumeFrom;
   let retryHintMs: number | undefined;
   let failures = 0;
@@ -80,7 +108,7 @@ export async function* watchRun(
         // `?lastEventId=` rather than the header, and the token in the query: a GET without
         // custom headers needs no CORS preflight, on every reconnect.
         const res = await http.send(path, {
-          query: { st: token, lastEventId: resumeFrom },
+          query: { ...target.query, st: token, lastEventId: resumeFrom },
           headers: { accept: 'text/event-stream' },
           anonymous: true,
           signal: conn.signal,
