@@ -36,6 +36,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
     retention: config.retention,
+    eventBuffer: config.eventBuffer,
   });
   const { redis, store, events, queue, registry, aborter } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });

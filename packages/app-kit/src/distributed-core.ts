@@ -40,6 +40,14 @@ export interface DistributedCoreOptions {
   readonly repairIntervalMs?: number;
   /** `RUN_RETENTION_DAYS` and `RETENTION_SWEEP_INTERVAL_MS`; `days: 0` runs no sweep. */
   readonly retention?: RetentionSettings;
+  /** Run events held while Redis is away (`EVENT_BUFFER_MAX_*`). Default 10,000 events, 16 MiB. */
+  readonly eventBuffer?: EventBufferLimits;
+}
+
+/** The bounds of a process's buffer of run events that could not reach Redis yet. */
+export interface EventBufferLimits {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
 }
 
 /** The parts every replica of a fleet shares, whatever it does with them. */
@@ -83,11 +91,20 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   await migrate(db);
   const store = createRunStore(db);
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
-  const events = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
+  const events = createRunEvents({
+    bus,
+    log: redisEventLog({ redis, prefix }),
+    logger,
+    ...(opts.eventBuffer && {
+      bufferMaxEvents: opts.eventBuffer.maxEvents,
+      bufferMaxBytes: opts.eventBuffer.maxBytes,
+    }),
+  });
   const queue = bullmqShardQueue({ connection: redis, prefix, logger, ...opts.queue });
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
-  const enqueuer = createShardEnqueuer({ store, queue, logger });
+  // Each run's event history begins (its first epoch, ids from 1) before its shards are queued.
+  const enqueuer = createShardEnqueuer({ store, queue, events, logger });
   const repair = createShardRepair({
     store,
     queue,

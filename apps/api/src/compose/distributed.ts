@@ -27,6 +27,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     poolMax: 20,
     repairIntervalMs: config.repairIntervalMs,
     retention: config.retention,
+    eventBuffer: config.eventBuffer,
   });
   const { redis, store, events, queue, aborter, enqueuer } = core;
   const { executors } = createOutboundParts({ ...config, logger });

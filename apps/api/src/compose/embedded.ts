@@ -66,7 +66,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   // The same outbox path as a fleet; the in-process queue never refuses, so a run reaches it
   // right after its write. No repair sweep: this queue loses jobs only with the process, and a
   // restart fails those runs (above).
-  const enqueuer = createShardEnqueuer({ store, queue, logger });
+  const enqueuer = createShardEnqueuer({ store, queue, events, logger });
   enqueuer.start();
   const coordinator = createCoordinator({ store, enqueuer, executors });
   // Delivers callbacks a previous process or a failed POST left behind (interrupted runs too),

@@ -70,6 +70,8 @@ export const apiEnvSchema = z.object({
   REPAIR_INTERVAL_MS: sharedEnvFields.REPAIR_INTERVAL_MS,
   RUN_RETENTION_DAYS: sharedEnvFields.RUN_RETENTION_DAYS,
   RETENTION_SWEEP_INTERVAL_MS: sharedEnvFields.RETENTION_SWEEP_INTERVAL_MS,
+  EVENT_BUFFER_MAX_EVENTS: sharedEnvFields.EVENT_BUFFER_MAX_EVENTS,
+  EVENT_BUFFER_MAX_BYTES: sharedEnvFields.EVENT_BUFFER_MAX_BYTES,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   /** `workspace:whsec_…,…`: the secret signing each workspace's callbacks (Standard Webhooks). */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   ConfigError,
+  type EventBufferLimits,
   parseEnv,
   type RedisTarget,
   type RetentionSettings,
@@ -68,6 +69,8 @@ export interface DistributedConfig extends CommonConfig {
   readonly databaseUrl: string;
   /** `REPAIR_INTERVAL_MS`: how often the repair sweep looks for shards Redis lost. */
   readonly repairIntervalMs: number;
+  /** `EVENT_BUFFER_MAX_EVENTS` / `EVENT_BUFFER_MAX_BYTES`: run events held while Redis is away. */
+  readonly eventBuffer: EventBufferLimits;
 }
 
 export type ApiConfig = EmbeddedConfig | DistributedConfig;
@@ -136,6 +139,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       redis,
       databaseUrl: e.DATABASE_URL!,
       repairIntervalMs: e.REPAIR_INTERVAL_MS,
+      eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
     };
   }
   return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };

@@ -1,6 +1,7 @@
 import {
   ConfigError,
   callbackSecretsEnv,
+  type EventBufferLimits,
   integerEnv,
   type LogLevel,
   optionalEnv,
@@ -44,6 +45,8 @@ export interface WorkerConfig {
   readonly repairIntervalMs: number;
   /** `RUN_RETENTION_DAYS` (0: keep everything) and `RETENTION_SWEEP_INTERVAL_MS`. */
   readonly retention: RetentionSettings;
+  /** `EVENT_BUFFER_MAX_EVENTS` / `EVENT_BUFFER_MAX_BYTES`: run events held while Redis is away. */
+  readonly eventBuffer: EventBufferLimits;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -82,5 +85,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
     repairIntervalMs: e.REPAIR_INTERVAL_MS,
     retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
+    eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
   };
 }
