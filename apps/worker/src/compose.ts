@@ -38,6 +38,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     queuePartitions: config.queuePartitions,
     retention: config.retention,
     dispatch: config.dispatch,
+    eventBuffer: config.eventBuffer,
   });
   const { redis, store, events, queue, registry, aborter } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });

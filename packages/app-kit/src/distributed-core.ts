@@ -46,6 +46,14 @@ export interface DistributedCoreOptions {
   readonly retention?: RetentionSettings;
   /** `DISPATCH_MODE` and the fair shares. Default fifo. */
   readonly dispatch?: DispatchSettings;
+  /** Run events held while Redis is away (`EVENT_BUFFER_MAX_*`). Default 10,000 events, 16 MiB. */
+  readonly eventBuffer?: EventBufferLimits;
+}
+
+/** The bounds of a process's buffer of run events that could not reach Redis yet. */
+export interface EventBufferLimits {
+  readonly maxEvents: number;
+  readonly maxBytes: number;
 }
 
 /** The parts every replica of a fleet shares, whatever it does with them. */
@@ -95,7 +103,15 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   await migrate(db);
   const store = createRunStore(db);
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
-  const runEvents = createRunEvents({ bus, log: redisEventLog({ redis, prefix }), logger });
+  const runEvents = createRunEvents({
+    bus,
+    log: redisEventLog({ redis, prefix }),
+    logger,
+    ...(opts.eventBuffer && {
+      bufferMaxEvents: opts.eventBuffer.maxEvents,
+      bufferMaxBytes: opts.eventBuffer.maxBytes,
+    }),
+  });
   const feed = storeWorkspaceFeed(runEvents, store, logger);
   const events = feed.events;
   const queue = bullmqShardQueue({
@@ -107,10 +123,12 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   });
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
+  // Each run's event history begins (its first epoch, ids from 1) before its shards are queued.
   const enqueuer = createOutboxFeed({
     mode: opts.dispatch?.mode ?? 'fifo',
     store,
     queue,
+    events,
     logger,
     ...(opts.dispatch && { limits: opts.dispatch.limits }),
   });

@@ -127,4 +127,14 @@ export const sharedEnvFields = {
   WORKSPACE_MAX_RUNNING_SHARDS: optionalEnv(integerEnv(1, 1_000_000)),
   /** Fair dispatch: `ws-a:shards=8:weight=2,…`, per-workspace cap and weight. */
   WORKSPACE_LIMITS: workspaceLimitsEnv(),
+  /**
+   * Distributed mode: run events a process holds while Redis is unavailable (all runs
+   * together), appended in order once it answers. Default 10,000; past it the oldest run's
+   * events are dropped and its stream gets a gap (clients resume with `recovered: false`).
+   */
+  EVENT_BUFFER_MAX_EVENTS: optionalEnv(integerEnv(1, 10_000_000)).transform((v) => v ?? 10_000),
+  /** The same bound in bytes of event JSON. Default 16 MiB (16777216). */
+  EVENT_BUFFER_MAX_BYTES: optionalEnv(integerEnv(1_024, 1_073_741_824)).transform(
+    (v) => v ?? 16 * 1024 * 1024,
+  ),
 };

@@ -6,6 +6,7 @@ export {
   buildDistributedCore,
   type DistributedCore,
   type DistributedCoreOptions,
+  type EventBufferLimits,
 } from './distributed-core.js';
 export {
   hostListEnv,

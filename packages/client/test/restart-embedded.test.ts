@@ -39,7 +39,7 @@ it('embedded: across an api SIGTERM and restart, a recovered:false snapshot (his
   const recoveredAt = events.findIndex((e) => e.type === 'snapshot' && e.recovered === false);
   const before = events.slice(0, recoveredAt);
   const beforeIds = before.flatMap((e) => (e.type !== 'snapshot' && e.id ? [e.id] : []));
-  expect(beforeIds).toEqual(beforeIds.map((_, i) => String(i + 1)));
+  expect(beforeIds).toEqual(beforeIds.map((id, i) => `${i + 1}-${id.split('-')[1]}`));
 
   const final = await x.runs.get(run.id);
   expect(final.status).not.toMatch(/queued|running/);

@@ -54,7 +54,7 @@ async function ours(redisUrl: string, databaseUrl: string, count: () => Promise<
   let exact = true;
   for (const id of ids) {
     const run = await stack.store.getRunById(id);
-    const done = (await stack.log.read(id, 0, 1000)).filter((e) => e.type === 'done').length;
+    const done = (await stack.log.read(id, 0, 1000)).events.filter((e) => e.type === 'done').length;
     if (
       run?.status !== 'completed' ||
       run.shardsCompleted !== SHARDS ||

@@ -35,6 +35,11 @@ export interface FairDispatcherOptions {
    * on every shard end of this process.
    */
   intervalMs?: number;
+  /**
+   * Begins a run's event history (its first epoch, ids from 1) when its shard 0 is released,
+   * before the job exists, as the FIFO enqueuer does for a whole run.
+   */
+  events?: { begin(runId: string): Promise<void> };
   logger?: Logger;
 }
 
@@ -146,7 +151,10 @@ export function createFairDispatcher(opts: FairDispatcherOptions): FairDispatche
       jobs.push(built.data);
     }
     const kept = jobs.filter((j) => !failed.has(j.runId));
-    if (kept.length > 0) await queue.add(kept, jobOptions);
+    if (kept.length === 0) return;
+    const beginning = kept.filter((j) => j.shardIndex === 0).map((j) => j.runId);
+    if (opts.events) await Promise.all(beginning.map((runId) => opts.events!.begin(runId)));
+    await queue.add(kept, jobOptions);
   };
 
   const task = periodicTask({

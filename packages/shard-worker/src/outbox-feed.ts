@@ -29,6 +29,8 @@ export interface OutboxFeedOptions {
   queue: Pick<ShardQueue, 'add'>;
   /** Fair mode's shares. */
   limits?: WorkspaceLimits;
+  /** Begins each run's event history before its first shards are queued (see the enqueuer). */
+  events?: { begin(runId: string): Promise<void> };
   logger?: Logger;
 }
 
@@ -48,10 +50,16 @@ export function createOutboxFeed(opts: OutboxFeedOptions): OutboxFeed {
       store,
       queue,
       ...(opts.limits && { limits: opts.limits }),
+      ...(opts.events && { events: opts.events }),
       ...(logger && { logger }),
     });
     return { mode: 'fair', start: d.start, wake: d.wake, close: d.close, metrics: d.metrics };
   }
-  const e = createShardEnqueuer({ store, queue, ...(logger && { logger }) });
+  const e = createShardEnqueuer({
+    store,
+    queue,
+    ...(opts.events && { events: opts.events }),
+    ...(logger && { logger }),
+  });
   return { mode: 'fifo', start: e.start, wake: e.wake, close: e.close, metrics: e.metrics };
 }

@@ -15,6 +15,12 @@ export type EnqueuerStore = Pick<
 export interface ShardEnqueuerOptions {
   store: EnqueuerStore;
   queue: Pick<ShardQueue, 'add'>;
+  /**
+   * The run events' log (`RunEvents.begin`): each run's event history is begun (its first
+   * epoch, ids from 1) before its shards are queued, so a history created later without it
+   * is known to be a rebuilt one. Optional: without it every history starts high.
+   */
+  events?: { begin(runId: string): Promise<void> };
   /** Attempts and backoff of every job. Default {@link DEFAULT_SHARD_JOB_OPTIONS}. */
   jobOptions?: ShardJobOptions;
   /**
@@ -112,6 +118,8 @@ export function createShardEnqueuer(opts: ShardEnqueuerOptions): ShardEnqueuer {
       usable.push(claim.runId);
     }
     try {
+      // Before any job exists, so before any of the run's events can.
+      if (opts.events) await Promise.all(usable.map((runId) => opts.events!.begin(runId)));
       if (jobs.length > 0) await queue.add(jobs, jobOptions);
     } catch (err) {
       // Given back at once, so the pass that runs when the queue is back need not wait out the lease.

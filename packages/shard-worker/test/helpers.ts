@@ -58,7 +58,7 @@ export async function callbackServer(
 }
 
 export async function eventsOf(log: EventLog, runId: string): Promise<StoredEvent[]> {
-  return log.read(runId, 0, 100_000);
+  return (await log.read(runId, 0, 100_000)).events;
 }
 
 export function parse(event: StoredEvent): Record<string, unknown> {

@@ -8,11 +8,28 @@ export interface StoredEvent {
   readonly json: string;
 }
 
+/**
+ * Where a run's history stands. An epoch is created together with the history: a history
+ * rebuilt after Redis lost it (an empty restart, an eviction) or after a declared gap has a
+ * new epoch, so an id of the old one is never taken for a current one. Within an epoch the
+ * seqs are contiguous: `base + 1`, `base + 2`, … A run's first epoch (`begin`) has base 0;
+ * any later one starts above every seq a client could hold (see `AppendOptions.floor`).
+ */
+export interface LogHead {
+  readonly epoch: string;
+  /** The seq before the epoch's first event. */
+  readonly base: number;
+  /** The last assigned seq (`base` while the epoch is empty). */
+  readonly seq: number;
+  /** The run's `done` is appended: nothing more is. */
+  readonly done: boolean;
+}
+
 export interface AppendOptions {
   /**
-   * The highest sequence number the caller knows for this run. The log never assigns a
-   * number at or below it, so a log that lost its data (Redis restarted without
-   * persistence) continues the sequence instead of reusing numbers clients already saw.
+   * The highest seq the caller knows for this run. A new epoch (the history was lost) starts
+   * above it, and above the log's clock (microseconds since 2023-11-14), so whichever process
+   * writes first after a loss, no id a client holds is reused. Ignored within an epoch.
    */
   floor: number;
   /** Keep at most this many events. */
@@ -25,8 +42,9 @@ export interface AppendOptions {
    * Publish the appended events in the same atomic step (only logs with `publishesOnAppend`;
    * others ignore it and the caller publishes through the bus): the channel's envelope from
    * pubsub-core (`BoundChannel.scriptEnvelope()`), whose payload is the batch of appended
-   * events, `[{"seq":N,"event":<json>},…]`. A batch above `maxBytes` is split into several
-   * messages; a single event above it is not published (subscribers read it from the history).
+   * events, `[{"seq":N,"epoch":E,"event":<json>},…]`. A batch above `maxBytes` is split into
+   * several messages; a single event above it is not published (subscribers read it from the
+   * history).
    */
   publish?: ScriptEnvelope;
 }
@@ -37,8 +55,20 @@ export interface NewStoredEvent {
   readonly json: string;
 }
 
+/** What an append assigned: the epoch the events went into and one seq per event (0: refused). */
+export interface AppendResult {
+  readonly epoch: string;
+  readonly seqs: number[];
+}
+
+/** A history read: the head it was read at (undefined: no history) and the events, ascending. */
+export interface HistoryRead {
+  readonly head: LogHead | undefined;
+  readonly events: StoredEvent[];
+}
+
 /**
- * Where a run's sequence counter and bounded history live: memory (embedded mode) or
+ * Where a run's sequence counter, epoch and bounded history live: memory (embedded mode) or
  * Redis (distributed). Everything above this interface is the same code in both modes.
  */
 export interface EventLog {
@@ -48,28 +78,33 @@ export interface EventLog {
    */
   readonly publishesOnAppend?: boolean;
   /**
-   * Assigns the run's next sequence number and appends the event, atomically. Resolves with
-   * the seq, or 0 when the event was refused because the run's `done` is already appended.
+   * Starts the run's first epoch (base 0) unless it has one. Called once a run is handed to
+   * the queue, before any of its events can exist; a history created by an append instead
+   * (nobody began it, or it was lost) starts a high-based epoch.
    */
-  append(runId: string, event: NewStoredEvent, opts: AppendOptions): Promise<number>;
+  begin(runId: string, ttlMs: number): Promise<void>;
   /**
    * Appends events in order with consecutive sequence numbers, atomically and in one round
-   * trip. One entry per event: its seq, or 0 when refused (after the run's `done`, whether
-   * appended before or earlier in this batch).
+   * trip, creating a new epoch when the run has no history. One seq per event: 0 when
+   * refused (after the run's `done`, whether appended before or earlier in this batch).
    */
   appendMany(
     runId: string,
     events: readonly NewStoredEvent[],
     opts: AppendOptions,
-  ): Promise<number[]>;
-  /** Events with seq > afterSeq, ascending, at most `limit`. */
-  read(runId: string, afterSeq: number, limit: number): Promise<StoredEvent[]>;
-  /** The last event of the run's history, if any. */
-  last(runId: string): Promise<StoredEvent | undefined>;
-  /** The last assigned sequence number (0 when the log knows none). */
-  head(runId: string): Promise<number>;
-  /** Raises the counter to at least `floor` (after the log lost its data). */
-  repair(runId: string, floor: number, ttlMs: number): Promise<void>;
+  ): Promise<AppendResult>;
+  /** Events with seq > afterSeq of the current epoch, ascending, at most `limit`. */
+  read(runId: string, afterSeq: number, limit: number): Promise<HistoryRead>;
+  /** The last event of the run's history, if any, with the head. */
+  last(runId: string): Promise<HistoryRead>;
+  /** The run's head (undefined when the log knows no history of it). */
+  head(runId: string): Promise<LogHead | undefined>;
+  /**
+   * Events were lost (a bounded buffer dropped them): starts a new, empty epoch above `floor`
+   * and the current head, so every resume across the loss answers `recovered: false`.
+   * A finished run stays finished. Resolves with the new epoch.
+   */
+  declareGap(runId: string, floor: number, ttlMs: number): Promise<string>;
   /** Counters: history entries refused as malformed. */
   metrics(): { malformed: number };
   close(): Promise<void>;

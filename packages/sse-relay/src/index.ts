@@ -1,4 +1,15 @@
-export type { AppendOptions, EventLog, NewStoredEvent, StoredEvent } from './event-log.js';
+export type { EventPosition } from './compute-replay.js';
+export type { EmitBufferMetrics } from './emit-buffer.js';
+export { EPOCH_PATTERN } from './epoch-id.js';
+export type {
+  AppendOptions,
+  AppendResult,
+  EventLog,
+  HistoryRead,
+  LogHead,
+  NewStoredEvent,
+  StoredEvent,
+} from './event-log.js';
 export {
   createFeedRouter,
   type FeedRouter,
@@ -17,7 +28,7 @@ export {
   type RunEventPayloads,
   type RunEventType,
 } from './run-event-types.js';
-export { createRunEvents } from './run-events.js';
+export { BUFFERED_SEQ, createRunEvents } from './run-events.js';
 export type {
   ListenHandle,
   ListenOptions,

@@ -1,6 +1,21 @@
 import { createHash } from 'node:crypto';
-import type { AppendOptions, EventLog, NewStoredEvent, StoredEvent } from './event-log.js';
-import { APPEND_SCRIPT, HEAD_SCRIPT, READ_SCRIPT, REPAIR_SCRIPT } from './lua/scripts.js';
+import { EPOCH_PATTERN, newEpochId } from './epoch-id.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventLog,
+  HistoryRead,
+  LogHead,
+  NewStoredEvent,
+  StoredEvent,
+} from './event-log.js';
+import {
+  APPEND_SCRIPT,
+  BEGIN_SCRIPT,
+  GAP_SCRIPT,
+  HEAD_SCRIPT,
+  READ_SCRIPT,
+} from './lua/scripts.js';
 import { EMITTED_EVENT_TYPES, type EmittedEventType } from './run-event-types.js';
 
 /** The slice of an ioredis client the log uses (a regular, non-subscriber connection). */
@@ -41,16 +56,19 @@ const script = (source: string): Script => ({
 const APPEND = script(APPEND_SCRIPT);
 const READ = script(READ_SCRIPT);
 const HEAD = script(HEAD_SCRIPT);
-const REPAIR = script(REPAIR_SCRIPT);
+const BEGIN = script(BEGIN_SCRIPT);
+const GAP = script(GAP_SCRIPT);
 const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 
+const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
+
 /**
- * The distributed event log: per run a counter `{prefix}:run:{runId}:seq` and a capped
- * stream `{prefix}:run:{runId}:history`, both written by one Lua script per append (of one
- * event or a batch), which also publishes the appended events on the run's channel (one
- * round trip; `publish: false` leaves publishing to the caller). Events after the run's
- * `done` are refused by the script itself, so no emitter anywhere can append past the last
- * frame.
+ * The distributed event log: per run a counter `{prefix}:run:{runId}:seq` (epoch, base, last
+ * seq, done) and a capped stream `{prefix}:run:{runId}:history`, both written by one Lua
+ * script per append (of one event or a batch), which also publishes the appended events on
+ * the run's channel (one round trip; `publish: false` leaves publishing to the caller).
+ * Events after the run's `done` are refused by the script itself, so no emitter anywhere
+ * can append past the last frame.
  *
  * @example
  * const log = redisEventLog({ redis: new Redis(url), prefix: 'x' });
@@ -74,35 +92,6 @@ export function redisEventLog({
     }
   };
 
-  const decode = (reply: unknown): StoredEvent[] => {
-    if (!Array.isArray(reply)) {
-      malformed++;
-      return [];
-    }
-    const out: StoredEvent[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) {
-      const [id, type, json] = [reply[i], reply[i + 1], reply[i + 2]].map((v) =>
-        Buffer.isBuffer(v) ? v.toString() : v,
-      );
-      const seq = typeof id === 'string' ? Number(id.split('-')[0]) : Number.NaN;
-      if (
-        !Number.isSafeInteger(seq) ||
-        seq < 1 ||
-        typeof type !== 'string' ||
-        !TYPES.includes(type)
-      ) {
-        malformed++;
-        continue;
-      }
-      if (typeof json !== 'string' || !json.startsWith('{')) {
-        malformed++;
-        continue;
-      }
-      out.push({ seq, type: type as EmittedEventType, json });
-    }
-    return out;
-  };
-
   const toSeq = (reply: unknown): number => {
     const n = Number(reply);
     if (!Number.isSafeInteger(n) || n < 0)
@@ -110,50 +99,89 @@ export function redisEventLog({
     return n;
   };
 
-  async function appendMany(
-    runId: string,
-    events: readonly NewStoredEvent[],
-    { floor, historyLimit, ttlMs, doneTtlMs = ttlMs, publish: pub }: AppendOptions,
-  ): Promise<number[]> {
-    if (events.length === 0) return [];
-    const target = publish ? pub : undefined;
-    const args: (string | number)[] = [
-      floor,
-      historyLimit,
-      Math.ceil(ttlMs),
-      Math.ceil(doneTtlMs),
-      target ? (sharded ? 'SPUBLISH' : 'PUBLISH') : '',
-      target?.channel ?? '',
-      target?.head ?? '',
-      target?.tail ?? '',
-      target?.maxBytes ?? 0,
-    ];
-    for (const event of events) args.push(event.type, event.json);
-    const reply = await run(APPEND, keys(runId), args);
-    if (!Array.isArray(reply) || reply.length !== events.length) {
-      throw new Error(`event log: bad append reply ${String(reply)}`);
+  /** The head items of a reply (epoch, base, seq, done); undefined when there is no epoch. */
+  const decodeHead = (reply: unknown[]): LogHead | undefined => {
+    const epoch = text(reply[0]);
+    if (epoch === '') return undefined;
+    if (typeof epoch !== 'string' || !EPOCH_PATTERN.test(epoch))
+      throw new Error(`event log: bad epoch reply ${String(epoch)}`);
+    return { epoch, base: toSeq(reply[1]), seq: toSeq(reply[2]), done: Number(reply[3]) === 1 };
+  };
+
+  const decodeRead = (reply: unknown): HistoryRead => {
+    if (!Array.isArray(reply) || reply.length < 4)
+      throw new Error(`event log: bad read reply ${String(reply)}`);
+    const head = decodeHead(reply);
+    const events: StoredEvent[] = [];
+    for (let i = 4; i + 2 < reply.length; i += 3) {
+      const [id, type, json] = [reply[i], reply[i + 1], reply[i + 2]].map(text);
+      const seq = typeof id === 'string' ? Number(id.split('-')[0]) : Number.NaN;
+      if (
+        !Number.isSafeInteger(seq) ||
+        seq < 1 ||
+        typeof type !== 'string' ||
+        !TYPES.includes(type) ||
+        typeof json !== 'string' ||
+        !json.startsWith('{')
+      ) {
+        malformed++;
+        continue;
+      }
+      events.push({ seq, type: type as EmittedEventType, json });
     }
-    return reply.map(toSeq);
-  }
+    return { head, events };
+  };
 
   return {
     publishesOnAppend: publish,
-    async append(runId, event, opts) {
-      const [seq] = await appendMany(runId, [event], opts);
-      return seq ?? 0;
+    async begin(runId, ttlMs) {
+      await run(BEGIN, keys(runId), [newEpochId(), Math.ceil(ttlMs)]);
     },
-    appendMany,
+    async appendMany(
+      runId: string,
+      events: readonly NewStoredEvent[],
+      { floor, historyLimit, ttlMs, doneTtlMs = ttlMs, publish: pub }: AppendOptions,
+    ): Promise<AppendResult> {
+      if (events.length === 0) return { epoch: '', seqs: [] };
+      const target = publish ? pub : undefined;
+      const args: (string | number)[] = [
+        floor,
+        historyLimit,
+        Math.ceil(ttlMs),
+        Math.ceil(doneTtlMs),
+        target ? (sharded ? 'SPUBLISH' : 'PUBLISH') : '',
+        target?.channel ?? '',
+        target?.head ?? '',
+        target?.tail ?? '',
+        target?.maxBytes ?? 0,
+        newEpochId(),
+      ];
+      for (const event of events) args.push(event.type, event.json);
+      const reply = await run(APPEND, keys(runId), args);
+      if (!Array.isArray(reply) || reply.length !== events.length + 1) {
+        throw new Error(`event log: bad append reply ${String(reply)}`);
+      }
+      const epoch = text(reply[0]);
+      if (typeof epoch !== 'string' || !EPOCH_PATTERN.test(epoch))
+        throw new Error(`event log: bad epoch reply ${String(epoch)}`);
+      return { epoch, seqs: reply.slice(1).map(toSeq) };
+    },
     async read(runId, afterSeq, limit) {
-      return decode(await run(READ, [keys(runId)[1]!], [afterSeq + 1, limit, 'range']));
+      return decodeRead(await run(READ, keys(runId), [afterSeq + 1, limit, 'range']));
     },
     async last(runId) {
-      return decode(await run(READ, [keys(runId)[1]!], [0, 1, 'last']))[0];
+      return decodeRead(await run(READ, keys(runId), [0, 1, 'last']));
     },
     async head(runId) {
-      return toSeq(await run(HEAD, keys(runId), []));
+      const reply = await run(HEAD, keys(runId), []);
+      if (!Array.isArray(reply) || reply.length !== 4)
+        throw new Error(`event log: bad head reply ${String(reply)}`);
+      return decodeHead(reply);
     },
-    async repair(runId, floor, ttlMs) {
-      await run(REPAIR, keys(runId), [floor, Math.ceil(ttlMs)]);
+    async declareGap(runId, floor, ttlMs) {
+      const epoch = text(await run(GAP, keys(runId), [newEpochId(), floor, Math.ceil(ttlMs)]));
+      if (typeof epoch !== 'string') throw new Error('event log: bad gap reply');
+      return epoch;
     },
     metrics: () => ({ malformed }),
     // The connection belongs to the caller.

@@ -22,8 +22,10 @@ export type RunEventData = {
 
 /** One sequenced event of a run of type `K`, as listeners receive it. */
 export interface RunEventOf<K extends EmittedEventType> {
-  /** The run's sequence number: 1, 2, 3, … with no gaps, the same for every listener. */
+  /** The run's sequence number: contiguous within an epoch, the same for every listener. */
   readonly seq: number;
+  /** The history's epoch (a rebuilt history has a new one); the SSE id is `<seq>-<epoch>`. */
+  readonly epoch: string;
   readonly type: K;
   readonly runId: string;
   /** The payload fields (without `type` / `runId`). */
@@ -45,10 +47,11 @@ export type RunEvent = { [K in EmittedEventType]: RunEventOf<K> }[EmittedEventTy
  */
 export function runEventOf(
   seq: number,
+  epoch: string,
   type: EmittedEventType,
   runId: string,
   data: Record<string, unknown>,
   json: string,
 ): RunEvent {
-  return { seq, type, runId, data, json } as RunEvent;
+  return { seq, epoch, type, runId, data, json } as RunEvent;
 }

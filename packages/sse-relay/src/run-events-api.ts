@@ -1,5 +1,7 @@
 import type { Logger } from '@x/kernel';
 import type { Bus } from '@x/pubsub-core';
+import type { EventPosition } from './compute-replay.js';
+import type { EmitBufferMetrics } from './emit-buffer.js';
 import type { EventLog } from './event-log.js';
 import type { ListenEndReason } from './listener-entry.js';
 import type { EmittedEventType, RunEvent, RunEventPayloads } from './run-event-types.js';
@@ -30,6 +32,16 @@ export interface RunEventsOptions {
   catchUpIntervalMs?: number;
   /** Live events held for a listener still writing its replay before it is ended. Default 10,000. */
   maxHeldEvents?: number;
+  /**
+   * Events this process holds while the log is unavailable (all runs together), appended in
+   * order once it answers. Default 10,000 (`EVENT_BUFFER_MAX_EVENTS`); past it the oldest
+   * run's events are dropped and a gap is declared for it.
+   */
+  bufferMaxEvents?: number;
+  /** Bytes of event JSON held the same way. Default 16 MiB (`EVENT_BUFFER_MAX_BYTES`). */
+  bufferMaxBytes?: number;
+  /** How long `close()` tries to flush buffered events before declaring their gaps. Default 2,000. */
+  closeFlushTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -45,13 +57,15 @@ export interface ListenHandle {
   readonly recovered: boolean;
   /** The last seq delivered in this process when the listener joined. */
   readonly headSeq: number;
+  /** The epoch of `headSeq`; undefined when the run had no history (then nothing was replayed). */
+  readonly epoch: string | undefined;
   /** Starts live delivery: held events first, then as they come. Call after sending `replay`. */
   start(): void;
   /** Leaves the run; the last listener releases the subscription. Idempotent. */
   close(): void;
 }
 
-export interface RunEventsMetrics extends StreamCounters {
+export interface RunEventsMetrics extends StreamCounters, EmitBufferMetrics {
   emitted: number;
   emitFailures: number;
   /** Events refused because the run's `done` was already emitted (`done` is the last frame). */
@@ -72,7 +86,8 @@ export interface RunEvents {
   /**
    * Assigns the next seq, appends to the history, publishes; resolves with the seq, or 0 when
    * the run's `done` was already emitted (`done` is the last frame: the event is dropped and
-   * counted in `droppedAfterDone`).
+   * counted in `droppedAfterDone`), or `BUFFERED_SEQ` (-1) when the log is unavailable: the
+   * event waits in this process's bounded buffer and is appended, in order, once it answers.
    */
   emit<T extends EmittedEventType>(
     runId: string,
@@ -85,13 +100,27 @@ export interface RunEvents {
    * refuses the batch). Resolves with one seq per event, 0 for each dropped after `done`.
    */
   emitMany(runId: string, events: readonly NewRunEvent[]): Promise<number[]>;
-  /** Joins a run's live events, replaying from the history after `afterSeq` (null: live only). */
+  /**
+   * Starts the run's first epoch (its ids start at 1) unless it has a history. Call it once
+   * the run is handed to the queue, before any of its events: a history that nobody began
+   * (or that was lost) starts high, so no id a client holds is reused.
+   */
+  begin(runId: string): Promise<void>;
+  /**
+   * Joins a run's live events, replaying from the history after `after` (a bare number is
+   * read as the current epoch; null: live only).
+   */
   listen(
     runId: string,
-    afterSeq: number | null,
+    after: EventPosition | number | null,
     listener: (event: RunEvent) => void,
     opts?: ListenOptions,
   ): Promise<ListenHandle>;
+  /**
+   * False while the bus is not connected (Redis is away): a listener could not be served
+   * now, so the router answers the snapshot only instead of waiting for commands to fail.
+   */
+  available(): boolean;
   /** The last event in the run's history (e.g. its `done`), if any. */
   lastEvent(runId: string): Promise<RunEvent | undefined>;
   metrics(): RunEventsMetrics;

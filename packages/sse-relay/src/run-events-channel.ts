@@ -1,14 +1,16 @@
 import { defineChannel } from '@x/pubsub-core';
 import { z } from 'zod';
+import { EPOCH_PATTERN } from './epoch-id.js';
 import { EMITTED_EVENT_TYPES, RUN_EVENT_PAYLOAD_SCHEMAS } from './run-event-types.js';
 
 /**
- * One sequenced event on the wire: its seq and the client JSON object
+ * One sequenced event on the wire: its seq, its epoch and the client JSON object
  * (`{type, runId, ...data}`), the payload fields checked against the type's schema.
  */
 export const wireRunEventSchema = z
   .object({
     seq: z.number().int().positive(),
+    epoch: z.string().regex(EPOCH_PATTERN),
     event: z.looseObject({ type: z.enum(EMITTED_EVENT_TYPES), runId: z.string().min(1) }),
   })
   .superRefine(({ event }, ctx) => {
@@ -30,12 +32,13 @@ export const wireRunEventBatchSchema = z.array(wireRunEventSchema).min(1);
 export type WireRunEventBatch = z.infer<typeof wireRunEventBatchSchema>;
 
 /**
- * The channel contract. Version 2: the payload is a batch (v1 carried one event); a v1
- * message is dropped by the receiving bus and counted as `version`.
+ * The channel contract. Version 3: each item carries its epoch (v2 had none, v1 carried one
+ * event); an older message is dropped by the receiving bus, counted as `version`, and read
+ * from the history like any gap.
  */
 export const runEventsChannel = defineChannel({
   name: 'run:{runId}:events',
-  version: 2,
+  version: 3,
   schema: wireRunEventBatchSchema,
   // A log line or a result with a long error message stays well under this.
   maxBytes: 256 * 1024,

@@ -1,7 +1,8 @@
 import type { BoundChannel, ScriptEnvelope } from '@x/pubsub-core';
-import { computeReplay } from './compute-replay.js';
+import { computeReplay, type EventPosition } from './compute-replay.js';
+import { EmitBuffer } from './emit-buffer.js';
 import { ListenerEntry } from './listener-entry.js';
-import { canonicalRunId, prepareEvents } from './prepare-events.js';
+import { canonicalRunId, type PreparedEvent, prepareEvents } from './prepare-events.js';
 import { type RunEvent, runEventOf } from './run-event-types.js';
 import type { NewRunEvent, RunEvents, RunEventsOptions } from './run-events-api.js';
 import {
@@ -17,6 +18,9 @@ const ITEM_OVERHEAD = 40;
 
 const MAX_FLOORS = 10_000;
 const MAX_CHANNELS = 1_024;
+
+/** The seq `emit`/`emitMany` answer for an event that waits in the buffer (the log is unavailable). */
+export const BUFFERED_SEQ = -1;
 
 /**
  * Sequenced, resumable run events. Emitting assigns a per-run seq atomically in the log,
@@ -40,6 +44,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     gapsUnrecoverable: 0,
     syncErrors: 0,
     malformedHistory: 0,
+    epochChanges: 0,
   };
   const totals = {
     emitted: 0,
@@ -74,11 +79,11 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     subscribe: (runId: string, onEvent: (event: RunEvent) => void) =>
       channelFor(runId).subscribe((batch) => {
         // Validated once by the bus (envelope, version, schema): only unpacked here.
-        for (const { seq, event } of batch) {
+        for (const { seq, epoch, event } of batch) {
           const { type, runId: eventRunId, ...data } = event;
           if (eventRunId !== runId) totals.foreignDropped++;
           // `event` is `{type, runId, ...data}` in that order (the schema's keys first).
-          else onEvent(runEventOf(seq, type, runId, data, JSON.stringify(event)));
+          else onEvent(runEventOf(seq, epoch, type, runId, data, JSON.stringify(event)));
         }
       }),
     onGone: (stream: RunStream) => {
@@ -128,22 +133,13 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     if (stream.refs <= 0) stream.dispose();
   };
 
-  // The subscription was down: anything published meanwhile is only in the history. Raise
-  // the counter first in case Redis came back empty, so no seq a client saw is reused.
+  // The subscription was down: anything published meanwhile is only in the history, and a
+  // history rebuilt meanwhile (Redis came back empty) has a new epoch, which `sync` detects.
+  // Buffered events go out first.
   const offReconnect = bus.onReconnect(() => {
-    for (const stream of streams.values()) {
-      if (stream.ended) continue;
-      void log
-        .repair(stream.runId, stream.cursor, idleTtlMs)
-        .catch((error: unknown) => {
-          counters.syncErrors++;
-          logger?.warn(
-            { err: error, runId: stream.runId },
-            'sse-relay: repair after reconnect failed',
-          );
-        })
-        .then(() => stream.sync());
-    }
+    void buffer.kick().finally(() => {
+      for (const stream of streams.values()) if (!stream.ended) void stream.sync();
+    });
   });
 
   const assertOpen = () => {
@@ -156,35 +152,24 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     floors.set(runId, seq);
   };
 
-  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
-    assertOpen();
-    const runId = canonicalRunId(runIdIn);
-    const prepared = prepareEvents(runId, events);
-    if (prepared.length === 0) return [];
+  /**
+   * Appends a prepared batch (one round trip) and serves this process's listeners from the
+   * reply; throws when the log is unavailable. The buffer's flush uses it too.
+   */
+  const appendNow = async (runId: string, prepared: readonly PreparedEvent[]) => {
     const channel = channelFor(runId);
     // The log's script publishes pubsub-core's envelope itself: head, tail and size limit
     // come from the channel, the script writes only the payload (the batch) between them.
     const envelope: ScriptEnvelope | undefined = log.publishesOnAppend
       ? channel.scriptEnvelope()
       : undefined;
-    let seqs: number[];
-    try {
-      seqs = await log.appendMany(runId, prepared, {
-        floor: floors.get(runId) ?? 0,
-        historyLimit,
-        ttlMs: idleTtlMs,
-        doneTtlMs,
-        publish: envelope,
-      });
-    } catch (error) {
-      totals.emitFailures += prepared.length;
-      const types = prepared.map((e) => e.type).join(', ');
-      throw new RunEventsError(
-        'log_unavailable',
-        `could not append the ${types} event(s) of run ${runId}`,
-        { cause: error },
-      );
-    }
+    const { epoch, seqs } = await log.appendMany(runId, prepared, {
+      floor: floors.get(runId) ?? 0,
+      historyLimit,
+      ttlMs: idleTtlMs,
+      doneTtlMs,
+      publish: envelope,
+    });
     let head = 0;
     let done = false;
     const batch: WireRunEvent[] = [];
@@ -201,7 +186,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       head = seq;
       if (type === 'done') done = true;
       totals.emitted++;
-      batch.push({ seq, event });
+      batch.push({ seq, epoch, event });
       jsons?.push(json);
     });
     if (batch.length > 0) {
@@ -214,6 +199,37 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     return seqs;
   };
 
+  const buffer = new EmitBuffer({
+    maxEvents: opts.bufferMaxEvents ?? 10_000,
+    maxBytes: opts.bufferMaxBytes ?? 16 * 1024 * 1024,
+    append: async (runId, prepared) => {
+      await appendNow(runId, prepared);
+    },
+    declareGap: async (runId) => {
+      await log.declareGap(runId, floors.get(runId) ?? 0, idleTtlMs);
+    },
+    logger,
+  });
+
+  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
+    assertOpen();
+    const runId = canonicalRunId(runIdIn);
+    const prepared = prepareEvents(runId, events);
+    if (prepared.length === 0) return [];
+    // Behind this run's older events (or while the log is known down): in order, later.
+    if (buffer.holds(runId)) {
+      buffer.add(runId, prepared);
+      return prepared.map(() => BUFFERED_SEQ);
+    }
+    try {
+      return await appendNow(runId, prepared);
+    } catch (error) {
+      totals.emitFailures += prepared.length;
+      buffer.add(runId, prepared, error);
+      return prepared.map(() => BUFFERED_SEQ);
+    }
+  };
+
   return {
     async emit(runId, type, payload) {
       const [seq] = await emitMany(runId, [{ type, payload } as NewRunEvent]);
@@ -222,13 +238,19 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
 
     emitMany,
 
-    async listen(runIdIn, afterSeq, listener, listenOpts = {}) {
+    async begin(runIdIn) {
+      assertOpen();
+      await log.begin(canonicalRunId(runIdIn), idleTtlMs);
+    },
+
+    async listen(runIdIn, afterIn, listener, listenOpts = {}) {
       assertOpen();
       const runId = canonicalRunId(runIdIn);
-      if (afterSeq !== null && !(Number.isSafeInteger(afterSeq) && afterSeq >= 0)) {
+      const after: EventPosition | null = typeof afterIn === 'number' ? { seq: afterIn } : afterIn;
+      if (after !== null && !(Number.isSafeInteger(after.seq) && after.seq >= 0)) {
         throw new RunEventsError(
           'invalid_event',
-          `afterSeq must be a non-negative integer or null, got ${afterSeq}`,
+          `afterSeq must be a non-negative integer or null, got ${after.seq}`,
         );
       }
       for (let attempt = 0; ; attempt++) {
@@ -244,6 +266,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
         // It ended (done) while we waited: a fresh stream starts at the new head.
         if (stream.ended && attempt < 3) continue;
         const headSeq = stream.cursor;
+        const at = { epoch: stream.epoch, base: stream.base, cursor: headSeq };
         const entry = new ListenerEntry(listener, listenOpts.onEnd, maxHeldEvents, () => {
           totals.delivered++;
         });
@@ -261,12 +284,19 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
           const { replay, recovered, skipThrough } = await computeReplay(
             log,
             runId,
-            afterSeq,
-            headSeq,
+            after,
+            at,
             historyLimit,
           );
           entry.skipThrough = skipThrough;
-          return { replay, recovered, headSeq, start: () => entry.start(), close };
+          return {
+            replay,
+            recovered,
+            headSeq,
+            epoch: at.epoch,
+            start: () => entry.start(),
+            close,
+          };
         } catch (error) {
           close();
           throw new RunEventsError(
@@ -278,10 +308,13 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       }
     },
 
+    available: () => !closed && bus.state === 'connected',
+
     async lastEvent(runIdIn) {
       const runId = canonicalRunId(runIdIn);
-      const stored = await log.last(runId);
-      return stored ? parseLast(runId, stored) : undefined;
+      const { head, events } = await log.last(runId);
+      const stored = events[0];
+      return head && stored ? parseLast(runId, stored, head.epoch) : undefined;
     },
 
     metrics() {
@@ -293,12 +326,15 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
         listeners,
         runs: streams.size,
         malformedLog: log.metrics().malformed,
+        ...buffer.metrics(),
       };
     },
 
     async close() {
       if (closed) return;
       closed = true;
+      // Unflushed events: flushed if the log answers in time, else their runs get a gap.
+      await buffer.close(opts.closeFlushTimeoutMs ?? 2_000);
       offReconnect();
       clearInterval(catchUpTimer);
       for (const stream of [...streams.values()]) stream.finish('closed');

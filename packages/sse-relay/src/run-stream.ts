@@ -10,6 +10,8 @@ export interface StreamCounters {
   gapsUnrecoverable: number;
   syncErrors: number;
   malformedHistory: number;
+  /** Streams ended because the run's history was rebuilt (a new epoch): clients resume. */
+  epochChanges: number;
 }
 
 export interface RunStreamDeps {
@@ -29,13 +31,23 @@ const MAX_SYNC_BACKOFF_MS = 5_000;
 
 /**
  * A run's events in one process: one bus subscription shared by every local listener,
- * delivering strictly in sequence order. An event that arrives early waits in `pending`;
- * a gap not filled by pub/sub within `gapTimeoutMs` is read from the history, which
- * every event reaches before it is published.
+ * delivering strictly in sequence order within one epoch. An event that arrives early waits
+ * in `pending`; a gap not filled by pub/sub within `gapTimeoutMs` is read from the history,
+ * which every event reaches before it is published. A new epoch (the history was rebuilt or
+ * a gap declared) ends the listeners with `gap`: what they missed is gone, so their clients
+ * resume and get `recovered: false`.
  */
 export class RunStream {
   /** The last seq delivered to this process's listeners. */
   cursor = 0;
+  /**
+   * The epoch `cursor` belongs to; undefined while the run has no history. Such a stream
+   * adopts only a run's first epoch (base 0, seen from its seq 1 on): any other means a
+   * history it never saw was lost.
+   */
+  epoch: string | undefined = undefined;
+  /** The seq before the epoch's first event (0 for a run's first epoch). */
+  base = 0;
   refs = 0;
   ended = false;
   readonly ready: Promise<void>;
@@ -61,18 +73,29 @@ export class RunStream {
       // Subscribe before reading the head so nothing published in between is missed.
       this.subscription = await this.deps.subscribe(this.runId, (event) => this.receive(event));
       if (this.ended) return this.release();
-      this.cursor = await this.deps.log.head(this.runId);
+      const head = await this.deps.log.head(this.runId);
+      this.epoch = head?.epoch;
+      this.base = head?.base ?? 0;
+      this.cursor = head?.seq ?? 0;
     } catch (error) {
       this.dispose();
       throw error;
     }
     this.initializing = false;
-    for (const seq of this.pending.keys()) if (seq <= this.cursor) this.pending.delete(seq);
+    for (const [seq, event] of this.pending) {
+      if (seq <= this.cursor || (this.epoch !== undefined && event.epoch !== this.epoch))
+        this.pending.delete(seq);
+    }
     this.drain();
   }
 
   receive(event: RunEvent): void {
     if (this.ended) return;
+    if (this.epoch !== undefined && event.epoch !== this.epoch) {
+      // Another epoch: the history read tells whether ours is gone (then the listeners end).
+      void this.sync();
+      return;
+    }
     if (event.seq <= this.cursor) {
       this.deps.counters.duplicatesDropped++;
       return;
@@ -125,7 +148,13 @@ export class RunStream {
       if (this.ended) return;
       const next = this.pending.get(this.cursor + 1);
       if (!next) break;
+      // Seq 1 with no history known: the run's first epoch began after this stream joined.
+      if (this.epoch === undefined && this.cursor === 0) this.epoch = next.epoch;
       this.pending.delete(next.seq);
+      if (next.epoch !== this.epoch) {
+        void this.sync();
+        continue;
+      }
       this.dispatch(next);
     }
     if (this.pending.size === 0) {
@@ -153,8 +182,21 @@ export class RunStream {
     this.gapTimer = undefined;
     try {
       for (;;) {
-        const stored = await this.deps.log.read(this.runId, this.cursor, this.deps.readChunk);
+        const { head, events: stored } = await this.deps.log.read(
+          this.runId,
+          this.cursor,
+          this.deps.readChunk,
+        );
         if (this.ended) return;
+        if (!head) {
+          // No history: ours is gone (Redis lost it); or there never was one yet.
+          if (this.epoch !== undefined) return this.lost('history gone', true);
+          break;
+        }
+        if (this.epoch === undefined) {
+          if (head.base !== 0) return this.lost('epoch', true);
+          this.epoch = head.epoch;
+        } else if (head.epoch !== this.epoch) return this.lost('epoch', true);
         const fresh = stored.filter((s) => s.seq > this.cursor);
         if (fresh.length > 0 && fresh[0]!.seq !== this.cursor + 1) return this.lost('history');
         let delivered = 0;
@@ -188,8 +230,9 @@ export class RunStream {
     }
   }
 
-  private lost(why: string): void {
-    this.deps.counters.gapsUnrecoverable++;
+  private lost(why: string, epochChange = false): void {
+    if (epochChange) this.deps.counters.epochChanges++;
+    else this.deps.counters.gapsUnrecoverable++;
     this.deps.logger?.warn(
       { runId: this.runId, cursor: this.cursor, why },
       'sse-relay: events lost beyond the history; ending listeners so clients resume',
@@ -198,14 +241,18 @@ export class RunStream {
   }
 
   private parse(entry: StoredEvent): RunEvent | undefined {
-    const event = parseStoredEvent(this.runId, entry);
+    const event = parseStoredEvent(this.runId, entry, this.epoch ?? '');
     if (!event) this.deps.counters.malformedHistory++;
     return event;
   }
 }
 
 /** Validates a history entry (external input) and turns it into a RunEvent. */
-export function parseStoredEvent(runId: string, entry: StoredEvent): RunEvent | undefined {
+export function parseStoredEvent(
+  runId: string,
+  entry: StoredEvent,
+  epoch: string,
+): RunEvent | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(entry.json);
@@ -216,5 +263,5 @@ export function parseStoredEvent(runId: string, entry: StoredEvent): RunEvent | 
   const { type, runId: eventRunId, ...data } = parsed as Record<string, unknown>;
   if (type !== entry.type || eventRunId !== runId) return undefined;
   if (!RUN_EVENT_PAYLOAD_SCHEMAS[entry.type].safeParse(data).success) return undefined;
-  return runEventOf(entry.seq, entry.type, runId, data, entry.json);
+  return runEventOf(entry.seq, epoch, entry.type, runId, data, entry.json);
 }

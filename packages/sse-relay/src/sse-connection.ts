@@ -41,7 +41,7 @@ const frames = new WeakMap<RunEvent, Buffer>();
 function frameOf(event: RunEvent): Buffer {
   let frame = frames.get(event);
   if (!frame) {
-    frame = Buffer.from(`id: ${event.seq}\ndata: ${event.json}\n\n`);
+    frame = Buffer.from(`id: ${event.seq}-${event.epoch}\ndata: ${event.json}\n\n`);
     frames.set(event, frame);
   }
   return frame;

@@ -1,10 +1,12 @@
 import { canonicalUuid } from '@x/kernel';
 import type { Request } from 'express';
+import type { EventPosition } from './compute-replay.js';
 
-const SEQ = /^\d{1,15}$/;
+/** `<seq>-<epoch>` as this relay writes ids, or a bare `<seq>` (read as the current epoch). */
+const EVENT_ID = /^(\d{1,16})(?:-([A-Za-z0-9]{1,16}))?$/;
 
 export type ParsedEventsRequest =
-  | { ok: true; runId: string; lastEventId: number | null }
+  | { ok: true; runId: string; lastEventId: EventPosition | null }
   | { ok: false; field: string; message: string };
 
 /**
@@ -26,8 +28,14 @@ export function parseEventsRequest(req: Request): ParsedEventsRequest {
     field = 'lastEventId';
     raw = undefined;
   }
-  if (typeof raw !== 'string' || !SEQ.test(raw.trim())) {
-    return { ok: false, field, message: `${field} must be a non-negative integer event id` };
+  const m = typeof raw === 'string' ? EVENT_ID.exec(raw.trim()) : null;
+  const seq = m ? Number(m[1]) : Number.NaN;
+  if (!m || !Number.isSafeInteger(seq)) {
+    return {
+      ok: false,
+      field,
+      message: `${field} must be an event id: <seq>-<epoch> or a non-negative integer`,
+    };
   }
-  return { ok: true, runId, lastEventId: Number(raw.trim()) };
+  return { ok: true, runId, lastEventId: m[2] ? { seq, epoch: m[2] } : { seq } };
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '@x/kernel';
 import { type Request, type Response, Router } from 'express';
 import { armGrace, finishFromSnapshot, sweepFinished } from './finish-stream.js';
-import type { RunEvents } from './run-events-api.js';
+import type { ListenHandle, RunEvents } from './run-events-api.js';
 import { RunEventsError } from './run-events-error.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
 import { parseEventsRequest } from './sse-request.js';
@@ -17,6 +17,12 @@ export interface SseRouterOptions {
   snapshot: (runId: string) => Promise<object | undefined>;
   /** Whether the snapshot's run is finished. Default: `run.status` is completed, failed or aborted. */
   isFinished?: (run: object) => boolean;
+  /**
+   * Whether the snapshot's run can have had events. A resume from 0 of a run whose history
+   * is gone (Redis lost it) answers `recovered: false` when it had. Default: `run.status`
+   * is not `queued` (a run's events start once its first shard does).
+   */
+  hadEvents?: (run: object) => boolean;
   /** Heartbeat comment interval, ms. Default 5,000: proxies close streams idle for long. */
   heartbeatMs?: number;
   /** The `retry:` reconnect hint sent first, ms. Default 2,000. */
@@ -69,10 +75,18 @@ export interface SseRouterMetrics extends ConnectionCounters {
   heartbeats: number;
   /** Status checks of live streams' runs that failed (the snapshot threw); retried next time. */
   statusCheckErrors: number;
+  /**
+   * Opens answered with the snapshot and a `retry:` hint only, because the event log was
+   * unavailable or the server was shutting down (never a non-200: EventSource would give up).
+   */
+  snapshotOnly: number;
 }
 
 export interface SseRouter extends Router {
-  /** Ends every stream with a `retry:` hint (clients reconnect elsewhere) and refuses new ones (503). */
+  /**
+   * Ends every stream with a `retry:` hint (clients reconnect elsewhere); a new one then gets
+   * its snapshot and the same hint.
+   */
   shutdown(opts?: { retryMs?: number; timeoutMs?: number }): Promise<void>;
   /** `shutdown()` with defaults. */
   close(): Promise<void>;
@@ -90,6 +104,8 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const { events, authorize, snapshot, logger } = opts;
   const isFinished =
     opts.isFinished ?? ((run: object) => TERMINAL.includes((run as { status?: unknown }).status));
+  const hadEvents =
+    opts.hadEvents ?? ((run: object) => (run as { status?: unknown }).status !== 'queued');
   const heartbeatMs = opts.heartbeatMs ?? 5_000;
   const retryMs = opts.retryMs ?? 2_000;
   const maxBufferedBytes = opts.maxBufferedBytes ?? 1024 * 1024;
@@ -120,6 +136,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     rateLimited: 0,
     heartbeats: 0,
     statusCheckErrors: 0,
+    snapshotOnly: 0,
     eventsDelivered: 0,
     slowClientDisconnects: 0,
     stalledClientDisconnects: 0,
@@ -128,6 +145,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const open = new Set<SseConnection>();
   let ticker: NodeJS.Timeout | undefined;
   let shuttingDown = false;
+  let shutdownRetryMs = retryMs;
 
   const fail = (res: Response, status: number, code: string, message: string, details?: object) => {
     counters.rejected++;
@@ -200,9 +218,6 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       const issues = [{ field: parsed.field, message: parsed.message }];
       return fail(res, 400, 'invalid_input', parsed.message, { field: parsed.field, issues });
     }
-    if (shuttingDown) {
-      return fail(res, 503, 'service_unavailable', 'the server is shutting down; retry');
-    }
     // Before the first await: a burst of opens cannot all pass the check together.
     const cap = slots.hold(res, opts.workspaceOf?.(req));
     if (cap) return limited(res, cap);
@@ -213,7 +228,22 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     // Everything that outlives this handler hangs off `conn`: no closure here captures the
     // handle (and its replay), the snapshot or the request.
     const conn = new SseConnection(res, runId, shared);
-    const handle = await events.listen(runId, lastEventId, conn.deliver, { onEnd: conn.onEnd });
+    if (shuttingDown) return snapshotOnly(res, conn, lastEventId !== null, shutdownRetryMs);
+    if (!events.available()) return snapshotOnly(res, conn, lastEventId !== null, retryMs);
+    let handle: ListenHandle;
+    try {
+      handle = await events.listen(runId, lastEventId, conn.deliver, { onEnd: conn.onEnd });
+    } catch (err) {
+      // Redis is away (or the relay closed): a condition that passes. EventSource treats any
+      // non-200 as fatal, so answer what PostgreSQL knows and ask the client to come back.
+      if (
+        !(err instanceof RunEventsError) ||
+        (err.code !== 'log_unavailable' && err.code !== 'closed')
+      )
+        throw err;
+      logger?.info({ err, runId }, 'sse-relay: event log unavailable; answering the snapshot only');
+      return snapshotOnly(res, conn, lastEventId !== null, retryMs);
+    }
     if (conn.gone) return handle.close();
     // ListenHandle.close is a standalone function: keeping it does not keep the handle.
     conn.detach = handle.close;
@@ -241,7 +271,9 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     // A finished run had events (its `done` at least): with no history left, even a resume
     // from 0 missed them (expired, or an in-memory log lost in a restart), so the client must
     // reload from the snapshot's source rather than trust an empty replay.
-    const recovered = handle.recovered && !(finished && !last);
+    // So had a run whose history is gone (Redis lost it): a resume from 0 missed its events.
+    const recovered =
+      handle.recovered && !(finished && !last) && !(handle.epoch === undefined && hadEvents(run));
     if (resumed) counters[recovered ? 'resumesRecovered' : 'resumesNotRecovered']++;
     conn.sendData({
       type: 'snapshot',
@@ -261,9 +293,35 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     handle.start();
   });
 
+  /**
+   * The run as the store has it, then `retry:`: the client comes back for the live part. Its
+   * resume point stays valid (no event is sent, so EventSource keeps its Last-Event-ID): a
+   * resume is `recovered: true`, and the next connection replays what follows it, or says
+   * `recovered: false` if the history was lost meanwhile.
+   */
+  async function snapshotOnly(res: Response, conn: SseConnection, resumed: boolean, hint: number) {
+    const run = await snapshot(conn.runId);
+    if (conn.gone) return;
+    if (!run) {
+      conn.release();
+      return fail(res, 404, 'not_found', `run ${conn.runId} not found`);
+    }
+    counters.snapshotOnly++;
+    conn.open(hint);
+    conn.sendData({
+      type: 'snapshot',
+      runId: conn.runId,
+      run,
+      ...(resumed ? { recovered: true } : {}),
+    });
+    if (isFinished(run)) return finishFromSnapshot(conn, run);
+    conn.end(`retry: ${hint}\n\n`);
+  }
+
   router.metrics = () => ({ ...counters });
   router.shutdown = async ({ retryMs: hint = 1_000, timeoutMs = 5_000 } = {}) => {
     shuttingDown = true;
+    shutdownRetryMs = hint;
     const closing = [...open].map((conn) => conn.closed());
     for (const conn of open) conn.end(`retry: ${hint}\n\n`);
     let timer: NodeJS.Timeout | undefined;

@@ -40,6 +40,7 @@ describe('run event types, from emit to the listener', () => {
     };
     onEvent({
       seq: 1,
+      epoch: 'e1',
       type: 'log',
       runId: 'r',
       data: { level: 'info', message: 'm' },

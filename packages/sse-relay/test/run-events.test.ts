@@ -97,11 +97,17 @@ for (const [name, makeBackend] of Object.entries(backends)) {
     afterAll(async () => {
       for (const close of open) await close();
     });
+    /** A run handed to the queue: its first epoch begun, so its ids start at 1. */
+    const begun = async (n: { events: { begin(id: string): Promise<void> } }) => {
+      const id = randomUUID();
+      await n.events.begin(id);
+      return id;
+    };
 
     it('numbers a run 1, 2, 3 and delivers every event in order to a listener in another process', async () => {
       const a = await node();
       const b = await node();
-      const runId = randomUUID();
+      const runId = await begun(a);
       const got = collector();
       const handle = await b.events.listen(runId, null, got.listener, { onEnd: got.onEnd });
       handle.start();
@@ -118,7 +124,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
 
     it('gives two emitters interleaving on one run a single order seen identically by every listener', async () => {
       const [a, b, c, d] = [await node(), await node(), await node(), await node()];
-      const runId = randomUUID();
+      const runId = await begun(a);
       const onC = collector();
       const onD = collector();
       (await c.events.listen(runId, null, onC.listener)).start();
@@ -138,7 +144,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
 
     it('replays exactly the events after afterSeq, then live, with nothing twice at the seam', async () => {
       const a = await node();
-      const runId = randomUUID();
+      const runId = await begun(a);
       for (let i = 1; i <= 10; i++) await a.events.emit(runId, 'log', logEvent(`m${i}`));
       const got = collector();
       const handle = await a.events.listen(runId, 6, got.listener);
@@ -155,7 +161,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
 
     it('refuses a partial replay: a resume beyond the history is recovered:false with nothing replayed', async () => {
       const a = await node({ historyLimit: 5 });
-      const runId = randomUUID();
+      const runId = await begun(a);
       for (let i = 1; i <= 12; i++) await a.events.emit(runId, 'log', logEvent(`m${i}`));
       const beyond = await a.events.listen(runId, 3, () => {});
       expect(beyond.recovered).toBe(false);
@@ -173,7 +179,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
     it('ends every listener on done and releases the subscription', async () => {
       const a = await node();
       const b = await node();
-      const runId = randomUUID();
+      const runId = await begun(a);
       const one = collector();
       const two = collector();
       (await b.events.listen(runId, null, one.listener, { onEnd: one.onEnd })).start();
@@ -197,7 +203,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
 
     it('forgets a finished run doneTtlMs after its done', async () => {
       const a = await node({ doneTtlMs: 200 });
-      const runId = randomUUID();
+      const runId = await begun(a);
       await a.events.emit(runId, 'log', logEvent('x'));
       await a.events.emit(runId, 'done', {
         status: 'failed',
@@ -214,14 +220,14 @@ for (const [name, makeBackend] of Object.entries(backends)) {
 
     it('fills a lost publish from the history, keeping order', async () => {
       const a = await node({ gapTimeoutMs: 50 });
-      const runId = randomUUID();
+      const runId = await begun(a);
       const got = collector();
       (await a.events.listen(runId, null, got.listener)).start();
       await a.events.emit(runId, 'log', logEvent('1'));
       // A publish that never arrived (an append without publishing): seq 2 is only in the history.
-      await a.log.append(
+      await a.log.appendMany(
         runId,
-        { type: 'log', json: JSON.stringify({ type: 'log', runId, ...logEvent('2') }) },
+        [{ type: 'log', json: JSON.stringify({ type: 'log', runId, ...logEvent('2') }) }],
         {
           floor: 0,
           historyLimit: 100,
@@ -237,7 +243,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
     it('emits a batch in one append: consecutive seqs, delivered in order after earlier events', async () => {
       const a = await node();
       const b = await node();
-      const runId = randomUUID();
+      const runId = await begun(a);
       const got = collector();
       const handle = await b.events.listen(runId, null, got.listener);
       handle.start();
@@ -260,13 +266,13 @@ for (const [name, makeBackend] of Object.entries(backends)) {
         '4:progress',
         '5:log',
       ]);
-      expect((await a.log.read(runId, 0, 10)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect((await a.log.read(runId, 0, 10)).events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
       handle.close();
     });
 
     it('refuses a whole batch when one event is invalid, writing nothing', async () => {
       const a = await node();
-      const runId = randomUUID();
+      const runId = await begun(a);
       const failure = await a.events
         .emitMany(runId, [
           { type: 'log', payload: logEvent('fine') },
@@ -274,13 +280,13 @@ for (const [name, makeBackend] of Object.entries(backends)) {
         ])
         .catch((e: RunEventsError) => e.code);
       expect(failure).toBe('invalid_event');
-      expect(await a.log.head(runId)).toBe(0);
+      expect(await a.log.head(runId)).toMatchObject({ seq: 0, base: 0 });
     });
 
     it('drops and counts events emitted after done, in a later call or later in the same batch', async () => {
       const a = await node();
       const b = await node();
-      const runId = randomUUID();
+      const runId = await begun(a);
       const done = { status: 'completed' as const, passed: 1, failed: 0, total: 1, durationMs: 5 };
       const seqs = await a.events.emitMany(runId, [
         { type: 'status', payload: { status: 'running' } },
@@ -295,14 +301,14 @@ for (const [name, makeBackend] of Object.entries(backends)) {
       expect(await b.events.emitMany(runId, [{ type: 'done', payload: done }])).toEqual([0]);
       expect(a.events.metrics().droppedAfterDone).toBe(1);
       expect(b.events.metrics().droppedAfterDone).toBe(2);
-      const history = await a.log.read(runId, 0, 10);
+      const history = (await a.log.read(runId, 0, 10)).events;
       expect(history.map((e) => e.type)).toEqual(['status', 'done']);
       expect((await a.events.lastEvent(runId))?.type).toBe('done');
     });
 
     it('refuses bad input with a code naming the problem', async () => {
       const a = await node();
-      const runId = randomUUID();
+      const runId = await begun(a);
       const codeOf = (p: Promise<unknown>) =>
         p.then(
           () => 'ok',

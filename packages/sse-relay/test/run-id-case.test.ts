@@ -57,6 +57,7 @@ for (const name of Object.keys(backends)) {
       const events = await relay(name);
       const runId = randomUUID();
       const upper = runId.toUpperCase();
+      await events.begin(upper);
       const got: RunEvent[] = [];
       const handle = await events.listen(upper, null, (e) => got.push(e));
       handle.start();
@@ -85,6 +86,7 @@ describe('GET /runs/:runId/events with the run id in upper case', () => {
     cleanup.push(() => server.close());
     const run = fakeRun();
     runs.set(run.id, run);
+    await events.begin(run.id.toUpperCase());
     const sse = await openSse(`${server.url}/runs/${run.id.toUpperCase()}/events`, {
       headers: { 'x-workspace': 'ws1' },
     });

@@ -63,10 +63,11 @@ async function rawSubscriber(channel: string, sharded = false) {
 }
 
 describe('publishing from the append script', () => {
-  it('publishes an emitted batch as one pubsub-core v2 envelope carrying every event with its seq', async () => {
+  it('publishes an emitted batch as one pubsub-core v3 envelope carrying every event with its seq', async () => {
     const prefix = uniqueName('sp');
     const a = await node(prefix);
     const runId = randomUUID();
+    await a.events.begin(runId);
     const channel = `${prefix}:run:${runId}:events`;
     const raw = await rawSubscriber(channel);
     const local: RunEvent[] = [];
@@ -83,7 +84,7 @@ describe('publishing from the append script', () => {
     expect(raw).toHaveLength(1);
     const decoded = decodeEnvelope(raw[0]!, { maxBytes: runEventsChannel.maxBytes! });
     if (!decoded.ok) throw new Error(decoded.detail);
-    expect(decoded.envelope).toMatchObject({ v: 2, origin: a.bus.origin, channel });
+    expect(decoded.envelope).toMatchObject({ v: 3, origin: a.bus.origin, channel });
     // Byte for byte what pubsub-core's encoder writes (and older relays decode).
     expect(raw[0]).toBe(encodeEnvelope(decoded.envelope));
     const payload = runEventsChannel.parse(decoded.envelope.payload);
@@ -101,6 +102,7 @@ describe('publishing from the append script', () => {
     const a = await node(prefix);
     const b = await node(prefix);
     const runId = randomUUID();
+    await a.events.begin(runId);
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
     await a.events.emit(runId, 'status', { status: 'running' });
@@ -120,6 +122,7 @@ describe('publishing from the append script', () => {
     const b = await node(prefix);
     const admin = adminClient();
     const runId = randomUUID();
+    await b.events.begin(runId);
     const channel = `${prefix}:run:${runId}:events`;
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
@@ -147,6 +150,7 @@ describe('publishing from the append script', () => {
     });
     cleanup.push(() => sibling.close());
     const runId = randomUUID();
+    await a.events.begin(runId);
     const got: RunEvent[] = [];
     (await sibling.listen(runId, null, (e) => got.push(e))).start();
     await a.events.emit(runId, 'log', logEvent('shared bus'));
@@ -158,6 +162,7 @@ describe('publishing from the append script', () => {
     const a = await node(prefix);
     const b = await node(prefix);
     const runId = randomUUID();
+    await a.events.begin(runId);
     const raw = await rawSubscriber(`${prefix}:run:${runId}:events`);
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
@@ -183,6 +188,7 @@ describe('publishing from the append script', () => {
     const a = await node(prefix, true);
     const b = await node(prefix, true);
     const runId = randomUUID();
+    await a.events.begin(runId);
     const raw = await rawSubscriber(`${prefix}:run:${runId}:events`, true);
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
@@ -197,43 +203,52 @@ describe('publishing from the append script', () => {
   });
 });
 
-describe('the run counter', () => {
+describe('the run counter and its epoch', () => {
   const done = { status: 'completed' as const, passed: 1, failed: 0, total: 1, durationMs: 5 };
 
-  it('carries the seq and the done mark, so an append reads one key', async () => {
+  it('carries the epoch, base, seq and done mark, so an append reads one key', async () => {
     const prefix = uniqueName('sp');
     const a = await node(prefix);
     const admin = adminClient();
     const runId = randomUUID();
     const key = `${prefix}:run:${runId}:seq`;
+    await a.events.begin(runId);
+    const epoch = (await admin.get(key))!.split(':')[0]!;
+    expect(await admin.get(key)).toBe(`${epoch}:0:l0`);
     await a.events.emitMany(runId, [
       { type: 'log', payload: logEvent('1') },
       { type: 'log', payload: logEvent('2') },
     ]);
-    expect(await admin.get(key)).toBe('l2');
+    expect(await admin.get(key)).toBe(`${epoch}:0:l2`);
     await a.events.emit(runId, 'done', done);
-    expect(await admin.get(key)).toBe('d3');
+    expect(await admin.get(key)).toBe(`${epoch}:0:d3`);
     expect(await a.events.emit(runId, 'log', logEvent('late'))).toBe(0);
+    // begin again (an enqueue retried): nothing changes.
+    await a.events.begin(runId);
+    expect(await admin.get(key)).toBe(`${epoch}:0:d3`);
   });
 
-  it('falls back to the history when the counter is gone or an older version wrote it', async () => {
+  it('starts a new epoch above the clock and every old seq when the counter is gone', async () => {
     const prefix = uniqueName('sp');
     const a = await node(prefix);
     const admin = adminClient();
     const runId = randomUUID();
     const key = `${prefix}:run:${runId}:seq`;
+    await a.events.begin(runId);
     for (let i = 1; i <= 3; i++) await a.events.emit(runId, 'log', logEvent(String(i)));
-    // Evicted: the next seq continues after the history's last entry.
-    await admin.del(key);
-    expect(await a.events.emit(runId, 'log', logEvent('4'))).toBe(4);
-    // An older version's plain number carries no done mark: the history decides.
-    expect(await a.events.emit(runId, 'done', done)).toBe(5);
-    await admin.set(key, '5');
-    expect(await a.events.emit(runId, 'log', logEvent('after done'))).toBe(0);
-    // A counter ahead of the history (its tail trimmed) still wins.
-    const other = randomUUID();
-    await a.events.emit(other, 'log', logEvent('1'));
-    await admin.set(`${prefix}:run:${other}:seq`, 'l40');
-    expect(await a.events.emit(other, 'log', logEvent('next'))).toBe(41);
+    const first = (await admin.get(key))!.split(':')[0];
+    // Lost (evicted, or an older version's plain number): a new epoch, its history rebuilt.
+    await admin.set(key, '3');
+    const before = (Date.now() - 1_700_000_000_000) * 1000;
+    const seq = await a.events.emit(runId, 'log', logEvent('4'));
+    const [epoch, base] = (await admin.get(key))!.split(':');
+    expect(epoch).not.toBe(first);
+    expect(seq).toBe(Number(base) + 1);
+    // Microseconds since 2023-11-14 by Redis's clock (the same machine's clock here).
+    expect(Number(base)).toBeGreaterThan(before - 5_000_000);
+    expect(await admin.xlen(`${prefix}:run:${runId}:history`)).toBe(1);
+    // A seq that high survives Lua's number formatting exactly, in the history and the id.
+    const last = await a.events.lastEvent(runId);
+    expect(last).toMatchObject({ seq, epoch });
   });
 });

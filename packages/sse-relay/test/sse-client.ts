@@ -24,7 +24,10 @@ export function openSse(
   {
     headers = {},
     onEvent,
-  }: { headers?: Record<string, string>; onEvent?: (e: Record<string, unknown>) => void } = {},
+  }: {
+    headers?: Record<string, string>;
+    onEvent?: (e: Record<string, unknown>, frame: SseFrame) => void;
+  } = {},
 ): Promise<SseStream> {
   return new Promise((resolve, reject) => {
     const req: ClientRequest = request(url, {
@@ -58,10 +61,11 @@ export function openSse(
           if (frame.data) {
             const event = {
               ...frame.data,
-              ...(frame.id !== undefined ? { id: Number(frame.id) } : {}),
+              // `id` is the seq (tests compare numbers); the frame keeps it as sent, `<seq>-<epoch>`.
+              ...(frame.id !== undefined ? { id: Number(frame.id.split('-')[0]) } : {}),
             };
             events.push(event);
-            onEvent?.(event);
+            onEvent?.(event, frame);
           }
         }
       });
@@ -91,6 +95,7 @@ export function followRun(
   runId: string,
   headers: Record<string, string> = {},
 ): {
+  /** Seqs, in order (the id's leading number). */
   ids: number[];
   messages: string[];
   snapshots: Array<Record<string, unknown>>;
@@ -100,17 +105,19 @@ export function followRun(
   const ids: number[] = [];
   const messages: string[] = [];
   const snapshots: Array<Record<string, unknown>> = [];
+  // Sent back verbatim, `<seq>-<epoch>`, as EventSource does.
+  let last: string | undefined;
   let stopped = false;
   let current: SseStream | undefined;
   const done = (async () => {
     for (let attempt = 0; !stopped && attempt < 200; attempt++) {
-      const last = ids.at(-1);
       try {
         current = await openSse(`${baseUrl}/runs/${runId}/events`, {
           headers: { ...headers, ...(last !== undefined ? { 'last-event-id': String(last) } : {}) },
-          onEvent: (e) => {
+          onEvent: (e, frame) => {
             if (e.type === 'snapshot') snapshots.push(e);
             else if (typeof e.id === 'number') {
+              last = frame.id;
               ids.push(e.id);
               messages.push(String(e.message ?? e.type));
             }

@@ -37,14 +37,16 @@ afterAll(async () => {
   await redis.close();
 });
 
-const newRun = (status = 'running', workspaceId = 'ws1') => {
+/** A run handed to the queue: its first epoch begun, so its ids start at 1. */
+const newRun = async (status = 'running', workspaceId = 'ws1') => {
   const run = fakeRun(workspaceId, status);
   runs.set(run.id, run);
+  await events.begin(run.id);
   return run;
 };
 /** A run that logged one line, then finished: its history holds `log` (1) and `done` (2). */
 const finishedRun = async () => {
-  const run = newRun('running');
+  const run = await newRun('running');
   await events.emit(run.id, 'log', logEvent('a'));
   await events.emit(run.id, 'done', {
     status: 'completed',
@@ -66,7 +68,7 @@ const numsub = async (runId: string) =>
 
 describe('GET /runs/:runId/events', () => {
   it('streams SSE headers, a retry hint, the snapshot first, then id + data frames and heartbeats', async () => {
-    const run = newRun();
+    const run = await newRun();
     const sse = await openSse(eventsUrl(run.id), { headers: ws1 });
     expect(sse.status).toBe(200);
     expect(sse.headers['content-type']).toMatch(/^text\/event-stream/);
@@ -101,14 +103,14 @@ describe('GET /runs/:runId/events', () => {
       next();
     });
     try {
-      const run = newRun();
+      const run = await newRun();
       const sse = await openSse(`${wrapped.url}/runs/${run.id}/events`, { headers: ws1 });
       await waitFor(() => sse.events.length === 1);
       await events.emit(run.id, 'log', logEvent('through the wrapper'));
       await waitFor(() => sse.events.length === 2);
       expect(sse.events[1]).toMatchObject({ id: 1, type: 'log', message: 'through the wrapper' });
       expect(seen.join('')).toContain('"type":"snapshot"');
-      expect(seen.join('')).toContain('id: 1\ndata: ');
+      expect(seen.join('')).toMatch(/id: 1-[A-Za-z0-9]+\ndata: /);
       sse.close();
     } finally {
       await wrapped.close();
@@ -116,7 +118,7 @@ describe('GET /runs/:runId/events', () => {
   });
 
   it('idle connections share one heartbeat interval and every one of them gets the heartbeat', async () => {
-    const run = newRun();
+    const run = await newRun();
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const first = await openSse(eventsUrl(run.id), { headers: ws1 });
     await waitFor(() => first.events.length === 1);
@@ -142,11 +144,11 @@ describe('GET /runs/:runId/events', () => {
         details: { field: 'runId', issues: [{ field: 'runId', message: 'runId must be a UUID' }] },
       },
     });
-    const run = newRun();
+    const run = await newRun();
     const badId = await fetch(eventsUrl(run.id), { headers: { ...ws1, 'last-event-id': '-3' } });
     expect(badId.status).toBe(400);
     expect(((await badId.json()) as { error: { message: string } }).error.message).toBe(
-      'Last-Event-ID must be a non-negative integer event id',
+      'Last-Event-ID must be an event id: <seq>-<epoch> or a non-negative integer',
     );
     const badQuery = await fetch(eventsUrl(run.id, '?lastEventId=1.5'), { headers: ws1 });
     expect(((await badQuery.json()) as { error: { details: unknown } }).error.details).toEqual({
@@ -156,7 +158,7 @@ describe('GET /runs/:runId/events', () => {
   });
 
   it("answers another workspace's run with the same 404 as a missing one", async () => {
-    const run = newRun('running', 'ws2');
+    const run = await newRun('running', 'ws2');
     for (const id of [run.id, randomUUID()]) {
       const res = await fetch(eventsUrl(id), { headers: ws1 });
       expect(res.status).toBe(404);
@@ -175,7 +177,7 @@ describe('GET /runs/:runId/events', () => {
       ['snapshot', undefined],
       ['done', 2],
     ]);
-    const expired = newRun('aborted');
+    const expired = await newRun('aborted');
     const old = await openSse(eventsUrl(expired.id), { headers: ws1 });
     await old.ended;
     expect(old.events[0]).not.toHaveProperty('recovered'); // not a resume
@@ -196,8 +198,8 @@ describe('GET /runs/:runId/events', () => {
       runs,
     );
     try {
-      const run = newRun();
-      const gone = newRun();
+      const run = await newRun();
+      const gone = await newRun();
       const url = (id: string) => `${checking.url}/runs/${id}/events`;
       const sse = await openSse(url(run.id), { headers: ws1 });
       const other = await openSse(url(gone.id), { headers: ws1 });
@@ -228,7 +230,7 @@ describe('GET /runs/:runId/events', () => {
   it('answers a resume from 0 of a finished run whose history is gone with recovered:false', async () => {
     // Its events existed (a finished run has a `done` at least) but expired, or lived in a log
     // lost in a restart: an empty replay would look complete, so the client must reload.
-    const gone = newRun('completed');
+    const gone = await newRun('completed');
     const sse = await openSse(eventsUrl(gone.id, '?lastEventId=0'), { headers: ws1 });
     await sse.ended;
     expect(sse.events.map((e) => [e.type, e.id])).toEqual([
@@ -248,7 +250,7 @@ describe('GET /runs/:runId/events', () => {
   });
 
   it('resumes with Last-Event-ID: exactly the missed events, then live; beyond the history a recovered:false snapshot', async () => {
-    const run = newRun();
+    const run = await newRun();
     const first = await openSse(eventsUrl(run.id), { headers: ws1 });
     for (let i = 1; i <= 5; i++) await events.emit(run.id, 'log', logEvent(`m${i}`));
     await waitFor(() => first.events.length === 6);
@@ -274,7 +276,7 @@ describe('GET /runs/:runId/events', () => {
   });
 
   it('disconnects a client that stops reading, keeping its unsent bytes under maxBufferedBytes', async () => {
-    const run = newRun();
+    const run = await newRun();
     const before = server.router.metrics().slowClientDisconnects;
     const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
@@ -297,7 +299,7 @@ describe('GET /runs/:runId/events', () => {
       runs,
     );
     try {
-      const run = newRun();
+      const run = await newRun();
       const socket = connect(Number(new URL(stalling.url).port), '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));
       socket.write(`GET /runs/${run.id}/events HTTP/1.1\r\nHost: x\r\nx-workspace: ws1\r\n\r\n`);
@@ -339,7 +341,7 @@ describe('GET /runs/:runId/events', () => {
   it('leaves no subscription, listener or timer after 1,000 connect/disconnect cycles', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const baseline = timers();
-    const ids = Array.from({ length: 10 }, () => newRun().id);
+    const ids = (await Promise.all(Array.from({ length: 10 }, () => newRun()))).map((r) => r.id);
     for (let round = 0; round < 50; round++) {
       await Promise.all(
         Array.from({ length: 20 }, async (_, i) => {
@@ -380,8 +382,8 @@ describe('GET /runs/:runId/events', () => {
     const url = (id: string) => `${capped.url}/runs/${id}/events`;
     const ws2 = { 'x-workspace': 'ws2' };
     try {
-      const mine = newRun();
-      const theirs = newRun('running', 'ws2');
+      const mine = await newRun();
+      const theirs = await newRun('running', 'ws2');
       // Refusals and 404s give their slot back: ten of them leave every slot free.
       for (let i = 0; i < 10; i++) {
         expect((await fetch(url(randomUUID()), { headers: ws1 })).status).toBe(404);
@@ -419,20 +421,29 @@ describe('GET /runs/:runId/events', () => {
     }
   });
 
-  it('shutdown ends every stream with a retry hint and refuses new ones', async () => {
-    const run = newRun();
+  it('shutdown ends every stream with a retry hint; a new open gets 200, the snapshot and the hint', async () => {
+    const run = await newRun();
     const extra = await startRelayServer({ events }, runs);
     const sse = await openSse(`${extra.url}/runs/${run.id}/events`, { headers: ws1 });
     await waitFor(() => sse.events.length === 1);
     await extra.router.shutdown({ retryMs: 7000 });
     await sse.ended;
     expect(sse.frames.at(-1)).toEqual({ retry: 7000 });
-    const refused = await fetch(`${extra.url}/runs/${run.id}/events`, { headers: ws1 });
-    expect(refused.status).toBe(503);
-    // The code every other route of an @x api uses for a 503.
-    expect(await refused.json()).toEqual({
-      error: { code: 'service_unavailable', message: 'the server is shutting down; retry' },
+    // EventSource gives up for good on any non-200: the open is answered, then ended.
+    const late = await openSse(`${extra.url}/runs/${run.id}/events`, {
+      headers: { ...ws1, 'last-event-id': '3' },
     });
+    await late.ended;
+    expect(late.status).toBe(200);
+    // The client's resume point stays valid: its next connection replays after it.
+    expect(late.events).toEqual([{ type: 'snapshot', runId: run.id, run, recovered: true }]);
+    expect(late.frames.at(-1)).toEqual({ retry: 7000 });
+    expect(extra.router.metrics().snapshotOnly).toBe(1);
+    // Another workspace's run is still a 404.
+    const other = await fetch(`${extra.url}/runs/${run.id}/events`, {
+      headers: { 'x-workspace': 'ws2' },
+    });
+    expect(other.status).toBe(404);
     await extra.close();
   });
 });

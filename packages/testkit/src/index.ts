@@ -9,7 +9,7 @@ export {
   type TestRedisCluster,
 } from './redis-cluster.js';
 export type { ClusterRole, TestClusterNode } from './redis-cluster-node.js';
-export { startRedis, type TestRedis } from './redis-server.js';
+export { type StartRedisOptions, startRedis, type TestRedis } from './redis-server.js';
 export { type NodeProcess, type SpawnNodeOptions, spawnNode } from './spawn-node.js';
 export { openSseFrames, type SseFrames } from './sse-frames.js';
 export { uniqueName } from './unique-name.js';

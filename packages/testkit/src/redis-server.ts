@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary } from './find-binary.js';
@@ -22,22 +22,35 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** SIGKILL: the server vanishes without closing its sockets cleanly. */
   kill(): Promise<void>;
-  /** Starts the server again on the same port (empty: it keeps nothing on disk). */
-  restart(): Promise<void>;
+  /**
+   * Starts the server again on the same port (stopping it first if it runs). Empty, unless it
+   * was started with `persistence`: then with its data, or empty with `{ empty: true }`.
+   */
+  restart(opts?: { empty?: boolean }): Promise<void>;
   /** Stops the server for good and removes its directory. */
   close(): Promise<void>;
 }
 
 const INSTALL = 'apt-get install -y redis-server';
 
+export interface StartRedisOptions {
+  /**
+   * An append-only file, fsynced on every write, so a server killed with SIGKILL restarts
+   * with every acknowledged write (a real outage with persistence). Always a private server:
+   * `REDIS_URL` is ignored. Default false.
+   */
+  persistence?: boolean;
+}
+
 /**
  * A Redis server for one test file: a private `redis-server` on a free loopback port in a
- * temporary directory (no persistence), or the server at `REDIS_URL` when that is set.
- * Isolate keys with `uniqueName()` prefixes either way.
+ * temporary directory (no persistence unless asked), or the server at `REDIS_URL` when that
+ * is set (and no persistence is asked). Isolate keys with `uniqueName()` prefixes either way.
  */
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(opts: StartRedisOptions = {}): Promise<TestRedis> {
+  const persistence = opts.persistence ?? false;
   const external = process.env.REDIS_URL;
-  if (external) return externalRedis(external);
+  if (external && !persistence) return externalRedis(external);
   const binary = findBinary('redis-server');
   if (!binary) throw new MissingServerError('redis', INSTALL, 'REDIS_URL');
   const port = await freePort();
@@ -45,7 +58,7 @@ export async function startRedis(): Promise<TestRedis> {
   let child: ChildProcess | undefined;
 
   const start = async () => {
-    child = await spawnRedis(binary, port, dir);
+    child = await spawnRedis(binary, port, dir, persistence);
   };
   const halt = async (signal: NodeJS.Signals) => {
     const current = child;
@@ -65,8 +78,12 @@ export async function startRedis(): Promise<TestRedis> {
     canInjectFaults: true,
     stop: () => halt('SIGTERM'),
     kill: () => halt('SIGKILL'),
-    restart: async () => {
+    restart: async ({ empty = false } = {}) => {
       await halt('SIGTERM');
+      if (empty) {
+        for (const name of readdirSync(dir))
+          rmSync(join(dir, name), { recursive: true, force: true });
+      }
       await start();
     },
     close: async () => {
@@ -76,8 +93,15 @@ export async function startRedis(): Promise<TestRedis> {
   };
 }
 
-async function spawnRedis(binary: string, port: number, dir: string): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+async function spawnRedis(
+  binary: string,
+  port: number,
+  dir: string,
+  persistence: boolean,
+): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', ''];
+  if (persistence) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  else args.push('--appendonly', 'no');
   args.push('--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', '--protected-mode', 'no');
   // A restart can race the kernel releasing the port; retry briefly.
   for (let attempt = 0; ; attempt++) {

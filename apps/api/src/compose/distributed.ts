@@ -30,6 +30,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     queuePartitions: config.queuePartitions,
     retention: config.retention,
     dispatch: config.dispatch,
+    eventBuffer: config.eventBuffer,
   });
   const { redis, store, events, feed, queue, aborter, enqueuer } = core;
   const { executors } = createOutboundParts({ ...config, logger });

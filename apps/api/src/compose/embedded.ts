@@ -66,7 +66,7 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
   // The same outbox path as a fleet (fifo or fair); the in-process queue never refuses, so a
   // run reaches it right after its write. No repair sweep: this queue loses jobs only with the
   // process, and a restart fails those runs (above).
-  const enqueuer = createOutboxFeed({ ...config.dispatch, store, queue, logger });
+  const enqueuer = createOutboxFeed({ ...config.dispatch, store, queue, events, logger });
   const worker = createShardWorker({
     queue,
     store,

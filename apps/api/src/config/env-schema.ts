@@ -75,6 +75,8 @@ export const apiEnvSchema = z.object({
   DISPATCH_WINDOW: sharedEnvFields.DISPATCH_WINDOW,
   WORKSPACE_MAX_RUNNING_SHARDS: sharedEnvFields.WORKSPACE_MAX_RUNNING_SHARDS,
   WORKSPACE_LIMITS: sharedEnvFields.WORKSPACE_LIMITS,
+  EVENT_BUFFER_MAX_EVENTS: sharedEnvFields.EVENT_BUFFER_MAX_EVENTS,
+  EVENT_BUFFER_MAX_BYTES: sharedEnvFields.EVENT_BUFFER_MAX_BYTES,
   HTTP_ALLOWED_HOSTS: sharedEnvFields.HTTP_ALLOWED_HOSTS,
   CALLBACK_ALLOWED_HOSTS: sharedEnvFields.CALLBACK_ALLOWED_HOSTS,
   /** `workspace:whsec_…,…`: the secret signing each workspace's callbacks (Standard Webhooks). */

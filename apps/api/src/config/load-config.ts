@@ -3,6 +3,7 @@ import {
   ConfigError,
   type DispatchSettings,
   dispatchSettings,
+  type EventBufferLimits,
   parseEnv,
   type RedisTarget,
   type RetentionSettings,
@@ -74,6 +75,8 @@ export interface DistributedConfig extends CommonConfig {
   readonly repairIntervalMs: number;
   /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
   readonly queuePartitions: number;
+  /** `EVENT_BUFFER_MAX_EVENTS` / `EVENT_BUFFER_MAX_BYTES`: run events held while Redis is away. */
+  readonly eventBuffer: EventBufferLimits;
 }
 
 export type ApiConfig = EmbeddedConfig | DistributedConfig;
@@ -144,6 +147,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       databaseUrl: e.DATABASE_URL!,
       repairIntervalMs: e.REPAIR_INTERVAL_MS,
       queuePartitions: e.QUEUE_PARTITIONS,
+      eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
     };
   }
   return { ...common, mode: 'embedded', dataDir: e.DATA_DIR, databaseUrl: e.DATABASE_URL ?? null };

@@ -1,6 +1,9 @@
 /** One SSE frame as a client sees it. */
 export interface SseFrame {
+  /** The seq: the leading number of the SSE id. */
   id: number | null;
+  /** The SSE id as sent, `<seq>-<epoch>`, to send back verbatim as Last-Event-ID. */
+  eventId: string | null;
   data: { type: string; runId: string; [k: string]: unknown };
 }
 
@@ -37,13 +40,16 @@ export async function openSse(
           const block = buffer.slice(0, cut);
           buffer = buffer.slice(cut + 2);
           let id: number | null = null;
+          let eventId: string | null = null;
           let data = '';
           for (const line of block.split('\n')) {
-            if (line.startsWith('id:')) id = Number(line.slice(3).trim());
-            else if (line.startsWith('data:')) data += line.slice(5).trim();
+            if (line.startsWith('id:')) {
+              eventId = line.slice(3).trim();
+              id = Number(eventId.split('-')[0]);
+            } else if (line.startsWith('data:')) data += line.slice(5).trim();
           }
           if (data) {
-            frames.push({ id, data: JSON.parse(data) });
+            frames.push({ id, eventId, data: JSON.parse(data) });
             for (const w of [...waiters]) w();
           }
           cut = buffer.indexOf('\n\n');

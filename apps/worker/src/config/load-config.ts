@@ -3,6 +3,7 @@ import {
   callbackSecretsEnv,
   type DispatchSettings,
   dispatchSettings,
+  type EventBufferLimits,
   integerEnv,
   type LogLevel,
   optionalEnv,
@@ -50,6 +51,8 @@ export interface WorkerConfig {
   readonly retention: RetentionSettings;
   /** `DISPATCH_MODE`, `DISPATCH_WINDOW`, `WORKSPACE_MAX_RUNNING_SHARDS`, `WORKSPACE_LIMITS`. */
   readonly dispatch: DispatchSettings;
+  /** `EVENT_BUFFER_MAX_EVENTS` / `EVENT_BUFFER_MAX_BYTES`: run events held while Redis is away. */
+  readonly eventBuffer: EventBufferLimits;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -90,5 +93,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     queuePartitions: e.QUEUE_PARTITIONS,
     retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
     dispatch: dispatchSettings(e),
+    eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
   };
 }

@@ -1,40 +1,43 @@
 /**
- * The Lua scripts of the Redis event log. Each runs atomically, so the sequence number
- * and the history can never disagree, whichever process appends.
+ * The Lua scripts of the Redis event log. Each runs atomically, so the sequence number, the
+ * epoch and the history can never disagree, whichever process appends.
  *
- * Keys: KEYS[1] = `{prefix}:run:{runId}:seq` (string counter),
+ * Keys: KEYS[1] = `{prefix}:run:{runId}:seq` (string `<epoch>:<base>:<l|d><seq>`),
  *       KEYS[2] = `{prefix}:run:{runId}:history` (stream; entry id `<seq>-0`, fields t, d).
+ *
+ * Numbers: a new epoch's base is microseconds since 2023-11-14 (~1e14), above what Lua's
+ * default number-to-string conversion prints exactly, so every seq is formatted with `num`.
  */
 
 /**
- * The run's state: its last seq and whether its `done` is appended. The counter holds both
- * (`l<seq>` while live, `d<seq>` once `done` is in), so an append normally reads one key;
- * the history's last entry is read only when the counter is gone (evicted) or holds an
- * older version's plain number. Every writer of the counter sets it to at least the
- * history's last seq, so a marked counter alone is the truth.
+ * The run's state: epoch, base, last seq and whether its `done` is appended, all in the
+ * counter. No counter (a new run, an expired or lost history, an older version's format):
+ * nil, and the next append starts a new epoch.
  */
 const STATE = `
+local function num(n) return string.format('%.0f', n) end
 local function state()
   local raw = redis.call('GET', KEYS[1])
   if raw then
-    local mark, n = string.match(raw, '^([ld])(%d+)$')
-    if n then return tonumber(n), mark == 'd' end
+    local e, b, mark, n = string.match(raw, '^(%w+):(%d+):([ld])(%d+)$')
+    if e then return e, tonumber(b), tonumber(n), mark == 'd' end
   end
-  local cur = raw and tonumber(string.match(raw, '(%d+)$')) or 0
-  local done = false
+  return nil, 0, 0, false
+end
+local function counter(epoch, base, seq, done)
+  return epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
+end
+-- Above the floor, the clock and anything left in the history: no id a client holds is reused.
+local function newBase(floor)
+  local t = redis.call('TIME')
+  local b = (tonumber(t[1]) - 1700000000) * 1000000 + tonumber(t[2])
+  if floor > b then b = floor end
   local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
   if last[1] then
     local s = tonumber(string.match(last[1][1], '^(%d+)'))
-    if s > cur then cur = s end
-    local f = last[1][2]
-    for i = 1, #f, 2 do
-      if f[i] == 't' and f[i + 1] == 'done' then done = true end
-    end
+    if s and s > b then b = s end
   end
-  return cur, done
-end
-local function counter(seq, done)
-  return (done and 'd' or 'l') .. seq
+  return b
 end
 `;
 
@@ -42,24 +45,30 @@ end
  * append: ARGV[1] floor, ARGV[2] historyLimit, ARGV[3] ttlMs, ARGV[4] ttlMs once `done` is
  * appended, ARGV[5] publish command ('' none, 'PUBLISH' or 'SPUBLISH'), ARGV[6] channel,
  * ARGV[7] and ARGV[8] the envelope's head and tail (pubsub-core's `scriptEnvelope()`: the
- * message is head .. payload .. tail), ARGV[9] largest message in bytes, then one (type, json)
- * pair per event. Appends the events in order with consecutive seqs, starting at
- * max(counter, last entry, floor) + 1, and publishes the appended ones with the payload
- * `[{"seq":N,"event":json},…]` (the run events channel's batch) — in the same atomic step,
- * so every subscriber gets messages in seq order, after the history holds them.
+ * message is head .. payload .. tail), ARGV[9] largest message in bytes, ARGV[10] the epoch
+ * to create if the run has none, then one (type, json) pair per event. Appends the events in
+ * order with consecutive seqs and publishes the appended ones with the payload
+ * `[{"seq":N,"epoch":E,"event":json},…]` (the run events channel's batch) — in the same atomic
+ * step, so every subscriber gets messages in seq order, after the history holds them.
+ * Without a counter the history is rebuilt: a new epoch whose base is `newBase(floor)`.
  * A batch larger than ARGV[9] is split into several messages; a single event larger than
  * that is not published (subscribers read it from the history, as for any gap).
- * Returns one number per event: its seq, or 0 when it was refused because the run's `done`
- * is already in the history or earlier in this batch (`done` is the last frame).
+ * Returns the epoch, then one number per event: its seq, or 0 when it was refused because
+ * the run's `done` is already in the history or earlier in this batch (`done` is the last frame).
  */
 export const APPEND_SCRIPT = `${STATE}
-local seq, done = state()
-local floor = tonumber(ARGV[1])
-if floor > seq then seq = floor end
-local out = {}
+local epoch, base, seq, done = state()
+if not epoch then
+  epoch = ARGV[10]
+  base = newBase(tonumber(ARGV[1]))
+  seq = base
+  redis.call('DEL', KEYS[2])
+end
+local out = { epoch }
 local ttl = ARGV[3]
 local appended = 0
 local cmd, channel, head, tail, max = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9])
+local tag = ',"epoch":"' .. epoch .. '","event":'
 -- Bytes of a message around its items: the envelope and the payload array's brackets.
 local frame = #head + #tail + 2
 local parts, size = {}, 0
@@ -69,16 +78,17 @@ local function flush()
     parts, size = {}, 0
   end
 end
-for i = 10, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   if done then
     out[#out + 1] = 0
   else
     seq = seq + 1
-    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 't', ARGV[i], 'd', ARGV[i + 1])
+    local id = num(seq)
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-0', 't', ARGV[i], 'd', ARGV[i + 1])
     out[#out + 1] = seq
     appended = appended + 1
     if cmd ~= '' then
-      local part = '{"seq":' .. seq .. ',"event":' .. ARGV[i + 1] .. '}'
+      local part = '{"seq":' .. id .. tag .. ARGV[i + 1] .. '}'
       if frame + #part <= max then
         if frame + size + #parts + #part > max then flush() end
         parts[#parts + 1] = part
@@ -92,25 +102,35 @@ for i = 10, #ARGV, 2 do
   end
 end
 if appended > 0 then
-  redis.call('SET', KEYS[1], counter(seq, done), 'PX', ttl)
+  redis.call('SET', KEYS[1], counter(epoch, base, seq, done), 'PX', ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
 flush()
 return out
 `;
 
+/** The head as a reply: epoch ('' none), base, seq, done (0/1). */
+const HEAD_REPLY = `
+local function headReply()
+  local epoch, base, seq, done = state()
+  return { epoch or '', base, seq, done and 1 or 0 }
+end
+`;
+
 /**
- * read: KEYS[1] = history; ARGV[1] first seq, ARGV[2] count, ARGV[3] 'last' to read the
- * last entry instead. Returns a flat array: id, type, json, id, type, json, …
+ * read: ARGV[1] first seq, ARGV[2] count, ARGV[3] 'last' to read the last entry instead.
+ * Returns the head (4 items, as `head`), then a flat array: id, type, json, id, type, json, …
+ * No epoch: no events (a history without its counter belongs to no epoch).
  */
-export const READ_SCRIPT = `
+export const READ_SCRIPT = `${STATE}${HEAD_REPLY}
+local out = headReply()
+if out[1] == '' then return out end
 local entries
 if ARGV[3] == 'last' then
-  entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 else
-  entries = redis.call('XRANGE', KEYS[1], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
+  entries = redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
 end
-local out = {}
 for _, e in ipairs(entries) do
   local t, d = '', ''
   local f = e[2]
@@ -124,16 +144,32 @@ end
 return out
 `;
 
-/** head: no ARGV. Returns the last assigned seq (0 when the run is unknown). */
-export const HEAD_SCRIPT = `${STATE}
-local seq = state()
-return seq
+/** head: no ARGV. Returns epoch ('' when the run has no history), base, seq, done (0/1). */
+export const HEAD_SCRIPT = `${STATE}${HEAD_REPLY}
+return headReply()
 `;
 
-/** repair: ARGV[1] floor, ARGV[2] ttlMs. Raises the counter to at least floor. */
-export const REPAIR_SCRIPT = `${STATE}
-local floor = tonumber(ARGV[1])
-local seq, done = state()
-if seq < floor then redis.call('SET', KEYS[1], counter(floor, done), 'PX', ARGV[2]) end
+/**
+ * begin: ARGV[1] epoch, ARGV[2] ttlMs. The run's first epoch, base 0, unless it has one
+ * (then nothing changes). A history without a counter is dropped with it. Returns 1 if created.
+ */
+export const BEGIN_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':0:l0', 'PX', ARGV[2])
 return 1
+`;
+
+/**
+ * gap: ARGV[1] new epoch, ARGV[2] floor, ARGV[3] ttlMs. Events were lost: a new empty epoch
+ * above the floor and the current head (a finished run stays finished). Returns the epoch.
+ */
+export const GAP_SCRIPT = `${STATE}
+local epoch, base, seq, done = state()
+local floor = tonumber(ARGV[2])
+if seq > floor then floor = seq end
+local b = newBase(floor)
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[1], counter(ARGV[1], b, b, done), 'PX', ARGV[3])
+return ARGV[1]
 `;
