@@ -82,6 +82,9 @@ export function createWorkspaceFeed(opts: WorkspaceFeedOptions): WorkspaceFeed {
   const counters: WorkspaceFeedMetrics = { frames: 0, throttled: 0, errors: 0, lookups: 0 };
   const infos = new Map<string, Promise<FeedRunInfo | undefined>>();
   const throttles = new Map<string, Throttle>();
+  // Feeds this process has begun: a feed's history starts at id 1 in its first epoch, like a
+  // run's (a history found missing later is a rebuilt one, and resumes are told so).
+  const begun = new Set<string>();
   let closed = false;
 
   const infoOf = (runId: string) => {
@@ -101,8 +104,14 @@ export function createWorkspaceFeed(opts: WorkspaceFeedOptions): WorkspaceFeed {
   };
 
   const append = async (workspaceId: string, change: FeedChange, run: FeedRun) => {
+    const key = workspaceFeedKey(workspaceId);
     try {
-      await events.emit(workspaceFeedKey(workspaceId), 'run', { change, run });
+      if (!begun.has(key)) {
+        await events.begin(key);
+        if (begun.size >= maxCached) begun.clear();
+        begun.add(key);
+      }
+      await events.emit(key, 'run', { change, run });
       counters.frames++;
     } catch (err) {
       counters.errors++;

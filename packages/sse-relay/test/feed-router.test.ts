@@ -50,6 +50,8 @@ const frame = (tags: string[], name = 'r') => ({
 
 it('sends a run frame named by its run, with an id; a tag filter counts what it keeps back', async () => {
   const ws = `ws-${randomUUID()}`;
+  // As the feed's producer does before its first frame: the feed's first epoch, ids from 1.
+  await events.begin(workspaceFeedKey(ws));
   const stream = await openSse(`${url}/events?tag=a`, { headers: { 'x-workspace': ws } });
   await waitFor(() => stream.events.length === 1);
   const before = router.metrics().filtered;
@@ -70,6 +72,7 @@ it('sends a run frame named by its run, with an id; a tag filter counts what it 
 
 it('disconnects a feed client that stops reading, keeping its unsent bytes under maxBufferedBytes, and leaves the feed', async () => {
   const ws = `ws-${randomUUID()}`;
+  await events.begin(workspaceFeedKey(ws));
   const before = router.metrics().slowClientDisconnects;
   const socket = connect(Number(new URL(url).port), '127.0.0.1');
   // The server resets it when it cuts it off.

@@ -136,7 +136,8 @@ describe('createWorkspaceFeed', () => {
   it('never fails the run event when the run cannot be read; reads a run once', async () => {
     const runId = randomUUID();
     const { feed, lookups } = setup(new Map([[runId, info('ws-e')]]));
-    expect(await feed.events.emit('boom', 'status', { status: 'running' })).toBe(1);
+    // A run never begun: its history starts in a rebuilt epoch, high; the emit still succeeds.
+    expect(await feed.events.emit('boom', 'status', { status: 'running' })).toBeGreaterThan(0);
     await waitFor(() => feed.metrics().errors === 1, { what: 'the lookup error counted' });
     await feed.events.emit(runId, 'status', { status: 'running' });
     await feed.events.emit(runId, 'log', { level: 'info', message: 'not reported' });
