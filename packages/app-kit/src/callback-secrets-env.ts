@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optionalEnv } from './env-fields.js';
+import { optionalEnv } from './optional-env.js';
 
 /** Standard Webhooks secrets: `whsec_` + base64 of 24–64 bytes (the spec's bounds). */
 const SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { optionalEnv } from './optional-env.js';
 import { clusterNodesEnv } from './redis-cluster-nodes.js';
 import { workspaceLimitsEnv } from './workspace-limits-env.js';
 
@@ -6,9 +7,7 @@ import { workspaceLimitsEnv } from './workspace-limits-env.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** An empty variable counts as unset: `FOO= node main.js` must not mean "FOO is ''". */
-export const optionalEnv = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+export { optionalEnv };
 
 /** A decimal integer in `[min, max]`, with a message a person can act on. */
 export const integerEnv = (min: number, max: number) =>

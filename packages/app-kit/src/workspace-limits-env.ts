@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optionalEnv } from './env-fields.js';
+import { optionalEnv } from './optional-env.js';
 
 /** One workspace's own share (fair dispatch), as `WORKSPACE_LIMITS` gives it. */
 export interface WorkspaceLimitEntry {
