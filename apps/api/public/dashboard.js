@@ -20,6 +20,17 @@ function el(tag, props, ...children) {
 function badge(status) {
   return el('span', { className: `status s-${status}` }, status);
 }
+/** Why a queued run has not started (`waitingFor`, from the store at read time); '' when none. */
+const WAIT_REASONS = { workspace_share: 'waiting for its workspace share' };
+function waitNote(r) {
+  return r.status === 'queued' && r.waitingFor ? WAIT_REASONS[r.waitingFor] || r.waitingFor : '';
+}
+function statusCell(r) {
+  const note = waitNote(r);
+  return note
+    ? [badge(r.status), ' ', el('span', { className: 'muted wait-reason' }, note)]
+    : [badge(r.status)];
+}
 function tagChips(tags) {
   return (tags || []).map((t) => el('span', { className: 'tag' }, t));
 }
@@ -118,6 +129,8 @@ function mergeRun(old, change, run) {
   if (RANK[old.status] === 2 && change !== 'done') return old;
   const next = { ...old, ...run };
   if (run.status && RANK[run.status] < RANK[old.status]) next.status = old.status;
+  // A frame past `queued` means the run was released: the stored wait reason is stale.
+  if (next.status !== 'queued') next.waitingFor = null;
   if (change === 'progress' || change === 'done') {
     next.passed = run.passed ?? old.passed;
     next.failed = run.failed ?? old.failed;
@@ -132,7 +145,7 @@ function runRow(r) {
     { className: 'link' },
     el('td', {}, r.name || r.id.slice(0, 8)),
     el('td', { className: 'tags' }, ...tagChips(r.tags)),
-    el('td', {}, badge(r.status)),
+    el('td', {}, ...statusCell(r)),
     el('td', {}, `${(r.passed ?? 0) + (r.failed ?? 0)}/${r.total}`),
     el('td', {}, `${r.shardsCompleted ?? 0}/${r.shardCount}`),
     el('td', { className: 'muted' }, new Date(r.createdAt).toLocaleString()),
@@ -312,6 +325,9 @@ function runPage(runId) {
     const st = $('run-status');
     st.className = `status s-${r.status}`;
     st.textContent = r.status;
+    st.title = waitNote(r);
+    const wait = $('run-wait');
+    if (wait) wait.textContent = waitNote(r);
     // Stored counters move when a shard completes; results stream in before that.
     let passed = r.passed,
       failed = r.failed;
@@ -511,6 +527,7 @@ function runPage(runId) {
   $('results-note').textContent = '';
   $('run-status').className = 'status';
   $('run-status').textContent = '';
+  $('run-wait').textContent = '';
   $('run-counts').textContent = '';
   $('run-error').textContent = '';
   $('abort').disabled = true;

@@ -59,7 +59,9 @@ export {
   RESULT_STATUSES,
   type ResultStatus,
   RUN_STATUSES,
+  RUN_WAIT_REASONS,
   type RunStatus,
+  type RunWaitReason,
   TERMINAL_STATUSES,
   type TerminalStatus,
 } from './run-status.js';

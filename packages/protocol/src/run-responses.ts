@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { API_ERROR_CODES } from './api-errors.js';
-import { RESULT_STATUSES, RUN_STATUSES } from './run-status.js';
+import { RESULT_STATUSES, RUN_STATUSES, RUN_WAIT_REASONS } from './run-status.js';
 
 const count = z.number().int().nonnegative();
 const isoTime = z.iso.datetime();
@@ -23,6 +23,15 @@ export const runSchema = z.strictObject({
   error: z.string().nullable(),
   tags: z.array(z.string()),
   metadata: z.record(z.string(), z.unknown()),
+  waitingFor: z
+    .enum(RUN_WAIT_REASONS)
+    .nullable()
+    .optional()
+    .meta({
+      description:
+        'Why a `queued` run has not started: `workspace_share` when fair dispatch holds all its ' +
+        'shards back because its workspace already uses its share. Null or absent otherwise.',
+    }),
 });
 export type RunDto = z.output<typeof runSchema>;
 

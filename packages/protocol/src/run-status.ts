@@ -24,3 +24,7 @@ export function isTerminal(status: RunStatus): status is TerminalStatus {
 export function isRunStatus(value: unknown): value is RunStatus {
   return typeof value === 'string' && statuses.has(value);
 }
+
+/** Why a `queued` run waits (`waitingFor`): fair dispatch holds it behind its workspace's share. */
+export const RUN_WAIT_REASONS = ['workspace_share'] as const;
+export type RunWaitReason = (typeof RUN_WAIT_REASONS)[number];

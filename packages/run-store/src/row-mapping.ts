@@ -1,11 +1,13 @@
+import type { RunWaitReason } from '@x/protocol';
 import type { Selectable } from 'kysely';
 import type { RunResultsTable, RunsTable } from './schema.js';
 import type { NewResult, Run, RunResult } from './types/run.js';
 
-export type RunRow = Selectable<RunsTable>;
+/** A run's columns, with `waiting_for` when the query derived it (see `waitingForSql`). */
+export type RunRow = Selectable<RunsTable> & { waiting_for?: RunWaitReason | null };
 
 export function rowToRun(r: RunRow): Run {
-  return {
+  const run: Run = {
     id: r.id,
     workspaceId: r.workspace_id,
     status: r.status,
@@ -27,6 +29,9 @@ export function rowToRun(r: RunRow): Run {
     tags: r.tags ?? [],
     metadata: r.metadata ?? {},
   };
+  // Only when there is a reason: a run read with and without the derivation compares equal.
+  if (r.waiting_for) run.waitingFor = r.waiting_for;
+  return run;
 }
 
 export function rowToResult(r: Omit<Selectable<RunResultsTable>, 'seq'>): RunResult {

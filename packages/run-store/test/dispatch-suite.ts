@@ -62,6 +62,35 @@ export function fairDispatchSuite(store: () => RunStore): void {
       expect((await pass(s, q, [a])).ids).toEqual([`${r2.id}:0`, `${r2.id}:1`]);
     });
 
+    it('a queued run held back by its workspace share reads waitingFor workspace_share until a shard is released', async () => {
+      const s = store();
+      const [a, b] = [uniqueName('wsa'), uniqueName('wsb')];
+      const r1 = await s.createRun(runInput(2, 1, a));
+      const r2 = await s.createRun(runInput(2, 1, a));
+      const other = await s.createRun(runInput(2, 1, b));
+      // Before any pass nothing of A is released: no share in use, no reason.
+      expect((await s.getRun(a, r2.id))?.waitingFor).toBeUndefined();
+      const q = { window: 10, maxRunningShards: 2 };
+      expect((await pass(s, q, [a])).ids).toEqual([`${r1.id}:0`, `${r1.id}:1`]);
+      expect((await s.getRun(a, r2.id))?.waitingFor).toBe('workspace_share');
+      expect((await s.getRunById(r2.id))?.waitingFor).toBe('workspace_share');
+      const listed = (await s.listRuns(a)).runs;
+      expect(listed.map((r) => [r.id, r.waitingFor])).toEqual([
+        [r2.id, 'workspace_share'],
+        [r1.id, undefined],
+      ]);
+      // B's share is its own: its run was released, A's use does not hold it.
+      expect((await s.getRun(b, other.id))?.waitingFor).toBeUndefined();
+      // A's first run completes: the next pass releases r2, which no longer waits.
+      for (const i of [0, 1]) {
+        await s.beginShard(r1.id, i, 1);
+        await complete(s, r1.id, i, 1, ok);
+      }
+      expect((await s.getRun(a, r2.id))?.waitingFor).toBeUndefined();
+      expect((await pass(s, q, [a])).ids).toEqual([`${r2.id}:0`, `${r2.id}:1`]);
+      expect((await s.getRun(a, r2.id))?.waitingFor).toBeUndefined();
+    });
+
     it('a workspace override sets its own cap and weight', async () => {
       const s = store();
       const [a, b] = [uniqueName('wsa'), uniqueName('wsb')];

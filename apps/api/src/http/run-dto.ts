@@ -26,6 +26,7 @@ export function toRunDto(run: Run): RunDto {
     error: run.error,
     tags: run.tags,
     metadata: run.metadata,
+    waitingFor: run.waitingFor ?? null,
   };
 }
 

@@ -1,8 +1,26 @@
-import { LIVE_STATUSES, type RunStatus, TERMINAL_STATUSES } from '@x/protocol';
+import { LIVE_STATUSES, type RunStatus, type RunWaitReason, TERMINAL_STATUSES } from '@x/protocol';
 import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
 import type { Database } from '../schema.js';
 import { pendingCallbackSets } from './callback-outbox.js';
+
+/**
+ * Why a `queued` run waits (`waiting_for`), derived at read time: `workspace_share` when none of
+ * its shards is released (fair dispatch releases shard by shard; FIFO marks the whole run
+ * enqueued without `released_at`) while its workspace has released shards not completed of live
+ * runs, i.e. the dispatcher holds it back because the workspace already uses its share (window
+ * or cap). Null otherwise. The limits live in the dispatcher, not here: a run read in the
+ * instant before the next pass releases it may show the reason for that pass's interval.
+ * Index: `run_shards_released_live` (released, not completed) for the workspace test.
+ */
+const waitingForSql = sql<RunWaitReason | null>`case when runs.status = 'queued'
+    and runs.enqueued_at is null
+    and not exists (select 1 from run_shards s
+                    where s.run_id = runs.id and s.released_at is not null)
+    and exists (select 1 from run_shards s join runs o on o.id = s.run_id
+                where o.workspace_id = runs.workspace_id and o.status in ('queued', 'running')
+                  and s.released_at is not null and s.status <> 'completed')
+  then 'workspace_share' end`.as('waiting_for');
 
 /** One run by id; with `workspaceId`, only if it belongs to that workspace. */
 export function runRowSql(
@@ -10,7 +28,7 @@ export function runRowSql(
   runId: string,
   workspaceId?: string,
 ): Promise<RunRow | undefined> {
-  let query = db.selectFrom('runs').selectAll().where('id', '=', runId);
+  let query = db.selectFrom('runs').selectAll().select(waitingForSql).where('id', '=', runId);
   if (workspaceId !== undefined) query = query.where('workspace_id', '=', workspaceId);
   return query.executeTakeFirst();
 }
@@ -49,7 +67,11 @@ export function listRunsSql(
     after: { createdAt: Date; id: string } | undefined;
   },
 ): Promise<RunRow[]> {
-  let query = db.selectFrom('runs').selectAll().where('workspace_id', '=', workspaceId);
+  let query = db
+    .selectFrom('runs')
+    .selectAll()
+    .select(waitingForSql)
+    .where('workspace_id', '=', workspaceId);
   if (q.statuses.length === 1) query = query.where('status', '=', q.statuses[0]!);
   else if (q.statuses.length > 1) query = query.where('status', 'in', [...q.statuses]);
   if (q.tags.length > 0) query = query.where(sql<boolean>`tags @> ${[...q.tags]}::text[]`);

@@ -1,4 +1,4 @@
-import type { ResultStatus, RunStatus } from '@x/protocol';
+import type { ResultStatus, RunStatus, RunWaitReason } from '@x/protocol';
 
 /** A run as the API and the workers see it. */
 export interface Run {
@@ -26,6 +26,13 @@ export interface Run {
   tags: string[];
   /** The caller's JSON object, `{}` when none. */
   metadata: Record<string, unknown>;
+  /**
+   * Why a `queued` run waits, derived at read time (`getRun`, `getRunById`, `listRuns`; absent
+   * from the other answers): `workspace_share` when none of its shards is released yet while
+   * its workspace has released shards not finished (fair dispatch holds it behind its share).
+   * Absent when the run does not wait.
+   */
+  waitingFor?: RunWaitReason;
 }
 
 /** One test outcome. */
