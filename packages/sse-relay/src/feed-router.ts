@@ -1,6 +1,7 @@
 import type { Logger } from '@x/kernel';
 import { isTag, MAX_TAGS } from '@x/protocol';
 import { type Request, type Response, Router } from 'express';
+import { endConnections } from './end-connections.js';
 import type { RunEvent } from './run-event-types.js';
 import type { RunEvents } from './run-events-api.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
@@ -172,16 +173,7 @@ export function createFeedRouter(opts: FeedRouterOptions): FeedRouter {
   router.metrics = () => ({ ...counters });
   router.shutdown = async ({ retryMs: hint = 1_000, timeoutMs = 5_000 } = {}) => {
     shuttingDown = true;
-    const closing = [...open].map((conn) => conn.closed());
-    for (const conn of open) conn.end(`retry: ${hint}\n\n`);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(closing),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await endConnections(open, hint, timeoutMs);
     clearInterval(ticker);
     ticker = undefined;
   };

@@ -1,5 +1,6 @@
 import type { Logger } from '@x/kernel';
 import { type Request, type Response, Router } from 'express';
+import { endConnections } from './end-connections.js';
 import { armGrace, finishFromSnapshot, sweepFinished } from './finish-stream.js';
 import type { ListenHandle, RunEvents } from './run-events-api.js';
 import { RunEventsError } from './run-events-error.js';
@@ -322,16 +323,7 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
   router.shutdown = async ({ retryMs: hint = 1_000, timeoutMs = 5_000 } = {}) => {
     shuttingDown = true;
     shutdownRetryMs = hint;
-    const closing = [...open].map((conn) => conn.closed());
-    for (const conn of open) conn.end(`retry: ${hint}\n\n`);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(closing),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await endConnections(open, hint, timeoutMs);
     clearInterval(ticker);
     ticker = undefined;
   };
