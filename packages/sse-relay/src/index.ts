@@ -10,6 +10,7 @@ export type {
   NewStoredEvent,
   StoredEvent,
 } from './event-log.js';
+export { type EventLogKeys, eventLogKeys } from './event-log-keys.js';
 export {
   createFeedRouter,
   type FeedRouter,

@@ -9,6 +9,7 @@ import type {
   NewStoredEvent,
   StoredEvent,
 } from './event-log.js';
+import { eventLogKeys } from './event-log-keys.js';
 import {
   APPEND_SCRIPT,
   BEGIN_SCRIPT,
@@ -39,8 +40,9 @@ export interface RedisEventLogOptions {
   /**
    * Publish with `SPUBLISH` instead of `PUBLISH`: set it exactly when the bus uses
    * `redisTransport({ sharded: true })`, or its subscribers would not hear the script.
-   * Default false. (Redis Cluster is not supported by the log: its keys of one run are not
-   * in one hash slot.)
+   * Default false. On a Redis Cluster set it (classic `PUBLISH` from a script is broadcast to
+   * every node): the run's keys and its channel share the run id as hash tag, so the script's
+   * `SPUBLISH` stays in the slot it writes.
    */
   sharded?: boolean;
 }
@@ -63,8 +65,9 @@ const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
 
 /**
- * The distributed event log: per run a counter `{prefix}:run:{runId}:seq` (epoch, base, last
- * seq, done) and a capped stream `{prefix}:run:{runId}:history`, both written by one Lua
+ * The distributed event log: per run a counter `<prefix>:run:{<runId>}:seq` (epoch, base, last
+ * seq, done) and a capped stream `<prefix>:run:{<runId>}:history` (see `eventLogKeys`: the run
+ * id is their hash tag, so they share a slot on a Redis Cluster), both written by one Lua
  * script per append (of one event or a batch), which also publishes the appended events on
  * the run's channel (one round trip; `publish: false` leaves publishing to the caller).
  * Events after the run's `done` are refused by the script itself, so no emitter anywhere
@@ -72,6 +75,7 @@ const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
  *
  * @example
  * const log = redisEventLog({ redis: new Redis(url), prefix: 'x' });
+ * const onCluster = redisEventLog({ redis: new Cluster(nodes), prefix: 'x', sharded: true });
  */
 export function redisEventLog({
   redis,
@@ -80,7 +84,10 @@ export function redisEventLog({
   sharded = false,
 }: RedisEventLogOptions): EventLog {
   let malformed = 0;
-  const keys = (runId: string) => [`${prefix}:run:${runId}:seq`, `${prefix}:run:${runId}:history`];
+  const keys = (runId: string) => {
+    const { seq, history } = eventLogKeys(prefix, runId);
+    return [seq, history];
+  };
 
   const run = async (s: Script, keyList: string[], args: (string | number)[]) => {
     try {

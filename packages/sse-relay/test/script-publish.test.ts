@@ -68,7 +68,7 @@ describe('publishing from the append script', () => {
     const a = await node(prefix);
     const runId = randomUUID();
     await a.events.begin(runId);
-    const channel = `${prefix}:run:${runId}:events`;
+    const channel = `${prefix}:run:{${runId}}:events`;
     const raw = await rawSubscriber(channel);
     const local: RunEvent[] = [];
     (await a.events.listen(runId, null, (e) => local.push(e))).start();
@@ -123,7 +123,7 @@ describe('publishing from the append script', () => {
     const admin = adminClient();
     const runId = randomUUID();
     await b.events.begin(runId);
-    const channel = `${prefix}:run:${runId}:events`;
+    const channel = `${prefix}:run:{${runId}}:events`;
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
     const v1 = encodeEnvelope({
@@ -163,7 +163,7 @@ describe('publishing from the append script', () => {
     const b = await node(prefix);
     const runId = randomUUID();
     await a.events.begin(runId);
-    const raw = await rawSubscriber(`${prefix}:run:${runId}:events`);
+    const raw = await rawSubscriber(`${prefix}:run:{${runId}}:events`);
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
     const big = 'x'.repeat(80 * 1024);
@@ -189,7 +189,7 @@ describe('publishing from the append script', () => {
     const b = await node(prefix, true);
     const runId = randomUUID();
     await a.events.begin(runId);
-    const raw = await rawSubscriber(`${prefix}:run:${runId}:events`, true);
+    const raw = await rawSubscriber(`${prefix}:run:{${runId}}:events`, true);
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
     await a.events.emitMany(runId, [
@@ -211,7 +211,7 @@ describe('the run counter and its epoch', () => {
     const a = await node(prefix);
     const admin = adminClient();
     const runId = randomUUID();
-    const key = `${prefix}:run:${runId}:seq`;
+    const key = `${prefix}:run:{${runId}}:seq`;
     await a.events.begin(runId);
     const epoch = (await admin.get(key))!.split(':')[0]!;
     expect(await admin.get(key)).toBe(`${epoch}:0:l0`);
@@ -233,7 +233,7 @@ describe('the run counter and its epoch', () => {
     const a = await node(prefix);
     const admin = adminClient();
     const runId = randomUUID();
-    const key = `${prefix}:run:${runId}:seq`;
+    const key = `${prefix}:run:{${runId}}:seq`;
     await a.events.begin(runId);
     for (let i = 1; i <= 3; i++) await a.events.emit(runId, 'log', logEvent(String(i)));
     const first = (await admin.get(key))!.split(':')[0];
@@ -246,7 +246,7 @@ describe('the run counter and its epoch', () => {
     expect(seq).toBe(Number(base) + 1);
     // Microseconds since 2023-11-14 by Redis's clock (the same machine's clock here).
     expect(Number(base)).toBeGreaterThan(before - 5_000_000);
-    expect(await admin.xlen(`${prefix}:run:${runId}:history`)).toBe(1);
+    expect(await admin.xlen(`${prefix}:run:{${runId}}:history`)).toBe(1);
     // A seq that high survives Lua's number formatting exactly, in the history and the id.
     const last = await a.events.lastEvent(runId);
     expect(last).toMatchObject({ seq, epoch });

@@ -2,8 +2,9 @@
  * The Lua scripts of the Redis event log. Each runs atomically, so the sequence number, the
  * epoch and the history can never disagree, whichever process appends.
  *
- * Keys: KEYS[1] = `{prefix}:run:{runId}:seq` (string `<epoch>:<base>:<l|d><seq>`),
- *       KEYS[2] = `{prefix}:run:{runId}:history` (stream; entry id `<seq>-0`, fields t, d).
+ * Keys: KEYS[1] = `<prefix>:run:{<runId>}:seq` (string `<epoch>:<base>:<l|d><seq>`),
+ *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream; entry id `<seq>-0`, fields t, d);
+ *       one hash slot (the run id is their tag), and the append script's channel is in it too.
  *
  * Numbers: a new epoch's base is microseconds since 2023-11-14 (~1e14), above what Lua's
  * default number-to-string conversion prints exactly, so every seq is formatted with `num`.
