@@ -10,7 +10,7 @@ import type { StreamCounters } from './run-stream.js';
 // The public shape of `createRunEvents`: its options, its handle and its metrics.
 
 export interface RunEventsOptions {
-  /** The bus events travel on (`{prefix}:run:{runId}:events`); the caller owns and closes it. */
+  /** The bus events travel on (`<prefix>:run:{<runId>}:events`, the run id its hash tag); the caller owns and closes it. */
   bus: Bus;
   /** Sequence counter and history: `memoryEventLog()` embedded, `redisEventLog()` distributed. */
   log: EventLog;
