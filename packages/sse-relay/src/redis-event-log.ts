@@ -51,8 +51,9 @@ export interface RedisEventLogOptions {
    * epoch and resumes from older ids answer `recovered: false`. Replication is asynchronous,
    * so a promoted replica may lack the last events a client already received; without this
    * their seqs would be handed out again and a resume would skip the new ones silently.
-   * Costs one `INFO replication` inside each script. Default false (one server, whose restart
-   * from its persistence keeps the epoch); the apps turn it on for a Redis Cluster.
+   * The writer is the node id on a cluster (`CLUSTER MYID`, cheap), else the replication id
+   * (`INFO replication`, which doubles a script's server time). Default false (one server,
+   * whose restart from its persistence keeps the epoch); the apps turn it on for a cluster.
    */
   epochPerPrimary?: boolean;
 }

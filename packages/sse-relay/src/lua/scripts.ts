@@ -12,30 +12,36 @@
 
 /**
  * The run's state: epoch, base, last seq and whether its `done` is appended, all in the
- * counter (with `PRIMARY_EPOCH`, also the replication id of the primary that wrote it). No
+ * counter (with `PRIMARY_EPOCH`, also the id of the primary that wrote it). No
  * counter (a new run, an expired or lost history, an older version's format, another
  * primary's counter): nil, and the next append starts a new epoch.
  */
 const STATE = `
 local function num(n) return string.format('%.0f', n) end
--- The primary's replication id, when the log asks for it (PRIMARY_EPOCH, a line the log puts
--- before every script): a counter written under another id was written before a failover,
--- whose new primary may lack the tail a client already saw, so it reads as lost.
-local REPLID = ''
+-- Who wrote the counter, when the log asks (PRIMARY_EPOCH, a line the log puts before every
+-- script): the node id on a cluster (CLUSTER MYID), else the replication id. A counter another
+-- server wrote predates a failover, whose new primary may lack the tail a client already saw,
+-- so it reads as lost.
+local PRIMARY = ''
 if PRIMARY_EPOCH then
-  REPLID = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+  local id = redis.pcall('CLUSTER', 'MYID')
+  if type(id) == 'string' then
+    PRIMARY = id
+  else
+    PRIMARY = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+  end
 end
 local function state()
   local raw = redis.call('GET', KEYS[1])
   if raw then
     local e, b, mark, n, r = string.match(raw, '^(%w+):(%d+):([ld])(%d+):?(%x*)$')
-    if e and r == REPLID then return e, tonumber(b), tonumber(n), mark == 'd' end
+    if e and r == PRIMARY then return e, tonumber(b), tonumber(n), mark == 'd' end
   end
   return nil, 0, 0, false
 end
 local function counter(epoch, base, seq, done)
   local c = epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
-  if REPLID ~= '' then c = c .. ':' .. REPLID end
+  if PRIMARY ~= '' then c = c .. ':' .. PRIMARY end
   return c
 end
 -- Above the floor, the clock and anything left in the history: no id a client holds is reused.
