@@ -80,3 +80,23 @@ export async function waitActive(w: WorkerProcess, min = 1, timeoutMs = 20_000) 
     what: `worker with ${min}+ active shards`,
   });
 }
+
+/** SIGTERM (graceful), SIGKILL if it takes longer than `graceMs`. */
+export async function stopProcess(proc: NodeProcess, graceMs = 15_000): Promise<void> {
+  const timer = setTimeout(() => void proc.kill('SIGKILL'), graceMs);
+  await proc.kill('SIGTERM');
+  clearTimeout(timer);
+}
+
+/**
+ * Stops an api replica gracefully and starts it again on the same port, as a restarted
+ * replica behind a fixed address: its clients (EventSource) reconnect to the same URL.
+ */
+export async function restartApiProcess(
+  env: FleetEnv,
+  api: ApiProcess,
+  extra: Record<string, string> = {},
+): Promise<ApiProcess> {
+  await stopProcess(api.proc);
+  return startApiProcess(env, { ...extra, PORT: new URL(api.url).port });
+}
