@@ -1,5 +1,5 @@
 export type { EventPosition } from './compute-replay.js';
-export type { EmitBufferMetrics } from './emit-buffer.js';
+export type { EmitBufferMetrics, SettleOutcome } from './emit-buffer.js';
 export { EPOCH_PATTERN } from './epoch-id.js';
 export type {
   AppendOptions,

@@ -113,7 +113,7 @@ const backends: Record<string, () => Backend> = {
         const bus = createBus({ transport, prefix });
         return {
           bus,
-          log: redisEventLog({ redis: client, prefix, sharded: true }),
+          log: redisEventLog({ redis: client, prefix, sharded: true, epochPerPrimary: true }),
           close: async () => {
             await bus.close();
             client.disconnect();

@@ -12,21 +12,37 @@
 
 /**
  * The run's state: epoch, base, last seq and whether its `done` is appended, all in the
- * counter. No counter (a new run, an expired or lost history, an older version's format):
- * nil, and the next append starts a new epoch.
+ * counter (with `PRIMARY_EPOCH`, also the id of the primary that wrote it). No
+ * counter (a new run, an expired or lost history, an older version's format, another
+ * primary's counter): nil, and the next append starts a new epoch.
  */
 const STATE = `
 local function num(n) return string.format('%.0f', n) end
+-- Who wrote the counter, when the log asks (PRIMARY_EPOCH, a line the log puts before every
+-- script): the node id on a cluster (CLUSTER MYID), else the replication id. A counter another
+-- server wrote predates a failover, whose new primary may lack the tail a client already saw,
+-- so it reads as lost.
+local PRIMARY = ''
+if PRIMARY_EPOCH then
+  local id = redis.pcall('CLUSTER', 'MYID')
+  if type(id) == 'string' then
+    PRIMARY = id
+  else
+    PRIMARY = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+  end
+end
 local function state()
   local raw = redis.call('GET', KEYS[1])
   if raw then
-    local e, b, mark, n = string.match(raw, '^(%w+):(%d+):([ld])(%d+)$')
-    if e then return e, tonumber(b), tonumber(n), mark == 'd' end
+    local e, b, mark, n, r = string.match(raw, '^(%w+):(%d+):([ld])(%d+):?(%x*)$')
+    if e and r == PRIMARY then return e, tonumber(b), tonumber(n), mark == 'd' end
   end
   return nil, 0, 0, false
 end
 local function counter(epoch, base, seq, done)
-  return epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
+  local c = epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
+  if PRIMARY ~= '' then c = c .. ':' .. PRIMARY end
+  return c
 end
 -- Above the floor, the clock and anything left in the history: no id a client holds is reused.
 local function newBase(floor)
@@ -152,12 +168,15 @@ return headReply()
 
 /**
  * begin: ARGV[1] epoch, ARGV[2] ttlMs. The run's first epoch, base 0, unless it has one
- * (then nothing changes). A history without a counter is dropped with it. Returns 1 if created.
+ * (then nothing changes, even if its counter is unreadable or another primary's: the next
+ * append starts a new epoch above every id). A history without a counter is dropped with it.
+ * Returns 1 if created.
  */
-export const BEGIN_SCRIPT = `
+export const BEGIN_SCRIPT = `${STATE}
+-- Any counter, even one state() cannot read, stays: a history is begun at 1 only once.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ':0:l0', 'PX', ARGV[2])
+redis.call('SET', KEYS[1], counter(ARGV[1], 0, 0, false), 'PX', ARGV[2])
 return 1
 `;
 
