@@ -41,16 +41,30 @@ sub.on('message', (_channel: string, message: string) => {
   raw[message] = now();
 });
 await sub.subscribe(env('RAW_CHANNEL'));
+// When the bus's abort message reaches this process, before the bus decodes it: splits the
+// hop (Redis) from our handling (envelope, schema, registry, signal). Its own connection, so
+// its stamp and the bus's delivery race for the event loop: read the split as approximate.
+const arrived: Record<string, number> = {};
+const tap = new Redis(env('REDIS_URL'));
+tap.on('message', (_channel: string, message: string) => {
+  const at = now();
+  const runId = /"runId":"([^"]+)"/.exec(message)?.[1];
+  if (runId) arrived[runId] = at;
+});
+await tap.subscribe(`${env('X_PREFIX')}:run-abort`);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const [command, file] = line.trim().split(/\s+/);
   if (command !== 'dump' || !file) return;
-  writeFileSync(file, JSON.stringify({ aborts, raw, metrics: aborter.metrics() }));
+  writeFileSync(file, JSON.stringify({ aborts, arrived, raw, metrics: aborter.metrics() }));
   process.stdout.write(`DUMPED ${file}\n`);
 });
 process.on('SIGTERM', () => {
-  void Promise.all([aborter.close().then(() => bus.close()), sub.quit(), db.destroy()]).finally(
-    () => process.exit(0),
-  );
+  void Promise.all([
+    aborter.close().then(() => bus.close()),
+    sub.quit(),
+    tap.quit(),
+    db.destroy(),
+  ]).finally(() => process.exit(0));
 });
 process.stdout.write('READY\n');
