@@ -179,16 +179,18 @@ describe('run events across Redis outages (2 api, 2 workers, real processes)', (
     const names = resultNames(follower.connections);
     const counts = new Map<string, number>();
     for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
-    // Known hole (issue 15, open): each process flushes its own buffer in order, but nothing
-    // orders one worker's buffered results before another worker's `done`, so a follower can
-    // end at `done` before late results are appended (seen: 34 of 60 in one run of four).
-    // Until shard completions wait for their run's buffered events, this checks what holds:
-    // most results arrive, and none twice.
+    // Every result exactly once, although the workers' buffered results and the finalizer's
+    // `done` come from different processes: a shard's completion is recorded only once its
+    // events are in the log, so the `done` that follows the last completion comes after them.
     const seen = JSON.stringify(
       follower.connections.map((c) => [recoveredOf(c), eventsOf(c).length]),
     );
-    expect(counts.size, seen).toBeGreaterThanOrEqual(8);
-    expect(counts.size, seen).toBeLessThanOrEqual(60);
+    expect(counts.size, seen).toBe(60);
+    expect([...counts.keys()].sort()).toEqual(
+      demoTests(60, 200)
+        .map((t) => t.name)
+        .sort(),
+    );
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     const dones = follower.connections.flatMap((c) =>
       eventsOf(c).filter((f) => f.data.type === 'done'),

@@ -16,11 +16,13 @@ import {
   type ShardRepair,
 } from '@x/shard-worker';
 import { createRunEvents, type RunEvents, redisEventLog, type WorkspaceFeed } from '@x/sse-relay';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { refuseClusterUntilReady } from './cluster-gate.js';
 import type { DispatchSettings } from './dispatch-settings.js';
-import { createPubSubTransport, createRedisClient } from './redis-clients.js';
+import {
+  createPubSubTransport,
+  createRedisClient,
+  type RedisCommandClient,
+} from './redis-clients.js';
 import type { RedisTarget } from './redis-target.js';
 import { type RetentionSettings, startRetention } from './retention.js';
 import { storeWorkspaceFeed } from './workspace-feed.js';
@@ -58,7 +60,8 @@ export interface EventBufferLimits {
 
 /** The parts every replica of a fleet shares, whatever it does with them. */
 export interface DistributedCore {
-  readonly redis: Redis;
+  /** An ioredis `Redis` for `REDIS_URL`, a `Cluster` for `REDIS_CLUSTER_NODES`. */
+  readonly redis: RedisCommandClient;
   readonly store: RunStore;
   readonly bus: Bus;
   /** Run events; every emit also reports the run on its workspace feed (`feed`). */
@@ -96,7 +99,6 @@ export interface DistributedCore {
 export async function buildDistributedCore(opts: DistributedCoreOptions): Promise<DistributedCore> {
   const { prefix, logger } = opts;
   const target = opts.redis;
-  refuseClusterUntilReady(target);
   const redis = createRedisClient(target, { connectionName: opts.connectionName });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
@@ -105,7 +107,15 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const runEvents = createRunEvents({
     bus,
-    log: redisEventLog({ redis, prefix }),
+    // On a cluster the append script publishes with SPUBLISH, as the sharded bus listens, and a
+    // failover (asynchronous replication: the new primary may lack a tail clients saw) starts
+    // a new epoch instead of handing those seqs out again.
+    log: redisEventLog({
+      redis,
+      prefix,
+      sharded: target.kind === 'cluster',
+      epochPerPrimary: target.kind === 'cluster',
+    }),
     logger,
     ...(opts.eventBuffer && {
       bufferMaxEvents: opts.eventBuffer.maxEvents,

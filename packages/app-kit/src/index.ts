@@ -1,5 +1,4 @@
 export { callbackSecretsEnv } from './callback-secrets-env.js';
-export { refuseClusterUntilReady } from './cluster-gate.js';
 export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from './config-error.js';
 export { type DispatchSettings, dispatchSettings } from './dispatch-settings.js';
 export {

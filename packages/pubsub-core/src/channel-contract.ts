@@ -24,6 +24,8 @@ export interface ChannelContract<P, K extends string = never> {
   readonly maxBytes: number | undefined;
   /** Placeholder names, in order. */
   readonly params: readonly K[];
+  /** The placeholder filled in braces, as a Redis Cluster hash tag; undefined: none. */
+  readonly hashTag: K | undefined;
   /** The name with parameters filled in (no prefix); throws `invalid_params` on a bad value. */
   resolve(params?: Partial<Record<K, string>>): string;
   /** Validates a payload against the schema; never throws. */
@@ -39,6 +41,13 @@ export interface ChannelDefinition<S extends z.ZodType, N extends string> {
   schema: S;
   /** Size limit for this channel's messages. Default: the bus's `maxMessageBytes` (64 KiB). */
   maxBytes?: number;
+  /**
+   * A placeholder whose value is filled in braces, `run:{runId}:events` with `hashTag: 'runId'`
+   * resolving to `run:{r-1}:events`: a Redis Cluster hash tag, so the channel hashes to the
+   * slot of keys tagged the same way (a script that writes them may publish on it). Default
+   * none: the name as written. (A bus prefix that is a hash tag itself, `{x}`, wins: it comes first.)
+   */
+  hashTag?: NoInfer<ParamsOf<N>>;
 }
 
 /**
@@ -55,7 +64,7 @@ export interface ChannelDefinition<S extends z.ZodType, N extends string> {
 export function defineChannel<S extends z.ZodType, N extends string>(
   def: ChannelDefinition<S, N>,
 ): ChannelContract<z.output<S>, ParamsOf<N>> {
-  const { name, version, schema, maxBytes } = def;
+  const { name, version, schema, maxBytes, hashTag } = def;
   if (typeof name !== 'string' || !TEMPLATE_PATTERN.test(name)) {
     throw new PubSubError(
       'invalid_channel',
@@ -70,12 +79,19 @@ export function defineChannel<S extends z.ZodType, N extends string>(
   }
   type K = ParamsOf<N>;
   const params = [...name.matchAll(PLACEHOLDER)].map((m) => m[1] as K);
+  if (hashTag !== undefined && !params.includes(hashTag as K)) {
+    throw new PubSubError(
+      'invalid_channel',
+      `channel ${name}: hashTag ${JSON.stringify(hashTag)} is not one of its placeholders`,
+    );
+  }
   return {
     name,
     version,
     schema: schema as z.ZodType<z.output<S>>,
     maxBytes,
     params,
+    hashTag: hashTag as K | undefined,
     resolve(values) {
       if (params.length === 0) return name;
       return name.replace(PLACEHOLDER, (_, key: string) => {
@@ -86,7 +102,7 @@ export function defineChannel<S extends z.ZodType, N extends string>(
             `channel ${name}: parameter ${key} must be 1-200 chars of [A-Za-z0-9_.-], got ${JSON.stringify(value)}`,
           );
         }
-        return value;
+        return key === hashTag ? `{${value}}` : value;
       });
     },
     parse(payload) {

@@ -23,8 +23,27 @@ describe('defineChannel', () => {
     }
   });
 
+  it('fills the hashTag placeholder in braces, so the channel hashes like keys tagged the same', async () => {
+    const tagged = defineChannel({
+      name: 'run:{runId}:shard:{shardIndex}',
+      version: 1,
+      schema: z.object({}),
+      hashTag: 'runId',
+    });
+    expect(tagged.hashTag).toBe('runId');
+    expect(tagged.resolve({ runId: 'r-1', shardIndex: '2' })).toBe('run:{r-1}:shard:2');
+    expect(shard.hashTag).toBeUndefined();
+    const bus = createBus({ transport: memoryTransport(), prefix: 'tags' });
+    expect(bus.channel(tagged, { runId: 'r', shardIndex: '0' }).name).toBe('tags:run:{r}:shard:0');
+    await bus.close();
+  });
+
   it('refuses bad definitions with a message naming the problem', () => {
     const schema = z.object({});
+    expect(() =>
+      // @ts-expect-error the hash tag must be one of the name's placeholders
+      defineChannel({ name: 'run:{runId}', version: 1, schema, hashTag: 'shard' }),
+    ).toThrow(/hashTag/);
     expect(() => defineChannel({ name: 'a b', version: 1, schema })).toThrow(/may only contain/);
     expect(() => defineChannel({ name: 'a*', version: 1, schema })).toThrow(/may only contain/);
     expect(() => defineChannel({ name: 'a', version: 0, schema })).toThrow(/version/);

@@ -17,11 +17,12 @@ const sinkEvent = <T extends EmittedType>(type: T, payload: RunEventPayloads[T])
 
 /**
  * The slice of `@x/sse-relay`'s `RunEvents` this package uses. `emitMany` (several events of
- * one run in one call) and `lastEvent` (did this run's `done` go out?) are optional: without
- * them events go out one by one and a redelivered shard cannot tell.
+ * one run in one call), `lastEvent` (did this run's `done` go out?) and `settled` (are this
+ * process's events of a run in the log?) are optional: without them events go out one by
+ * one, a redelivered shard cannot tell, and a completion does not wait for buffered events.
  */
 export type RunEventsSink = Pick<RunEvents, 'emit'> &
-  Partial<Pick<RunEvents, 'emitMany' | 'lastEvent'>>;
+  Partial<Pick<RunEvents, 'emitMany' | 'lastEvent' | 'settled'>>;
 
 /**
  * Emits run events without letting an event failure undo durable work: the database is the

@@ -33,6 +33,13 @@ export interface ProcessorDeps extends OutcomeDeps {
   /** How long live results wait to share one event call. Default 0 (each goes at once). */
   resultLingerMs?: number;
   /**
+   * Resolves once this process's events of a run are in the event log (or declared lost), or
+   * when the signal aborts (`RunEvents.settled`). Without it a completion does not wait.
+   */
+  settled?: ((runId: string, signal: AbortSignal) => Promise<string>) | undefined;
+  /** How long a completion waits for its run's buffered events at most. Default 60,000. */
+  settleTimeoutMs?: number;
+  /**
    * A shard that ran longer than this reads the run again for its `progress` event; a faster
    * one uses the run as read when it began. Default 0 (always read again).
    */
@@ -107,6 +114,28 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
         ? `run ${runId} does not exist`
         : `run ${runId} is ${status}; shard not started`,
     );
+  };
+
+  // While Redis is away this shard's events wait in this process's buffer. The run's `done`
+  // may come from another process (the one recording the last completion), and nothing but
+  // PostgreSQL orders the two: so the completion is recorded only once they are in the log.
+  // Bounded: the run abort or shutdown signal, or the timeout, ends the wait (the buffer then
+  // drops them behind a gap, so resumes answer recovered:false); the completion is recorded
+  // anyway, since the store is the truth and the shard's work is done.
+  const settleTimeoutMs = deps.settleTimeoutMs ?? 60_000;
+  const settleEvents = async (runId: string, shardIndex: number, signal: AbortSignal) => {
+    if (!deps.settled) return;
+    const startedAt = performance.now();
+    const outcome = await deps.settled(
+      runId,
+      AbortSignal.any([signal, AbortSignal.timeout(settleTimeoutMs)]),
+    );
+    if (outcome !== 'appended') {
+      logger.warn(
+        { runId, shardIndex, outcome, waitedMs: Math.round(performance.now() - startedAt) },
+        'shard events not all in the event log before the completion',
+      );
+    }
   };
 
   const execute = async (job: ShardJob, data: ShardJobData) => {
@@ -186,6 +215,7 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       if (signal.aborted) live.discard();
       await live.flush();
     }
+    await settleEvents(runId, shardIndex, signal);
     // Results and completion in one statement: they land together, exactly once.
     const outcome = await store.completeShardWithResults(runId, shardIndex, attempt, stats, rows);
     if (!outcome.applied) {

@@ -47,6 +47,12 @@ export interface ShardWorkerOptions {
    */
   freshProgressAfterMs?: number;
   /**
+   * While the event log is unavailable, how long a finished shard waits for its run's
+   * buffered events before recording its completion anyway (they are then dropped behind a
+   * gap). Default 60,000. A run abort or the shutdown deadline ends the wait too.
+   */
+  eventSettleTimeoutMs?: number;
+  /**
    * Called after every shard job this worker ran ends, whatever the outcome: fair dispatch
    * wakes its dispatcher here, since the shard's slot in its workspace's share is free.
    */
@@ -107,6 +113,8 @@ export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
     emitMany: safeBatchEmitter(opts.events, logger, onEmitError),
     resultLingerMs: opts.resultLingerMs ?? 20,
     freshProgressAfterMs: opts.freshProgressAfterMs ?? 200,
+    settled: opts.events.settled?.bind(opts.events),
+    settleTimeoutMs: opts.eventSettleTimeoutMs ?? 60_000,
   });
   let consumer: ShardConsumer | undefined;
   let closing: Promise<void> | undefined;

@@ -41,10 +41,35 @@ interface Held {
   readonly at: number;
 }
 
+/**
+ * How `settled` ended for the events of a run emitted before the call:
+ * `appended`: all are in the log. `gap`: some were dropped and the run's gap is declared (every
+ * resume across it answers `recovered: false`). `gave-up`: the caller stopped waiting; the run's
+ * held events were dropped and its gap is declared once the log answers, before any later event
+ * of the run from this process. `lost`: dropped without a marker (closed while the log was away).
+ */
+export type SettleOutcome = 'appended' | 'gap' | 'gave-up' | 'lost';
+
+interface Waiter {
+  /** Settled once the run's events up to this position are appended or declared lost. */
+  readonly through: number;
+  /** The queue's declared gaps when the wait began (more at the end: outcome `gap`). */
+  readonly gapsBefore: number;
+  readonly resolve: (outcome: SettleOutcome) => void;
+}
+
 interface RunQueue {
   held: Held[];
   /** Events of this run were dropped: declare the gap before appending what follows. */
   gap: boolean;
+  /** Events ever added to this queue; `held[0]` is at position `added - held.length`. */
+  added: number;
+  /** Positions below this are appended or covered by a declared gap. */
+  settledThrough: number;
+  gapsDeclared: number;
+  waiters: Waiter[];
+  /** Events behind the chunk in flight were dropped: the chunk goes too if its append fails. */
+  dropChunkOnFailure: boolean;
 }
 
 /**
@@ -62,6 +87,8 @@ export class EmitBuffer {
   private gaps = 0;
   private down = false;
   private flushing: Promise<void> | undefined;
+  /** The chunk being appended: dropping never touches it (its append decides). */
+  private inFlight: { queue: RunQueue; count: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private closed = false;
@@ -92,9 +119,18 @@ export class EmitBuffer {
     if (cause !== undefined) this.down = true;
     let queue = this.runs.get(runId);
     if (!queue) {
-      queue = { held: [], gap: false };
+      queue = {
+        held: [],
+        gap: false,
+        added: 0,
+        settledThrough: 0,
+        gapsDeclared: 0,
+        waiters: [],
+        dropChunkOnFailure: false,
+      };
       this.runs.set(runId, queue);
     }
+    queue.added += events.length;
     const at = performance.now();
     for (const event of events) {
       const bytes = event.json.length + EVENT_OVERHEAD;
@@ -105,6 +141,38 @@ export class EmitBuffer {
     this.totals.eventsBufferedTotal += events.length;
     this.enforceBounds();
     this.schedule(0);
+  }
+
+  /**
+   * Resolves once every event of `runId` added before the call is appended, or dropped with
+   * its gap declared: a caller that records something durable after it (a shard completion)
+   * knows that whoever acts on that record appends after these events. At once when nothing
+   * of the run is held. When `signal` aborts first, the held events up to that position are
+   * dropped and the run marked as having a gap (declared when the log answers): `gave-up`.
+   */
+  settled(runId: string, signal?: AbortSignal): Promise<SettleOutcome> {
+    const queue = this.runs.get(runId);
+    if (!queue || queue.added <= queue.settledThrough) return Promise.resolve('appended');
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        through: queue.added,
+        gapsBefore: queue.gapsDeclared,
+        resolve: (outcome) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(outcome);
+        },
+      };
+      const onAbort = () => {
+        const i = queue.waiters.indexOf(waiter);
+        if (i < 0) return;
+        queue.waiters.splice(i, 1);
+        this.giveUp(runId, queue, waiter.through);
+        waiter.resolve('gave-up');
+      };
+      queue.waiters.push(waiter);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Flushes now (the log's connection is back); resolves when the pass settles. */
@@ -133,19 +201,23 @@ export class EmitBuffer {
     clearTimeout(this.timer);
     if (this.runs.size === 0) return;
     const lost = this.events;
-    const runIds = [...this.runs.keys()];
+    const queues = [...this.runs];
+    const runIds = queues.map(([runId]) => runId);
     this.runs.clear();
     this.events = 0;
     this.bytes = 0;
     this.gaps = 0;
     this.totals.eventsDropped += lost;
     let declared = 0;
-    for (const runId of runIds) {
+    for (const [runId, queue] of queues) {
       try {
         await this.opts.declareGap(runId);
         declared++;
+        queue.gapsDeclared++;
+        this.release(queue, Number.POSITIVE_INFINITY);
       } catch {
         this.totals.gapsUndeclared++;
+        this.release(queue, Number.POSITIVE_INFINITY, 'lost');
       }
     }
     this.totals.gapsDeclared += declared;
@@ -183,33 +255,36 @@ export class EmitBuffer {
     let flushed = 0;
     try {
       for (const [runId, queue] of this.runs) {
-        if (queue.gap) {
+        // Events added meanwhile join this queue, and a gap marked meanwhile (drops while a
+        // chunk was in flight) goes before what follows: the loop takes them too, in order.
+        while (queue.gap || queue.held.length > 0) {
+          if (!queue.gap) {
+            flushed += await this.appendChunk(runId, queue);
+            continue;
+          }
           await this.opts.declareGap(runId);
           queue.gap = false;
           this.gaps--;
           this.totals.gapsDeclared++;
+          queue.gapsDeclared++;
           this.opts.logger?.warn({ runId }, 'sse-relay: gap declared for dropped run events');
-        }
-        // Events added meanwhile join this queue: the loop takes them too, in order.
-        while (queue.held.length > 0) {
-          const chunk = queue.held.slice(0, FLUSH_CHUNK);
-          await this.opts.append(
-            runId,
-            chunk.map((h) => h.event),
-          );
-          queue.held.splice(0, chunk.length);
-          for (const h of chunk) this.bytes -= h.bytes;
-          this.events -= chunk.length;
-          flushed += chunk.length;
-          this.totals.eventsFlushed += chunk.length;
+          this.release(queue, queue.added - queue.held.length);
         }
         this.runs.delete(runId);
+        this.release(queue, Number.POSITIVE_INFINITY);
       }
       this.down = false;
       this.failures = 0;
       if (flushed > 0)
         this.opts.logger?.info({ events: flushed }, 'sse-relay: buffered run events flushed');
     } catch (err) {
+      const failed = this.inFlight;
+      this.inFlight = undefined;
+      // Later events of its run were dropped meanwhile: these older ones must not follow the gap.
+      if (failed?.queue.dropChunkOnFailure) {
+        failed.queue.dropChunkOnFailure = false;
+        this.dropHeld(failed.queue, failed.count);
+      }
       this.totals.flushErrors++;
       this.failures++;
       if (this.failures === 1 || this.failures % 20 === 0) {
@@ -223,24 +298,35 @@ export class EmitBuffer {
     }
   }
 
+  /** Appends the run's first held events (one chunk); answers how many. */
+  private async appendChunk(runId: string, queue: RunQueue): Promise<number> {
+    const chunk = queue.held.slice(0, FLUSH_CHUNK);
+    this.inFlight = { queue, count: chunk.length };
+    await this.opts.append(
+      runId,
+      chunk.map((h) => h.event),
+    );
+    this.inFlight = undefined;
+    queue.dropChunkOnFailure = false;
+    queue.held.splice(0, chunk.length);
+    for (const h of chunk) this.bytes -= h.bytes;
+    this.events -= chunk.length;
+    this.totals.eventsFlushed += chunk.length;
+    this.release(queue, queue.added - queue.held.length);
+    return chunk.length;
+  }
+
   /** Past a bound: the oldest run's events go, and its stream is marked as having a gap. */
   private enforceBounds(): void {
     const { maxEvents, maxBytes } = this.opts;
     for (const [runId, queue] of this.runs) {
       if (this.events <= maxEvents && this.bytes <= maxBytes) break;
-      if (queue.held.length === 0) continue;
-      for (const h of queue.held) this.bytes -= h.bytes;
-      this.events -= queue.held.length;
-      this.totals.eventsDropped += queue.held.length;
+      const dropped = this.dropHeld(queue, Number.POSITIVE_INFINITY);
+      if (dropped === 0) continue;
       this.opts.logger?.warn(
-        { runId, dropped: queue.held.length, maxEvents, maxBytes },
+        { runId, dropped, maxEvents, maxBytes },
         'sse-relay: event buffer full; dropping the oldest run events and marking a gap',
       );
-      queue.held = [];
-      if (!queue.gap) {
-        queue.gap = true;
-        this.gaps++;
-      }
     }
     // Gap marks are kept per run, bounded too: past the bound the oldest mark is lost (logged).
     for (const [runId, queue] of this.runs) {
@@ -249,10 +335,53 @@ export class EmitBuffer {
       this.runs.delete(runId);
       this.gaps--;
       this.totals.gapsUndeclared++;
+      this.release(queue, Number.POSITIVE_INFINITY, 'lost');
       this.opts.logger?.error(
         { runId },
         'sse-relay: too many runs with gaps; one gap is undeclared',
       );
     }
+  }
+
+  /** Positions below `through` are settled: resolves the waiters that asked for no more. */
+  private release(queue: RunQueue, through: number, outcome?: SettleOutcome): void {
+    queue.settledThrough = Math.max(queue.settledThrough, Math.min(through, queue.added));
+    const ready = queue.waiters.filter((w) => w.through <= through);
+    if (ready.length === 0) return;
+    queue.waiters = queue.waiters.filter((w) => w.through > through);
+    for (const w of ready) {
+      w.resolve(outcome ?? (queue.gapsDeclared > w.gapsBefore ? 'gap' : 'appended'));
+    }
+  }
+
+  /**
+   * Drops the run's first `count` held events (not the chunk in flight) and marks its gap;
+   * answers how many went.
+   */
+  private dropHeld(queue: RunQueue, count: number): number {
+    const from = this.inFlight?.queue === queue ? this.inFlight.count : 0;
+    // The chunk in flight is kept if its append succeeds, dropped with the rest if it fails.
+    if (from > 0 && count > 0) queue.dropChunkOnFailure = true;
+    const drop = Math.max(0, Math.min(queue.held.length, count) - from);
+    if (drop === 0) return 0;
+    for (const h of queue.held.splice(from, drop)) this.bytes -= h.bytes;
+    this.events -= drop;
+    this.totals.eventsDropped += drop;
+    if (!queue.gap) {
+      queue.gap = true;
+      this.gaps++;
+    }
+    return drop;
+  }
+
+  /** A waiter stopped waiting: its run's held events up to `through` go, behind a gap mark. */
+  private giveUp(runId: string, queue: RunQueue, through: number): void {
+    const drop = this.dropHeld(queue, through - (queue.added - queue.held.length));
+    if (drop === 0) return;
+    this.opts.logger?.warn(
+      { runId, dropped: drop },
+      'sse-relay: gave up waiting for buffered run events; dropped, a gap is declared once the log answers',
+    );
+    this.schedule(0);
   }
 }

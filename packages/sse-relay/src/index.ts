@@ -1,5 +1,5 @@
 export type { EventPosition } from './compute-replay.js';
-export type { EmitBufferMetrics } from './emit-buffer.js';
+export type { EmitBufferMetrics, SettleOutcome } from './emit-buffer.js';
 export { EPOCH_PATTERN } from './epoch-id.js';
 export type {
   AppendOptions,
@@ -10,6 +10,7 @@ export type {
   NewStoredEvent,
   StoredEvent,
 } from './event-log.js';
+export { type EventLogKeys, eventLogKeys } from './event-log-keys.js';
 export {
   createFeedRouter,
   type FeedRouter,

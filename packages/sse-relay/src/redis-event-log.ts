@@ -9,6 +9,7 @@ import type {
   NewStoredEvent,
   StoredEvent,
 } from './event-log.js';
+import { eventLogKeys } from './event-log-keys.js';
 import {
   APPEND_SCRIPT,
   BEGIN_SCRIPT,
@@ -39,10 +40,22 @@ export interface RedisEventLogOptions {
   /**
    * Publish with `SPUBLISH` instead of `PUBLISH`: set it exactly when the bus uses
    * `redisTransport({ sharded: true })`, or its subscribers would not hear the script.
-   * Default false. (Redis Cluster is not supported by the log: its keys of one run are not
-   * in one hash slot.)
+   * Default false. On a Redis Cluster set it (classic `PUBLISH` from a script is broadcast to
+   * every node): the run's keys and its channel share the run id as hash tag, so the script's
+   * `SPUBLISH` stays in the slot it writes.
    */
   sharded?: boolean;
+  /**
+   * A history lives in the epoch of the primary that wrote it: when another server answers for
+   * the run (a replica promoted by a failover, a slot moved), the next append starts a new
+   * epoch and resumes from older ids answer `recovered: false`. Replication is asynchronous,
+   * so a promoted replica may lack the last events a client already received; without this
+   * their seqs would be handed out again and a resume would skip the new ones silently.
+   * The writer is the node id on a cluster (`CLUSTER MYID`, cheap), else the replication id
+   * (`INFO replication`, which doubles a script's server time). Default false (one server,
+   * whose restart from its persistence keeps the epoch); the apps turn it on for a cluster.
+   */
+  epochPerPrimary?: boolean;
 }
 
 interface Script {
@@ -53,18 +66,26 @@ const script = (source: string): Script => ({
   source,
   sha: createHash('sha1').update(source).digest('hex'),
 });
-const APPEND = script(APPEND_SCRIPT);
-const READ = script(READ_SCRIPT);
-const HEAD = script(HEAD_SCRIPT);
-const BEGIN = script(BEGIN_SCRIPT);
-const GAP = script(GAP_SCRIPT);
+/** The log's scripts, each after the line that turns the primary check on or off. */
+const scriptSet = (primaryEpoch: boolean) => {
+  const prelude = `local PRIMARY_EPOCH = ${primaryEpoch}\n`;
+  return {
+    APPEND: script(prelude + APPEND_SCRIPT),
+    READ: script(prelude + READ_SCRIPT),
+    HEAD: script(prelude + HEAD_SCRIPT),
+    BEGIN: script(prelude + BEGIN_SCRIPT),
+    GAP: script(prelude + GAP_SCRIPT),
+  };
+};
+const SCRIPTS = { plain: scriptSet(false), perPrimary: scriptSet(true) };
 const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 
 const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
 
 /**
- * The distributed event log: per run a counter `{prefix}:run:{runId}:seq` (epoch, base, last
- * seq, done) and a capped stream `{prefix}:run:{runId}:history` holding one entry per
+ * The distributed event log: per run a counter `<prefix>:run:{<runId>}:seq` (epoch, base, last
+ * seq, done) and a capped stream `<prefix>:run:{<runId>}:history` (see `eventLogKeys`: the run
+ * id is their hash tag, so they share a slot on a Redis Cluster) holding one entry per
  * appended batch (history-entry.ts), both written by one Lua script per append, which also
  * publishes the appended events on the run's channel in one message (one round trip;
  * `publish: false` leaves publishing to the caller). Reads expand entries back into events.
@@ -73,15 +94,21 @@ const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
  *
  * @example
  * const log = redisEventLog({ redis: new Redis(url), prefix: 'x' });
+ * const onCluster = redisEventLog({ redis: new Cluster(nodes), prefix: 'x', sharded: true });
  */
 export function redisEventLog({
   redis,
   prefix,
   publish = true,
   sharded = false,
+  epochPerPrimary = false,
 }: RedisEventLogOptions): EventLog {
+  const { APPEND, READ, HEAD, BEGIN, GAP } = epochPerPrimary ? SCRIPTS.perPrimary : SCRIPTS.plain;
   let malformed = 0;
-  const keys = (runId: string) => [`${prefix}:run:${runId}:seq`, `${prefix}:run:${runId}:history`];
+  const keys = (runId: string) => {
+    const { seq, history } = eventLogKeys(prefix, runId);
+    return [seq, history];
+  };
 
   const run = async (s: Script, keyList: string[], args: (string | number)[]) => {
     try {

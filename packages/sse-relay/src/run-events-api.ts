@@ -1,7 +1,7 @@
 import type { Logger } from '@x/kernel';
 import type { Bus } from '@x/pubsub-core';
 import type { EventPosition } from './compute-replay.js';
-import type { EmitBufferMetrics } from './emit-buffer.js';
+import type { EmitBufferMetrics, SettleOutcome } from './emit-buffer.js';
 import type { EventLog } from './event-log.js';
 import type { ListenEndReason } from './listener-entry.js';
 import type { EmittedEventType, RunEvent, RunEventPayloads } from './run-event-types.js';
@@ -10,7 +10,7 @@ import type { StreamCounters } from './run-stream.js';
 // The public shape of `createRunEvents`: its options, its handle and its metrics.
 
 export interface RunEventsOptions {
-  /** The bus events travel on (`{prefix}:run:{runId}:events`); the caller owns and closes it. */
+  /** The bus events travel on (`<prefix>:run:{<runId>}:events`, the run id its hash tag); the caller owns and closes it. */
   bus: Bus;
   /** Sequence counter and history: `memoryEventLog()` embedded, `redisEventLog()` distributed. */
   log: EventLog;
@@ -106,6 +106,15 @@ export interface RunEvents {
    * refuses the batch). Resolves with one seq per event, 0 for each dropped after `done`.
    */
   emitMany(runId: string, events: readonly NewRunEvent[]): Promise<number[]>;
+  /**
+   * Resolves once every event of the run this process emitted before the call is in the log
+   * (`appended`), or was dropped with its gap declared (`gap`): at once while the log answers.
+   * Record what ends a run's part (a shard's completion) after it, and whoever acts on that
+   * record (the finalizer's `done`) appends after these events, whichever process it is.
+   * When `signal` aborts first: `gave-up` (the run's held events are dropped, its gap declared
+   * once the log answers); `lost` when this process closed while the log was unavailable.
+   */
+  settled(runId: string, signal?: AbortSignal): Promise<SettleOutcome>;
   /**
    * Starts the run's first epoch (its ids start at 1) unless it has a history. Call it once
    * the run is handed to the queue, before any of its events: a history that nobody began

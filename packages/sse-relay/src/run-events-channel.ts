@@ -23,7 +23,7 @@ export const wireRunEventSchema = z
 export type WireRunEvent = z.infer<typeof wireRunEventSchema>;
 
 /**
- * What travels on `{prefix}:run:{runId}:events`: one message per emitted batch, the batch's
+ * What travels on `<prefix>:run:{<runId>}:events` (the run id in braces: a hash tag): one message per emitted batch, the batch's
  * events in seq order. Written by the log's append script itself (`redisEventLog`) or by
  * the bus (memory log, `publish: false`); validated once by the receiving bus. A malformed
  * message is dropped (and counted) by the bus, then recovered from the history like any gap.
@@ -34,10 +34,13 @@ export type WireRunEventBatch = z.infer<typeof wireRunEventBatchSchema>;
 /**
  * The channel contract. Version 3: each item carries its epoch (v2 had none, v1 carried one
  * event); an older message is dropped by the receiving bus, counted as `version`, and read
- * from the history like any gap.
+ * from the history like any gap. The run id is the channel's hash tag (`x:run:{<runId>}:events`),
+ * the tag of the run's event-log keys, so on a Redis Cluster the append script, which writes
+ * those keys, may `SPUBLISH` on it (a script's keys and channel must share a slot).
  */
 export const runEventsChannel = defineChannel({
   name: 'run:{runId}:events',
+  hashTag: 'runId',
   version: 3,
   schema: wireRunEventBatchSchema,
   // A log line or a result with a long error message stays well under this.

@@ -64,6 +64,8 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   const streams = new Map<string, RunStream>();
   const floors = new Map<string, number>();
   const channels = new Map<string, BoundChannel<WireRunEventBatch>>();
+  /** Emits of a run whose append is in flight (each settles once appended or buffered). */
+  const appending = new Map<string, Set<Promise<unknown>>>();
   let catchUpTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -226,12 +228,23 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       buffer.add(runId, prepared);
       return prepared.map(() => BUFFERED_SEQ);
     }
-    try {
-      return await appendNow(runId, prepared);
-    } catch (error) {
+    // Tracked until appended or buffered, so `settled` can wait for it.
+    const attempt = appendNow(runId, prepared).catch((error: unknown) => {
       totals.emitFailures += prepared.length;
       buffer.add(runId, prepared, error);
       return prepared.map(() => BUFFERED_SEQ);
+    });
+    let inFlight = appending.get(runId);
+    if (!inFlight) {
+      inFlight = new Set();
+      appending.set(runId, inFlight);
+    }
+    inFlight.add(attempt);
+    try {
+      return await attempt;
+    } finally {
+      inFlight.delete(attempt);
+      if (inFlight.size === 0 && appending.get(runId) === inFlight) appending.delete(runId);
     }
   };
   const coalescer = new EmitCoalescer(sendNow, coalesceMs);
@@ -320,6 +333,21 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
           );
         }
       }
+    },
+
+    async settled(runIdIn, signal) {
+      const runId = canonicalRunId(runIdIn);
+      const inFlight = appending.get(runId);
+      if (inFlight && !signal?.aborted) {
+        let onAbort = () => {};
+        const stop = new Promise<void>((resolve) => {
+          onAbort = resolve;
+          signal?.addEventListener('abort', onAbort, { once: true });
+        });
+        await Promise.race([Promise.all(inFlight), stop]);
+        signal?.removeEventListener('abort', onAbort);
+      }
+      return buffer.settled(runId, signal);
     },
 
     available: () => !closed && bus.state === 'connected',

@@ -1,7 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { type Bus, createBus, memoryTransport, redisTransport } from '@x/pubsub-core';
-import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
-import { Redis } from 'ioredis';
+import {
+  type Bus,
+  createBus,
+  memoryTransport,
+  type RedisPubSubClient,
+  redisTransport,
+} from '@x/pubsub-core';
+import {
+  startRedis,
+  startRedisCluster,
+  type TestRedis,
+  type TestRedisCluster,
+  uniqueName,
+  waitFor,
+} from '@x/testkit';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRunEvents,
@@ -16,6 +29,8 @@ import { logEvent } from './helpers.js';
 
 interface Backend {
   /** Two "processes": separate buses (and logs) sharing one transport hub / Redis. */
+  /** Starts what the backend needs before its first `make()`. */
+  setup?(): Promise<void>;
   make(): { bus: Bus; log: EventLog; close(): Promise<void> };
   numsub?(channel: string): Promise<number>;
 }
@@ -26,9 +41,13 @@ beforeAll(async () => {
   redis = await startRedis();
   admin = new Redis(redis.url);
 });
+// The cluster (3 primaries + 3 replicas) starts when its suite first needs it.
+let clusterStarted: Promise<TestRedisCluster> | undefined;
+let cluster: TestRedisCluster;
 afterAll(async () => {
   admin.disconnect();
   await redis.close();
+  await (await clusterStarted)?.close();
 });
 
 const hub = memoryTransport();
@@ -65,6 +84,55 @@ const backends: Record<string, () => Backend> = {
       },
     };
   },
+  // As @x/app-kit builds it for REDIS_CLUSTER_NODES: a Cluster command client, sharded pub/sub
+  // through Cluster clients, the log publishing with SPUBLISH. A script whose keys and channel
+  // were not in one slot fails here (CROSSSLOT, or a non-local channel), so every test that
+  // appends checks the naming.
+  cluster: () => {
+    const prefix = uniqueName('evc');
+    return {
+      setup: async () => {
+        clusterStarted ??= startRedisCluster();
+        cluster = await clusterStarted;
+      },
+      make: () => {
+        const client = new Cluster(cluster.startupNodes);
+        const transport = redisTransport({
+          sharded: true,
+          createClient: (role) =>
+            new Cluster(cluster.startupNodes, {
+              lazyConnect: true,
+              shardedSubscribers: true,
+              redisOptions: {
+                connectionName: `x-pubsub-${role}`,
+                autoResubscribe: false,
+                maxRetriesPerRequest: 0,
+              },
+            }) as unknown as RedisPubSubClient,
+        });
+        const bus = createBus({ transport, prefix });
+        return {
+          bus,
+          log: redisEventLog({ redis: client, prefix, sharded: true, epochPerPrimary: true }),
+          close: async () => {
+            await bus.close();
+            client.disconnect();
+          },
+        };
+      },
+      numsub: async (channel) => {
+        const name = `${prefix}:${channel}`;
+        const owner = await cluster.primaryForKey(name);
+        const direct = new Redis(owner.port, owner.host);
+        try {
+          const reply = (await direct.call('PUBSUB', 'SHARDNUMSUB', name)) as [string, number];
+          return Number(reply[1]);
+        } finally {
+          direct.disconnect();
+        }
+      },
+    };
+  },
 };
 
 function collector() {
@@ -82,6 +150,9 @@ for (const [name, makeBackend] of Object.entries(backends)) {
   describe(`RunEvents on the ${name} log and bus`, () => {
     const backend = makeBackend();
     const open: Array<() => Promise<void>> = [];
+    beforeAll(async () => {
+      await backend.setup?.();
+    }, 90_000);
     const node = async (
       opts: { historyLimit?: number; doneTtlMs?: number; gapTimeoutMs?: number } = {},
     ) => {
@@ -184,7 +255,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
       const two = collector();
       (await b.events.listen(runId, null, one.listener, { onEnd: one.onEnd })).start();
       (await b.events.listen(runId, null, two.listener, { onEnd: two.onEnd })).start();
-      if (backend.numsub) expect(await backend.numsub(`run:${runId}:events`)).toBe(1);
+      if (backend.numsub) expect(await backend.numsub(`run:{${runId}}:events`)).toBe(1);
       await a.events.emit(runId, 'status', { status: 'running' });
       await a.events.emit(runId, 'done', {
         status: 'completed',
@@ -198,7 +269,7 @@ for (const [name, makeBackend] of Object.entries(backends)) {
       expect(one.events.map((e) => e.type)).toEqual(['status', 'done']);
       expect(b.events.metrics()).toMatchObject({ listeners: 0, runs: 0 });
       if (backend.numsub)
-        await waitFor(async () => (await backend.numsub!(`run:${runId}:events`)) === 0);
+        await waitFor(async () => (await backend.numsub!(`run:{${runId}}:events`)) === 0);
     });
 
     it('forgets a finished run doneTtlMs after its done', async () => {

@@ -68,7 +68,7 @@ describe('publishing from the append script', () => {
     const a = await node(prefix);
     const runId = randomUUID();
     await a.events.begin(runId);
-    const channel = `${prefix}:run:${runId}:events`;
+    const channel = `${prefix}:run:{${runId}}:events`;
     const raw = await rawSubscriber(channel);
     const local: RunEvent[] = [];
     (await a.events.listen(runId, null, (e) => local.push(e))).start();
@@ -123,7 +123,7 @@ describe('publishing from the append script', () => {
     const admin = adminClient();
     const runId = randomUUID();
     await b.events.begin(runId);
-    const channel = `${prefix}:run:${runId}:events`;
+    const channel = `${prefix}:run:{${runId}}:events`;
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
     const v1 = encodeEnvelope({
@@ -163,7 +163,7 @@ describe('publishing from the append script', () => {
     const b = await node(prefix);
     const runId = randomUUID();
     await a.events.begin(runId);
-    const raw = await rawSubscriber(`${prefix}:run:${runId}:events`);
+    const raw = await rawSubscriber(`${prefix}:run:{${runId}}:events`);
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
     const big = 'x'.repeat(80 * 1024);
@@ -189,7 +189,7 @@ describe('publishing from the append script', () => {
     const b = await node(prefix, true);
     const runId = randomUUID();
     await a.events.begin(runId);
-    const raw = await rawSubscriber(`${prefix}:run:${runId}:events`, true);
+    const raw = await rawSubscriber(`${prefix}:run:{${runId}}:events`, true);
     const got: RunEvent[] = [];
     (await b.events.listen(runId, null, (e) => got.push(e))).start();
     await a.events.emitMany(runId, [
@@ -211,7 +211,7 @@ describe('the run counter and its epoch', () => {
     const a = await node(prefix);
     const admin = adminClient();
     const runId = randomUUID();
-    const key = `${prefix}:run:${runId}:seq`;
+    const key = `${prefix}:run:{${runId}}:seq`;
     await a.events.begin(runId);
     const epoch = (await admin.get(key))!.split(':')[0]!;
     expect(await admin.get(key)).toBe(`${epoch}:0:l0`);
@@ -233,7 +233,7 @@ describe('the run counter and its epoch', () => {
     const a = await node(prefix);
     const admin = adminClient();
     const runId = randomUUID();
-    const key = `${prefix}:run:${runId}:seq`;
+    const key = `${prefix}:run:{${runId}}:seq`;
     await a.events.begin(runId);
     for (let i = 1; i <= 3; i++) await a.events.emit(runId, 'log', logEvent(String(i)));
     const first = (await admin.get(key))!.split(':')[0];
@@ -246,9 +246,39 @@ describe('the run counter and its epoch', () => {
     expect(seq).toBe(Number(base) + 1);
     // Microseconds since 2023-11-14 by Redis's clock (the same machine's clock here).
     expect(Number(base)).toBeGreaterThan(before - 5_000_000);
-    expect(await admin.xlen(`${prefix}:run:${runId}:history`)).toBe(1);
+    expect(await admin.xlen(`${prefix}:run:{${runId}}:history`)).toBe(1);
     // A seq that high survives Lua's number formatting exactly, in the history and the id.
     const last = await a.events.lastEvent(runId);
     expect(last).toMatchObject({ seq, epoch });
+  });
+
+  it('with epochPerPrimary, keeps the epoch on its primary and starts a new one when another primary wrote the counter', async () => {
+    const prefix = uniqueName('sp');
+    const admin = adminClient();
+    const client = new Redis(redis.url);
+    cleanup.push(() => client.disconnect());
+    const log = redisEventLog({ redis: client, prefix, publish: false, epochPerPrimary: true });
+    const runId = randomUUID();
+    const key = `${prefix}:run:{${runId}}:seq`;
+    const opts = { floor: 0, historyLimit: 100, ttlMs: 60_000 };
+    const entry = (m: string) => ({ type: 'log' as const, json: JSON.stringify(logEvent(m)) });
+    await log.begin(runId, 60_000);
+    const replid = /master_replid:(\w+)/.exec(await admin.info('replication'))![1]!;
+    const first = await log.appendMany(runId, [entry('1'), entry('2')], opts);
+    expect(first.seqs).toEqual([1, 2]);
+    expect(await admin.get(key)).toBe(`${first.epoch}:0:l2:${replid}`);
+    // Its own primary: the same epoch goes on.
+    expect((await log.appendMany(runId, [entry('3')], opts)).seqs).toEqual([3]);
+    // A counter another primary wrote (this server is a promoted replica, say, that may lack
+    // a tail clients saw): unreadable, so the next append starts a new epoch above every id.
+    await admin.set(key, `${first.epoch}:0:l3:${'f'.repeat(40)}`);
+    expect(await log.head(runId)).toBeUndefined();
+    const after = await log.appendMany(runId, [entry('4')], opts);
+    expect(after.epoch).not.toBe(first.epoch);
+    expect(after.seqs[0]).toBeGreaterThan(1_000_000);
+    // begin on such a counter never restarts the ids at 1.
+    await admin.set(key, `${after.epoch}:0:l3:${'f'.repeat(40)}`);
+    await log.begin(runId, 60_000);
+    expect(await admin.get(key)).toBe(`${after.epoch}:0:l3:${'f'.repeat(40)}`);
   });
 });

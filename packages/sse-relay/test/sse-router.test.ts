@@ -62,7 +62,7 @@ const eventsUrl = (runId: string, query = '') => `${server.url}/runs/${runId}/ev
 const numsub = async (runId: string) =>
   Number(
     (
-      (await client.call('PUBSUB', 'NUMSUB', `${prefix}:run:${runId}:events`)) as [string, number]
+      (await client.call('PUBSUB', 'NUMSUB', `${prefix}:run:{${runId}}:events`)) as [string, number]
     )[1],
   );
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
@@ -27,7 +27,7 @@ export interface WorkspaceLimits {
  */
 export function workspaceLimits(
   settings: RateLimitSettings,
-  store: { redis: Redis; prefix: string } | undefined,
+  store: { redis: Redis | Cluster; prefix: string } | undefined,
 ): WorkspaceLimits {
   const make = (name: string, points: number, duration: number) => {
     if (points === 0) return undefined;

@@ -5,11 +5,11 @@ export const API_MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.u
 export const WORKER_MAIN = fileURLToPath(new URL('../../../worker/src/main.ts', import.meta.url));
 export const FLEET_TOKEN = 'fleet-token-aaaaaaaaaaaaaaaa';
 
-export interface FleetEnv {
-  REDIS_URL: string;
+/** One Redis server (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`), and PostgreSQL. */
+export type FleetEnv = {
   DATABASE_URL: string;
   X_PREFIX: string;
-}
+} & ({ REDIS_URL: string } | { REDIS_CLUSTER_NODES: string });
 
 const common = (env: FleetEnv) => ({
   ...env,
@@ -79,4 +79,24 @@ export async function waitActive(w: WorkerProcess, min = 1, timeoutMs = 20_000) 
     timeoutMs,
     what: `worker with ${min}+ active shards`,
   });
+}
+
+/** SIGTERM (graceful), SIGKILL if it takes longer than `graceMs`. */
+export async function stopProcess(proc: NodeProcess, graceMs = 15_000): Promise<void> {
+  const timer = setTimeout(() => void proc.kill('SIGKILL'), graceMs);
+  await proc.kill('SIGTERM');
+  clearTimeout(timer);
+}
+
+/**
+ * Stops an api replica gracefully and starts it again on the same port, as a restarted
+ * replica behind a fixed address: its clients (EventSource) reconnect to the same URL.
+ */
+export async function restartApiProcess(
+  env: FleetEnv,
+  api: ApiProcess,
+  extra: Record<string, string> = {},
+): Promise<ApiProcess> {
+  await stopProcess(api.proc);
+  return startApiProcess(env, { ...extra, PORT: new URL(api.url).port });
 }

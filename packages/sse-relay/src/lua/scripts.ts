@@ -4,11 +4,12 @@ import { ENTRY_EVENTS } from '../history-entry.js';
  * The Lua scripts of the Redis event log. Each runs atomically, so the sequence number, the
  * epoch and the history can never disagree, whichever process appends.
  *
- * Keys: KEYS[1] = `{prefix}:run:{runId}:seq` (string `<epoch>:<base>:<l|d><seq>`),
- *       KEYS[2] = `{prefix}:run:{runId}:history` (stream). An entry holds a batch of up to
- *       `ENTRY_EVENTS` consecutive events: id `<first seq>-0`, then one field pair per event,
- *       type then JSON (`result {…} result {…} shard {…}`); its count is half its fields.
- *       An older version's entry (one event: `t <type> d <json>`) still reads as one event.
+ * Keys: KEYS[1] = `<prefix>:run:{<runId>}:seq` (string `<epoch>:<base>:<l|d><seq>`),
+ *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); one hash slot (the run id is
+ *       their tag), and the append script's channel is in it too. A history entry holds a
+ *       batch of up to `ENTRY_EVENTS` consecutive events: id `<first seq>-0`, then one field
+ *       pair per event, type then JSON (`result {…} result {…} shard {…}`); its count is half
+ *       its fields. An older version's entry (one event: `t <type> d <json>`) reads as one event.
  *
  * Numbers: a new epoch's base is microseconds since 2023-11-14 (~1e14), above what Lua's
  * default number-to-string conversion prints exactly, so every seq is formatted with `num`.
@@ -16,21 +17,37 @@ import { ENTRY_EVENTS } from '../history-entry.js';
 
 /**
  * The run's state: epoch, base, last seq and whether its `done` is appended, all in the
- * counter. No counter (a new run, an expired or lost history, an older version's format):
- * nil, and the next append starts a new epoch.
+ * counter (with `PRIMARY_EPOCH`, also the id of the primary that wrote it). No
+ * counter (a new run, an expired or lost history, an older version's format, another
+ * primary's counter): nil, and the next append starts a new epoch.
  */
 const STATE = `
 local function num(n) return string.format('%.0f', n) end
+-- Who wrote the counter, when the log asks (PRIMARY_EPOCH, a line the log puts before every
+-- script): the node id on a cluster (CLUSTER MYID), else the replication id. A counter another
+-- server wrote predates a failover, whose new primary may lack the tail a client already saw,
+-- so it reads as lost.
+local PRIMARY = ''
+if PRIMARY_EPOCH then
+  local id = redis.pcall('CLUSTER', 'MYID')
+  if type(id) == 'string' then
+    PRIMARY = id
+  else
+    PRIMARY = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+  end
+end
 local function state()
   local raw = redis.call('GET', KEYS[1])
   if raw then
-    local e, b, mark, n = string.match(raw, '^(%w+):(%d+):([ld])(%d+)$')
-    if e then return e, tonumber(b), tonumber(n), mark == 'd' end
+    local e, b, mark, n, r = string.match(raw, '^(%w+):(%d+):([ld])(%d+):?(%x*)$')
+    if e and r == PRIMARY then return e, tonumber(b), tonumber(n), mark == 'd' end
   end
   return nil, 0, 0, false
 end
 local function counter(epoch, base, seq, done)
-  return epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
+  local c = epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
+  if PRIMARY ~= '' then c = c .. ':' .. PRIMARY end
+  return c
 end
 -- An entry's events as a flat list: type, json, type, json, …
 local function expand(f)
@@ -203,12 +220,15 @@ return headReply()
 
 /**
  * begin: ARGV[1] epoch, ARGV[2] ttlMs. The run's first epoch, base 0, unless it has one
- * (then nothing changes). A history without a counter is dropped with it. Returns 1 if created.
+ * (then nothing changes, even if its counter is unreadable or another primary's: the next
+ * append starts a new epoch above every id). A history without a counter is dropped with it.
+ * Returns 1 if created.
  */
-export const BEGIN_SCRIPT = `
+export const BEGIN_SCRIPT = `${STATE}
+-- Any counter, even one state() cannot read, stays: a history is begun at 1 only once.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ':0:l0', 'PX', ARGV[2])
+redis.call('SET', KEYS[1], counter(ARGV[1], 0, 0, false), 'PX', ARGV[2])
 return 1
 `;
 

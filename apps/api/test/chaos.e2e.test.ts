@@ -1,0 +1,233 @@
+import type { TestDatabase, TestRedis } from '@x/testkit';
+import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, demoTests, type RunBody } from './support/api-client.js';
+import { type CallbackReceiver, callbackReceiver } from './support/callback-receiver.js';
+import { type RunWatcher, verdictOf, watchRun } from './support/es-watcher.js';
+import {
+  type ApiProcess,
+  FLEET_TOKEN,
+  type FleetEnv,
+  restartApiProcess,
+  startApiProcess,
+  startWorkerProcess,
+  stopProcess,
+  type WorkerProcess,
+} from './support/fleet.js';
+
+// The chaos run of issue 15: two api replicas, two workers, a private Redis with an
+// append-only file and PostgreSQL, all real processes. Runs are created continuously, each
+// followed by a plain EventSource, while faults rotate: a worker SIGKILLed (and started
+// again), an api replica restarted (same port), Redis killed and restarted with its data.
+// CI size by default; CHAOS_DURATION_MS=300000 for a run of a few minutes.
+
+const DURATION_MS = Number(process.env.CHAOS_DURATION_MS ?? 60_000);
+const FAULT_EVERY_MS = Number(process.env.CHAOS_FAULT_EVERY_MS ?? 6_000);
+const CREATE_EVERY_MS = 1_000;
+const REDIS_DOWN_MS = 2_000;
+const TESTS = 12;
+const TEST_MS = 150;
+const SHARDS = 3;
+
+let redis: TestRedis;
+let db: TestDatabase;
+let env: FleetEnv;
+let receiver: CallbackReceiver;
+let apiExtra: Record<string, string>;
+let workerExtra: Record<string, string>;
+const apis: ApiProcess[] = [];
+/** False while a replica restarts: nothing new is sent to it (a load balancer's view). */
+const apiUp = [true, true];
+const workers: WorkerProcess[] = [];
+
+interface Created {
+  run: RunBody;
+  watcher: RunWatcher;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Calls `fn` on a replica that is up, the other one if the call cannot connect. */
+async function onSomeApi<T>(i: number, fn: (api: ApiProcess) => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const k = [i % 2, (i + 1) % 2].find((n) => apiUp[n]) ?? i % 2;
+    try {
+      return await fn(apis[(k + attempt) % 2]!);
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await sleep(250);
+    }
+  }
+}
+
+const FAULTS = ['redis kill', 'worker SIGKILL', 'api restart'] as const;
+type Fault = (typeof FAULTS)[number];
+
+async function inject(fault: Fault, n: number): Promise<void> {
+  if (fault === 'worker SIGKILL') {
+    const k = n % 2;
+    await workers[k]!.proc.kill('SIGKILL');
+    workers[k] = await startWorkerProcess(env, workerExtra);
+  } else if (fault === 'api restart') {
+    const k = n % 2;
+    apiUp[k] = false;
+    apis[k] = await restartApiProcess(env, apis[k]!, apiExtra);
+    apiUp[k] = true;
+  } else {
+    await redis.kill();
+    await sleep(REDIS_DOWN_MS);
+    await redis.restart();
+  }
+}
+
+beforeAll(async () => {
+  [redis, db, receiver] = await Promise.all([
+    startRedis({ persistence: true }),
+    postgres('chaos'),
+    callbackReceiver(),
+  ]);
+  env = {
+    REDIS_URL: redis.url,
+    DATABASE_URL: db.url,
+    X_PREFIX: uniqueName('ch')
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, ''),
+  };
+  apiExtra = { CALLBACK_ALLOWED_HOSTS: receiver.host, REPAIR_INTERVAL_MS: '2000' };
+  // Locks outlive a Redis outage (renewed every half): a live worker's shard is not taken
+  // over meanwhile. A SIGKILLed worker's shards are taken over once their lock lapses.
+  workerExtra = { ...apiExtra, WORKER_CONCURRENCY: '4', WORKER_STALLED_MS: '10000' };
+  // The first api migrates; the rest start in parallel.
+  apis.push(await startApiProcess(env, apiExtra));
+  const started = await Promise.all([
+    startApiProcess(env, apiExtra),
+    startWorkerProcess(env, workerExtra),
+    startWorkerProcess(env, workerExtra),
+  ]);
+  apis.push(started[0] as ApiProcess);
+  workers.push(started[1] as WorkerProcess, started[2] as WorkerProcess);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all([...apis, ...workers].map((p) => stopProcess(p.proc)));
+  await redis?.close();
+  await db?.close();
+  await receiver?.close();
+}, 60_000);
+
+describe('chaos: runs and EventSource watchers while workers, replicas and Redis fail in turn', () => {
+  it(
+    'every run terminal with exact counts and one callback, no create refused, every watcher saw each result once and its done',
+    async () => {
+      const startedAt = performance.now();
+      const created: Created[] = [];
+      const statuses: number[] = [];
+      const faults: { fault: Fault; ms: number }[] = [];
+      const names = demoTests(TESTS, TEST_MS).map((t) => t.name);
+
+      const creating = (async () => {
+        for (let i = 0; performance.now() - startedAt < DURATION_MS; i++) {
+          const body = {
+            executor: 'demo',
+            tests: demoTests(TESTS, TEST_MS),
+            shards: SHARDS,
+            callbackUrl: receiver.url,
+          };
+          const r = await onSomeApi(i, (api) =>
+            apiClient(api.url, FLEET_TOKEN).post<{ run: RunBody }>('/runs', body),
+          );
+          statuses.push(r.status);
+          if (r.status === 201) {
+            const run = r.body.run;
+            const { token } = (
+              await onSomeApi(i, (api) =>
+                apiClient(api.url, FLEET_TOKEN).post<{ token: string }>(
+                  `/runs/${run.id}/stream-token`,
+                ),
+              )
+            ).body;
+            // Each watcher stays on one replica's address, as a page does; from the start.
+            const url = `${apis[i % 2]!.url}/api/v1/runs/${run.id}/events?st=${token}&lastEventId=0`;
+            created.push({ run, watcher: watchRun(url) });
+          }
+          await sleep(CREATE_EVERY_MS);
+        }
+      })();
+
+      const injecting = (async () => {
+        for (let n = 0; ; n++) {
+          await sleep(FAULT_EVERY_MS);
+          if (performance.now() - startedAt >= DURATION_MS - FAULT_EVERY_MS / 2) return;
+          const fault = FAULTS[n % FAULTS.length]!;
+          const at = performance.now();
+          await inject(fault, Math.floor(n / FAULTS.length));
+          faults.push({ fault, ms: Math.round(performance.now() - at) });
+        }
+      })();
+      await Promise.all([creating, injecting]);
+
+      // Every run ends, from PostgreSQL's view.
+      const final = new Map<string, RunBody>();
+      await waitFor(
+        async () => {
+          for (const { run } of created) {
+            if (final.has(run.id)) continue;
+            const got = await onSomeApi(0, (api) =>
+              apiClient(api.url, FLEET_TOKEN).get<{ run: RunBody }>(`/runs/${run.id}`),
+            );
+            if (['completed', 'failed', 'aborted'].includes(got.body.run.status))
+              final.set(run.id, got.body.run);
+          }
+          return final.size === created.length;
+        },
+        { timeoutMs: 120_000, intervalMs: 500, what: 'every run terminal' },
+      );
+      await Promise.race([Promise.all(created.map((c) => c.watcher.ended)), sleep(60_000)]);
+      await waitFor(() => created.every((c) => receiver.bodiesOf(c.run.id).length >= 1), {
+        timeoutMs: 60_000,
+        what: 'a callback for every run',
+      });
+      // Time for a duplicate to show up, if there were one.
+      await sleep(2_000);
+
+      const verdicts = created.map(({ run, watcher }) => ({
+        runId: run.id,
+        fatal: watcher.fatal,
+        errors: watcher.errors,
+        ...verdictOf(watcher.frames, final.get(run.id)!, names),
+      }));
+      for (const c of created) c.watcher.close();
+      const summary = {
+        durationMs: Math.round(performance.now() - startedAt),
+        runs: created.length,
+        creates: statuses.length,
+        faults: faults.length,
+        faultKinds: Object.fromEntries(
+          FAULTS.map((f) => [f, faults.filter((x) => x.fault === f).length]),
+        ),
+        faultMs: faults.map((f) => f.ms),
+        watchers: verdicts.length,
+        watchersExact: verdicts.filter((v) => !v.gapped && v.problems.length === 0).length,
+        watchersGapped: verdicts.filter((v) => v.gapped).length,
+        reconnects: verdicts.reduce((a, v) => a + v.connections - 1, 0),
+        callbacks: created.reduce((a, c) => a + receiver.bodiesOf(c.run.id).length, 0),
+      };
+      console.log(JSON.stringify({ chaos: summary }));
+
+      expect(faults.length).toBeGreaterThanOrEqual(FAULTS.length);
+      expect(statuses.filter((s) => s !== 201)).toEqual([]);
+      for (const { run } of created) {
+        expect(final.get(run.id), run.id).toMatchObject({
+          status: 'completed',
+          total: TESTS,
+          passed: TESTS,
+          failed: 0,
+        });
+        expect(receiver.bodiesOf(run.id), run.id).toHaveLength(1);
+      }
+      const wrong = verdicts.filter((v) => v.fatal || v.problems.length > 0);
+      expect(wrong, JSON.stringify(wrong.slice(0, 5))).toEqual([]);
+    },
+    DURATION_MS + 420_000,
+  );
+});
