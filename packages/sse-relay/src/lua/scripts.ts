@@ -5,11 +5,11 @@ import { ENTRY_EVENTS } from '../history-entry.js';
  * epoch and the history can never disagree, whichever process appends.
  *
  * Keys: KEYS[1] = `<prefix>:run:{<runId>}:seq` (string `<epoch>:<base>:<l|d><seq>`),
- *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); one hash slot (the run id is their
- *       tag), and the append script's channel is in it too. An entry holds a batch of up to
- *       `ENTRY_EVENTS` consecutive events: id `<first seq>-0`, then one field pair per event,
- *       type then JSON (`result {…} result {…} shard {…}`); its count is half its fields.
- *       An older version's entry (one event: `t <type> d <json>`) still reads as one event.
+ *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); one hash slot (the run id is
+ *       their tag), and the append script's channel is in it too. A history entry holds a
+ *       batch of up to `ENTRY_EVENTS` consecutive events: id `<first seq>-0`, then one field
+ *       pair per event, type then JSON (`result {…} result {…} shard {…}`); its count is half
+ *       its fields. An older version's entry (one event: `t <type> d <json>`) reads as one event.
  *
  * Numbers: a new epoch's base is microseconds since 2023-11-14 (~1e14), above what Lua's
  * default number-to-string conversion prints exactly, so every seq is formatted with `num`.
