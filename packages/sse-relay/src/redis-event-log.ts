@@ -85,9 +85,10 @@ const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
 /**
  * The distributed event log: per run a counter `<prefix>:run:{<runId>}:seq` (epoch, base, last
  * seq, done) and a capped stream `<prefix>:run:{<runId>}:history` (see `eventLogKeys`: the run
- * id is their hash tag, so they share a slot on a Redis Cluster), both written by one Lua
- * script per append (of one event or a batch), which also publishes the appended events on
- * the run's channel (one round trip; `publish: false` leaves publishing to the caller).
+ * id is their hash tag, so they share a slot on a Redis Cluster) holding one entry per
+ * appended batch (history-entry.ts), both written by one Lua script per append, which also
+ * publishes the appended events on the run's channel in one message (one round trip;
+ * `publish: false` leaves publishing to the caller). Reads expand entries back into events.
  * Events after the run's `done` are refused by the script itself, so no emitter anywhere
  * can append past the last frame.
  *

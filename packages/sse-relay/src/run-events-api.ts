@@ -40,6 +40,12 @@ export interface RunEventsOptions {
   bufferMaxEvents?: number;
   /** Bytes of event JSON held the same way. Default 16 MiB (`EVENT_BUFFER_MAX_BYTES`). */
   bufferMaxBytes?: number;
+  /**
+   * How long a run's first emit waits for more of the same run before they are appended
+   * together, in ms. Default 0: the emits of the same turn of the event loop (and those made
+   * while the run's previous append is in flight) share one append.
+   */
+  emitCoalesceMs?: number;
   /** How long `close()` tries to flush buffered events before declaring their gaps. Default 2,000. */
   closeFlushTimeoutMs?: number;
   logger?: Logger;
