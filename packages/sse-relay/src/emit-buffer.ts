@@ -143,6 +143,12 @@ export class EmitBuffer {
     this.schedule(0);
   }
 
+  /** Whether every event of `runId` added so far is settled (nothing of it held). */
+  settledNow(runId: string): boolean {
+    const queue = this.runs.get(runId);
+    return !queue || queue.added <= queue.settledThrough;
+  }
+
   /**
    * Resolves once every event of `runId` added before the call is appended, or dropped with
    * its gap declared: a caller that records something durable after it (a shard completion)

@@ -321,19 +321,29 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       }
     },
 
-    async settled(runIdIn, signal) {
+    async settled(runIdIn, settleOpts = {}) {
       const runId = canonicalRunId(runIdIn);
       const inFlight = appending.get(runId);
-      if (inFlight && !signal?.aborted) {
-        let onAbort = () => {};
-        const stop = new Promise<void>((resolve) => {
-          onAbort = resolve;
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-        await Promise.race([Promise.all(inFlight), stop]);
+      // The common case while Redis answers: nothing to wait for, no timer or listener made.
+      if (!inFlight && buffer.settledNow(runId)) return 'appended';
+      const { signal, timeoutMs } = settleOpts;
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      if (signal?.aborted) stop.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = timeoutMs === undefined ? undefined : setTimeout(onAbort, timeoutMs);
+      try {
+        if (inFlight && !stop.signal.aborted) {
+          const stopped = new Promise<void>((resolve) => {
+            stop.signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+          await Promise.race([Promise.all(inFlight), stopped]);
+        }
+        return await buffer.settled(runId, stop.signal);
+      } finally {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       }
-      return buffer.settled(runId, signal);
     },
 
     available: () => !closed && bus.state === 'connected',
