@@ -174,8 +174,8 @@ try {
       publishToSignal.push(last - (publishedAt[i] as number));
       dbWrite.push((publishedAt[i] as number) - (calledAt[i] as number));
       writtenToPublish.push((handedAt[i] as number) - (publishedAt[i] as number));
-      // Per subscriber: the bus message's bytes reaching the process (a second, raw
-      // connection on the bus channel stamps them), then decode, validate, registry, signal.
+      // Per subscriber: the bus message reaching the process (stamped on the bus's own
+      // connection before the bus reads it), then decode, validate, registry, signal.
       for (const d of dumps) {
         const arrived = d.arrived[runIds[i] as string];
         const fired = d.aborts[runIds[i] as string];

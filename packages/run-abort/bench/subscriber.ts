@@ -17,8 +17,31 @@ const env = (name: string): string => {
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 const db = openPostgres(env('DATABASE_URL'), { max: 1 });
+// When the bus's abort message reaches this process: a listener put ahead of the bus's own on
+// its subscriber connection stamps it before the bus decodes it, splitting the hop (Redis)
+// from our handling (envelope, schema, registry, signal).
+const arrived: Record<string, number> = {};
 const bus = createBus({
-  transport: redisTransport({ url: env('REDIS_URL') }),
+  transport: redisTransport({
+    createClient: (role) => {
+      // The transport's own defaults for its clients (redis-transport.ts).
+      const client = new Redis(env('REDIS_URL'), {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        autoResubscribe: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+      });
+      if (role === 'subscriber') {
+        client.prependListener('message', (_channel: string, message: string) => {
+          const at = now();
+          const runId = /"runId":"([^"]+)"/.exec(message)?.[1];
+          if (runId) arrived[runId] = at;
+        });
+      }
+      return client;
+    },
+  }),
   prefix: env('X_PREFIX'),
 });
 await bus.ready();
@@ -41,17 +64,6 @@ sub.on('message', (_channel: string, message: string) => {
   raw[message] = now();
 });
 await sub.subscribe(env('RAW_CHANNEL'));
-// When the bus's abort message reaches this process, before the bus decodes it: splits the
-// hop (Redis) from our handling (envelope, schema, registry, signal). Its own connection, so
-// its stamp and the bus's delivery race for the event loop: read the split as approximate.
-const arrived: Record<string, number> = {};
-const tap = new Redis(env('REDIS_URL'));
-tap.on('message', (_channel: string, message: string) => {
-  const at = now();
-  const runId = /"runId":"([^"]+)"/.exec(message)?.[1];
-  if (runId) arrived[runId] = at;
-});
-await tap.subscribe(`${env('X_PREFIX')}:run-abort`);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const [command, file] = line.trim().split(/\s+/);
@@ -60,11 +72,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   process.stdout.write(`DUMPED ${file}\n`);
 });
 process.on('SIGTERM', () => {
-  void Promise.all([
-    aborter.close().then(() => bus.close()),
-    sub.quit(),
-    tap.quit(),
-    db.destroy(),
-  ]).finally(() => process.exit(0));
+  void Promise.all([aborter.close().then(() => bus.close()), sub.quit(), db.destroy()]).finally(
+    () => process.exit(0),
+  );
 });
 process.stdout.write('READY\n');
