@@ -1,7 +1,7 @@
 import type { TestDatabase, TestRedis } from '@x/testkit';
 import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiClient, demoTests, type RunBody } from './support/api-client.js';
+import { demoTests, type RunBody } from './support/api-client.js';
 import { type CallbackReceiver, callbackReceiver } from './support/callback-receiver.js';
 import {
   type ApiProcess,
@@ -14,7 +14,7 @@ import {
   type WorkerProcess,
   waitActive,
 } from './support/fleet.js';
-import { openSse, type SseFrame } from './support/sse-client.js';
+import { createRun, fleetClient, history, waitTerminal, watch } from './support/fleet-runs.js';
 
 let redis: TestRedis;
 let db: TestDatabase;
@@ -26,39 +26,7 @@ let apiA: ApiProcess;
 let apiB: ApiProcess;
 const workers: WorkerProcess[] = [];
 
-const client = (api: ApiProcess) => apiClient(api.url, FLEET_TOKEN);
-
-async function watch(api: ApiProcess, runId: string, lastEventId?: number) {
-  const { token } = (await client(api).post<{ token: string }>(`/runs/${runId}/stream-token`)).body;
-  const q = new URLSearchParams({
-    st: token,
-    ...(lastEventId === undefined ? {} : { lastEventId: String(lastEventId) }),
-  });
-  return openSse(`${api.url}/api/v1/runs/${runId}/events?${q}`);
-}
-
-async function createRun(api: ApiProcess, body: object): Promise<RunBody> {
-  const r = await client(api).post<{ run: RunBody }>('/runs', body);
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body.run;
-}
-
-async function waitTerminal(api: ApiProcess, runId: string, timeoutMs = 60_000): Promise<RunBody> {
-  return waitFor(
-    async () => {
-      const run = (await client(api).get<{ run: RunBody }>(`/runs/${runId}`)).body.run;
-      return ['completed', 'failed', 'aborted'].includes(run.status) ? run : undefined;
-    },
-    { timeoutMs, intervalMs: 100, what: `run ${runId} to finish` },
-  );
-}
-
-/** Every event of the run from its history: exactly one `done`, ids 1..n without gaps. */
-async function history(api: ApiProcess, runId: string): Promise<SseFrame[]> {
-  const stream = await watch(api, runId, 0);
-  await stream.ended;
-  return stream.frames.filter((f) => f.data.type !== 'snapshot');
-}
+const client = fleetClient;
 
 beforeAll(async () => {
   [redis, db, receiver] = await Promise.all([startRedis(), postgres('e2e'), callbackReceiver()]);

@@ -107,8 +107,15 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const runEvents = createRunEvents({
     bus,
-    // On a cluster the append script publishes with SPUBLISH, as the sharded bus listens.
-    log: redisEventLog({ redis, prefix, sharded: target.kind === 'cluster' }),
+    // On a cluster the append script publishes with SPUBLISH, as the sharded bus listens, and a
+    // failover (asynchronous replication: the new primary may lack a tail clients saw) starts
+    // a new epoch instead of handing those seqs out again.
+    log: redisEventLog({
+      redis,
+      prefix,
+      sharded: target.kind === 'cluster',
+      epochPerPrimary: target.kind === 'cluster',
+    }),
     logger,
     ...(opts.eventBuffer && {
       bufferMaxEvents: opts.eventBuffer.maxEvents,

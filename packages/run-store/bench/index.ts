@@ -75,7 +75,8 @@ const pool = new pg.Pool({ connectionString: database.url, max: CALLERS });
 pool.on('error', (err) => console.error('raw pool error', err.message));
 try {
   await migrate(db);
-  const store = createRunStore(db);
+  // The pool's size: the store writes alone while a connection is free, batches only beyond.
+  const store = createRunStore(db, { statementsInFlight: CALLERS });
 
   async function makeRuns(): Promise<string[]> {
     const ids: string[] = [];

@@ -1,9 +1,11 @@
+import type { StatementSlots } from './statement-slots.js';
+
 /**
- * Group commit: callers that arrive together share one statement. A call joins the batch
- * being gathered; the batch is written once the current I/O callbacks have run (setImmediate)
- * or, while `maxInFlight` batches are already being written, as soon as one of them returns —
- * so under load the batches grow by themselves and an idle store adds no wait. Each caller
- * gets its own result (or the batch's error).
+ * Adaptive group commit: a call goes at once, alone, while the store has a free statement
+ * slot (statement-slots.ts); otherwise it joins its kind's queue, and when a slot comes back
+ * everything gathered meanwhile is written as one statement. Each caller gets its own result
+ * (or the batch's error). An idle or lightly loaded store so adds no wait and keeps as many
+ * statements in flight as its callers; under contention the batches grow by themselves.
  *
  * Two calls with the same `key` never share a batch (the later one waits for the next): a
  * statement cannot update one row twice, and the single-call semantics between the two (the
@@ -14,12 +16,8 @@ export interface GroupCommitOptions<I, O> {
   write: (batch: readonly I[]) => Promise<readonly O[]>;
   /** Identity of the row a call writes; calls with equal keys go in different batches. */
   key: (input: I) => string;
-  /**
-   * Batches written at the same time. Default 1: fewer, larger statements, and no two
-   * batches of one kind waiting on each other's row locks (measured: 2 made more statements
-   * and a batched completion spent several times longer waiting).
-   */
-  maxInFlight?: number;
+  /** The statements in flight allowed, shared with the store's other group commits. */
+  slots: StatementSlots;
   /** Calls in one batch at most. Default 64. */
   maxBatch?: number;
 }
@@ -31,11 +29,11 @@ interface Waiting<I, O> {
 }
 
 export function groupCommit<I, O>(opts: GroupCommitOptions<I, O>): (input: I) => Promise<O> {
-  const maxInFlight = opts.maxInFlight ?? 1;
   const maxBatch = opts.maxBatch ?? 64;
+  const { slots } = opts;
   let queue: Waiting<I, O>[] = [];
-  let inFlight = 0;
-  let scheduled = false;
+  /** This kind is among the slots' claimants (at most once). */
+  let claiming = false;
 
   const take = (): Waiting<I, O>[] => {
     const batch: Waiting<I, O>[] = [];
@@ -54,36 +52,49 @@ export function groupCommit<I, O>(opts: GroupCommitOptions<I, O>): (input: I) =>
     return batch;
   };
 
-  const write = async (batch: Waiting<I, O>[]) => {
-    try {
+  /** Writes `batch` on a slot already taken, and gives the slot back when it returns. */
+  const send = (batch: Waiting<I, O>[]) => {
+    const written = (async () => {
       const out = await opts.write(batch.map((w) => w.input));
       if (out.length !== batch.length) {
         throw new Error(`group commit: ${out.length} results for ${batch.length} calls`);
       }
-      for (const [i, w] of batch.entries()) w.resolve(out[i] as O);
-    } catch (err) {
-      for (const w of batch) w.reject(err);
-    }
+      return out;
+    })();
+    written.then(
+      (out) => {
+        slots.give();
+        for (const [i, w] of batch.entries()) w.resolve(out[i] as O);
+      },
+      (err: unknown) => {
+        slots.give();
+        for (const w of batch) w.reject(err);
+      },
+    );
   };
 
-  const pump = () => {
-    scheduled = false;
-    while (inFlight < maxInFlight && queue.length > 0) {
-      const batch = take();
-      inFlight++;
-      void write(batch).finally(() => {
-        inFlight--;
-        pump();
-      });
-    }
+  const claim = () => {
+    if (claiming || queue.length === 0) return;
+    claiming = true;
+    slots.wait(onSlot);
   };
+
+  function onSlot() {
+    claiming = false;
+    send(take());
+    // Calls left behind (a repeated key, or past maxBatch) wait for another slot.
+    claim();
+  }
 
   return (input) =>
     new Promise<O>((resolve, reject) => {
-      queue.push({ input, resolve, reject });
-      if (!scheduled && inFlight < maxInFlight) {
-        scheduled = true;
-        setImmediate(pump);
+      const waiting = { input, resolve, reject };
+      // Nobody of this kind is waiting and a slot is free: no contention, so no batch.
+      if (queue.length === 0 && slots.tryTake()) {
+        send([waiting]);
+        return;
       }
+      queue.push(waiting);
+      claim();
     });
 }

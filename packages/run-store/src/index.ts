@@ -52,6 +52,7 @@ export type {
   TransitionResult,
 } from './types/run-queries.js';
 export type { RunStore } from './types/run-store.js';
+export type { RunStoreOptions } from './types/run-store-options.js';
 export type {
   BeginShardOutcome,
   CompleteShardOutcome,

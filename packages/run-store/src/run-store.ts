@@ -9,6 +9,8 @@ import { runQueries } from './run-queries.js';
 import type { Database } from './schema.js';
 import { shardCompletion } from './shard-completion.js';
 import type { RunStore } from './types/run-store.js';
+import type { RunStoreOptions } from './types/run-store-options.js';
+import { requireCount } from './validate.js';
 
 /**
  * The run repository over a migrated database (see {@link migrate}): run queries, shard
@@ -17,7 +19,7 @@ import type { RunStore } from './types/run-store.js';
  * failure is a RunStoreError.
  *
  * @example
- * const store = createRunStore(db);
+ * const store = createRunStore(db, { statementsInFlight: 20 }); // openPostgres(url, { max: 20 })
  * const run = await store.createRun({ workspaceId: 'acme', executor: 'demo', shards: [{ testIds: ['a'] }] });
  * const begun = await store.beginShard(run.id, 0, 1);
  * const done = await store.completeShardWithResults(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 }, [
@@ -25,14 +27,14 @@ import type { RunStore } from './types/run-store.js';
  * ]);
  * if (done.isFinalizer) await store.finalizeRun(run.id);
  */
-export function createRunStore(db: Kysely<Database>): RunStore {
+export function createRunStore(db: Kysely<Database>, opts: RunStoreOptions = {}): RunStore {
   return {
     ping: () =>
       guarded('ping', async () => {
         await sql`select 1`.execute(db);
       }),
     ...runQueries(db),
-    ...shardCompletion(db),
+    ...shardCompletion(db, requireCount('statementsInFlight', opts.statementsInFlight ?? 10, 1)),
     ...callbackOutbox(db),
     ...enqueueOutbox(db),
     ...fairDispatch(db),

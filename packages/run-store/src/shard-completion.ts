@@ -10,6 +10,7 @@ import { type CompleteShardCall, completeShardsSql } from './sql/complete-shards
 import { finalizeRunSql } from './sql/finalize-run.js';
 import { finalizeRunsSql } from './sql/finalize-runs.js';
 import { runRowSql } from './sql/read-runs.js';
+import { statementSlots } from './statement-slots.js';
 import type { CompleteShardOutcome, ShardCompletion } from './types/shard-completion.js';
 import { notFound, outOfRange, requireCount, requireRunId, requireShardIndex } from './validate.js';
 import { validateResults, validateStats } from './validate-input.js';
@@ -29,13 +30,15 @@ const shardKey = (c: { runId: string; shardIndex: number }) => `${c.runId}:${c.s
  * A worker's statements for one shard: begin (guard, attempt, retry purge), complete with
  * its results exactly once, and, for the one finalizer per run, finalize.
  *
- * Begins, completions and finalizations are group-committed (group-commit.ts): the calls
- * that arrive while earlier ones are being written share one statement (begin-shards.ts,
- * complete-shards.ts, finalize-runs.ts), each with the outcome it would have had alone; a
- * call that arrives alone is written alone.
+ * Begins, completions and finalizations are group-committed (group-commit.ts) over
+ * `statementsInFlight` shared slots: a call that finds a free slot is written alone at once;
+ * the calls that arrive while every slot is busy share one statement per kind (begin-shards.ts,
+ * complete-shards.ts, finalize-runs.ts), each with the outcome it would have had alone.
  */
-export function shardCompletion(db: Kysely<Database>): ShardCompletion {
+export function shardCompletion(db: Kysely<Database>, statementsInFlight: number): ShardCompletion {
+  const slots = statementSlots(statementsInFlight);
   const begin = groupCommit<BeginShardCall, BeginShardRow | undefined>({
+    slots,
     key: shardKey,
     write: async (calls) => {
       const [one] = calls;
@@ -46,6 +49,7 @@ export function shardCompletion(db: Kysely<Database>): ShardCompletion {
     },
   });
   const complete = groupCommit<CompleteShardCall, CompleteShardRow | undefined>({
+    slots,
     key: shardKey,
     write: async (calls) => {
       const [one] = calls;
@@ -65,6 +69,7 @@ export function shardCompletion(db: Kysely<Database>): ShardCompletion {
     },
   });
   const finalize = groupCommit<string, RunRow | undefined>({
+    slots,
     key: (runId) => runId,
     write: async (runIds) => {
       const [one] = runIds;

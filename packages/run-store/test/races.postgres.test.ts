@@ -170,8 +170,9 @@ describe('RunStore races on PostgreSQL', () => {
 
   it('4 stores batching at once (begins, 3 deliveries of every completion, aborts) on 12 runs: no deadlock, exact counters, one finalizer per completed run', async () => {
     // Each store has its own group commit, so their batches are concurrent statements on
-    // different connections, locking shards and runs of the same runs in any mix.
-    const stores = Array.from({ length: 4 }, () => createRunStore(db));
+    // different connections, locking shards and runs of the same runs in any mix; two slots
+    // each, so single statements and batches of every kind are in flight together.
+    const stores = Array.from({ length: 4 }, () => createRunStore(db, { statementsInFlight: 2 }));
     const pick = () => stores[Math.floor(Math.random() * stores.length)] as RunStore;
     for (let round = 0; round < 2; round++) {
       const runs = await Promise.all(

@@ -631,9 +631,26 @@ export function runStoreSuite(target: SuiteTarget): void {
     });
   });
 
-  // Calls made in one tick share one statement (group commit): each must get the outcome it
-  // would have had alone, whatever else is in its batch.
+  // Calls that find every statement slot busy share one statement (group commit): each must
+  // get the outcome it would have had alone, whatever else is in its batch. With one slot,
+  // the first call of a tick goes alone and the rest of the tick waits for it as one batch.
   describe('batched begins and completions', () => {
+    let store: RunStore;
+    beforeAll(() => {
+      store = createRunStore(db, { statementsInFlight: 1 });
+    });
+
+    it('refuses a statement budget below 1, naming it', async () => {
+      for (const bad of [0, 1.5, -1]) {
+        expect(() => createRunStore(db, { statementsInFlight: bad })).toThrow(
+          expect.objectContaining({
+            code: 'invalid_input',
+            message: expect.stringContaining('statementsInFlight'),
+          }),
+        );
+      }
+    });
+
     it('beginShard calls of one tick: each outcome as alone, one wasQueued per run', async () => {
       const [a, b, gone] = await Promise.all([
         store.createRun(runInput(3, 1)),
@@ -642,9 +659,10 @@ export function runStoreSuite(target: SuiteTarget): void {
       ]);
       await store.transition(gone.id, ['queued'], 'aborted');
       await insertResults(db, b.id, 1, [result('s1t0')]);
+      // b's shard 1 goes alone (the one slot is free); every other call waits for it as one batch.
       const calls = [
-        store.beginShard(a.id, 0, 1),
         store.beginShard(b.id, 1, 2, { purge: true }),
+        store.beginShard(a.id, 0, 1),
         store.beginShard(a.id, 2, 1),
         store.beginShard(gone.id, 0, 1),
         store.beginShard(randomUUID(), 0, 1),
@@ -652,7 +670,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         store.beginShard(b.id, 0, 1),
       ];
       const outOfRange = expectStoreError(store.beginShard(a.id, 3, 1), 'shard_out_of_range');
-      const [a0, b1, a2, g0, missing, a1, b0] = await Promise.all(calls);
+      const [b1, a0, a2, g0, missing, a1, b0] = await Promise.all(calls);
       await outOfRange;
       for (const o of [a0, a2, a1]) expect(o).toMatchObject({ status: 'queued', started: true });
       expect([a0, a2, a1].filter((o) => o?.wasQueued)).toHaveLength(1);

@@ -67,9 +67,9 @@ export type SafeEmitMany = ReturnType<typeof safeBatchEmitter>;
 /**
  * A shard's events, in order, without making the producer wait, in as few round trips as
  * possible: a batch starts when the previous one settled and takes everything queued by
- * then. `send` events go out at once; `add` events wait up to `lingerMs` for company (live
- * results of fast tests share a call), or for the next `send`/`flush`. `flush()` sends what
- * is queued and resolves when every batch settled.
+ * then. `add` events wait up to `lingerMs` for company (a shard's first events and the live
+ * results of fast tests share a call), or for the next `flush`. `flush()` sends what is
+ * queued and resolves when every batch settled.
  */
 export function orderedEmitter(emitMany: SafeEmitMany, runId: string, lingerMs = 0) {
   let queued: SinkEvent[] = [];
@@ -88,16 +88,12 @@ export function orderedEmitter(emitMany: SafeEmitMany, runId: string, lingerMs =
     });
   };
   return {
-    send<T extends EmittedType>(type: T, payload: RunEventPayloads[T]) {
-      queued.push(sinkEvent(type, payload));
-      schedule();
-    },
     add<T extends EmittedType>(type: T, payload: RunEventPayloads[T]) {
       queued.push(sinkEvent(type, payload));
       if (lingerMs <= 0) schedule();
       else timer ??= setTimeout(schedule, lingerMs);
     },
-    /** Keeps what is queued for the next `send`/`flush` (the shard is about to finish). */
+    /** Keeps what is queued for the next `flush` (the shard is about to finish). */
     hold: stopTimer,
     /** Drops what is not sent yet (an aborted shard's results would trail the abort). */
     discard() {

@@ -162,8 +162,9 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     const { executor, tests } = resolveTests(data);
     const live = orderedEmitter(emitMany, runId, deps.resultLingerMs ?? 0);
     if (begun.wasQueued) live.add('status', { status: 'running' });
-    // Sent without waiting: the executor starts while the events travel.
-    live.send('shard', { shardIndex, state: 'started', attempt });
+    // Not waited for: the executor starts at once. It lingers like a result (resultLingerMs),
+    // so a fast shard's first events, results and completion share one append.
+    live.add('shard', { shardIndex, state: 'started', attempt });
     metrics.shardsStarted++;
     const startedAt = performance.now();
     const stats = { passed: 0, failed: 0, skipped: 0 };

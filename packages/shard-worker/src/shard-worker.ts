@@ -32,10 +32,10 @@ export interface ShardWorkerOptions {
   /** Start consuming at once. Default true; false waits for `start()`. */
   autorun?: boolean;
   /**
-   * How long a live `result` event waits to share one event call with the results after it,
-   * in ms (a shard's last results always go with its completion events). Default 20: not
-   * noticeable in a browser, and a shard of fast tests costs one Redis call per batch
-   * instead of one per test. 0 sends each result at once.
+   * How long a live `result` event (or a shard's `started`) waits to share one event call
+   * with the events after it, in ms (a shard's last results always go with its completion
+   * events). Default 20: not noticeable in a browser, and a shard of fast tests costs one
+   * Redis call in all instead of one per test. 0 sends each event at once.
    */
   resultLingerMs?: number;
   /**

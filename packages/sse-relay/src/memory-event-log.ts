@@ -1,14 +1,18 @@
 import { clockBase, newEpochId } from './epoch-id.js';
 import type { AppendOptions, EventLog, LogHead, NewStoredEvent, StoredEvent } from './event-log.js';
+import { entryEvents, keepFrom } from './history-entry.js';
 import { RunEventsError } from './run-events-error.js';
+
+/** One history entry: a batch of consecutive events (the Redis log's stream entry). */
+type Entry = readonly StoredEvent[];
 
 interface MemoryHistory {
   epoch: string;
   base: number;
   head: number;
   done: boolean;
-  events: StoredEvent[];
-  /** Index of the first live entry in `events`; compacted lazily to keep trimming O(1). */
+  entries: Entry[];
+  /** Index of the first live entry in `entries`; compacted lazily to keep trimming O(1). */
   start: number;
   expiry: NodeJS.Timeout;
 }
@@ -16,7 +20,8 @@ interface MemoryHistory {
 /**
  * The embedded mode's event log: a counter, an epoch and a bounded array per run in this
  * process, each run forgotten `ttlMs` after its last append (the caller passes `doneTtlMs`
- * for `done`). One process only: use `redisEventLog` when several processes emit. A process
+ * for `done`), stored and trimmed in entries of a batch each, exactly as the Redis log does
+ * (history-entry.ts). One process only: use `redisEventLog` when several processes emit. A process
  * restart loses every history; the next append starts a new, high-based epoch, as the Redis
  * log does after an empty restart.
  */
@@ -47,7 +52,7 @@ export function memoryEventLog(): EventLog {
       base,
       head: base,
       done,
-      events: [],
+      entries: [],
       start: 0,
       expiry: expireLater(runId, ttlMs),
     };
@@ -67,6 +72,8 @@ export function memoryEventLog(): EventLog {
       if (events.length === 0) return { epoch: '', seqs: [] };
       const history = runs.get(runId) ?? create(runId, newBase(floor), ttlMs);
       const seqs: number[] = [];
+      const per = entryEvents(historyLimit);
+      const added: StoredEvent[][] = [];
       for (const event of events) {
         // `done` is the last frame: nothing is appended after it.
         if (history.done) {
@@ -75,17 +82,23 @@ export function memoryEventLog(): EventLog {
         }
         const seq = history.head + 1;
         history.head = seq;
-        history.events.push({ seq, type: event.type, json: event.json });
+        const last = added.at(-1);
+        if (last && last.length < per) last.push({ seq, type: event.type, json: event.json });
+        else added.push([{ seq, type: event.type, json: event.json }]);
         seqs.push(seq);
         if (event.type === 'done') history.done = true;
       }
-      if (seqs.some((s) => s > 0)) {
+      if (added.length > 0) {
         clearTimeout(history.expiry);
         history.expiry = expireLater(runId, history.done ? doneTtlMs : ttlMs);
-        const excess = history.events.length - history.start - historyLimit;
-        if (excess > 0) history.start += excess;
-        if (history.start > 1024 && history.start * 2 > history.events.length) {
-          history.events = history.events.slice(history.start);
+        // Whole entries, kept from `keepFrom` on (as the Redis log's MINID trim).
+        const keep = keepFrom(history.head, historyLimit);
+        for (const entry of added) if (entry[0]!.seq >= keep) history.entries.push(entry);
+        const { entries } = history;
+        while (history.start < entries.length && entries[history.start]![0]!.seq < keep)
+          history.start++;
+        if (history.start > 1024 && history.start * 2 > entries.length) {
+          history.entries = entries.slice(history.start);
           history.start = 0;
         }
       }
@@ -96,9 +109,16 @@ export function memoryEventLog(): EventLog {
       const history = runs.get(runId);
       if (!history) return { head: undefined, events: [] };
       const events: StoredEvent[] = [];
-      for (let i = history.start; i < history.events.length && events.length < limit; i++) {
-        const event = history.events[i]!;
-        if (event.seq > afterSeq) events.push(event);
+      const { entries } = history;
+      for (let i = history.start; i < entries.length && events.length < limit; i++) {
+        const entry = entries[i]!;
+        // Entries wholly at or before the resume point are skipped; a straddling one yields
+        // only its events after it.
+        if (entry.at(-1)!.seq <= afterSeq) continue;
+        for (const event of entry) {
+          if (events.length >= limit) break;
+          if (event.seq > afterSeq) events.push(event);
+        }
       }
       return { head: headOf(history), events };
     },
@@ -106,8 +126,8 @@ export function memoryEventLog(): EventLog {
       assertOpen();
       const history = runs.get(runId);
       if (!history) return { head: undefined, events: [] };
-      const last = history.events.length > history.start ? history.events.at(-1) : undefined;
-      return { head: headOf(history), events: last ? [last] : [] };
+      const last = history.entries.length > history.start ? history.entries.at(-1) : undefined;
+      return { head: headOf(history), events: last ? [last.at(-1)!] : [] };
     },
     async head(runId) {
       assertOpen();

@@ -45,6 +45,17 @@ export interface RedisEventLogOptions {
    * `SPUBLISH` stays in the slot it writes.
    */
   sharded?: boolean;
+  /**
+   * A history lives in the epoch of the primary that wrote it: when another server answers for
+   * the run (a replica promoted by a failover, a slot moved), the next append starts a new
+   * epoch and resumes from older ids answer `recovered: false`. Replication is asynchronous,
+   * so a promoted replica may lack the last events a client already received; without this
+   * their seqs would be handed out again and a resume would skip the new ones silently.
+   * The writer is the node id on a cluster (`CLUSTER MYID`, cheap), else the replication id
+   * (`INFO replication`, which doubles a script's server time). Default false (one server,
+   * whose restart from its persistence keeps the epoch); the apps turn it on for a cluster.
+   */
+  epochPerPrimary?: boolean;
 }
 
 interface Script {
@@ -55,11 +66,18 @@ const script = (source: string): Script => ({
   source,
   sha: createHash('sha1').update(source).digest('hex'),
 });
-const APPEND = script(APPEND_SCRIPT);
-const READ = script(READ_SCRIPT);
-const HEAD = script(HEAD_SCRIPT);
-const BEGIN = script(BEGIN_SCRIPT);
-const GAP = script(GAP_SCRIPT);
+/** The log's scripts, each after the line that turns the primary check on or off. */
+const scriptSet = (primaryEpoch: boolean) => {
+  const prelude = `local PRIMARY_EPOCH = ${primaryEpoch}\n`;
+  return {
+    APPEND: script(prelude + APPEND_SCRIPT),
+    READ: script(prelude + READ_SCRIPT),
+    HEAD: script(prelude + HEAD_SCRIPT),
+    BEGIN: script(prelude + BEGIN_SCRIPT),
+    GAP: script(prelude + GAP_SCRIPT),
+  };
+};
+const SCRIPTS = { plain: scriptSet(false), perPrimary: scriptSet(true) };
 const TYPES: readonly string[] = EMITTED_EVENT_TYPES;
 
 const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
@@ -67,9 +85,10 @@ const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString() : v);
 /**
  * The distributed event log: per run a counter `<prefix>:run:{<runId>}:seq` (epoch, base, last
  * seq, done) and a capped stream `<prefix>:run:{<runId>}:history` (see `eventLogKeys`: the run
- * id is their hash tag, so they share a slot on a Redis Cluster), both written by one Lua
- * script per append (of one event or a batch), which also publishes the appended events on
- * the run's channel (one round trip; `publish: false` leaves publishing to the caller).
+ * id is their hash tag, so they share a slot on a Redis Cluster) holding one entry per
+ * appended batch (history-entry.ts), both written by one Lua script per append, which also
+ * publishes the appended events on the run's channel in one message (one round trip;
+ * `publish: false` leaves publishing to the caller). Reads expand entries back into events.
  * Events after the run's `done` are refused by the script itself, so no emitter anywhere
  * can append past the last frame.
  *
@@ -82,7 +101,9 @@ export function redisEventLog({
   prefix,
   publish = true,
   sharded = false,
+  epochPerPrimary = false,
 }: RedisEventLogOptions): EventLog {
+  const { APPEND, READ, HEAD, BEGIN, GAP } = epochPerPrimary ? SCRIPTS.perPrimary : SCRIPTS.plain;
   let malformed = 0;
   const keys = (runId: string) => {
     const { seq, history } = eventLogKeys(prefix, runId);

@@ -10,7 +10,7 @@ import type { StreamCounters } from './run-stream.js';
 // The public shape of `createRunEvents`: its options, its handle and its metrics.
 
 export interface RunEventsOptions {
-  /** The bus events travel on (`{prefix}:run:{runId}:events`); the caller owns and closes it. */
+  /** The bus events travel on (`<prefix>:run:{<runId>}:events`, the run id its hash tag); the caller owns and closes it. */
   bus: Bus;
   /** Sequence counter and history: `memoryEventLog()` embedded, `redisEventLog()` distributed. */
   log: EventLog;
@@ -40,6 +40,12 @@ export interface RunEventsOptions {
   bufferMaxEvents?: number;
   /** Bytes of event JSON held the same way. Default 16 MiB (`EVENT_BUFFER_MAX_BYTES`). */
   bufferMaxBytes?: number;
+  /**
+   * How long a run's first emit waits for more of the same run before they are appended
+   * together, in ms. Default 0: the emits of the same turn of the event loop (and those made
+   * while the run's previous append is in flight) share one append.
+   */
+  emitCoalesceMs?: number;
   /** How long `close()` tries to flush buffered events before declaring their gaps. Default 2,000. */
   closeFlushTimeoutMs?: number;
   logger?: Logger;

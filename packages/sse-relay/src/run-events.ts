@@ -1,6 +1,7 @@
 import type { BoundChannel, ScriptEnvelope } from '@x/pubsub-core';
 import { computeReplay, type EventPosition } from './compute-replay.js';
 import { EmitBuffer } from './emit-buffer.js';
+import { EmitCoalescer } from './emit-coalescer.js';
 import { ListenerEntry } from './listener-entry.js';
 import { canonicalRunId, type PreparedEvent, prepareEvents } from './prepare-events.js';
 import { type RunEvent, runEventOf } from './run-event-types.js';
@@ -24,7 +25,8 @@ export const BUFFERED_SEQ = -1;
 
 /**
  * Sequenced, resumable run events. Emitting assigns a per-run seq atomically in the log,
- * appends to the bounded history, then publishes on the bus (local listeners first).
+ * appends to the bounded history, then publishes on the bus (local listeners first). A run's
+ * emits made close together share one append (emit-coalescer.ts).
  * Each process delivers to its listeners strictly in seq order.
  *
  * @example
@@ -38,6 +40,12 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   const idleTtlMs = opts.idleTtlMs ?? 24 * 60 * 60_000;
   const catchUpIntervalMs = opts.catchUpIntervalMs ?? 5_000;
   const maxHeldEvents = opts.maxHeldEvents ?? 10_000;
+  const coalesceMs = opts.emitCoalesceMs ?? 0;
+  if (!(Number.isFinite(coalesceMs) && coalesceMs >= 0))
+    throw new RunEventsError(
+      'invalid_option',
+      `createRunEvents: emitCoalesceMs must be a non-negative number of ms, got ${coalesceMs}`,
+    );
   const counters: StreamCounters = {
     duplicatesDropped: 0,
     gapsFilled: 0,
@@ -213,11 +221,8 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     logger,
   });
 
-  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
-    assertOpen();
-    const runId = canonicalRunId(runIdIn);
-    const prepared = prepareEvents(runId, events);
-    if (prepared.length === 0) return [];
+  /** One send of a run's coalesced events: behind the buffer, or appended now. */
+  const sendNow = async (runId: string, prepared: readonly PreparedEvent[]) => {
     // Behind this run's older events (or while the log is known down): in order, later.
     if (buffer.holds(runId)) {
       buffer.add(runId, prepared);
@@ -241,6 +246,15 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       inFlight.delete(attempt);
       if (inFlight.size === 0 && appending.get(runId) === inFlight) appending.delete(runId);
     }
+  };
+  const coalescer = new EmitCoalescer(sendNow, coalesceMs);
+
+  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
+    assertOpen();
+    const runId = canonicalRunId(runIdIn);
+    const prepared = prepareEvents(runId, events);
+    if (prepared.length === 0) return [];
+    return coalescer.add(runId, prepared);
   };
 
   return {
@@ -371,6 +385,8 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     async close() {
       if (closed) return;
       closed = true;
+      // Emits still being coalesced go out (or to the buffer) first.
+      await coalescer.drain();
       // Unflushed events: flushed if the log answers in time, else their runs get a gap.
       await buffer.close(opts.closeFlushTimeoutMs ?? 2_000);
       offReconnect();

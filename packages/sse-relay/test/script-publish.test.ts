@@ -251,4 +251,34 @@ describe('the run counter and its epoch', () => {
     const last = await a.events.lastEvent(runId);
     expect(last).toMatchObject({ seq, epoch });
   });
+
+  it('with epochPerPrimary, keeps the epoch on its primary and starts a new one when another primary wrote the counter', async () => {
+    const prefix = uniqueName('sp');
+    const admin = adminClient();
+    const client = new Redis(redis.url);
+    cleanup.push(() => client.disconnect());
+    const log = redisEventLog({ redis: client, prefix, publish: false, epochPerPrimary: true });
+    const runId = randomUUID();
+    const key = `${prefix}:run:{${runId}}:seq`;
+    const opts = { floor: 0, historyLimit: 100, ttlMs: 60_000 };
+    const entry = (m: string) => ({ type: 'log' as const, json: JSON.stringify(logEvent(m)) });
+    await log.begin(runId, 60_000);
+    const replid = /master_replid:(\w+)/.exec(await admin.info('replication'))![1]!;
+    const first = await log.appendMany(runId, [entry('1'), entry('2')], opts);
+    expect(first.seqs).toEqual([1, 2]);
+    expect(await admin.get(key)).toBe(`${first.epoch}:0:l2:${replid}`);
+    // Its own primary: the same epoch goes on.
+    expect((await log.appendMany(runId, [entry('3')], opts)).seqs).toEqual([3]);
+    // A counter another primary wrote (this server is a promoted replica, say, that may lack
+    // a tail clients saw): unreadable, so the next append starts a new epoch above every id.
+    await admin.set(key, `${first.epoch}:0:l3:${'f'.repeat(40)}`);
+    expect(await log.head(runId)).toBeUndefined();
+    const after = await log.appendMany(runId, [entry('4')], opts);
+    expect(after.epoch).not.toBe(first.epoch);
+    expect(after.seqs[0]).toBeGreaterThan(1_000_000);
+    // begin on such a counter never restarts the ids at 1.
+    await admin.set(key, `${after.epoch}:0:l3:${'f'.repeat(40)}`);
+    await log.begin(runId, 60_000);
+    expect(await admin.get(key)).toBe(`${after.epoch}:0:l3:${'f'.repeat(40)}`);
+  });
 });

@@ -5,11 +5,11 @@ export const API_MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.u
 export const WORKER_MAIN = fileURLToPath(new URL('../../../worker/src/main.ts', import.meta.url));
 export const FLEET_TOKEN = 'fleet-token-aaaaaaaaaaaaaaaa';
 
-export interface FleetEnv {
-  REDIS_URL: string;
+/** One Redis server (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`), and PostgreSQL. */
+export type FleetEnv = {
   DATABASE_URL: string;
   X_PREFIX: string;
-}
+} & ({ REDIS_URL: string } | { REDIS_CLUSTER_NODES: string });
 
 const common = (env: FleetEnv) => ({
   ...env,

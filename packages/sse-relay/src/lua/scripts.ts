@@ -1,10 +1,15 @@
+import { ENTRY_EVENTS } from '../history-entry.js';
+
 /**
  * The Lua scripts of the Redis event log. Each runs atomically, so the sequence number, the
  * epoch and the history can never disagree, whichever process appends.
  *
  * Keys: KEYS[1] = `<prefix>:run:{<runId>}:seq` (string `<epoch>:<base>:<l|d><seq>`),
- *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream; entry id `<seq>-0`, fields t, d);
- *       one hash slot (the run id is their tag), and the append script's channel is in it too.
+ *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); one hash slot (the run id is
+ *       their tag), and the append script's channel is in it too. A history entry holds a
+ *       batch of up to `ENTRY_EVENTS` consecutive events: id `<first seq>-0`, then one field
+ *       pair per event, type then JSON (`result {…} result {…} shard {…}`); its count is half
+ *       its fields. An older version's entry (one event: `t <type> d <json>`) reads as one event.
  *
  * Numbers: a new epoch's base is microseconds since 2023-11-14 (~1e14), above what Lua's
  * default number-to-string conversion prints exactly, so every seq is formatted with `num`.
@@ -12,22 +17,44 @@
 
 /**
  * The run's state: epoch, base, last seq and whether its `done` is appended, all in the
- * counter. No counter (a new run, an expired or lost history, an older version's format):
- * nil, and the next append starts a new epoch.
+ * counter (with `PRIMARY_EPOCH`, also the id of the primary that wrote it). No
+ * counter (a new run, an expired or lost history, an older version's format, another
+ * primary's counter): nil, and the next append starts a new epoch.
  */
 const STATE = `
 local function num(n) return string.format('%.0f', n) end
+-- Who wrote the counter, when the log asks (PRIMARY_EPOCH, a line the log puts before every
+-- script): the node id on a cluster (CLUSTER MYID), else the replication id. A counter another
+-- server wrote predates a failover, whose new primary may lack the tail a client already saw,
+-- so it reads as lost.
+local PRIMARY = ''
+if PRIMARY_EPOCH then
+  local id = redis.pcall('CLUSTER', 'MYID')
+  if type(id) == 'string' then
+    PRIMARY = id
+  else
+    PRIMARY = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+  end
+end
 local function state()
   local raw = redis.call('GET', KEYS[1])
   if raw then
-    local e, b, mark, n = string.match(raw, '^(%w+):(%d+):([ld])(%d+)$')
-    if e then return e, tonumber(b), tonumber(n), mark == 'd' end
+    local e, b, mark, n, r = string.match(raw, '^(%w+):(%d+):([ld])(%d+):?(%x*)$')
+    if e and r == PRIMARY then return e, tonumber(b), tonumber(n), mark == 'd' end
   end
   return nil, 0, 0, false
 end
 local function counter(epoch, base, seq, done)
-  return epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
+  local c = epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
+  if PRIMARY ~= '' then c = c .. ':' .. PRIMARY end
+  return c
 end
+-- An entry's events as a flat list: type, json, type, json, …
+local function expand(f)
+  if #f == 4 and f[1] == 't' and f[3] == 'd' then return { f[2], f[4] } end
+  return f
+end
+local function firstSeq(entry) return tonumber(string.match(entry[1], '^(%d+)')) end
 -- Above the floor, the clock and anything left in the history: no id a client holds is reused.
 local function newBase(floor)
   local t = redis.call('TIME')
@@ -35,8 +62,11 @@ local function newBase(floor)
   if floor > b then b = floor end
   local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
   if last[1] then
-    local s = tonumber(string.match(last[1][1], '^(%d+)'))
-    if s and s > b then b = s end
+    local s = firstSeq(last[1])
+    if s then
+      s = s + #expand(last[1][2]) / 2 - 1
+      if s > b then b = s end
+    end
   end
   return b
 end
@@ -48,7 +78,9 @@ end
  * ARGV[7] and ARGV[8] the envelope's head and tail (pubsub-core's `scriptEnvelope()`: the
  * message is head .. payload .. tail), ARGV[9] largest message in bytes, ARGV[10] the epoch
  * to create if the run has none, then one (type, json) pair per event. Appends the events in
- * order with consecutive seqs and publishes the appended ones with the payload
+ * order with consecutive seqs, as one history entry per `ENTRY_EVENTS` of them (one XADD for
+ * a usual batch), trims whole entries that start below `keepFrom` (history-entry.ts: every
+ * one of the last ARGV[2] events stays), and publishes the appended ones with the payload
  * `[{"seq":N,"epoch":E,"event":json},…]` (the run events channel's batch) — in the same atomic
  * step, so every subscriber gets messages in seq order, after the history holds them.
  * Without a counter the history is rebuilt: a new epoch whose base is `newBase(floor)`.
@@ -79,13 +111,22 @@ local function flush()
     parts, size = {}, 0
   end
 end
+local limit = tonumber(ARGV[2])
+local per = math.max(1, math.min(${ENTRY_EVENTS}, limit))
+-- The entries to write: { first seq, fields }, each at most 'per' events.
+local entries, fields = {}, nil
 for i = 11, #ARGV, 2 do
   if done then
     out[#out + 1] = 0
   else
     seq = seq + 1
     local id = num(seq)
-    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-0', 't', ARGV[i], 'd', ARGV[i + 1])
+    if not fields or #fields == 2 * per then
+      fields = {}
+      entries[#entries + 1] = { seq, fields }
+    end
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
     out[#out + 1] = seq
     appended = appended + 1
     if cmd ~= '' then
@@ -100,6 +141,15 @@ for i = 11, #ARGV, 2 do
       done = true
       ttl = ARGV[4]
     end
+  end
+end
+-- Whole entries are kept from 'keep' on (history-entry.ts 'keepFrom'); an entry of this
+-- batch that would start below it is not written at all (a batch larger than the limit).
+local keep = seq - limit - per + 2
+local minid = num(math.max(keep, 0)) .. '-0'
+for _, e in ipairs(entries) do
+  if e[1] >= keep then
+    redis.call('XADD', KEYS[2], 'MINID', minid, num(e[1]) .. '-0', unpack(e[2]))
   end
 end
 if appended > 0 then
@@ -119,28 +169,46 @@ end
 `;
 
 /**
- * read: ARGV[1] first seq, ARGV[2] count, ARGV[3] 'last' to read the last entry instead.
- * Returns the head (4 items, as `head`), then a flat array: id, type, json, id, type, json, …
+ * read: ARGV[1] first seq, ARGV[2] count, ARGV[3] 'last' to read the last event instead.
+ * Returns the head (4 items, as `head`), then a flat array: seq, type, json, seq, type, json, …
+ * The entry holding the first seq may start before it (a batch straddling the resume point):
+ * only its events from the first seq on are returned.
  * No epoch: no events (a history without its counter belongs to no epoch).
  */
 export const READ_SCRIPT = `${STATE}${HEAD_REPLY}
 local out = headReply()
 if out[1] == '' then return out end
-local entries
 if ARGV[3] == 'last' then
-  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-else
-  entries = redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])
-end
-for _, e in ipairs(entries) do
-  local t, d = '', ''
-  local f = e[2]
-  for i = 1, #f, 2 do
-    if f[i] == 't' then t = f[i + 1] elseif f[i] == 'd' then d = f[i + 1] end
+  local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+  if last then
+    local f = expand(last[2])
+    out[#out + 1] = num(firstSeq(last) + #f / 2 - 1)
+    out[#out + 1] = f[#f - 1]
+    out[#out + 1] = f[#f]
   end
-  out[#out + 1] = e[1]
-  out[#out + 1] = t
-  out[#out + 1] = d
+  return out
+end
+local from, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- The entry at or before the first seq may hold it: start there.
+local start = num(from) .. '-0'
+local before = redis.call('XREVRANGE', KEYS[2], start, '-', 'COUNT', 1)[1]
+if before then start = before[1] end
+-- Every entry after the first holds at least one wanted event: limit + 1 entries suffice.
+local entries = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', limit + 1)
+local n = 0
+for _, e in ipairs(entries) do
+  local s = firstSeq(e)
+  local f = expand(e[2])
+  for i = 1, #f, 2 do
+    if n >= limit then return out end
+    if s and s >= from then
+      out[#out + 1] = num(s)
+      out[#out + 1] = f[i]
+      out[#out + 1] = f[i + 1]
+      n = n + 1
+    end
+    if s then s = s + 1 end
+  end
 end
 return out
 `;
@@ -152,12 +220,15 @@ return headReply()
 
 /**
  * begin: ARGV[1] epoch, ARGV[2] ttlMs. The run's first epoch, base 0, unless it has one
- * (then nothing changes). A history without a counter is dropped with it. Returns 1 if created.
+ * (then nothing changes, even if its counter is unreadable or another primary's: the next
+ * append starts a new epoch above every id). A history without a counter is dropped with it.
+ * Returns 1 if created.
  */
-export const BEGIN_SCRIPT = `
+export const BEGIN_SCRIPT = `${STATE}
+-- Any counter, even one state() cannot read, stays: a history is begun at 1 only once.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. ':0:l0', 'PX', ARGV[2])
+redis.call('SET', KEYS[1], counter(ARGV[1], 0, 0, false), 'PX', ARGV[2])
 return 1
 `;
 

@@ -1,0 +1,86 @@
+import type { PreparedEvent } from './prepare-events.js';
+
+/** Sends one run's events in order, answering one seq per event. */
+type Send = (runId: string, events: readonly PreparedEvent[]) => Promise<number[]>;
+
+interface Waiter {
+  readonly start: number;
+  readonly count: number;
+  resolve(seqs: number[]): void;
+  reject(error: unknown): void;
+}
+
+interface RunBatch {
+  queue: PreparedEvent[];
+  waiters: Waiter[];
+  /** The send in flight; events arriving meanwhile go in the next one. */
+  inflight: Promise<void> | undefined;
+  timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+}
+
+/**
+ * Merges the emits of one run made close together into one send: those of the same tick
+ * (or within `delayMs`), and those made while the run's previous send is in flight. One
+ * history entry, one script call and one publish then carry what used to take one each
+ * (a shard's first events, a workspace feed's frames of many runs). Per run, sends go one
+ * at a time and in emit order, so nothing is reordered; each caller gets its own seqs.
+ */
+export class EmitCoalescer {
+  private readonly runs = new Map<string, RunBatch>();
+
+  constructor(
+    private readonly send: Send,
+    private readonly delayMs: number,
+  ) {}
+
+  add(runId: string, events: readonly PreparedEvent[]): Promise<number[]> {
+    let run = this.runs.get(runId);
+    if (!run) {
+      run = { queue: [], waiters: [], inflight: undefined, timer: undefined };
+      this.runs.set(runId, run);
+    }
+    const start = run.queue.length;
+    run.queue.push(...events);
+    const answer = new Promise<number[]>((resolve, reject) => {
+      run.waiters.push({ start, count: events.length, resolve, reject });
+    });
+    if (!run.inflight && !run.timer) {
+      const fire = () => this.fire(runId, run);
+      // setImmediate: after every callback of this turn of the event loop has emitted.
+      run.timer = this.delayMs > 0 ? setTimeout(fire, this.delayMs) : setImmediate(fire);
+    }
+    return answer;
+  }
+
+  /** Sends everything waiting now and resolves once every send settled (for close). */
+  async drain(): Promise<void> {
+    while (this.runs.size > 0) {
+      for (const [runId, run] of this.runs) if (run.timer) this.fire(runId, run);
+      await Promise.all([...this.runs.values()].map((run) => run.inflight));
+    }
+  }
+
+  private fire(runId: string, run: RunBatch): void {
+    clearTimeout(run.timer as NodeJS.Timeout);
+    clearImmediate(run.timer as NodeJS.Immediate);
+    run.timer = undefined;
+    const { queue, waiters } = run;
+    run.queue = [];
+    run.waiters = [];
+    run.inflight = this.send(runId, queue)
+      .then(
+        (seqs) => {
+          for (const w of waiters) w.resolve(seqs.slice(w.start, w.start + w.count));
+        },
+        (error: unknown) => {
+          for (const w of waiters) w.reject(error);
+        },
+      )
+      .finally(() => {
+        run.inflight = undefined;
+        // What came in meanwhile has waited a round trip already: it goes at once.
+        if (run.queue.length > 0) this.fire(runId, run);
+        else this.runs.delete(runId);
+      });
+  }
+}
