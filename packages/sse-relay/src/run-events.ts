@@ -228,12 +228,24 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       buffer.add(runId, prepared);
       return prepared.map(() => BUFFERED_SEQ);
     }
-    // Tracked until appended or buffered, so `settled` can wait for it.
-    const attempt = appendNow(runId, prepared).catch((error: unknown) => {
+    try {
+      return await appendNow(runId, prepared);
+    } catch (error) {
       totals.emitFailures += prepared.length;
       buffer.add(runId, prepared, error);
       return prepared.map(() => BUFFERED_SEQ);
-    });
+    }
+  };
+  const coalescer = new EmitCoalescer(sendNow, coalesceMs);
+
+  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
+    assertOpen();
+    const runId = canonicalRunId(runIdIn);
+    const prepared = prepareEvents(runId, events);
+    if (prepared.length === 0) return [];
+    // Tracked from here (coalescing, then the append) until appended or buffered, so
+    // `settled` waits for it.
+    const attempt = coalescer.add(runId, prepared);
     let inFlight = appending.get(runId);
     if (!inFlight) {
       inFlight = new Set();
@@ -246,15 +258,6 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       inFlight.delete(attempt);
       if (inFlight.size === 0 && appending.get(runId) === inFlight) appending.delete(runId);
     }
-  };
-  const coalescer = new EmitCoalescer(sendNow, coalesceMs);
-
-  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
-    assertOpen();
-    const runId = canonicalRunId(runIdIn);
-    const prepared = prepareEvents(runId, events);
-    if (prepared.length === 0) return [];
-    return coalescer.add(runId, prepared);
   };
 
   return {
@@ -351,7 +354,8 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
           const stopped = new Promise<void>((resolve) => {
             stop.signal.addEventListener('abort', () => resolve(), { once: true });
           });
-          await Promise.race([Promise.all(inFlight), stopped]);
+          // Settled either way: appended, or in the buffer (waited for below).
+          await Promise.race([Promise.allSettled(inFlight), stopped]);
         }
         return await buffer.settled(runId, stop.signal);
       } finally {
