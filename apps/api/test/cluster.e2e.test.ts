@@ -104,7 +104,11 @@ describe('two api replicas and two workers on a Redis Cluster', () => {
       shards: 8,
     });
     const watched = await watch(apiA, long.id);
-    await Promise.all(workers.map((w) => waitActive(w, 1)));
+    // All 8 shards running, on whichever worker took them (one may take all: concurrency 8).
+    await waitFor(
+      async () => (await Promise.all(workers.map(activeShards))).reduce((a, b) => a + b, 0) >= 8,
+      { timeoutMs: 20_000, what: 'the 8 shards to run' },
+    );
     const r = await fleetClient(apiB).post<{ run: { status: string } }>(`/runs/${long.id}/abort`);
     expect(r.status).toBe(202);
     expect((await watched.waitFor((f) => f.data.type === 'done', 10_000)).data.status).toBe(
