@@ -15,6 +15,7 @@ import { demoTests } from './support/api-client.js';
 import {
   type ApiProcess,
   activeShards,
+  FLEET_TOKEN,
   type FleetEnv,
   startApiProcess,
   startWorkerProcess,
@@ -22,7 +23,7 @@ import {
   waitActive,
 } from './support/fleet.js';
 import { createRun, fleetClient, history, waitTerminal, watch } from './support/fleet-runs.js';
-import type { SseFrame } from './support/sse-client.js';
+import { openSse, type SseFrame } from './support/sse-client.js';
 
 // The whole system on a real Redis Cluster (3 primaries, a replica each): two api replicas and
 // two workers as processes, configured by REDIS_CLUSTER_NODES with 3 queue partitions.
@@ -75,11 +76,23 @@ const ids = (frames: SseFrame[]) => frames.filter((f) => f.id !== null).map((f) 
 const dones = (frames: SseFrame[]) => frames.filter((f) => f.data.type === 'done');
 
 describe('two api replicas and two workers on a Redis Cluster', () => {
-  it('create, watch from the other replica, resume with Last-Event-ID, abort across replicas with its stop job, a worker SIGKILL', async () => {
+  it('create, watch from the other replica (the run and the workspace feed), resume with Last-Event-ID, abort across replicas with its stop job, a worker SIGKILL', async () => {
+    // The workspace feed through B: one more history and sharded channel, on its own slot.
+    const feed = await openSse(`${apiB.url}/api/v1/events`, {
+      authorization: `Bearer ${FLEET_TOKEN}`,
+    });
+    await feed.waitFor((f) => f.data.type === 'snapshot');
     // Create on A, watch through B from the start: exact counts, ids 1..n.
     const run = await createRun(apiA, { executor: 'demo', tests: demoTests(24, 20, 4), shards: 4 });
     const live = await watch(apiB, run.id, 0);
     const done = await live.waitFor((f) => f.data.type === 'done', 30_000);
+    const feedDone = await feed.waitFor(
+      (f) => f.data.runId === run.id && f.data.change === 'done',
+      30_000,
+    );
+    expect(feed.frames.find((f) => f.data.runId === run.id)?.data.change).toBe('created');
+    expect(feedDone.data.run).toMatchObject({ status: 'completed', passed: 18, failed: 6 });
+    feed.close();
     expect(done.data).toMatchObject({ status: 'completed', passed: 18, failed: 6, total: 24 });
     await live.ended;
     const seen = ids(live.frames);
