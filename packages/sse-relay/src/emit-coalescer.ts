@@ -33,6 +33,27 @@ export class EmitCoalescer {
     private readonly delayMs: number,
   ) {}
 
+  /** Whether events of `runId` wait here or are being sent: later ones must follow them. */
+  holds(runId: string): boolean {
+    return this.runs.has(runId);
+  }
+
+  /** Resolves once every event of `runId` added so far was sent and its send settled. */
+  sent(runId: string): Promise<void> {
+    const run = this.runs.get(runId);
+    if (!run) return Promise.resolve();
+    if (run.queue.length === 0) return run.inflight ?? Promise.resolve();
+    // A waiter of no events on the batch being gathered: answered when that batch settles.
+    return new Promise<void>((resolve) => {
+      run.waiters.push({
+        start: run.queue.length,
+        count: 0,
+        resolve: () => resolve(),
+        reject: () => resolve(),
+      });
+    });
+  }
+
   add(runId: string, events: readonly PreparedEvent[]): Promise<number[]> {
     let run = this.runs.get(runId);
     if (!run) {

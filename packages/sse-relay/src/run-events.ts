@@ -56,6 +56,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   };
   const totals = {
     emitted: 0,
+    appends: 0,
     emitFailures: 0,
     droppedAfterDone: 0,
     delivered: 0,
@@ -180,6 +181,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       doneTtlMs,
       publish: envelope,
     });
+    totals.appends++;
     let head = 0;
     let done = false;
     const batch: WireRunEvent[] = [];
@@ -254,6 +256,12 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     const runId = canonicalRunId(runIdIn);
     const prepared = prepareEvents(runId, events);
     if (prepared.length === 0) return [];
+    // Queued behind the buffer (the log is down, or this run's older events wait there): at
+    // once, as there is no append to share; the buffer appends them in chunks later.
+    if (buffer.holds(runId) && !coalescer.holds(runId)) {
+      buffer.add(runId, prepared);
+      return prepared.map(() => BUFFERED_SEQ);
+    }
     return coalescer.add(runId, prepared);
   };
 
@@ -337,14 +345,20 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
 
     async settled(runIdIn, signal) {
       const runId = canonicalRunId(runIdIn);
-      const inFlight = appending.get(runId);
-      if (inFlight && !signal?.aborted) {
+      // Emits still being coalesced go to the log (or the buffer) first, then the appends
+      // in flight settle; what failed is in the buffer, which `buffer.settled` waits for.
+      const pending = async () => {
+        await coalescer.sent(runId);
+        const inFlight = appending.get(runId);
+        if (inFlight) await Promise.all(inFlight);
+      };
+      if ((coalescer.holds(runId) || appending.has(runId)) && !signal?.aborted) {
         let onAbort = () => {};
         const stop = new Promise<void>((resolve) => {
           onAbort = resolve;
           signal?.addEventListener('abort', onAbort, { once: true });
         });
-        await Promise.race([Promise.all(inFlight), stop]);
+        await Promise.race([pending(), stop]);
         signal?.removeEventListener('abort', onAbort);
       }
       return buffer.settled(runId, signal);
