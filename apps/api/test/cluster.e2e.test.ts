@@ -146,7 +146,7 @@ describe('two api replicas and two workers on a Redis Cluster', () => {
     }
   }, 90_000);
 
-  it('fails over the primary owning a running run: the run finishes exactly once, a resume is told the truth', async () => {
+  it('fails over the primary owning a running run: the run finishes exactly once, a resume is told recovered:false', async () => {
     const run = await createRun(apiA, { executor: 'demo', tests: demoTests(24, 500), shards: 4 });
     const first = await watch(apiB, run.id, 0);
     await first.waitFor((f) => f.data.type === 'result', 20_000);
@@ -175,25 +175,17 @@ describe('two api replicas and two workers on a Redis Cluster', () => {
     );
     const snapshot = resumed.frames[0]!;
     expect(snapshot.data.type).toBe('snapshot');
+    // The new primary may lack a tail the client saw (replication is asynchronous), so the
+    // history starts a new epoch there: the resume is told so, never handed reused seqs.
+    expect(snapshot.data.recovered).toBe(false);
     const rest = resumed.frames.slice(1);
+    expect(rest.every((f) => f.eventId!.split('-')[1] !== last.eventId!.split('-')[1])).toBe(true);
     expect(dones(rest)).toHaveLength(1);
     expect(dones(rest)[0]!.data).toMatchObject({ status: 'completed', passed: 24, total: 24 });
-    if (snapshot.data.recovered !== false) {
-      // Told it is the exact rest: the same epoch, contiguous after the held id, and with the
-      // held events every result exactly once.
-      const epoch = last.eventId!.split('-')[1];
-      expect(rest.every((f) => f.eventId!.split('-')[1] === epoch)).toBe(true);
-      expect(ids(rest)).toEqual(ids(rest).map((_, i) => last.id! + 1 + i));
-      const testIds = [...held, ...rest]
-        .filter((f) => f.data.type === 'result')
-        .map((f) => `${f.data.shardIndex}:${f.data.testId}`);
-      expect(testIds).toHaveLength(24);
-      expect(new Set(testIds).size).toBe(24);
-    }
     // The history the run ends with holds one done, whatever epoch it is in.
     expect(dones(await history(apiB, run.id))).toHaveLength(1);
     console.log(
-      `failover: ${failoverMs} ms; resume recovered=${String(snapshot.data.recovered ?? true)}, ${rest.length} events`,
+      `failover: ${failoverMs} ms; the resume after ${held.length} held events: recovered:false, then ${rest.length} events`,
     );
     // Back as a replica of its old slots, for whatever runs after this file.
     await cluster.restart(owner);

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBus, redisTransport } from '@x/pubsub-core';
+import { type Bus, createBus, redisTransport } from '@x/pubsub-core';
 import { createRunStore, migrate, openPostgres } from '@x/run-store';
 import { postgres, spawnNode, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
@@ -80,7 +80,30 @@ try {
   };
   const bus = createBus({ transport: redisTransport({ url: redis.url }), prefix });
   await bus.ready();
-  const aborter = createRunAborter({ bus, store: timedStore, registry: createShardRegistry() });
+  // Stamps when the aborter hands its message to the bus: written -> publish is our own work.
+  let publishCalledAt = 0;
+  const tappedBus = new Proxy(bus, {
+    get(target, prop) {
+      if (prop !== 'channel') return Reflect.get(target, prop);
+      return (...args: Parameters<Bus['channel']>) => {
+        const bound = target.channel(...args);
+        return new Proxy(bound, {
+          get(ch, key) {
+            if (key !== 'publish') return Reflect.get(ch, key);
+            return (payload: Parameters<typeof bound.publish>[0]) => {
+              publishCalledAt = now();
+              return ch.publish(payload);
+            };
+          },
+        });
+      };
+    },
+  });
+  const aborter = createRunAborter({
+    bus: tappedBus,
+    store: timedStore,
+    registry: createShardRegistry(),
+  });
   await aborter.start();
   const pub = new Redis(redis.url);
   // The write floor: a prepared UPDATE … RETURNING of one run row, over its own connection.
@@ -95,6 +118,7 @@ try {
 
   const calledAt: number[] = [];
   const publishedAt: number[] = [];
+  const handedAt: number[] = [];
   const rawSentAt: number[] = [];
   const started = now();
   for (let i = 0; i < runIds.length; i++) {
@@ -104,6 +128,7 @@ try {
     calledAt.push(now());
     await aborter.abort(runIds[i] as string, 'bench abort');
     publishedAt.push(writtenAt);
+    handedAt.push(publishCalledAt);
     await sleep(1);
     const t0 = now();
     await pgClient.query({
@@ -123,6 +148,7 @@ try {
       await p?.waitForLine(/^DUMPED /);
       return JSON.parse(readFileSync(file, 'utf8')) as {
         aborts: Record<string, number>;
+        arrived: Record<string, number>;
         raw: Record<string, number>;
         metrics: RunAborterMetrics;
       };
@@ -133,6 +159,9 @@ try {
   const publishToSignal: number[] = [];
   const dbWrite: number[] = [];
   const raw: number[] = [];
+  const writtenToPublish: number[] = [];
+  const publishToArrival: number[] = [];
+  const arrivalToSignal: number[] = [];
   const pgWrite = pgWriteAt.slice(WARMUP);
   let missed = 0;
   let rawMissed = 0;
@@ -144,6 +173,16 @@ try {
       callToSignal.push(last - (calledAt[i] as number));
       publishToSignal.push(last - (publishedAt[i] as number));
       dbWrite.push((publishedAt[i] as number) - (calledAt[i] as number));
+      writtenToPublish.push((handedAt[i] as number) - (publishedAt[i] as number));
+      // Per subscriber: the bus message reaching the process (stamped on the bus's own
+      // connection before the bus reads it), then decode, validate, registry, signal.
+      for (const d of dumps) {
+        const arrived = d.arrived[runIds[i] as string];
+        const fired = d.aborts[runIds[i] as string];
+        if (arrived === undefined || fired === undefined) continue;
+        publishToArrival.push(arrived - (handedAt[i] as number));
+        arrivalToSignal.push(fired - arrived);
+      }
     }
     const got = dumps.map((d) => d.raw[String(i)]);
     if (got.some((t) => t === undefined)) rawMissed++;
@@ -162,6 +201,9 @@ try {
   console.log(row('abort call -> last shard signal', callToSignal));
   console.log(row('  of which PostgreSQL write (call -> written)', dbWrite));
   console.log(row('  publish -> last shard signal', publishToSignal));
+  console.log(row('    written -> bus publish called (aborter)', writtenToPublish));
+  console.log(row('    publish called -> bytes in subscriber', publishToArrival));
+  console.log(row('    bytes in subscriber -> signal (bus, reg.)', arrivalToSignal));
   console.log(row('raw ioredis PUBLISH -> last subscriber (ref)', raw));
   console.log(row('bare prepared UPDATE … RETURNING (ref)', pgWrite));
   const floor = (q: number) => quantile(raw, q) + quantile(pgWrite, q);

@@ -17,8 +17,31 @@ const env = (name: string): string => {
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 const db = openPostgres(env('DATABASE_URL'), { max: 1 });
+// When the bus's abort message reaches this process: a listener put ahead of the bus's own on
+// its subscriber connection stamps it before the bus decodes it, splitting the hop (Redis)
+// from our handling (envelope, schema, registry, signal).
+const arrived: Record<string, number> = {};
 const bus = createBus({
-  transport: redisTransport({ url: env('REDIS_URL') }),
+  transport: redisTransport({
+    createClient: (role) => {
+      // The transport's own defaults for its clients (redis-transport.ts).
+      const client = new Redis(env('REDIS_URL'), {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        autoResubscribe: false,
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+      });
+      if (role === 'subscriber') {
+        client.prependListener('message', (_channel: string, message: string) => {
+          const at = now();
+          const runId = /"runId":"([^"]+)"/.exec(message)?.[1];
+          if (runId) arrived[runId] = at;
+        });
+      }
+      return client;
+    },
+  }),
   prefix: env('X_PREFIX'),
 });
 await bus.ready();
@@ -45,7 +68,7 @@ await sub.subscribe(env('RAW_CHANNEL'));
 createInterface({ input: process.stdin }).on('line', (line) => {
   const [command, file] = line.trim().split(/\s+/);
   if (command !== 'dump' || !file) return;
-  writeFileSync(file, JSON.stringify({ aborts, raw, metrics: aborter.metrics() }));
+  writeFileSync(file, JSON.stringify({ aborts, arrived, raw, metrics: aborter.metrics() }));
   process.stdout.write(`DUMPED ${file}\n`);
 });
 process.on('SIGTERM', () => {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { guarded } from './map-error.js';
 import type { Database } from './schema.js';
-import { dispatchCandidatesSql, lockDispatchSql, markReleasedSql } from './sql/fair-dispatch.js';
+import { lockDispatchSql, releaseShardsSql } from './sql/fair-dispatch.js';
 import type { DispatchShard, FairDispatch, WorkspaceShare } from './types/fair-dispatch.js';
 import { invalid, requireCount, requireText } from './validate.js';
 
@@ -34,7 +34,11 @@ export function fairDispatch(db: Kysely<Database>): FairDispatch {
         const overrides = overridesJson(q.overrides);
         return db.transaction().execute(async (trx) => {
           await lockDispatchSql(trx);
-          const rows = await dispatchCandidatesSql(trx, { window, cap, overrides, perPass });
+          // Picked and marked in one statement, before the queue sees them: a worker may take
+          // a job from the queue before this commits, and its beginShard then waits on these
+          // row locks; had the marks come after `hand`, that worker's locks and these could
+          // wait on each other (deadlock).
+          const rows = await releaseShardsSql(trx, { window, cap, overrides, perPass });
           if (rows.length === 0) return { shards: 0, runsEnqueued: 0, workspaces: 0 };
           const shards: DispatchShard[] = rows.map((r) => ({
             runId: r.run_id,
@@ -46,14 +50,7 @@ export function fairDispatch(db: Kysely<Database>): FairDispatch {
             payload: r.payload,
             weight: r.weight,
           }));
-          // Marked before the queue sees them: a worker may take a job from the queue before
-          // this commits, and its beginShard then waits on these row locks; had the marks come
-          // after `hand`, that worker's locks and these could wait on each other (deadlock).
-          const runsEnqueued = await markReleasedSql(
-            trx,
-            shards.map((s) => s.runId),
-            shards.map((s) => s.shardIndex),
-          );
+          const runsEnqueued = rows[0]?.runs_enqueued ?? 0;
           await hand(shards);
           return {
             shards: shards.length,

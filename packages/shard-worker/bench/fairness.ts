@@ -3,7 +3,11 @@
 // over 20 repetitions (A topped up to 2,000 queued shards before each), with plain FIFO
 // (the enqueue outbox handing whole runs to BullMQ in creation order: BullMQ's own order)
 // and with fair dispatch, in the same run, each on its own database and key prefix. The
-// flood's own throughput (2,000 shards from empty, no victim) gives the cost of fairness.
+// flood's own throughput (2,000 shards from empty, no victim) gives the cost of fairness:
+// ROUNDS pairs of flood rounds, alternating which side goes first, and `throughput_cost` is
+// 1 − the median of the pairs' fair/FIFO rates (one slow moment of a shared machine moves one
+// pair, not the figure). Each flood round also counts its statements (pg_stat_statements)
+// and the dispatcher's passes per shard: the deterministic half of the cost.
 // Loopback only; the last line is the JSON summary.
 import { execSync } from 'node:child_process';
 import type { Run } from '@x/run-store';
@@ -11,6 +15,7 @@ import { postgres, startRedis, uniqueName } from '@x/testkit';
 import pg from 'pg';
 import { createStack, type Stack } from '../test/fixtures/stack.js';
 import { until } from './settings.js';
+import { statementCounter } from './statements.js';
 
 const FLOOD_SHARDS = 2_000;
 const SHARDS = 4;
@@ -69,6 +74,7 @@ async function open(mode: Mode, redisUrl: string) {
     poolSize: 20,
     ...(mode === 'fair' && { fair: { window: WINDOW, maxRunningShards: null } }),
   });
+  const statements = await statementCounter(db.url);
   const warm = await submit(stack, uniqueName('warm'), 25, TEST_MS);
   await until(
     async () => (await stack.store.terminalRuns(warm.map((r) => r.id))).length === warm.length,
@@ -78,8 +84,10 @@ async function open(mode: Mode, redisUrl: string) {
     mode,
     stack,
     sql,
-    floods: [] as { seconds: number; runs: Run[] }[],
+    statements,
+    floods: [] as { seconds: number; runs: Run[]; statements: number; passes: number }[],
     async close() {
+      await statements.close();
       await stack.close();
       await sql.end();
       await db.close();
@@ -90,13 +98,19 @@ type Side = Awaited<ReturnType<typeof open>>;
 
 /** The flood alone, from empty: 2,000 shards, until the last run is finalized. */
 async function flood(s: Side) {
+  const statementsBefore = await s.statements.count();
+  const passesBefore = s.stack.dispatcher?.metrics().passes ?? 0;
   const t0 = performance.now();
   const runs = await submit(s.stack, uniqueName('solo'), FLOOD_SHARDS / SHARDS, TEST_MS);
   await until(
     async () => (await s.stack.store.terminalRuns(runs.map((r) => r.id))).length === runs.length,
     'flood drained',
   );
-  s.floods.push({ seconds: (performance.now() - t0) / 1000, runs });
+  const seconds = (performance.now() - t0) / 1000;
+  // The drain checks' own reads are in the count too, alike on both sides (one per 10 ms).
+  const statements = (await s.statements.count()) - statementsBefore - 1;
+  const passes = (s.stack.dispatcher?.metrics().passes ?? 0) - passesBefore;
+  s.floods.push({ seconds, runs, statements, passes });
 }
 
 /** Victims behind a flood kept at 2,000 queued shards; then exactly once for every run. */
@@ -134,9 +148,14 @@ async function victims(s: Side) {
   }
   const floodRuns = s.floods.flatMap((f) => f.runs);
   const seconds = s.floods.reduce((t, f) => t + f.seconds, 0);
+  const shards = floodRuns.length * SHARDS;
   return {
-    floodShardsPerS: (floodRuns.length * SHARDS) / seconds,
+    floodShardsPerS: shards / seconds,
+    /** Each flood round's shards/s, in round order (pairs with the other side's). */
+    floodRates: s.floods.map((f) => (f.runs.length * SHARDS) / f.seconds),
     floodSeconds: s.floods.map((f) => f.seconds.toFixed(2)).join(', '),
+    statementsPerShard: s.floods.reduce((t, f) => t + f.statements, 0) / shards,
+    passesPerShard: s.floods.reduce((t, f) => t + f.passes, 0) / shards,
     p50: percentile(startMs, 50),
     p99: percentile(startMs, 99),
     exact: (await exact(stack, floodRuns)) && (await exact(stack, done)),
@@ -144,16 +163,23 @@ async function victims(s: Side) {
   };
 }
 
-const ROUNDS = 2;
+const ROUNDS = Number(process.env.FAIR_BENCH_ROUNDS ?? 5);
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 const redis = await startRedis();
 let fifo: Awaited<ReturnType<typeof victims>>;
 let fair: Awaited<ReturnType<typeof victims>>;
 try {
   const sides = [await open('fifo', redis.url), await open('fair', redis.url)] as const;
   try {
-    // Flood rounds alternate (fifo, fair, fifo, fair) so load drift on a shared machine hits
-    // both alike; each side's figure is its total shards over its total time.
-    for (let round = 0; round < ROUNDS; round++) for (const s of sides) await flood(s);
+    // Flood rounds come in pairs, the side going first alternating (fifo fair, fair fifo, …),
+    // so load drift on a shared machine hits both alike.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of round % 2 === 0 ? sides : [...sides].reverse()) await flood(s);
+    }
     fifo = await victims(sides[0]);
     fair = await victims(sides[1]);
   } finally {
@@ -162,6 +188,9 @@ try {
 } finally {
   await redis.close();
 }
+/** Each pair's fair rate over its FIFO rate; the median is the figure. */
+const pairRatios = fair.floodRates.map((r, i) => r / fifo.floodRates[i]!);
+const throughputCost = 1 - median(pairRatios);
 const load = execSync('uptime')
   .toString()
   .trim()
@@ -176,13 +205,23 @@ console.log(
   `fair dispatch (window ${WINDOW}): victim first shard start p50 ${fair.p50} ms, p99 ${fair.p99} ms; flood alone ${fair.floodShardsPerS.toFixed(0)} shards/s (rounds ${fair.floodSeconds} s); dispatcher ${JSON.stringify(fair.dispatch)}`,
 );
 console.log(
+  `flood pairs fair/FIFO: ${pairRatios.map((r) => r.toFixed(2)).join(', ')}; median ${median(pairRatios).toFixed(3)} (pooled ${(fair.floodShardsPerS / fifo.floodShardsPerS).toFixed(3)})`,
+);
+console.log(
+  `per flood shard: statements FIFO ${fifo.statementsPerShard.toFixed(2)}, fair ${fair.statementsPerShard.toFixed(2)}; dispatcher passes ${fair.passesPerShard.toFixed(3)}`,
+);
+console.log(
   JSON.stringify({
     bench: 'fair-share',
     victim_start_p50_ms: fair.p50,
     victim_start_p99_ms: fair.p99,
     fifo_victim_start_p50_ms: fifo.p50,
     ratio: Number((fifo.p50 / Math.max(1, fair.p50)).toFixed(1)),
-    throughput_cost: Number((1 - fair.floodShardsPerS / fifo.floodShardsPerS).toFixed(3)),
+    throughput_cost: Number(throughputCost.toFixed(3)),
+    flood_rounds: ROUNDS,
+    fair_statements_per_shard: Number(fair.statementsPerShard.toFixed(2)),
+    fifo_statements_per_shard: Number(fifo.statementsPerShard.toFixed(2)),
+    dispatch_passes_per_shard: Number(fair.passesPerShard.toFixed(3)),
     exactly_once: fifo.exact && fair.exact,
   }),
 );

@@ -3,7 +3,8 @@
 // same Redis in the same run, in alternating rounds; plain BullMQ jobs (4 per run, no fan-in,
 // no state) are printed as the floor. The fair reference (issue 18) is the same durable
 // outcome written by hand with Flows and `pg` (bench/durable-reference.ts): `ratio_durable`.
-// Each side also reports the machine's CPU per run.
+// Ours runs twice a round: slots = the pool (send at once while a connection is free), and
+// 4 slots (batch sooner). Each side also reports the machine's CPU per run.
 // Loopback only; the last line is the JSON summary.
 import { postgres, startRedis, uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
@@ -14,13 +15,24 @@ import { flows, plainJobs } from './references.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
 import { statementCounter } from './statements.js';
 
-async function ours(redisUrl: string, databaseUrl: string, count: () => Promise<number>) {
+/** The worker's pool; the store sends this many shard statements at once before batching. */
+const POOL = 20;
+/** The batching variant: fewer slots, so the store batches sooner (fewer, larger statements). */
+const FEW_SLOTS = 4;
+
+async function ours(
+  redisUrl: string,
+  databaseUrl: string,
+  count: () => Promise<number>,
+  statementsInFlight = POOL,
+) {
   const stack = await createStack({
     databaseUrl,
     redisUrl,
     prefix: uniqueName('bench'),
     concurrency: CONCURRENCY,
-    poolSize: 20,
+    poolSize: POOL,
+    statementsInFlight,
     attempts: 3,
   });
   const tests = Array.from({ length: SHARDS }, (_, i) => ({ name: `t${i}`, durationMs: 0 }));
@@ -83,6 +95,7 @@ const flowRounds: Round[] = [];
 const plainRounds: Round[] = [];
 const durableRounds: Round[] = [];
 const ourRounds: Awaited<ReturnType<typeof ours>>[] = [];
+const fewSlotRounds: Awaited<ReturnType<typeof ours>>[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     flowRounds.push(await flows(redis.url));
@@ -91,6 +104,7 @@ try {
     durableRounds.push(await durableFlows(redis.url, db.url));
     durableStatements += (await statements.count()) - before - 1;
     ourRounds.push(await ours(redis.url, db.url, () => statements.count()));
+    fewSlotRounds.push(await ours(redis.url, db.url, () => statements.count(), FEW_SLOTS));
   }
 } finally {
   await statements.close();
@@ -114,15 +128,20 @@ const durablePerS = rate(durableRounds);
 /** Statements per run: ours over the timed part; the reference's with its schema and check (3). */
 const perRun = (n: number) => Number((n / (RUNS * ROUNDS)).toFixed(2));
 const ourStatements = ourRounds.reduce((t, r) => t + r.statements, 0);
+const fewSlotsPerS = rate(fewSlotRounds);
+const fewSlotStatements = fewSlotRounds.reduce((t, r) => t + r.statements, 0);
 const seconds = (rounds: Round[]) => rounds.map((r) => r.seconds.toFixed(2)).join(', ');
 console.log(
-  `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; durable flows ${seconds(durableRounds)}; shard-worker ${seconds(ourRounds)}`,
+  `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; durable flows ${seconds(durableRounds)}; shard-worker ${seconds(ourRounds)}; shard-worker, ${FEW_SLOTS} slots ${seconds(fewSlotRounds)}`,
 );
 console.log(
   `machine: 2 cores, loopback Redis and PostgreSQL; concurrency ${CONCURRENCY} per worker`,
 );
 console.log(
   `shard-worker: ${runsPerS.toFixed(1)} runs/s, ${cpuPerRun(ourRounds)} (${RUNS} runs x ${SHARDS} shards, mean of ${ROUNDS} rounds; PostgreSQL state, events, exactly-once)`,
+);
+console.log(
+  `shard-worker, store batching beyond ${FEW_SLOTS} statements in flight (not ${POOL}): ${fewSlotsPerS.toFixed(1)} runs/s, ${cpuPerRun(fewSlotRounds)}, ${perRun(fewSlotStatements)} statements a run`,
 );
 console.log(
   `Flows + pg by hand (fair reference: same durable outcome, 10 statements a run, no events, no abort): ${durablePerS.toFixed(1)} runs/s, ${cpuPerRun(durableRounds)}`,
@@ -147,8 +166,11 @@ console.log(
     ratio: Number((runsPerS / flowsPerS).toFixed(2)),
     durable_ref_runs_per_s: Number(durablePerS.toFixed(1)),
     ratio_durable: Number((runsPerS / durablePerS).toFixed(2)),
-    exactly_once: ourRounds.every((r) => r.exact),
+    exactly_once: ourRounds.every((r) => r.exact) && fewSlotRounds.every((r) => r.exact),
     statements_per_run: perRun(ourStatements),
     durable_statements_per_run: perRun(durableStatements),
+    few_slots_runs_per_s: Number(fewSlotsPerS.toFixed(1)),
+    ratio_durable_few_slots: Number((fewSlotsPerS / durablePerS).toFixed(2)),
+    few_slots_statements_per_run: perRun(fewSlotStatements),
   }),
 );

@@ -68,8 +68,6 @@ interface RunQueue {
   settledThrough: number;
   gapsDeclared: number;
   waiters: Waiter[];
-  /** Events behind the chunk in flight were dropped: the chunk goes too if its append fails. */
-  dropChunkOnFailure: boolean;
 }
 
 /**
@@ -87,8 +85,12 @@ export class EmitBuffer {
   private gaps = 0;
   private down = false;
   private flushing: Promise<void> | undefined;
-  /** The chunk being appended: dropping never touches it (its append decides). */
-  private inFlight: { queue: RunQueue; count: number } | undefined;
+  /**
+   * The chunk being appended (`held[0..count)` until its append settles). Dropping its run
+   * drops it too (`detached`): left out, it would keep the oldest run's events inside the
+   * bound while newer runs' events went, and be lost anyway when its append fails.
+   */
+  private inFlight: { queue: RunQueue; count: number; detached: boolean } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private closed = false;
@@ -126,7 +128,6 @@ export class EmitBuffer {
         settledThrough: 0,
         gapsDeclared: 0,
         waiters: [],
-        dropChunkOnFailure: false,
       };
       this.runs.set(runId, queue);
     }
@@ -278,13 +279,8 @@ export class EmitBuffer {
       if (flushed > 0)
         this.opts.logger?.info({ events: flushed }, 'sse-relay: buffered run events flushed');
     } catch (err) {
-      const failed = this.inFlight;
+      // A chunk that failed is still held (retried), or was dropped meanwhile (its gap follows).
       this.inFlight = undefined;
-      // Later events of its run were dropped meanwhile: these older ones must not follow the gap.
-      if (failed?.queue.dropChunkOnFailure) {
-        failed.queue.dropChunkOnFailure = false;
-        this.dropHeld(failed.queue, failed.count);
-      }
       this.totals.flushErrors++;
       this.failures++;
       if (this.failures === 1 || this.failures % 20 === 0) {
@@ -301,13 +297,15 @@ export class EmitBuffer {
   /** Appends the run's first held events (one chunk); answers how many. */
   private async appendChunk(runId: string, queue: RunQueue): Promise<number> {
     const chunk = queue.held.slice(0, FLUSH_CHUNK);
-    this.inFlight = { queue, count: chunk.length };
+    const inFlight = { queue, count: chunk.length, detached: false };
+    this.inFlight = inFlight;
     await this.opts.append(
       runId,
       chunk.map((h) => h.event),
     );
     this.inFlight = undefined;
-    queue.dropChunkOnFailure = false;
+    // Dropped while in flight: counted as dropped, and its gap is declared after it.
+    if (inFlight.detached) return 0;
     queue.held.splice(0, chunk.length);
     for (const h of chunk) this.bytes -= h.bytes;
     this.events -= chunk.length;
@@ -355,16 +353,17 @@ export class EmitBuffer {
   }
 
   /**
-   * Drops the run's first `count` held events (not the chunk in flight) and marks its gap;
-   * answers how many went.
+   * Drops the run's first `count` held events and marks its gap; answers how many went. A
+   * chunk in flight goes whole (one append): should its append still succeed, its events are
+   * in the log before the gap, which resumes across them answer as lost, never as contiguous.
    */
   private dropHeld(queue: RunQueue, count: number): number {
-    const from = this.inFlight?.queue === queue ? this.inFlight.count : 0;
-    // The chunk in flight is kept if its append succeeds, dropped with the rest if it fails.
-    if (from > 0 && count > 0) queue.dropChunkOnFailure = true;
-    const drop = Math.max(0, Math.min(queue.held.length, count) - from);
-    if (drop === 0) return 0;
-    for (const h of queue.held.splice(from, drop)) this.bytes -= h.bytes;
+    const inFlight = this.inFlight?.queue === queue ? this.inFlight : undefined;
+    const chunk = inFlight && !inFlight.detached && count > 0 ? inFlight.count : 0;
+    const drop = Math.min(queue.held.length, Math.max(count, chunk));
+    if (drop <= 0) return 0;
+    if (inFlight && chunk > 0) inFlight.detached = true;
+    for (const h of queue.held.splice(0, drop)) this.bytes -= h.bytes;
     this.events -= drop;
     this.totals.eventsDropped += drop;
     if (!queue.gap) {

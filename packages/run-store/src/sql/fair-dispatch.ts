@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 
 /**
@@ -11,7 +11,7 @@ export async function lockDispatchSql(trx: Transaction<Database>): Promise<void>
   await sql`select pg_advisory_xact_lock(${sql.lit(DISPATCH_LOCK_KEY)})`.execute(trx);
 }
 
-export interface DispatchCandidateRow {
+export interface ReleasedShardRow {
   workspace_id: string;
   weight: number;
   run_id: string;
@@ -20,11 +20,14 @@ export interface DispatchCandidateRow {
   shard_count: number;
   shard_index: number;
   payload: unknown;
+  /** Runs this statement marked enqueued (no shard of theirs left unreleased); same on every row. */
+  runs_enqueued: number;
 }
 
 /**
- * The shards to release now, per workspace with shards to release: as many as its share
- * allows, oldest run first, in shard order.
+ * Picks the shards to release now and marks them released, in one statement (one round trip
+ * of the pass's locked section, not two): per workspace with shards to release, as many as
+ * its share allows, oldest run first, in shard order.
  * Params: window (waiting shards per unit of weight), cap (released-not-finished shards per
  * workspace; null: none), overrides (`[{ws, shards, weight}]` as JSON), perPass (most shards
  * per workspace in one pass).
@@ -32,13 +35,18 @@ export interface DispatchCandidateRow {
  * `outstanding` counts its released shards not completed of live runs (in the queue, running,
  * or waiting out a retry) and `waiting` those of them not started. Shards of a run that is no
  * longer live (aborted, failed) count for nothing: an abort frees its share at once.
- * Output: the candidates, each with its run's job fields and its workspace's weight.
+ * `rel` stamps `released_at` on the picked shards and `enq` marks a run enqueued once no shard
+ * of it is left unreleased (its subquery reads the rows as they were before this statement: a
+ * run whose unreleased shards are exactly the ones released now is done).
+ * Run under the pass's advisory lock, taken by an earlier statement of the transaction, so
+ * this statement's snapshot already holds every earlier pass's marks (READ COMMITTED).
+ * Output: the released shards, each with its run's job fields and its workspace's weight.
  */
-export async function dispatchCandidatesSql(
-  trx: Transaction<Database> | Kysely<Database>,
+export async function releaseShardsSql(
+  trx: Transaction<Database>,
   q: { window: number; cap: number | null; overrides: string; perPass: number },
-): Promise<DispatchCandidateRow[]> {
-  const { rows } = await sql<DispatchCandidateRow>`
+): Promise<ReleasedShardRow[]> {
+  const { rows } = await sql<ReleasedShardRow>`
     with lim as (
       select * from jsonb_to_recordset(${q.overrides}::jsonb) as l(ws text, shards int, weight int)
     ), pending as (
@@ -59,46 +67,38 @@ export async function dispatchCandidatesSql(
       from pending p
       left join counts c on c.workspace_id = p.workspace_id
       left join lim l on l.ws = p.workspace_id
-    )
-    select sh.workspace_id, sh.weight, x.run_id, x.executor, x.callback_url, x.shard_count,
-           x.shard_index, x.payload
-    from share sh, lateral (
-      select r.id as run_id, r.executor, r.callback_url, r.shard_count, s.shard_index, s.payload
-      from runs r join run_shards s on s.run_id = r.id
-      where r.workspace_id = sh.workspace_id and r.enqueued_at is null
-        and r.status in ('queued', 'running')
-        and s.released_at is null and s.status <> 'completed'
-      order by r.created_at, r.id, s.shard_index
-      limit sh.n
-    ) x
-    where sh.n > 0`.execute(trx);
-  return rows;
-}
-
-/**
- * Marks shards released, and their runs enqueued once no shard of theirs is left unreleased
- * (the subquery reads the rows as they were before this statement: a run whose unreleased
- * shards are exactly the ones released now is done). Output: how many runs became enqueued.
- */
-export async function markReleasedSql(
-  trx: Transaction<Database>,
-  runIds: string[],
-  shardIndexes: number[],
-): Promise<number> {
-  const { rows } = await sql<{ id: string }>`
-    with rel as (
+    ), cand as (
+      select sh.workspace_id, sh.weight, x.run_id, x.executor, x.callback_url, x.shard_count,
+             x.shard_index, x.payload, x.created_at
+      from share sh, lateral (
+        select r.id as run_id, r.executor, r.callback_url, r.shard_count, r.created_at,
+               s.shard_index, s.payload
+        from runs r join run_shards s on s.run_id = r.id
+        where r.workspace_id = sh.workspace_id and r.enqueued_at is null
+          and r.status in ('queued', 'running')
+          and s.released_at is null and s.status <> 'completed'
+        order by r.created_at, r.id, s.shard_index
+        limit sh.n
+      ) x
+      where sh.n > 0
+    ), rel as (
       update run_shards s set released_at = now()
-      from unnest(${runIds}::uuid[], ${shardIndexes}::int[]) as u(run_id, shard_index)
-      where s.run_id = u.run_id and s.shard_index = u.shard_index and s.released_at is null
+      from cand c
+      where s.run_id = c.run_id and s.shard_index = c.shard_index and s.released_at is null
       returning s.run_id
     ), per_run as (
       select run_id, count(*) as n from rel group by run_id
+    ), enq as (
+      update runs r set enqueued_at = now(), enqueue_claimed_at = null
+      from per_run
+      where r.id = per_run.run_id and r.enqueued_at is null
+        and per_run.n >= (select count(*) from run_shards s
+                          where s.run_id = r.id and s.released_at is null)
+      returning r.id
     )
-    update runs r set enqueued_at = now(), enqueue_claimed_at = null
-    from per_run
-    where r.id = per_run.run_id and r.enqueued_at is null
-      and per_run.n >= (select count(*) from run_shards s
-                        where s.run_id = r.id and s.released_at is null)
-    returning r.id`.execute(trx);
-  return rows.length;
+    select c.workspace_id, c.weight, c.run_id, c.executor, c.callback_url, c.shard_count,
+           c.shard_index, c.payload, (select count(*) from enq)::int as runs_enqueued
+    from cand c
+    order by c.workspace_id, c.created_at, c.run_id, c.shard_index`.execute(trx);
+  return rows;
 }
