@@ -33,6 +33,11 @@ export class EmitCoalescer {
     private readonly delayMs: number,
   ) {}
 
+  /** Whether events of `runId` wait here or are being sent: later ones must follow them. */
+  holds(runId: string): boolean {
+    return this.runs.has(runId);
+  }
+
   add(runId: string, events: readonly PreparedEvent[]): Promise<number[]> {
     let run = this.runs.get(runId);
     if (!run) {

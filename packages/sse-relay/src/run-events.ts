@@ -56,6 +56,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   };
   const totals = {
     emitted: 0,
+    appends: 0,
     emitFailures: 0,
     droppedAfterDone: 0,
     delivered: 0,
@@ -180,6 +181,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       doneTtlMs,
       publish: envelope,
     });
+    totals.appends++;
     let head = 0;
     let done = false;
     const batch: WireRunEvent[] = [];
@@ -243,6 +245,12 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     const runId = canonicalRunId(runIdIn);
     const prepared = prepareEvents(runId, events);
     if (prepared.length === 0) return [];
+    // Queued behind the buffer (the log is down, or this run's older events wait there): at
+    // once, as there is no append to share; the buffer appends them in chunks later.
+    if (buffer.holds(runId) && !coalescer.holds(runId)) {
+      buffer.add(runId, prepared);
+      return prepared.map(() => BUFFERED_SEQ);
+    }
     // Tracked from here (coalescing, then the append) until appended or buffered, so
     // `settled` waits for it.
     const attempt = coalescer.add(runId, prepared);
