@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { migrate, openPostgres } from '@x/run-store';
-import { eventLogKeys } from '@x/sse-relay';
+import { redisEventLog } from '@x/sse-relay';
 import { freePort, postgres, startRedisCluster, uniqueName, waitFor } from '@x/testkit';
 import { Cluster, Redis } from 'ioredis';
 import { demoTests, type RunBody } from '../test/support/api-client.js';
@@ -148,11 +148,12 @@ async function phase(
          and total = 16 and passed = 12 and failed = 4 and shards_completed = 4`,
       [ids],
     );
+    // Read as the apps read it (whatever the entry format), through the log itself.
+    const log = redisEventLog({ redis: cluster, prefix, publish: false, epochPerPrimary: true });
     let historiesWithOneDone = 0;
     for (const id of ids) {
-      const entries = await cluster.xrange(eventLogKeys(prefix, id).history, '-', '+');
-      const dones = entries.filter(([, f]) => f[f.indexOf('t') + 1] === 'done').length;
-      if (dones === 1) historiesWithOneDone++;
+      const { events } = await log.read(id, 0, 10_000);
+      if (events.filter((e) => e.type === 'done').length === 1) historiesWithOneDone++;
     }
     const calls = stats.map((s) => s.calls);
     const usec = stats.map((s) => s.usec);

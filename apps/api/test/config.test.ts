@@ -185,11 +185,11 @@ describe('api configuration', () => {
       { REDIS_URL: 'redis://127.0.0.1:1' },
       / and REDIS_URL are both set; /,
     ],
-    // Until issue 16 part 2: refused at start, before any connection, rather than failing later.
+    // Refused at start, before any connection, rather than failing later.
     [
-      'a Redis Cluster (its event log and queue are not ready)',
-      { REDIS_URL: '' },
-      /: the event log and the BullMQ shard queue do not run on a Redis Cluster yet/,
+      'a malformed REDIS_CLUSTER_NODES',
+      { REDIS_URL: '', REDIS_CLUSTER_NODES: '127.0.0.1:1,127.0.0.1' },
+      / .*entry 2 must be host:port/,
     ],
   ])('refuses %s at start: exit code 2, one line', (_what, extra, line) => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', API_MAIN], {

@@ -48,6 +48,13 @@ export interface AbortRunOutcome {
    * (`aborted` by an earlier call, or the `completed`/`failed` that came first).
    */
   run: Run;
+  /**
+   * The winner's `done` append, settled (never rejects; a failure is counted and logged).
+   * Undefined for a loser. A caller that writes to another Redis key and needs `done` out
+   * first waits for it: on a Redis Cluster the two live on different primaries, and nothing
+   * else orders them.
+   */
+  announced?: Promise<void>;
 }
 
 /** Aborts a run: `undefined` when there is no such run (a malformed id names none either). */
@@ -117,17 +124,16 @@ export function createAbortRun(deps: AbortRunDeps): AbortRunUseCase {
     void work.finally(() => pending.delete(work));
   };
 
-  const announce = (run: Run) => {
+  const announce = (run: Run): Promise<void> => {
     const { type, payload } = doneEvent(run);
-    track(
-      deps.events.emit(run.id, type, payload).then(
-        () => void counters.doneEvents++,
-        (err: unknown) => {
-          counters.emitErrors++;
-          logger.warn({ err, runId: run.id }, 'abort: done event not emitted');
-        },
-      ),
+    const announced = deps.events.emit(run.id, type, payload).then(
+      () => void counters.doneEvents++,
+      (err: unknown) => {
+        counters.emitErrors++;
+        logger.warn({ err, runId: run.id }, 'abort: done event not emitted');
+      },
     );
+    track(announced);
     track(
       deps.queue.removeWaiting(run.id, run.shardCount).then(
         () => undefined,
@@ -137,6 +143,7 @@ export function createAbortRun(deps: AbortRunDeps): AbortRunUseCase {
         },
       ),
     );
+    return announced;
   };
 
   const write = async (runId: string, message: string) => {
@@ -159,13 +166,14 @@ export function createAbortRun(deps: AbortRunDeps): AbortRunUseCase {
       counters.notFound++;
       return undefined;
     }
+    let announced: Promise<void> | undefined;
     if (written.won) {
       counters.won++;
-      announce(run);
+      announced = announce(run);
     } else if (run.status === 'aborted') counters.repeated++;
     else counters.lost++;
     if (run.status === 'aborted' && run.callbackUrl) void deps.outbox?.deliver(run.id);
-    return { won: written.won, run };
+    return { won: written.won, run, ...(announced && { announced }) };
   };
 
   return {

@@ -1,6 +1,6 @@
 import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { type RunStore, RunStoreError } from '@x/run-store';
-import { postgres, type TestDatabase, uniqueName, waitFor } from '@x/testkit';
+import { postgres, type TestDatabase, uniqueName } from '@x/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAbortRun, createRunStopService, type ShardQueue } from '../src/index.js';
 import { createStack, type Stack } from './fixtures/stack.js';
@@ -93,12 +93,13 @@ describe('the abort use case', () => {
     expect(outcome).toEqual({
       won: true,
       run: expect.objectContaining({ id: run.id, status: 'aborted', error: 'aborted by tester' }),
+      announced: expect.any(Promise),
     });
     expect(calls).toEqual(['transition']);
     expect(gated.cleanups()).toBe(1);
-    await waitFor(async () => (await eventsOf(s.log, run.id)).some((e) => e.type === 'done'), {
-      what: 'done while the cleanup is held',
-    });
+    // `announced` settles once done is appended, while the cleanup is still held.
+    await outcome!.announced;
+    expect((await eventsOf(s.log, run.id)).some((e) => e.type === 'done')).toBe(true);
     const done = (await eventsOf(s.log, run.id)).filter((e) => e.type === 'done').map(parse);
     expect(done).toEqual([expect.objectContaining({ status: 'aborted', passed: 0, total: 4 })]);
     gated.open();

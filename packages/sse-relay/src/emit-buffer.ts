@@ -52,7 +52,7 @@ export type SettleOutcome = 'appended' | 'gap' | 'gave-up' | 'lost';
 
 interface Waiter {
   /** Settled once the run's events up to this position are appended or declared lost. */
-  readonly through: number;
+  through: number;
   /** The queue's declared gaps when the wait began (more at the end: outcome `gap`). */
   readonly gapsBefore: number;
   readonly resolve: (outcome: SettleOutcome) => void;
@@ -68,8 +68,6 @@ interface RunQueue {
   settledThrough: number;
   gapsDeclared: number;
   waiters: Waiter[];
-  /** Events behind the chunk in flight were dropped: the chunk goes too if its append fails. */
-  dropChunkOnFailure: boolean;
 }
 
 /**
@@ -86,9 +84,15 @@ export class EmitBuffer {
   private bytes = 0;
   private gaps = 0;
   private down = false;
+  /** Appends in flight outside the buffer, per run: what it holds of that run waits for them. */
+  private readonly sends = new Map<string, number>();
   private flushing: Promise<void> | undefined;
-  /** The chunk being appended: dropping never touches it (its append decides). */
-  private inFlight: { queue: RunQueue; count: number } | undefined;
+  /**
+   * The chunk being appended (`held[0..count)` until its append settles). Dropping its run
+   * drops it too (`detached`): left out, it would keep the oldest run's events inside the
+   * bound while newer runs' events went, and be lost anyway when its append fails.
+   */
+  private inFlight: { queue: RunQueue; count: number; detached: boolean } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private closed = false;
@@ -108,8 +112,25 @@ export class EmitBuffer {
     return this.down || this.runs.has(runId);
   }
 
-  /** Queues events of one run after a failed append or behind older ones; flushes later. */
-  add(runId: string, events: readonly PreparedEvent[], cause?: unknown): void {
+  /** An append of `runId` outside the buffer began: the run's held events wait for it. */
+  sending(runId: string): void {
+    this.sends.set(runId, (this.sends.get(runId) ?? 0) + 1);
+  }
+
+  /** That append ended; `failed`: its events, which go before any held after them. */
+  sent(runId: string, failed?: readonly PreparedEvent[], cause?: unknown): void {
+    if (failed) this.add(runId, failed, cause, true);
+    const left = (this.sends.get(runId) ?? 1) - 1;
+    if (left > 0) this.sends.set(runId, left);
+    else this.sends.delete(runId);
+    if (this.runs.has(runId) || this.down) this.schedule(0);
+  }
+
+  /**
+   * Queues events of one run after a failed append or behind older ones; flushes later.
+   * `first`: they were emitted before those held (a failed append outside the buffer).
+   */
+  add(runId: string, events: readonly PreparedEvent[], cause?: unknown, first = false): void {
     if (!this.down && cause !== undefined) {
       this.opts.logger?.warn(
         { err: cause, runId },
@@ -126,21 +147,33 @@ export class EmitBuffer {
         settledThrough: 0,
         gapsDeclared: 0,
         waiters: [],
-        dropChunkOnFailure: false,
       };
       this.runs.set(runId, queue);
     }
     queue.added += events.length;
-    const at = performance.now();
-    for (const event of events) {
-      const bytes = event.json.length + EVENT_OVERHEAD;
-      queue.held.push({ event, bytes, at });
-      this.events++;
-      this.bytes += bytes;
-    }
     this.totals.eventsBufferedTotal += events.length;
+    const at = performance.now();
+    const items = events.map((event) => ({ event, bytes: event.json.length + EVENT_OVERHEAD, at }));
+    if (first) {
+      // Emitted before every held event, so before every waiter's call too.
+      for (const w of queue.waiters) w.through += events.length;
+      // Later events were dropped (a gap is marked): older ones must not follow the gap, where
+      // the loss would look contiguous. They go too, covered by it.
+      if (queue.gap) this.totals.eventsDropped += events.length;
+      else queue.held.unshift(...items);
+    } else queue.held.push(...items);
+    if (!first || !queue.gap) {
+      for (const h of items) this.bytes += h.bytes;
+      this.events += items.length;
+    }
     this.enforceBounds();
     this.schedule(0);
+  }
+
+  /** Whether every event of `runId` added so far is settled (nothing of it held). */
+  settledNow(runId: string): boolean {
+    const queue = this.runs.get(runId);
+    return !queue || queue.added <= queue.settledThrough;
   }
 
   /**
@@ -253,8 +286,14 @@ export class EmitBuffer {
 
   private async flush(): Promise<void> {
     let flushed = 0;
+    let waiting = false;
     try {
       for (const [runId, queue] of this.runs) {
+        // An append of this run is in flight outside the buffer: what is held follows it.
+        if (this.sends.has(runId)) {
+          waiting = true;
+          continue;
+        }
         // Events added meanwhile join this queue, and a gap marked meanwhile (drops while a
         // chunk was in flight) goes before what follows: the loop takes them too, in order.
         while (queue.gap || queue.held.length > 0) {
@@ -273,18 +312,14 @@ export class EmitBuffer {
         this.runs.delete(runId);
         this.release(queue, Number.POSITIVE_INFINITY);
       }
-      this.down = false;
+      // A run skipped above is flushed when its append ends (`sent`).
+      if (!waiting) this.down = false;
       this.failures = 0;
       if (flushed > 0)
         this.opts.logger?.info({ events: flushed }, 'sse-relay: buffered run events flushed');
     } catch (err) {
-      const failed = this.inFlight;
+      // A chunk that failed is still held (retried), or was dropped meanwhile (its gap follows).
       this.inFlight = undefined;
-      // Later events of its run were dropped meanwhile: these older ones must not follow the gap.
-      if (failed?.queue.dropChunkOnFailure) {
-        failed.queue.dropChunkOnFailure = false;
-        this.dropHeld(failed.queue, failed.count);
-      }
       this.totals.flushErrors++;
       this.failures++;
       if (this.failures === 1 || this.failures % 20 === 0) {
@@ -301,13 +336,15 @@ export class EmitBuffer {
   /** Appends the run's first held events (one chunk); answers how many. */
   private async appendChunk(runId: string, queue: RunQueue): Promise<number> {
     const chunk = queue.held.slice(0, FLUSH_CHUNK);
-    this.inFlight = { queue, count: chunk.length };
+    const inFlight = { queue, count: chunk.length, detached: false };
+    this.inFlight = inFlight;
     await this.opts.append(
       runId,
       chunk.map((h) => h.event),
     );
     this.inFlight = undefined;
-    queue.dropChunkOnFailure = false;
+    // Dropped while in flight: counted as dropped, and its gap is declared after it.
+    if (inFlight.detached) return 0;
     queue.held.splice(0, chunk.length);
     for (const h of chunk) this.bytes -= h.bytes;
     this.events -= chunk.length;
@@ -355,16 +392,17 @@ export class EmitBuffer {
   }
 
   /**
-   * Drops the run's first `count` held events (not the chunk in flight) and marks its gap;
-   * answers how many went.
+   * Drops the run's first `count` held events and marks its gap; answers how many went. A
+   * chunk in flight goes whole (one append): should its append still succeed, its events are
+   * in the log before the gap, which resumes across them answer as lost, never as contiguous.
    */
   private dropHeld(queue: RunQueue, count: number): number {
-    const from = this.inFlight?.queue === queue ? this.inFlight.count : 0;
-    // The chunk in flight is kept if its append succeeds, dropped with the rest if it fails.
-    if (from > 0 && count > 0) queue.dropChunkOnFailure = true;
-    const drop = Math.max(0, Math.min(queue.held.length, count) - from);
-    if (drop === 0) return 0;
-    for (const h of queue.held.splice(from, drop)) this.bytes -= h.bytes;
+    const inFlight = this.inFlight?.queue === queue ? this.inFlight : undefined;
+    const chunk = inFlight && !inFlight.detached && count > 0 ? inFlight.count : 0;
+    const drop = Math.min(queue.held.length, Math.max(count, chunk));
+    if (drop <= 0) return 0;
+    if (inFlight && chunk > 0) inFlight.detached = true;
+    for (const h of queue.held.splice(0, drop)) this.bytes -= h.bytes;
     this.events -= drop;
     this.totals.eventsDropped += drop;
     if (!queue.gap) {

@@ -403,3 +403,35 @@ for (const [name, makeBackend] of Object.entries(backends)) {
     });
   });
 }
+
+describe('the event log on a Redis Cluster', () => {
+  it('starts a new epoch when another primary wrote the run’s counter (a failover), never reusing its seqs', async () => {
+    clusterStarted ??= startRedisCluster();
+    cluster = await clusterStarted;
+    const client = new Cluster(cluster.startupNodes);
+    const prefix = uniqueName('evf');
+    const log = redisEventLog({ redis: client, prefix, publish: false, epochPerPrimary: true });
+    const runId = randomUUID();
+    const entry = {
+      type: 'log' as const,
+      json: JSON.stringify({ type: 'log', runId, ...logEvent('x') }),
+    };
+    const opts = { floor: 0, historyLimit: 100, ttlMs: 60_000 };
+    await log.begin(runId, 60_000);
+    const first = await log.appendMany(runId, [entry, entry], opts);
+    expect(first.seqs).toEqual([1, 2]);
+    const key = `${prefix}:run:{${runId}}:seq`;
+    const owner = await cluster.primaryForKey(key);
+    const direct = new Redis(owner.port, owner.host);
+    const myId = String(await direct.call('CLUSTER', 'MYID'));
+    expect(await client.get(key)).toBe(`${first.epoch}:0:l2:${myId}`);
+    // As a promoted replica finds it: the counter its old primary wrote.
+    await client.set(key, `${first.epoch}:0:l2:${'0'.repeat(40)}`);
+    const after = await log.appendMany(runId, [entry], opts);
+    expect(after.epoch).not.toBe(first.epoch);
+    expect(after.seqs[0]).toBeGreaterThan(2);
+    expect(await client.get(key)).toMatch(new RegExp(`^${after.epoch}:\\d+:l\\d+:${myId}$`));
+    direct.disconnect();
+    client.disconnect();
+  });
+});

@@ -8,7 +8,10 @@ import { settleWithin } from './settle-within.js';
 const STOP_JOB_WAIT_MS = 2_000;
 
 export interface DurableStopOptions {
-  /** Also tells requestStop the stream names: a `Cluster` (`isCluster`) uses tagged ones. */
+  /**
+   * Also tells requestStop the stream names: a `Cluster` (`isCluster`) uses tagged ones, and
+   * waits for the winner's `done` before its stop job (see below).
+   */
   redis: Pick<Redis, 'call' | 'isCluster'>;
   prefix: string;
   logger: Logger;
@@ -27,18 +30,23 @@ export function withDurableStop(abortRun: AbortRun, opts: DurableStopOptions): A
     const outcome = await abortRun(runId, abortOpts);
     // A finished (or unknown) run needs no stop job: nothing of it can be running.
     if (outcome?.run.status !== 'aborted') return outcome;
-    // The winner's `done` append was written to the connection before the use case returned;
-    // on that same connection Redis runs it (and its publish) before this XADD, so no worker
-    // reads the stop job before `done` is out, without waiting for its reply here.
-    const queued = requestStop(
-      opts.redis,
-      { prefix: opts.prefix },
-      {
-        runId: outcome.run.id,
-        reason: abortOpts.reason ?? 'user_request',
-        ...(abortOpts.requestedBy !== null && { requestedBy: abortOpts.requestedBy }),
-      },
-    ).catch((err: unknown) => {
+    const stop = () =>
+      requestStop(
+        opts.redis,
+        { prefix: opts.prefix },
+        {
+          runId: outcome.run.id,
+          reason: abortOpts.reason ?? 'user_request',
+          ...(abortOpts.requestedBy !== null && { requestedBy: abortOpts.requestedBy }),
+        },
+      );
+    // No worker may read the stop job before the winner's `done` is out. On one server the
+    // append was written to the connection before the use case returned, and Redis runs it
+    // (and its publish) before this XADD: no wait. On a cluster the history and the stop
+    // stream live on different primaries, so the XADD waits for the append's reply.
+    const ordered =
+      opts.redis.isCluster && outcome.announced ? outcome.announced.then(stop) : stop();
+    const queued = ordered.catch((err: unknown) => {
       // Written and published already; workers' reconcile sweeps catch anything the publish
       // missed, and their outbox sweep sends the callback. Counted and logged, not failed.
       opts.onError();

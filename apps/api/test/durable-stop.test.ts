@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { AbortRunOutcome } from '@x/shard-worker';
+import { stopJobsStreams } from '@x/stop-jobs';
+import {
+  startRedis,
+  startRedisCluster,
+  type TestRedis,
+  type TestRedisCluster,
+  uniqueName,
+  waitFor,
+} from '@x/testkit';
+import { Cluster, Redis } from 'ioredis';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDurableStop } from '../src/compose/durable-stop.js';
+
+let cluster: TestRedisCluster;
+let single: TestRedis;
+beforeAll(async () => {
+  [cluster, single] = await Promise.all([
+    startRedisCluster({ replicasPerPrimary: 0 }),
+    startRedis(),
+  ]);
+}, 60_000);
+afterAll(async () => {
+  await cluster?.close();
+  await single?.close();
+});
+
+/** An abort use case whose winner's `done` append settles when the test says so. */
+function pendingAbort(runId: string) {
+  let release!: () => void;
+  const announced = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const outcome = { won: true, run: { id: runId, status: 'aborted' }, announced };
+  const abortRun = async () => outcome as unknown as AbortRunOutcome;
+  return { abortRun, release };
+}
+
+const silent = pino({ level: 'silent' });
+
+describe('the durable stop job after an abort', () => {
+  it('on a cluster, is written only once the winner’s done is out (history and stream are on different primaries)', async () => {
+    const redis = new Cluster(cluster.startupNodes);
+    const prefix = uniqueName('ds');
+    const runId = randomUUID();
+    const { abortRun, release } = pendingAbort(runId);
+    const abort = withDurableStop(abortRun, { redis, prefix, logger: silent, onError() {} });
+    const jobs = stopJobsStreams(prefix, { cluster: true }).jobs;
+    const answered = abort(runId, { requestedBy: 'ws' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await redis.xlen(jobs)).toBe(0);
+    release();
+    await answered;
+    await waitFor(async () => (await redis.xlen(jobs)) === 1, { what: 'the stop job' });
+    redis.disconnect();
+  });
+
+  it('on one server, is written at once: the connection orders it after the done append', async () => {
+    const redis = new Redis(single.url);
+    const prefix = uniqueName('ds');
+    const runId = randomUUID();
+    const { abortRun } = pendingAbort(runId);
+    const abort = withDurableStop(abortRun, { redis, prefix, logger: silent, onError() {} });
+    await abort(runId, { requestedBy: 'ws' });
+    expect(await redis.xlen(stopJobsStreams(prefix).jobs)).toBe(1);
+    redis.disconnect();
+  });
+});
