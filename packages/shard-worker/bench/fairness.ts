@@ -67,6 +67,8 @@ const percentile = (xs: number[], p: number) => {
 async function open(mode: Mode, redisUrl: string) {
   const db = await postgres(`fair_bench_${mode}`);
   const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  // An idle connection the server drops (a restart of the shared server) must not crash the bench.
+  sql.on('error', (err) => console.error(`bench pool (${mode}): ${err.message}`));
   const stack = await createStack({
     databaseUrl: db.url,
     redisUrl,
@@ -183,6 +185,20 @@ try {
     // so load drift on a shared machine hits both alike.
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of round % 2 === 0 ? sides : [...sides].reverse()) await flood(s);
+    }
+    // Where each side's database time went over the flood rounds (mean per call under this
+    // load): how a fair pass costs more than its own statements, e.g. workers waiting on it.
+    for (const s of sides) {
+      const { rows } = await s.sql.query<{ q: string; calls: string; mean: string }>(
+        `select left(regexp_replace(query, '\\s+', ' ', 'g'), 50) as q, calls::text,
+                round(mean_exec_time::numeric, 3)::text as mean
+         from pg_stat_statements
+         where dbid = (select oid from pg_database where datname = current_database())
+         order by total_exec_time desc limit 4`,
+      );
+      console.log(
+        `${s.mode} top statements: ${rows.map((r) => `${r.mean} ms × ${r.calls} (${r.q.trim()})`).join('; ')}`,
+      );
     }
     fifo = await victims(sides[0]);
     fair = await victims(sides[1]);

@@ -74,10 +74,16 @@ export async function releaseShardsSql(
       from share sh, lateral (
         select r.id as run_id, r.executor, r.callback_url, r.shard_count, r.created_at,
                s.shard_index, s.payload
-        from runs r join run_shards s on s.run_id = r.id
+        from runs r cross join lateral (
+          -- Per run, by its primary key: its ORDER BY keeps the planner from flattening
+          -- this into a join, which it did with a seq scan of all of run_shards (history
+          -- included: 4 ms a pass and growing, measured).
+          select s.shard_index, s.payload from run_shards s
+          where s.run_id = r.id and s.released_at is null and s.status <> 'completed'
+          order by s.shard_index
+        ) s
         where r.workspace_id = sh.workspace_id and r.enqueued_at is null
           and r.status in ('queued', 'running')
-          and s.released_at is null and s.status <> 'completed'
         order by r.created_at, r.id, s.shard_index
         limit sh.n
       ) x
