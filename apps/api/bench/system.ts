@@ -13,13 +13,14 @@
  * commandstats (a script's own commands included), PostgreSQL statements from
  * pg_stat_statements (null where the server lacks it; run without DATABASE_URL so the test
  * kit's private cluster, which preloads it, is used), and the CPU of every server process
- * from /proc utime+stime (both api replicas, both workers, Redis from INFO cpu, the whole
- * PostgreSQL process tree including reaped backends; not this bench client).
- * X_BENCH_VERBOSE=1 also prints every Redis command per run and per abort, by name.
+ * from /proc utime+stime (both api replicas, both workers, Redis from INFO cpu, PostgreSQL's
+ * backends of the bench database and its background processes; not this bench client).
+ * X_BENCH_VERBOSE=1 also prints every Redis command per run and per abort, by name, and the
+ * event appends (script calls) of the api replicas and of the workers, from their /metrics.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { freePort, postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
@@ -33,6 +34,7 @@ const IN_FLIGHT = Number(process.env.X_BENCH_IN_FLIGHT ?? 64);
 const WORKER_CONCURRENCY = process.env.X_BENCH_WORKER_CONCURRENCY ?? '32';
 const CPU_PROF = process.env.X_BENCH_CPU_PROF;
 const TOKEN = 'bench-token-0123456789abcdef';
+const METRICS_TOKEN = 'bench-metrics-0123456789abcdef';
 const API_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/dist/main.js', import.meta.url));
 
@@ -80,7 +82,7 @@ async function counters(redis: Redis, db: PgClient) {
   );
   const byCommand = new Map<string, number>();
   for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) byCommand.set(m[1]!, Number(m[2]));
-  const pgCpuMs = postgresCpuMs(await postmasterPid(db));
+  const pgCpuMs = await postgresCpuMs(db);
   const cpu = await redis.info('cpu');
   const redisCpuMs =
     (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) +
@@ -119,6 +121,35 @@ function topCommands(a: Map<string, number>, b: Map<string, number>, per: number
     .join(', ');
 }
 
+/** `x_run_events_stat` counters (appends, emitted) of a process, from its `/metrics`. */
+async function eventCounters(url: string) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const text = await res.text();
+  const stat = (name: string) =>
+    Number(new RegExp(`^x_run_events_stat\\{stat="${name}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { appends: stat('appends'), emitted: stat('emitted') };
+}
+/** Appends and events of the api replicas and of the workers, so far. */
+async function appendCounters(apis: string[], workers: string[]) {
+  const sum = async (urls: string[]) => {
+    const all = await Promise.all(urls.map(eventCounters));
+    return {
+      appends: all.reduce((t, c) => t + c.appends, 0),
+      emitted: all.reduce((t, c) => t + c.emitted, 0),
+    };
+  };
+  return { api: await sum(apis), workers: await sum(workers) };
+}
+type AppendCounters = Awaited<ReturnType<typeof appendCounters>>;
+const appendsPer = (a: AppendCounters, b: AppendCounters, per: number) =>
+  (['api', 'workers'] as const)
+    .map((who) => {
+      const appends = b[who].appends - a[who].appends;
+      const events = b[who].emitted - a[who].emitted;
+      return `${who} ${round(appends / per)} appends of ${round(events / Math.max(appends, 1))} events`;
+    })
+    .join(', ');
+
 /** CPU ms (user + system) a process used so far, from /proc (Linux); 0 elsewhere or gone. */
 function procCpuMs(pid: number | undefined): number {
   try {
@@ -128,36 +159,25 @@ function procCpuMs(pid: number | undefined): number {
     return 0;
   }
 }
-/** The server process (postmaster) of the PostgreSQL this connection is on: its backend's parent. */
-async function postmasterPid(db: PgClient): Promise<number> {
-  const { rows } = await db.query<{ pid: number }>('select pg_backend_pid() as pid');
-  const status = readFileSync(`/proc/${rows[0]?.pid}/status`, 'utf8');
-  const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
-  if (!Number.isInteger(ppid) || ppid <= 1) throw new Error('bench: no PostgreSQL server process');
-  return ppid;
-}
 /**
- * CPU ms the whole PostgreSQL server used so far, read from /proc: the postmaster, its live
- * children (backends, WAL writer, checkpointer, …) and, through the postmaster's cutime and
- * cstime, every child it reaped (a backend that exited). The test kit's private cluster
- * serves only tests and benches; on a shared server (DATABASE_URL) other clients count too.
+ * CPU ms so far of the PostgreSQL processes that work for this bench, by pid: the backends
+ * of its database and the server's background processes (WAL writer, checkpointer, …,
+ * shared with any other database of the server). Not the whole server: the test kit's
+ * cluster is shared by every test and bench of the machine. The pools keep their backends
+ * through a phase; one that exits in between is missed.
  */
-function postgresCpuMs(postmaster: number): number {
-  const stat = (pid: number | string) =>
-    readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const own = stat(postmaster);
-  // utime, stime, cutime, cstime at 100 Hz.
-  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const f = stat(pid);
-      if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // Exited while we looked: its CPU is in the postmaster's cutime/cstime next time.
-    }
-  }
-  return ticks * 10;
+async function postgresCpuMs(db: PgClient): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>(
+    `select pid from pg_stat_activity
+     where datname = current_database() or (datname is null and backend_type <> 'client backend')`,
+  );
+  return new Map(rows.map(({ pid }) => [pid, procCpuMs(pid)]));
+}
+/** CPU the processes alive at `b` used since `a` (a new pid counts from 0). */
+function pgDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, cpu] of b) ms += cpu - (a.get(pid) ?? 0);
+  return ms;
 }
 /** api A, api B, worker 1, worker 2, then this bench client itself. */
 const childCpuMs = () => [
@@ -184,6 +204,7 @@ async function main() {
       .toLowerCase()
       .replace(/[^a-z0-9_-]/g, ''),
     API_TOKENS: `bench:${TOKEN}`,
+    METRICS_TOKEN,
     STREAM_TOKEN_SECRET: 'bench-secret-0123456789abcdef0123456789',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
@@ -211,6 +232,11 @@ async function main() {
     );
     const A = `http://127.0.0.1:${pa}`;
     const B = `http://127.0.0.1:${pb}`;
+    const appendsNow = () =>
+      appendCounters(
+        [`${A}/metrics`, `${B}/metrics`],
+        [`http://127.0.0.1:${m1}/metrics`, `http://127.0.0.1:${m2}/metrics`],
+      );
     const createRun = async (base: string, body: unknown) => {
       const r = await postJson<{ run: RunBody }>(base, '/runs', TOKEN, body);
       if (r.status !== 201) throw new Error(`POST /runs answered ${r.status}`);
@@ -222,6 +248,7 @@ async function main() {
     const aborts: number[] = [];
     const replies: number[] = [];
     const c0 = await counters(probe, pgProbe);
+    const e0 = await appendsNow();
     const cpu0 = childCpuMs();
     for (let i = 0; i < ABORTS; i++) {
       const run = await createRun(A, {
@@ -247,6 +274,7 @@ async function main() {
       stream.close();
     }
     const c1 = await counters(probe, pgProbe);
+    const e1 = await appendsNow();
     const cpu1 = childCpuMs();
     console.log(
       `(a) ${ABORTS} aborts A -> done on B: p50 ${round(pct(aborts, 50))} ms, p99 ${round(pct(aborts, 99))} ms (HTTP 202 itself: p50 ${round(pct(replies, 50))} ms); per run+abort: ${round((c1.commands - c0.commands) / ABORTS)} Redis commands, ${round((c1.xacts - c0.xacts) / ABORTS)} PG transactions`,
@@ -277,22 +305,23 @@ async function main() {
     await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
     const seconds = (performance.now() - started) / 1000;
     const c2 = await counters(probe, pgProbe);
+    const e2 = await appendsNow();
     const cpu2 = childCpuMs();
     const runsPerS = RUNS / seconds;
     console.log(
       `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
     );
     console.log(
-      `    CPU ms per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}, redis ${round((c1.redisCpuMs - c0.redisCpuMs) / ABORTS)}, postgres ${round((c1.pgCpuMs - c0.pgCpuMs) / ABORTS)}`,
+      `    CPU ms per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}, redis ${round((c1.redisCpuMs - c0.redisCpuMs) / ABORTS)}, postgres ${round(pgDelta(c0.pgCpuMs, c1.pgCpuMs) / ABORTS)}`,
     );
     console.log(
-      `    CPU ms per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)}, postgres ${round((c2.pgCpuMs - c1.pgCpuMs) / RUNS)}`,
+      `    CPU ms per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)}, postgres ${round(pgDelta(c1.pgCpuMs, c2.pgCpuMs) / RUNS)}`,
     );
     // Every server process of phase (b), per run: api A, api B, both workers, Redis, PostgreSQL.
     const serverCpuMs =
       cpu2.slice(0, 4).reduce((t, ms, i) => t + ms - cpu1[i]!, 0) +
       (c2.redisCpuMs - c1.redisCpuMs) +
-      (c2.pgCpuMs - c1.pgCpuMs);
+      pgDelta(c1.pgCpuMs, c2.pgCpuMs);
     const statementsPerRun = (c2.statements - c1.statements) / RUNS;
     console.log(
       `    per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${Number.isNaN(statementsPerRun) ? 'n/a (no pg_stat_statements)' : round(statementsPerRun)} PostgreSQL statements, ${round(serverCpuMs / RUNS)} ms of server CPU`,
@@ -300,6 +329,8 @@ async function main() {
     if (process.env.X_BENCH_VERBOSE) {
       console.log(`    per abort: ${topCommands(c0.byCommand, c1.byCommand, ABORTS)}`);
       console.log(`    per run: ${topCommands(c1.byCommand, c2.byCommand, RUNS)}`);
+      console.log(`    event appends per abort: ${appendsPer(e0, e1, ABORTS)}`);
+      console.log(`    event appends per run: ${appendsPer(e1, e2, RUNS)}`);
     }
     console.log(
       'machine: 2 cores, loopback Redis + PostgreSQL, 2 api + 2 worker processes (node dist/main.js)',

@@ -80,6 +80,8 @@ export interface ListenHandle {
 
 export interface RunEventsMetrics extends StreamCounters, EmitBufferMetrics {
   emitted: number;
+  /** Appends the log answered (one script call each on Redis): `emitted / appends` events each. */
+  appends: number;
   emitFailures: number;
   /** Events refused because the run's `done` was already emitted (`done` is the last frame). */
   droppedAfterDone: number;

@@ -18,6 +18,12 @@ import { parseStoredEvent as parseLast, RunStream, type StreamCounters } from '.
 const ITEM_OVERHEAD = 40;
 
 const MAX_FLOORS = 10_000;
+/**
+ * Events of a run waiting behind its append in flight, at most (capped by the buffer's own
+ * bounds too); beyond, they go to the emit buffer, bounded there, and follow that append.
+ */
+export const MAX_WAITING_EVENTS = 500;
+const MAX_WAITING_BYTES = 1024 * 1024;
 const MAX_CHANNELS = 1_024;
 
 /** The seq `emit`/`emitMany` answer for an event that waits in the buffer (the log is unavailable). */
@@ -56,6 +62,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   };
   const totals = {
     emitted: 0,
+    appends: 0,
     emitFailures: 0,
     droppedAfterDone: 0,
     delivered: 0,
@@ -180,6 +187,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       doneTtlMs,
       publish: envelope,
     });
+    totals.appends++;
     let head = 0;
     let done = false;
     const batch: WireRunEvent[] = [];
@@ -209,9 +217,11 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     return seqs;
   };
 
+  const maxEvents = opts.bufferMaxEvents ?? 10_000;
+  const maxBytes = opts.bufferMaxBytes ?? 16 * 1024 * 1024;
   const buffer = new EmitBuffer({
-    maxEvents: opts.bufferMaxEvents ?? 10_000,
-    maxBytes: opts.bufferMaxBytes ?? 16 * 1024 * 1024,
+    maxEvents,
+    maxBytes,
     append: async (runId, prepared) => {
       await appendNow(runId, prepared);
     },
@@ -228,21 +238,39 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       buffer.add(runId, prepared);
       return prepared.map(() => BUFFERED_SEQ);
     }
+    // Events the buffer takes meanwhile (coalescer overflow) wait there for this send.
+    buffer.sending(runId);
     try {
-      return await appendNow(runId, prepared);
+      const seqs = await appendNow(runId, prepared);
+      buffer.sent(runId);
+      return seqs;
     } catch (error) {
       totals.emitFailures += prepared.length;
-      buffer.add(runId, prepared, error);
+      buffer.sent(runId, prepared, error);
       return prepared.map(() => BUFFERED_SEQ);
     }
   };
-  const coalescer = new EmitCoalescer(sendNow, coalesceMs);
+  const waitingEvents = Math.min(MAX_WAITING_EVENTS, maxEvents);
+  const waitingBytes = Math.min(MAX_WAITING_BYTES, maxBytes);
+  // Behind a send in flight: to the buffer once the log is known down (or the run is held
+  // there), or past a small cap, so an append hanging on a dead server piles nothing up.
+  const coalescer = new EmitCoalescer(sendNow, coalesceMs, (runId, waiting, bytes) => {
+    if (!buffer.holds(runId) && waiting.length < waitingEvents && bytes < waitingBytes) return;
+    buffer.add(runId, waiting);
+    return waiting.map(() => BUFFERED_SEQ);
+  });
 
   const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
     assertOpen();
     const runId = canonicalRunId(runIdIn);
     const prepared = prepareEvents(runId, events);
     if (prepared.length === 0) return [];
+    // Queued behind the buffer (the log is down, or this run's older events wait there): at
+    // once, as there is no append to share; the buffer appends them in chunks later.
+    if (buffer.holds(runId) && !coalescer.holds(runId)) {
+      buffer.add(runId, prepared);
+      return prepared.map(() => BUFFERED_SEQ);
+    }
     // Tracked from here (coalescing, then the append) until appended or buffered, so
     // `settled` waits for it.
     const attempt = coalescer.add(runId, prepared);

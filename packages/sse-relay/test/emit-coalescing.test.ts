@@ -121,6 +121,25 @@ for (const [name, make] of Object.entries(backends)) {
       expect(appends).toEqual([2]);
     });
 
+    it('settled waits for emits still being coalesced: after it the log holds them', async () => {
+      const { bus, log } = await make();
+      await bus.ready();
+      const events = createRunEvents({ bus, log, emitCoalesceMs: 200 });
+      cleanup.push(async () => {
+        await events.close();
+        await bus.close();
+      });
+      const runId = randomUUID();
+      await events.begin(runId);
+      const seqs = events.emitMany(runId, [
+        { type: 'log', payload: logEvent('a') },
+        { type: 'log', payload: logEvent('b') },
+      ]);
+      expect(await events.settled(runId)).toBe('appended');
+      expect((await log.read(runId, 0, 10)).events.map((e) => e.seq)).toEqual([1, 2]);
+      expect(await seqs).toEqual([1, 2]);
+    });
+
     it('appends what is still being coalesced when closed', async () => {
       const { bus, log } = await make();
       await bus.ready();
