@@ -15,6 +15,7 @@ import { demoTests } from './support/api-client.js';
 import {
   type ApiProcess,
   activeShards,
+  FLEET_TOKEN,
   type FleetEnv,
   startApiProcess,
   startWorkerProcess,
@@ -22,7 +23,7 @@ import {
   waitActive,
 } from './support/fleet.js';
 import { createRun, fleetClient, history, waitTerminal, watch } from './support/fleet-runs.js';
-import type { SseFrame } from './support/sse-client.js';
+import { openSse, type SseFrame } from './support/sse-client.js';
 
 // The whole system on a real Redis Cluster (3 primaries, a replica each): two api replicas and
 // two workers as processes, configured by REDIS_CLUSTER_NODES with 3 queue partitions.
@@ -75,11 +76,23 @@ const ids = (frames: SseFrame[]) => frames.filter((f) => f.id !== null).map((f) 
 const dones = (frames: SseFrame[]) => frames.filter((f) => f.data.type === 'done');
 
 describe('two api replicas and two workers on a Redis Cluster', () => {
-  it('create, watch from the other replica, resume with Last-Event-ID, abort across replicas with its stop job, a worker SIGKILL', async () => {
+  it('create, watch from the other replica (the run and the workspace feed), resume with Last-Event-ID, abort across replicas with its stop job, a worker SIGKILL', async () => {
+    // The workspace feed through B: one more history and sharded channel, on its own slot.
+    const feed = await openSse(`${apiB.url}/api/v1/events`, {
+      authorization: `Bearer ${FLEET_TOKEN}`,
+    });
+    await feed.waitFor((f) => f.data.type === 'snapshot');
     // Create on A, watch through B from the start: exact counts, ids 1..n.
     const run = await createRun(apiA, { executor: 'demo', tests: demoTests(24, 20, 4), shards: 4 });
     const live = await watch(apiB, run.id, 0);
     const done = await live.waitFor((f) => f.data.type === 'done', 30_000);
+    const feedDone = await feed.waitFor(
+      (f) => f.data.runId === run.id && f.data.change === 'done',
+      30_000,
+    );
+    expect(feed.frames.find((f) => f.data.runId === run.id)?.data.change).toBe('created');
+    expect(feedDone.data.run).toMatchObject({ status: 'completed', passed: 18, failed: 6 });
+    feed.close();
     expect(done.data).toMatchObject({ status: 'completed', passed: 18, failed: 6, total: 24 });
     await live.ended;
     const seen = ids(live.frames);
@@ -104,7 +117,11 @@ describe('two api replicas and two workers on a Redis Cluster', () => {
       shards: 8,
     });
     const watched = await watch(apiA, long.id);
-    await Promise.all(workers.map((w) => waitActive(w, 1)));
+    // All 8 shards running, on whichever worker took them (one may take all: concurrency 8).
+    await waitFor(
+      async () => (await Promise.all(workers.map(activeShards))).reduce((a, b) => a + b, 0) >= 8,
+      { timeoutMs: 20_000, what: 'the 8 shards to run' },
+    );
     const r = await fleetClient(apiB).post<{ run: { status: string } }>(`/runs/${long.id}/abort`);
     expect(r.status).toBe(202);
     expect((await watched.waitFor((f) => f.data.type === 'done', 10_000)).data.status).toBe(

@@ -36,7 +36,9 @@ export interface ProcessorDeps extends OutcomeDeps {
    * Resolves once this process's events of a run are in the event log (or declared lost), or
    * when the signal aborts (`RunEvents.settled`). Without it a completion does not wait.
    */
-  settled?: ((runId: string, signal: AbortSignal) => Promise<string>) | undefined;
+  settled?:
+    | ((runId: string, opts: { signal: AbortSignal; timeoutMs: number }) => Promise<string>)
+    | undefined;
   /** How long a completion waits for its run's buffered events at most. Default 60,000. */
   settleTimeoutMs?: number;
   /**
@@ -126,10 +128,7 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
   const settleEvents = async (runId: string, shardIndex: number, signal: AbortSignal) => {
     if (!deps.settled) return;
     const startedAt = performance.now();
-    const outcome = await deps.settled(
-      runId,
-      AbortSignal.any([signal, AbortSignal.timeout(settleTimeoutMs)]),
-    );
+    const outcome = await deps.settled(runId, { signal, timeoutMs: settleTimeoutMs });
     if (outcome !== 'appended') {
       logger.warn(
         { runId, shardIndex, outcome, waitedMs: Math.round(performance.now() - startedAt) },

@@ -58,13 +58,13 @@ describe('shard completion after the run events settle', () => {
     const seen: { shardsCompleted: number; results: number }[] = [];
     let s: Stack | undefined;
     const { s: stack, worker } = await setup(
-      async (runId, signal) => {
+      async (runId, opts) => {
         // What the store and the log hold at that moment.
         const run = await s!.store.getRunById(runId);
         const results = (await eventsOf(s!.log, runId)).filter((e) => e.type === 'result');
         seen.push({ shardsCompleted: run!.shardsCompleted, results: results.length });
-        expect(signal?.aborted).toBe(false);
-        return s!.events.settled(runId, signal);
+        expect(opts?.signal?.aborted).toBe(false);
+        return s!.events.settled(runId, opts);
         // One shard at a time: each wait sees the completions before it.
       },
       { concurrency: 1 },
@@ -92,15 +92,13 @@ describe('shard completion after the run events settle', () => {
 
   it('an event log that never settles delays the completion by the timeout, then it is stored anyway', async () => {
     const timeoutMs = 300;
-    const waits: number[] = [];
+    const asked: (number | undefined)[] = [];
+    // As RunEvents.settled does while Redis stays away: nothing settles, the bound ends it.
     const { s, worker } = await setup(
-      (_runId, signal) =>
+      (_runId, opts) =>
         new Promise((resolve) => {
-          const at = performance.now();
-          signal?.addEventListener('abort', () => {
-            waits.push(performance.now() - at);
-            resolve('gave-up');
-          });
+          asked.push(opts?.timeoutMs);
+          setTimeout(() => resolve('gave-up'), opts?.timeoutMs ?? 60_000);
         }),
       { timeoutMs },
     );
@@ -118,9 +116,8 @@ describe('shard completion after the run events settle', () => {
         passed: 2,
         shardsCompleted: 2,
       });
-      expect(waits).toHaveLength(2);
-      for (const w of waits) expect(w).toBeGreaterThanOrEqual(timeoutMs - 20);
-      expect(Math.max(...waits)).toBeLessThan(timeoutMs * 10);
+      // Each shard waited with the configured bound, and the run completed regardless.
+      expect(asked).toEqual([timeoutMs, timeoutMs]);
     } finally {
       await worker.close();
     }

@@ -52,7 +52,7 @@ export type SettleOutcome = 'appended' | 'gap' | 'gave-up' | 'lost';
 
 interface Waiter {
   /** Settled once the run's events up to this position are appended or declared lost. */
-  readonly through: number;
+  through: number;
   /** The queue's declared gaps when the wait began (more at the end: outcome `gap`). */
   readonly gapsBefore: number;
   readonly resolve: (outcome: SettleOutcome) => void;
@@ -84,6 +84,8 @@ export class EmitBuffer {
   private bytes = 0;
   private gaps = 0;
   private down = false;
+  /** Appends in flight outside the buffer, per run: what it holds of that run waits for them. */
+  private readonly sends = new Map<string, number>();
   private flushing: Promise<void> | undefined;
   /**
    * The chunk being appended (`held[0..count)` until its append settles). Dropping its run
@@ -110,8 +112,25 @@ export class EmitBuffer {
     return this.down || this.runs.has(runId);
   }
 
-  /** Queues events of one run after a failed append or behind older ones; flushes later. */
-  add(runId: string, events: readonly PreparedEvent[], cause?: unknown): void {
+  /** An append of `runId` outside the buffer began: the run's held events wait for it. */
+  sending(runId: string): void {
+    this.sends.set(runId, (this.sends.get(runId) ?? 0) + 1);
+  }
+
+  /** That append ended; `failed`: its events, which go before any held after them. */
+  sent(runId: string, failed?: readonly PreparedEvent[], cause?: unknown): void {
+    if (failed) this.add(runId, failed, cause, true);
+    const left = (this.sends.get(runId) ?? 1) - 1;
+    if (left > 0) this.sends.set(runId, left);
+    else this.sends.delete(runId);
+    if (this.runs.has(runId) || this.down) this.schedule(0);
+  }
+
+  /**
+   * Queues events of one run after a failed append or behind older ones; flushes later.
+   * `first`: they were emitted before those held (a failed append outside the buffer).
+   */
+  add(runId: string, events: readonly PreparedEvent[], cause?: unknown, first = false): void {
     if (!this.down && cause !== undefined) {
       this.opts.logger?.warn(
         { err: cause, runId },
@@ -132,16 +151,29 @@ export class EmitBuffer {
       this.runs.set(runId, queue);
     }
     queue.added += events.length;
-    const at = performance.now();
-    for (const event of events) {
-      const bytes = event.json.length + EVENT_OVERHEAD;
-      queue.held.push({ event, bytes, at });
-      this.events++;
-      this.bytes += bytes;
-    }
     this.totals.eventsBufferedTotal += events.length;
+    const at = performance.now();
+    const items = events.map((event) => ({ event, bytes: event.json.length + EVENT_OVERHEAD, at }));
+    if (first) {
+      // Emitted before every held event, so before every waiter's call too.
+      for (const w of queue.waiters) w.through += events.length;
+      // Later events were dropped (a gap is marked): older ones must not follow the gap, where
+      // the loss would look contiguous. They go too, covered by it.
+      if (queue.gap) this.totals.eventsDropped += events.length;
+      else queue.held.unshift(...items);
+    } else queue.held.push(...items);
+    if (!first || !queue.gap) {
+      for (const h of items) this.bytes += h.bytes;
+      this.events += items.length;
+    }
     this.enforceBounds();
     this.schedule(0);
+  }
+
+  /** Whether every event of `runId` added so far is settled (nothing of it held). */
+  settledNow(runId: string): boolean {
+    const queue = this.runs.get(runId);
+    return !queue || queue.added <= queue.settledThrough;
   }
 
   /**
@@ -254,8 +286,14 @@ export class EmitBuffer {
 
   private async flush(): Promise<void> {
     let flushed = 0;
+    let waiting = false;
     try {
       for (const [runId, queue] of this.runs) {
+        // An append of this run is in flight outside the buffer: what is held follows it.
+        if (this.sends.has(runId)) {
+          waiting = true;
+          continue;
+        }
         // Events added meanwhile join this queue, and a gap marked meanwhile (drops while a
         // chunk was in flight) goes before what follows: the loop takes them too, in order.
         while (queue.gap || queue.held.length > 0) {
@@ -274,7 +312,8 @@ export class EmitBuffer {
         this.runs.delete(runId);
         this.release(queue, Number.POSITIVE_INFINITY);
       }
-      this.down = false;
+      // A run skipped above is flushed when its append ends (`sent`).
+      if (!waiting) this.down = false;
       this.failures = 0;
       if (flushed > 0)
         this.opts.logger?.info({ events: flushed }, 'sse-relay: buffered run events flushed');

@@ -3,6 +3,16 @@ import type { PreparedEvent } from './prepare-events.js';
 /** Sends one run's events in order, answering one seq per event. */
 type Send = (runId: string, events: readonly PreparedEvent[]) => Promise<number[]>;
 
+/**
+ * Offered the events waiting behind a run's send in flight (in order, `bytes` their JSON):
+ * answers their seqs if it took them at once, undefined to let them wait.
+ */
+type Overflow = (
+  runId: string,
+  waiting: readonly PreparedEvent[],
+  bytes: number,
+) => number[] | undefined;
+
 interface Waiter {
   readonly start: number;
   readonly count: number;
@@ -12,6 +22,8 @@ interface Waiter {
 
 interface RunBatch {
   queue: PreparedEvent[];
+  /** JSON bytes of `queue`. */
+  bytes: number;
   waiters: Waiter[];
   /** The send in flight; events arriving meanwhile go in the next one. */
   inflight: Promise<void> | undefined;
@@ -24,6 +36,8 @@ interface RunBatch {
  * history entry, one script call and one publish then carry what used to take one each
  * (a shard's first events, a workspace feed's frames of many runs). Per run, sends go one
  * at a time and in emit order, so nothing is reordered; each caller gets its own seqs.
+ * A send in flight may last while the log is away: `overflow` can take what waits behind it
+ * (the emit buffer, bounded), so nothing piles up here.
  */
 export class EmitCoalescer {
   private readonly runs = new Map<string, RunBatch>();
@@ -31,6 +45,7 @@ export class EmitCoalescer {
   constructor(
     private readonly send: Send,
     private readonly delayMs: number,
+    private readonly overflow?: Overflow,
   ) {}
 
   /** Whether events of `runId` wait here or are being sent: later ones must follow them. */
@@ -38,33 +53,25 @@ export class EmitCoalescer {
     return this.runs.has(runId);
   }
 
-  /** Resolves once every event of `runId` added so far was sent and its send settled. */
-  sent(runId: string): Promise<void> {
-    const run = this.runs.get(runId);
-    if (!run) return Promise.resolve();
-    if (run.queue.length === 0) return run.inflight ?? Promise.resolve();
-    // A waiter of no events on the batch being gathered: answered when that batch settles.
-    return new Promise<void>((resolve) => {
-      run.waiters.push({
-        start: run.queue.length,
-        count: 0,
-        resolve: () => resolve(),
-        reject: () => resolve(),
-      });
-    });
-  }
-
   add(runId: string, events: readonly PreparedEvent[]): Promise<number[]> {
     let run = this.runs.get(runId);
     if (!run) {
-      run = { queue: [], waiters: [], inflight: undefined, timer: undefined };
+      run = { queue: [], bytes: 0, waiters: [], inflight: undefined, timer: undefined };
       this.runs.set(runId, run);
     }
     const start = run.queue.length;
     run.queue.push(...events);
+    for (const e of events) run.bytes += e.json.length;
     const answer = new Promise<number[]>((resolve, reject) => {
       run.waiters.push({ start, count: events.length, resolve, reject });
     });
+    const taken = run.inflight ? this.overflow?.(runId, run.queue, run.bytes) : undefined;
+    if (taken) {
+      for (const w of run.waiters) w.resolve(taken.slice(w.start, w.start + w.count));
+      run.queue = [];
+      run.bytes = 0;
+      run.waiters = [];
+    }
     if (!run.inflight && !run.timer) {
       const fire = () => this.fire(runId, run);
       // setImmediate: after every callback of this turn of the event loop has emitted.
@@ -87,6 +94,7 @@ export class EmitCoalescer {
     run.timer = undefined;
     const { queue, waiters } = run;
     run.queue = [];
+    run.bytes = 0;
     run.waiters = [];
     run.inflight = this.send(runId, queue)
       .then(

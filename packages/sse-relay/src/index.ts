@@ -37,6 +37,7 @@ export type {
   RunEvents,
   RunEventsMetrics,
   RunEventsOptions,
+  SettleOptions,
 } from './run-events-api.js';
 export { runEventsChannel, type WireRunEvent, wireRunEventSchema } from './run-events-channel.js';
 export {

@@ -51,6 +51,13 @@ export interface RunEventsOptions {
   logger?: Logger;
 }
 
+export interface SettleOptions {
+  /** Stops the wait (e.g. the run was aborted, or the process is shutting down). */
+  signal?: AbortSignal;
+  /** Stops the wait after this many ms. Default: no limit. */
+  timeoutMs?: number;
+}
+
 export interface ListenOptions {
   /** Called once if the relay ends the listener (done, gap, overflow, closed). */
   onEnd?: (reason: ListenEndReason) => void;
@@ -113,10 +120,11 @@ export interface RunEvents {
    * (`appended`), or was dropped with its gap declared (`gap`): at once while the log answers.
    * Record what ends a run's part (a shard's completion) after it, and whoever acts on that
    * record (the finalizer's `done`) appends after these events, whichever process it is.
-   * When `signal` aborts first: `gave-up` (the run's held events are dropped, its gap declared
-   * once the log answers); `lost` when this process closed while the log was unavailable.
+   * When `signal` aborts or `timeoutMs` passes first: `gave-up` (the run's held events are
+   * dropped, its gap declared once the log answers); `lost` when this process closed while
+   * the log was unavailable.
    */
-  settled(runId: string, signal?: AbortSignal): Promise<SettleOutcome>;
+  settled(runId: string, opts?: SettleOptions): Promise<SettleOutcome>;
   /**
    * Starts the run's first epoch (its ids start at 1) unless it has a history. Call it once
    * the run is handed to the queue, before any of its events: a history that nobody began

@@ -18,6 +18,12 @@ import { parseStoredEvent as parseLast, RunStream, type StreamCounters } from '.
 const ITEM_OVERHEAD = 40;
 
 const MAX_FLOORS = 10_000;
+/**
+ * Events of a run waiting behind its append in flight, at most (capped by the buffer's own
+ * bounds too); beyond, they go to the emit buffer, bounded there, and follow that append.
+ */
+export const MAX_WAITING_EVENTS = 500;
+const MAX_WAITING_BYTES = 1024 * 1024;
 const MAX_CHANNELS = 1_024;
 
 /** The seq `emit`/`emitMany` answer for an event that waits in the buffer (the log is unavailable). */
@@ -211,9 +217,11 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     return seqs;
   };
 
+  const maxEvents = opts.bufferMaxEvents ?? 10_000;
+  const maxBytes = opts.bufferMaxBytes ?? 16 * 1024 * 1024;
   const buffer = new EmitBuffer({
-    maxEvents: opts.bufferMaxEvents ?? 10_000,
-    maxBytes: opts.bufferMaxBytes ?? 16 * 1024 * 1024,
+    maxEvents,
+    maxBytes,
     append: async (runId, prepared) => {
       await appendNow(runId, prepared);
     },
@@ -230,26 +238,27 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       buffer.add(runId, prepared);
       return prepared.map(() => BUFFERED_SEQ);
     }
-    // Tracked until appended or buffered, so `settled` can wait for it.
-    const attempt = appendNow(runId, prepared).catch((error: unknown) => {
-      totals.emitFailures += prepared.length;
-      buffer.add(runId, prepared, error);
-      return prepared.map(() => BUFFERED_SEQ);
-    });
-    let inFlight = appending.get(runId);
-    if (!inFlight) {
-      inFlight = new Set();
-      appending.set(runId, inFlight);
-    }
-    inFlight.add(attempt);
+    // Events the buffer takes meanwhile (coalescer overflow) wait there for this send.
+    buffer.sending(runId);
     try {
-      return await attempt;
-    } finally {
-      inFlight.delete(attempt);
-      if (inFlight.size === 0 && appending.get(runId) === inFlight) appending.delete(runId);
+      const seqs = await appendNow(runId, prepared);
+      buffer.sent(runId);
+      return seqs;
+    } catch (error) {
+      totals.emitFailures += prepared.length;
+      buffer.sent(runId, prepared, error);
+      return prepared.map(() => BUFFERED_SEQ);
     }
   };
-  const coalescer = new EmitCoalescer(sendNow, coalesceMs);
+  const waitingEvents = Math.min(MAX_WAITING_EVENTS, maxEvents);
+  const waitingBytes = Math.min(MAX_WAITING_BYTES, maxBytes);
+  // Behind a send in flight: to the buffer once the log is known down (or the run is held
+  // there), or past a small cap, so an append hanging on a dead server piles nothing up.
+  const coalescer = new EmitCoalescer(sendNow, coalesceMs, (runId, waiting, bytes) => {
+    if (!buffer.holds(runId) && waiting.length < waitingEvents && bytes < waitingBytes) return;
+    buffer.add(runId, waiting);
+    return waiting.map(() => BUFFERED_SEQ);
+  });
 
   const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
     assertOpen();
@@ -262,7 +271,21 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       buffer.add(runId, prepared);
       return prepared.map(() => BUFFERED_SEQ);
     }
-    return coalescer.add(runId, prepared);
+    // Tracked from here (coalescing, then the append) until appended or buffered, so
+    // `settled` waits for it.
+    const attempt = coalescer.add(runId, prepared);
+    let inFlight = appending.get(runId);
+    if (!inFlight) {
+      inFlight = new Set();
+      appending.set(runId, inFlight);
+    }
+    inFlight.add(attempt);
+    try {
+      return await attempt;
+    } finally {
+      inFlight.delete(attempt);
+      if (inFlight.size === 0 && appending.get(runId) === inFlight) appending.delete(runId);
+    }
   };
 
   return {
@@ -343,25 +366,30 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       }
     },
 
-    async settled(runIdIn, signal) {
+    async settled(runIdIn, settleOpts = {}) {
       const runId = canonicalRunId(runIdIn);
-      // Emits still being coalesced go to the log (or the buffer) first, then the appends
-      // in flight settle; what failed is in the buffer, which `buffer.settled` waits for.
-      const pending = async () => {
-        await coalescer.sent(runId);
-        const inFlight = appending.get(runId);
-        if (inFlight) await Promise.all(inFlight);
-      };
-      if ((coalescer.holds(runId) || appending.has(runId)) && !signal?.aborted) {
-        let onAbort = () => {};
-        const stop = new Promise<void>((resolve) => {
-          onAbort = resolve;
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-        await Promise.race([pending(), stop]);
+      const inFlight = appending.get(runId);
+      // The common case while Redis answers: nothing to wait for, no timer or listener made.
+      if (!inFlight && buffer.settledNow(runId)) return 'appended';
+      const { signal, timeoutMs } = settleOpts;
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      if (signal?.aborted) stop.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = timeoutMs === undefined ? undefined : setTimeout(onAbort, timeoutMs);
+      try {
+        if (inFlight && !stop.signal.aborted) {
+          const stopped = new Promise<void>((resolve) => {
+            stop.signal.addEventListener('abort', () => resolve(), { once: true });
+          });
+          // Settled either way: appended, or in the buffer (waited for below).
+          await Promise.race([Promise.allSettled(inFlight), stopped]);
+        }
+        return await buffer.settled(runId, stop.signal);
+      } finally {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       }
-      return buffer.settled(runId, signal);
     },
 
     available: () => !closed && bus.state === 'connected',

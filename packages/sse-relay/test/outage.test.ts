@@ -10,6 +10,7 @@ import {
   type RunEventsOptions,
   redisEventLog,
 } from '../src/index.js';
+import { MAX_WAITING_EVENTS } from '../src/run-events.js';
 import { type FakeRun, fakeRun, logEvent, startRelayServer } from './helpers.js';
 import { openSse } from './sse-client.js';
 
@@ -121,6 +122,87 @@ describe('events while Redis is away', () => {
     const bare = await a.events.listen(oldest, 3, () => {});
     expect(bare.recovered).toBe(false);
     bare.close();
+  });
+
+  it('events emitted behind a run’s append in flight to a dead Redis are held within the bound, in order', async () => {
+    const prefix = uniqueName('out');
+    const max = 100;
+    const a = await node(prefix, { bufferMaxEvents: max });
+    const runId = randomUUID();
+    await a.events.begin(runId);
+    await a.events.emitMany(runId, logs(3));
+    const held = (await a.log.head(runId))!;
+    const [batches, per] = [50, 20];
+    const total = 1 + batches * per;
+    const sent: Promise<number[]>[] = [];
+    await redis.kill();
+    try {
+      sent.push(a.events.emitMany(runId, logs(1, 4)));
+      // The coalescer sends on the next turn: that append is in flight now, and a dead server
+      // answers it only after the client's reconnect attempts. Every emit below waits behind it.
+      await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < batches; i++) sent.push(a.events.emitMany(runId, logs(per, 5 + i * per)));
+      // Nothing waits outside the buffer's bound: it holds at most `max`, the rest is dropped.
+      const m = a.events.metrics();
+      expect(m.eventsBuffered).toBeLessThanOrEqual(max);
+      expect(m.eventsBuffered + m.eventsDropped).toBeGreaterThanOrEqual(total - 1 - max);
+      expect(await Promise.all(sent)).toEqual(
+        sent.map((_, i) => Array(i === 0 ? 1 : per).fill(BUFFERED_SEQ)),
+      );
+      expect(a.events.metrics().eventsDropped).toBeGreaterThan(0);
+    } finally {
+      await redis.restart();
+    }
+    await waitFor(() => a.events.metrics().eventsBuffered === 0, { what: 'the buffer flushed' });
+    // Every event is accounted for: flushed, or dropped behind the gap declared for the run.
+    const m = a.events.metrics();
+    expect(m.eventsFlushed + m.eventsDropped).toBe(total);
+    expect(m.gapsDeclared).toBe(1);
+    const after = (await a.log.head(runId))!;
+    expect(after.epoch).not.toBe(held.epoch);
+    // What the new epoch holds is the tail of what was emitted, in emit order.
+    const { events } = await a.log.read(runId, after.base, total);
+    const messages = events.map((e) => (JSON.parse(e.json) as { message: string }).message);
+    const emitted = logs(total, 4).map((l) => l.payload.message);
+    expect(messages).toEqual(emitted.slice(total - messages.length));
+    expect(messages.length).toBe(m.eventsFlushed);
+  });
+
+  it('events handed to the buffer behind a failed append follow it: all in emit order, one epoch', async () => {
+    const prefix = uniqueName('out');
+    const a = await node(prefix);
+    const runId = randomUUID();
+    await a.events.begin(runId);
+    await a.events.emitMany(runId, logs(3));
+    const held = (await a.log.head(runId))!;
+    const per = 20;
+    // More than may wait behind an append in flight: the rest goes to the buffer meanwhile.
+    const batches = Math.ceil(MAX_WAITING_EVENTS / per) + 5;
+    const total = 1 + batches * per;
+    const sent: Promise<number[]>[] = [];
+    await redis.kill();
+    try {
+      sent.push(a.events.emitMany(runId, logs(1, 4)));
+      await new Promise((r) => setImmediate(r)); // that append is in flight now
+      for (let i = 0; i < batches; i++) sent.push(a.events.emitMany(runId, logs(per, 5 + i * per)));
+      const m = a.events.metrics();
+      expect(m.eventsBuffered).toBeGreaterThan(total - 1 - MAX_WAITING_EVENTS);
+      expect(m.eventsDropped).toBe(0);
+      await Promise.all(sent); // the first append failed: its event went to the buffer first
+    } finally {
+      await redis.restart();
+    }
+    await waitFor(() => a.events.metrics().eventsBuffered === 0, { what: 'the buffer flushed' });
+    expect(a.events.metrics()).toMatchObject({
+      eventsFlushed: total,
+      eventsDropped: 0,
+      gapsDeclared: 0,
+    });
+    const { head, events } = await a.log.read(runId, 0, total + 3);
+    expect(head).toMatchObject({ epoch: held.epoch, seq: total + 3 });
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: total + 3 }, (_, i) => i + 1));
+    const messages = events.map((e) => (JSON.parse(e.json) as { message: string }).message);
+    expect(messages).toEqual(logs(total + 3).map((l) => l.payload.message));
   });
 
   it('after an empty restart a replica that never saw the run writes a new epoch above every id a client holds', async () => {
