@@ -37,7 +37,10 @@ export interface ProcessorDeps extends OutcomeDeps {
    * when the signal aborts (`RunEvents.settled`). Without it a completion does not wait.
    */
   settled?:
-    | ((runId: string, opts: { signal: AbortSignal; timeoutMs: number }) => Promise<string>)
+    | ((
+        runId: string,
+        opts: { signal: AbortSignal; timeoutMs: number; inFlight: false },
+      ) => Promise<string>)
     | undefined;
   /** How long a completion waits for its run's buffered events at most. Default 60,000. */
   settleTimeoutMs?: number;
@@ -128,7 +131,13 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
   const settleEvents = async (runId: string, shardIndex: number, signal: AbortSignal) => {
     if (!deps.settled) return;
     const startedAt = performance.now();
-    const outcome = await deps.settled(runId, { signal, timeoutMs: settleTimeoutMs });
+    // This shard's own emits were awaited (appended or buffered): only the buffer matters,
+    // not what sibling shards of the run have in flight.
+    const outcome = await deps.settled(runId, {
+      signal,
+      timeoutMs: settleTimeoutMs,
+      inFlight: false,
+    });
     if (outcome !== 'appended') {
       logger.warn(
         { runId, shardIndex, outcome, waitedMs: Math.round(performance.now() - startedAt) },

@@ -56,6 +56,12 @@ export interface SettleOptions {
   signal?: AbortSignal;
   /** Stops the wait after this many ms. Default: no limit. */
   timeoutMs?: number;
+  /**
+   * Also waits for the run's emits still being coalesced or appended (default true). A caller
+   * that awaited its own emits passes false: they are appended or buffered already, and the
+   * wait then costs nothing while the log answers, whatever its siblings have in flight.
+   */
+  inFlight?: boolean;
 }
 
 export interface ListenOptions {

@@ -368,7 +368,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
 
     async settled(runIdIn, settleOpts = {}) {
       const runId = canonicalRunId(runIdIn);
-      const inFlight = appending.get(runId);
+      const inFlight = settleOpts.inFlight === false ? undefined : appending.get(runId);
       // The common case while Redis answers: nothing to wait for, no timer or listener made.
       if (!inFlight && buffer.settledNow(runId)) return 'appended';
       const { signal, timeoutMs } = settleOpts;

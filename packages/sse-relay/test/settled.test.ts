@@ -75,6 +75,12 @@ describe('RunEvents.settled', () => {
     await emitted;
     // Nothing held or in flight: at once.
     expect(await a.events.settled(runId)).toBe('appended');
+    // A caller that awaited its own emits does not wait for others in flight: only the buffer.
+    const more = a.events.emitMany(runId, logs(5, 21));
+    const own = a.events.settled(runId, { inFlight: false });
+    // The emit still needs its coalescing turn and a round trip; the answer needs neither.
+    expect(await Promise.race([own, more.then(() => 'emitted first')])).toBe('appended');
+    await more;
   });
 
   it('during an outage resolves only once the buffered events are in the log, so a done emitted after it comes last', async () => {
