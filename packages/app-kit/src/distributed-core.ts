@@ -103,7 +103,9 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
   await migrate(db);
-  const store = createRunStore(db);
+  // One slot per pool connection: a statement goes at once while a connection is free, and
+  // concurrent ones are grouped only when every connection is busy (group commit).
+  const store = createRunStore(db, { statementsInFlight: opts.poolMax });
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const runEvents = createRunEvents({
     bus,
