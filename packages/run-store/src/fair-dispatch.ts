@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { guarded } from './map-error.js';
 import type { Database } from './schema.js';
-import { lockDispatchSql, releaseShardsSql } from './sql/fair-dispatch.js';
+import { lockDispatchSql, releaseShardsSql, unreleaseShardsSql } from './sql/fair-dispatch.js';
 import type { DispatchShard, FairDispatch, WorkspaceShare } from './types/fair-dispatch.js';
 import { invalid, requireCount, requireText } from './validate.js';
 
@@ -32,32 +32,49 @@ export function fairDispatch(db: Kysely<Database>): FairDispatch {
             : requireCount('maxRunningShards', q.maxRunningShards, 1);
         const perPass = requireCount('perPass', q.perPass ?? 1_000, 1);
         const overrides = overridesJson(q.overrides);
-        return db.transaction().execute(async (trx) => {
+        // The pass (shares, picks, marks) commits before the queue sees its shards, so a
+        // worker that takes a job at once finds the marks committed and never waits on this
+        // pass's row locks (measured: with the add inside the transaction, beginShard took
+        // 1.2–2.2 ms on the fair side against 0.4–0.5 ms on FIFO, waiting for the commit).
+        const rows = await db.transaction().execute(async (trx) => {
           await lockDispatchSql(trx);
-          // Picked and marked in one statement, before the queue sees them: a worker may take
-          // a job from the queue before this commits, and its beginShard then waits on these
-          // row locks; had the marks come after `hand`, that worker's locks and these could
-          // wait on each other (deadlock).
-          const rows = await releaseShardsSql(trx, { window, cap, overrides, perPass });
-          if (rows.length === 0) return { shards: 0, runsEnqueued: 0, workspaces: 0 };
-          const shards: DispatchShard[] = rows.map((r) => ({
-            runId: r.run_id,
-            workspaceId: r.workspace_id,
-            executor: r.executor,
-            callbackUrl: r.callback_url,
-            shardCount: r.shard_count,
-            shardIndex: r.shard_index,
-            payload: r.payload,
-            weight: r.weight,
-          }));
-          const runsEnqueued = rows[0]?.runs_enqueued ?? 0;
-          await hand(shards);
-          return {
-            shards: shards.length,
-            runsEnqueued,
-            workspaces: new Set(shards.map((s) => s.workspaceId)).size,
-          };
+          return releaseShardsSql(trx, { window, cap, overrides, perPass });
         });
+        if (rows.length === 0) return { shards: 0, runsEnqueued: 0, workspaces: 0 };
+        const shards: DispatchShard[] = rows.map((r) => ({
+          runId: r.run_id,
+          workspaceId: r.workspace_id,
+          executor: r.executor,
+          callbackUrl: r.callback_url,
+          shardCount: r.shard_count,
+          shardIndex: r.shard_index,
+          payload: r.payload,
+          weight: r.weight,
+        }));
+        const enqueuedRuns = rows[0]?.enqueued_runs ?? [];
+        try {
+          await hand(shards);
+        } catch (err) {
+          // The queue refused them: back to the outbox, for the next pass to hand again.
+          await unreleaseShardsSql(
+            db,
+            shards.map((x) => x.runId),
+            shards.map((x) => x.shardIndex),
+            enqueuedRuns,
+          ).catch((undoErr: unknown) => {
+            // Left released: the repair sweep re-adds released shards the queue lacks.
+            throw new AggregateError(
+              [err, undoErr],
+              'dispatch: the queue refused the shards and giving them back failed',
+            );
+          });
+          throw err;
+        }
+        return {
+          shards: shards.length,
+          runsEnqueued: enqueuedRuns.length,
+          workspaces: new Set(shards.map((x) => x.workspaceId)).size,
+        };
       }),
   };
 }

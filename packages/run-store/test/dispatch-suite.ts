@@ -161,6 +161,23 @@ export function fairDispatchSuite(store: () => RunStore): void {
       expect((await pass(s, q, [a])).ids).toEqual([`${run.id}:0`, `${run.id}:1`]);
     });
 
+    it('hands the shards after its commit: a worker starting one inside hand does not wait on the pass', async () => {
+      const s = store();
+      const a = uniqueName('wsa');
+      const run = await s.createRun(runInput(2, 1, a));
+      const q = { window: 5, maxRunningShards: null };
+      let begun: Awaited<ReturnType<RunStore['beginShard']>>;
+      const outcome = await s.dispatchShards(q, async (shards) => {
+        if (!shards.some((x) => x.runId === run.id)) return;
+        // With the pass's transaction still open this would wait for its commit forever.
+        begun = await s.beginShard(run.id, 0, 1);
+      });
+      expect(outcome).toMatchObject({ runsEnqueued: expect.any(Number) });
+      expect(outcome.runsEnqueued).toBeGreaterThanOrEqual(1);
+      expect(begun!).toMatchObject({ started: true, wasQueued: true });
+      expect((await pass(s, q, [a])).ids).toEqual([]);
+    });
+
     it('refuses a malformed query before touching the database', async () => {
       const s = store();
       const hand = async () => {};

@@ -4,7 +4,8 @@
 // (the enqueue outbox handing whole runs to BullMQ in creation order: BullMQ's own order)
 // and with fair dispatch, in the same run, each on its own database and key prefix. The
 // flood's own throughput (2,000 shards from empty, no victim) gives the cost of fairness:
-// ROUNDS pairs of flood rounds, alternating which side goes first, and `throughput_cost` is
+// ROUNDS pairs of flood rounds after one unmeasured flood per side, alternating which side
+// goes first, and `throughput_cost` is
 // 1 − the median of the pairs' fair/FIFO rates (one slow moment of a shared machine moves one
 // pair, not the figure). Each flood round also counts its statements (pg_stat_statements)
 // and the dispatcher's passes per shard: the deterministic half of the cost.
@@ -66,6 +67,8 @@ const percentile = (xs: number[], p: number) => {
 async function open(mode: Mode, redisUrl: string) {
   const db = await postgres(`fair_bench_${mode}`);
   const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  // An idle connection the server drops (a restart of the shared server) must not crash the bench.
+  sql.on('error', (err) => console.error(`bench pool (${mode}): ${err.message}`));
   const stack = await createStack({
     databaseUrl: db.url,
     redisUrl,
@@ -97,7 +100,7 @@ async function open(mode: Mode, redisUrl: string) {
 type Side = Awaited<ReturnType<typeof open>>;
 
 /** The flood alone, from empty: 2,000 shards, until the last run is finalized. */
-async function flood(s: Side) {
+async function flood(s: Side, measured = true) {
   const statementsBefore = await s.statements.count();
   const passesBefore = s.stack.dispatcher?.metrics().passes ?? 0;
   const t0 = performance.now();
@@ -110,7 +113,7 @@ async function flood(s: Side) {
   // The drain checks' own reads are in the count too, alike on both sides (one per 10 ms).
   const statements = (await s.statements.count()) - statementsBefore - 1;
   const passes = (s.stack.dispatcher?.metrics().passes ?? 0) - passesBefore;
-  s.floods.push({ seconds, runs, statements, passes });
+  if (measured) s.floods.push({ seconds, runs, statements, passes });
 }
 
 /** Victims behind a flood kept at 2,000 queued shards; then exactly once for every run. */
@@ -175,10 +178,27 @@ let fair: Awaited<ReturnType<typeof victims>>;
 try {
   const sides = [await open('fifo', redis.url), await open('fair', redis.url)] as const;
   try {
+    // One whole flood per side first, not measured: without it the FIFO rounds got faster
+    // round after round (12.9 -> 3.7 s) while the fair ones did not, biasing the last pairs.
+    for (const s of sides) await flood(s, false);
     // Flood rounds come in pairs, the side going first alternating (fifo fair, fair fifo, …),
     // so load drift on a shared machine hits both alike.
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of round % 2 === 0 ? sides : [...sides].reverse()) await flood(s);
+    }
+    // Where each side's database time went over the flood rounds (mean per call under this
+    // load): how a fair pass costs more than its own statements, e.g. workers waiting on it.
+    for (const s of sides) {
+      const { rows } = await s.sql.query<{ q: string; calls: string; mean: string }>(
+        `select left(regexp_replace(query, '\\s+', ' ', 'g'), 50) as q, calls::text,
+                round(mean_exec_time::numeric, 3)::text as mean
+         from pg_stat_statements
+         where dbid = (select oid from pg_database where datname = current_database())
+         order by total_exec_time desc limit 4`,
+      );
+      console.log(
+        `${s.mode} top statements: ${rows.map((r) => `${r.mean} ms × ${r.calls} (${r.q.trim()})`).join('; ')}`,
+      );
     }
     fifo = await victims(sides[0]);
     fair = await victims(sides[1]);

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../schema.js';
 
 /**
@@ -21,7 +21,7 @@ export interface ReleasedShardRow {
   shard_index: number;
   payload: unknown;
   /** Runs this statement marked enqueued (no shard of theirs left unreleased); same on every row. */
-  runs_enqueued: number;
+  enqueued_runs: string[];
 }
 
 /**
@@ -39,7 +39,8 @@ export interface ReleasedShardRow {
  * of it is left unreleased (its subquery reads the rows as they were before this statement: a
  * run whose unreleased shards are exactly the ones released now is done).
  * Run under the pass's advisory lock, taken by an earlier statement of the transaction, so
- * this statement's snapshot already holds every earlier pass's marks (READ COMMITTED).
+ * this statement's snapshot already holds every earlier pass's marks (READ COMMITTED); the
+ * pass commits before the queue sees the shards (see fair-dispatch.ts).
  * Output: the released shards, each with its run's job fields and its workspace's weight.
  */
 export async function releaseShardsSql(
@@ -73,10 +74,16 @@ export async function releaseShardsSql(
       from share sh, lateral (
         select r.id as run_id, r.executor, r.callback_url, r.shard_count, r.created_at,
                s.shard_index, s.payload
-        from runs r join run_shards s on s.run_id = r.id
+        from runs r cross join lateral (
+          -- Per run, by its primary key: its ORDER BY keeps the planner from flattening
+          -- this into a join, which it did with a seq scan of all of run_shards (history
+          -- included: 4 ms a pass and growing, measured).
+          select s.shard_index, s.payload from run_shards s
+          where s.run_id = r.id and s.released_at is null and s.status <> 'completed'
+          order by s.shard_index
+        ) s
         where r.workspace_id = sh.workspace_id and r.enqueued_at is null
           and r.status in ('queued', 'running')
-          and s.released_at is null and s.status <> 'completed'
         order by r.created_at, r.id, s.shard_index
         limit sh.n
       ) x
@@ -97,8 +104,31 @@ export async function releaseShardsSql(
       returning r.id
     )
     select c.workspace_id, c.weight, c.run_id, c.executor, c.callback_url, c.shard_count,
-           c.shard_index, c.payload, (select count(*) from enq)::int as runs_enqueued
+           c.shard_index, c.payload,
+           (select coalesce(array_agg(id::text), '{}'::text[]) from enq) as enqueued_runs
     from cand c
     order by c.workspace_id, c.created_at, c.run_id, c.shard_index`.execute(trx);
   return rows;
+}
+
+/**
+ * Gives shards back to the outbox after the queue refused them (their pass had committed):
+ * not released again, and their runs, marked enqueued by that pass, not enqueued.
+ * Params: run ids and shard indexes (pairwise), the runs that pass enqueued.
+ */
+export async function unreleaseShardsSql(
+  db: Kysely<Database>,
+  runIds: string[],
+  shardIndexes: number[],
+  enqueuedRuns: string[],
+): Promise<void> {
+  await sql`
+    with back as (
+      update run_shards s set released_at = null
+      from unnest(${runIds}::uuid[], ${shardIndexes}::int[]) as u(run_id, shard_index)
+      where s.run_id = u.run_id and s.shard_index = u.shard_index and s.status <> 'completed'
+      returning 1
+    )
+    update runs set enqueued_at = null
+    where id = any(${enqueuedRuns}::uuid[]) and status in ('queued', 'running')`.execute(db);
 }

@@ -41,10 +41,12 @@ export interface DispatchOutcome {
 export interface FairDispatch {
   /**
    * One dispatch pass, serialized across the fleet (a transaction-level advisory lock): reads
-   * every workspace's share, marks the shards to release, then calls `hand` with them (it
-   * adds them to the queue; a throw rolls the pass back, marks included, and is rethrown) and
-   * commits. A process killed between `hand` and the commit leaves them unmarked: the next
-   * pass hands them again under the same job ids.
+   * every workspace's share, marks the shards to release and commits, then calls `hand` with
+   * them (it adds them to the queue), so a worker that takes a job at once never waits on the
+   * pass's locks. A `hand` that throws gives them back to the outbox (unmarked, their runs not
+   * enqueued) and is rethrown; the next pass hands them again under the same job ids. A
+   * process killed between the commit and `hand` leaves them released but not queued: the
+   * repair sweep (`liveShards` lists released shards) re-adds them.
    */
   dispatchShards(
     q: DispatchQuery,
