@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { uniqueName } from '@x/testkit';
 import { describe, expect, it } from 'vitest';
 import type { DispatchQuery, DispatchShard, RunStore } from '../src/index.js';
@@ -15,6 +16,15 @@ async function pass(store: RunStore, q: DispatchQuery, workspaces: readonly stri
 
 const ok = { passed: 1, failed: 0, skipped: 0 };
 
+/**
+ * Creates a run at least a millisecond after the one before: `created_at` has millisecond
+ * precision and runs of the same millisecond are ordered by id, so "oldest first" needs apart.
+ */
+async function createApart(s: RunStore, input: ReturnType<typeof runInput>) {
+  await sleep(2);
+  return s.createRun(input);
+}
+
 /** The fair-dispatch contract; runs after other suites on the same database (their runs are released too). */
 export function fairDispatchSuite(store: () => RunStore): void {
   describe('fair dispatch', () => {
@@ -22,8 +32,8 @@ export function fairDispatchSuite(store: () => RunStore): void {
       const s = store();
       const [a, b] = [uniqueName('wsa'), uniqueName('wsb')];
       const flood = [];
-      for (let i = 0; i < 3; i++) flood.push(await s.createRun(runInput(4, 1, a)));
-      const victim = await s.createRun(runInput(4, 1, b));
+      for (let i = 0; i < 3; i++) flood.push(await createApart(s, runInput(4, 1, a)));
+      const victim = await createApart(s, runInput(4, 1, b));
       const q = { window: 2, maxRunningShards: null };
       const first = await pass(s, q, [a, b]);
       expect(first.ids.sort()).toEqual(
@@ -48,8 +58,8 @@ export function fairDispatchSuite(store: () => RunStore): void {
     it('caps a workspace’s released-not-finished shards; completion and abort free the share at once', async () => {
       const s = store();
       const a = uniqueName('wsa');
-      const r1 = await s.createRun(runInput(3, 1, a));
-      const r2 = await s.createRun(runInput(3, 1, a));
+      const r1 = await createApart(s, runInput(3, 1, a));
+      const r2 = await createApart(s, runInput(3, 1, a));
       const q = { window: 10, maxRunningShards: 2 };
       expect((await pass(s, q, [a])).ids).toEqual([`${r1.id}:0`, `${r1.id}:1`]);
       await s.beginShard(r1.id, 0, 1);
