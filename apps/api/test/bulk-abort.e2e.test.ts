@@ -9,6 +9,7 @@ import {
   type FleetEnv,
   startApiProcess,
   startWorkerProcess,
+  stopProcess,
   type WorkerProcess,
 } from './support/fleet.js';
 
@@ -41,15 +42,8 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-async function stop(p: { kill(s?: NodeJS.Signals): Promise<unknown> } | undefined) {
-  if (!p) return;
-  const timer = setTimeout(() => void p.kill('SIGKILL'), 15_000);
-  await p.kill('SIGTERM');
-  clearTimeout(timer);
-}
-
 afterAll(async () => {
-  await Promise.all([stop(api?.proc), ...workers.map((w) => stop(w.proc))]);
+  await Promise.all([api, ...workers].filter((p) => p).map((p) => stopProcess(p.proc)));
   await redis?.close();
   await db?.close();
 }, 60_000);

@@ -9,7 +9,7 @@ import {
   FLEET_TOKEN,
   type FleetEnv,
   restartApiProcess,
-  startApiProcess,
+  startFleet,
   startWorkerProcess,
   stopProcess,
   type WorkerProcess,
@@ -97,15 +97,9 @@ beforeAll(async () => {
   // Locks outlive a Redis outage (renewed every half): a live worker's shard is not taken
   // over meanwhile. A SIGKILLed worker's shards are taken over once their lock lapses.
   workerExtra = { ...apiExtra, WORKER_CONCURRENCY: '4', WORKER_STALLED_MS: '10000' };
-  // The first api migrates; the rest start in parallel.
-  apis.push(await startApiProcess(env, apiExtra));
-  const started = await Promise.all([
-    startApiProcess(env, apiExtra),
-    startWorkerProcess(env, workerExtra),
-    startWorkerProcess(env, workerExtra),
-  ]);
-  apis.push(started[0] as ApiProcess);
-  workers.push(started[1] as WorkerProcess, started[2] as WorkerProcess);
+  const fleet = await startFleet(env, apiExtra, workerExtra);
+  apis.push(...fleet.apis);
+  workers.push(...fleet.workers);
 }, 180_000);
 
 afterAll(async () => {

@@ -16,8 +16,9 @@ import {
   type ApiProcess,
   activeShards,
   FLEET_TOKEN,
+  type Fleet,
   type FleetEnv,
-  startApiProcess,
+  startFleet,
   startWorkerProcess,
   type WorkerProcess,
   waitActive,
@@ -33,7 +34,8 @@ let env: FleetEnv;
 let admin: Cluster;
 let apiA: ApiProcess;
 let apiB: ApiProcess;
-const workers: WorkerProcess[] = [];
+let workers: WorkerProcess[] = [];
+let fleet: Fleet | undefined;
 const PARTITIONS = { QUEUE_PARTITIONS: '3' };
 
 beforeAll(async () => {
@@ -46,27 +48,13 @@ beforeAll(async () => {
       .toLowerCase()
       .replace(/[^a-z0-9_-]/g, ''),
   };
-  // The first api migrates; the rest start in parallel.
-  apiA = await startApiProcess(env, PARTITIONS);
-  const [b, w1, w2] = await Promise.all([
-    startApiProcess(env, PARTITIONS),
-    startWorkerProcess(env, PARTITIONS),
-    startWorkerProcess(env, PARTITIONS),
-  ]);
-  apiB = b;
-  workers.push(w1, w2);
+  fleet = await startFleet(env, PARTITIONS);
+  [apiA, apiB] = fleet.apis;
+  workers = fleet.workers;
 }, 120_000);
 
-/** SIGTERM (graceful), SIGKILL if it takes longer than 15 s. */
-async function stop(p: { kill(s?: NodeJS.Signals): Promise<unknown> } | undefined) {
-  if (!p) return;
-  const timer = setTimeout(() => void p.kill('SIGKILL'), 15_000);
-  await p.kill('SIGTERM');
-  clearTimeout(timer);
-}
-
 afterAll(async () => {
-  await Promise.all([stop(apiA?.proc), stop(apiB?.proc), ...workers.map((w) => stop(w.proc))]);
+  await fleet?.stop();
   admin?.disconnect();
   await cluster?.close();
   await db?.close();

@@ -7,8 +7,9 @@ import {
   type ApiProcess,
   activeShards,
   FLEET_TOKEN,
+  type Fleet,
   type FleetEnv,
-  startApiProcess,
+  startFleet,
   startWorkerProcess,
   statOf,
   type WorkerProcess,
@@ -24,7 +25,8 @@ let receiver: CallbackReceiver;
 let extra: Record<string, string>;
 let apiA: ApiProcess;
 let apiB: ApiProcess;
-const workers: WorkerProcess[] = [];
+let workers: WorkerProcess[] = [];
+let fleet: Fleet | undefined;
 
 const client = fleetClient;
 
@@ -38,27 +40,13 @@ beforeAll(async () => {
       .toLowerCase()
       .replace(/[^a-z0-9_-]/g, ''),
   };
-  // The first api migrates; the rest start in parallel.
-  apiA = await startApiProcess(env, extra);
-  const [b, w1, w2] = await Promise.all([
-    startApiProcess(env, extra),
-    startWorkerProcess(env, extra),
-    startWorkerProcess(env, extra),
-  ]);
-  apiB = b;
-  workers.push(w1, w2);
+  fleet = await startFleet(env, extra);
+  [apiA, apiB] = fleet.apis;
+  workers = fleet.workers;
 }, 120_000);
 
-/** SIGTERM (graceful), SIGKILL if it takes longer than 15 s. */
-async function stop(p: { kill(s?: NodeJS.Signals): Promise<unknown> } | undefined) {
-  if (!p) return;
-  const timer = setTimeout(() => void p.kill('SIGKILL'), 15_000);
-  await p.kill('SIGTERM');
-  clearTimeout(timer);
-}
-
 afterAll(async () => {
-  await Promise.all([stop(apiA?.proc), stop(apiB?.proc), ...workers.map((w) => stop(w.proc))]);
+  await fleet?.stop();
   await redis?.close();
   await db?.close();
   await receiver?.close();

@@ -100,3 +100,35 @@ export async function restartApiProcess(
   await stopProcess(api.proc);
   return startApiProcess(env, { ...extra, PORT: new URL(api.url).port });
 }
+
+/** Two api replicas and two workers as real processes, stopped together. */
+export interface Fleet {
+  apis: [ApiProcess, ApiProcess];
+  workers: WorkerProcess[];
+  /** Stops every process gracefully (SIGKILL after 15 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the usual fleet of the e2e tests: the first api alone (it migrates the database), then
+ * the second api and two workers in parallel.
+ */
+export async function startFleet(
+  env: FleetEnv,
+  apiExtra: Record<string, string> = {},
+  workerExtra: Record<string, string> = apiExtra,
+): Promise<Fleet> {
+  const first = await startApiProcess(env, apiExtra);
+  const [second, w1, w2] = await Promise.all([
+    startApiProcess(env, apiExtra),
+    startWorkerProcess(env, workerExtra),
+    startWorkerProcess(env, workerExtra),
+  ]);
+  const fleet: Fleet = {
+    apis: [first, second],
+    workers: [w1, w2],
+    stop: () =>
+      Promise.all([...fleet.apis, ...fleet.workers].map((p) => stopProcess(p.proc))).then(() => {}),
+  };
+  return fleet;
+}
