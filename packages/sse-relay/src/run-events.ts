@@ -273,7 +273,11 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     }
     // Tracked from here (coalescing, then the append) until appended or buffered, so
     // `settled` waits for it.
-    const attempt = coalescer.add(runId, prepared);
+    const attempt = coalescer.add(
+      runId,
+      prepared,
+      prepared.some((e) => e.type === 'done'),
+    );
     let inFlight = appending.get(runId);
     if (!inFlight) {
       inFlight = new Set();

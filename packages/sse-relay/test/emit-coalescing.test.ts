@@ -121,6 +121,23 @@ for (const [name, make] of Object.entries(backends)) {
       expect(appends).toEqual([2]);
     });
 
+    it('sends a done at once, with what the same code emitted before it, whatever the delay', async () => {
+      // A 60 s delay: only the done's urgency can make this append happen within the test.
+      const { events, appends } = await node(60_000);
+      const runId = randomUUID();
+      await events.begin(runId);
+      const log = events.emit(runId, 'log', logEvent('last words'));
+      const done = events.emit(runId, 'done', {
+        status: 'aborted',
+        passed: 0,
+        failed: 0,
+        total: 1,
+        durationMs: 5,
+      });
+      expect(await Promise.all([log, done])).toEqual([1, 2]);
+      expect(appends).toEqual([2]);
+    });
+
     it('settled waits for emits still being coalesced: after it the log holds them', async () => {
       const { bus, log } = await make();
       await bus.ready();

@@ -9,8 +9,7 @@ const STOP_JOB_WAIT_MS = 2_000;
 
 export interface DurableStopOptions {
   /**
-   * Also tells requestStop the stream names: a `Cluster` (`isCluster`) uses tagged ones, and
-   * waits for the winner's `done` before its stop job (see below).
+   * Also tells requestStop the stream names: a `Cluster` (`isCluster`) uses tagged ones.
    */
   redis: Pick<Redis, 'call' | 'isCluster'>;
   prefix: string;
@@ -40,12 +39,11 @@ export function withDurableStop(abortRun: AbortRun, opts: DurableStopOptions): A
           ...(abortOpts.requestedBy !== null && { requestedBy: abortOpts.requestedBy }),
         },
       );
-    // No worker may read the stop job before the winner's `done` is out. On one server the
-    // append was written to the connection before the use case returned, and Redis runs it
-    // (and its publish) before this XADD: no wait. On a cluster the history and the stop
-    // stream live on different primaries, so the XADD waits for the append's reply.
-    const ordered =
-      opts.redis.isCluster && outcome.announced ? outcome.announced.then(stop) : stop();
+    // No worker may read the stop job before the winner's `done` is out, so the XADD waits
+    // for the append's reply: on a cluster the history and the stop stream live on different
+    // primaries, and on one server the append may still sit in the emit coalescer or buffer.
+    // The answer waits one round trip more; the `done` itself does not.
+    const ordered = outcome.announced ? outcome.announced.then(stop) : stop();
     const queued = ordered.catch((err: unknown) => {
       // Written and published already; workers' reconcile sweeps catch anything the publish
       // missed, and their outbox sweep sends the callback. Counted and logged, not failed.
