@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createBus, redisTransport } from '@x/pubsub-core';
 import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BUFFERED_SEQ,
-  createRunEvents,
-  type RunEvent,
-  type RunEventsOptions,
-  redisEventLog,
-} from '../src/index.js';
+import { BUFFERED_SEQ, type RunEvent, type RunEventsOptions } from '../src/index.js';
 import { MAX_WAITING_EVENTS } from '../src/run-events.js';
 import { type FakeRun, fakeRun, logEvent, startRelayServer } from './helpers.js';
+import { processNode } from './process-node.js';
 import { openSse } from './sse-client.js';
 
 // Redis fails for real here: a private server with an append-only file, killed with SIGKILL
@@ -28,22 +21,8 @@ afterAll(async () => {
 });
 
 /** A process: its own connections, as an api or worker has them (commands fail fast while down). */
-async function node(prefix: string, opts: Partial<RunEventsOptions> = {}) {
-  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  client.on('error', () => {});
-  const bus = createBus({
-    transport: redisTransport({ url: redis.url, backoff: { initialMs: 50, maxMs: 300 } }),
-    prefix,
-  });
-  await bus.ready();
-  const events = createRunEvents({ bus, log: redisEventLog({ redis: client, prefix }), ...opts });
-  cleanup.push(async () => {
-    await events.close();
-    await bus.close();
-    client.disconnect();
-  });
-  return { bus, events, log: redisEventLog({ redis: client, prefix }) };
-}
+const node = (prefix: string, opts: Partial<RunEventsOptions> = {}) =>
+  processNode(redis.url, prefix, cleanup, opts);
 
 const logs = (n: number, from = 1) =>
   Array.from({ length: n }, (_, i) => ({

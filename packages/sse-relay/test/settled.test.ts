@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createBus, redisTransport } from '@x/pubsub-core';
 import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRunEvents, type RunEventsOptions, redisEventLog } from '../src/index.js';
+import type { RunEventsOptions } from '../src/index.js';
 import { logEvent } from './helpers.js';
+import { processNode } from './process-node.js';
 
 // `settled(runId)`: a process's events of a run are in the log before it records something
 // another process acts on (a shard completion, then the finalizer's `done`). Redis fails for
@@ -21,23 +20,8 @@ afterAll(async () => {
 });
 
 /** A process with its own connections (commands fail fast while Redis is down). */
-async function node(prefix: string, opts: Partial<RunEventsOptions> = {}) {
-  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  client.on('error', () => {});
-  const bus = createBus({
-    transport: redisTransport({ url: redis.url, backoff: { initialMs: 50, maxMs: 300 } }),
-    prefix,
-  });
-  await bus.ready();
-  const log = redisEventLog({ redis: client, prefix });
-  const events = createRunEvents({ bus, log, closeFlushTimeoutMs: 200, ...opts });
-  cleanup.push(async () => {
-    await events.close();
-    await bus.close();
-    client.disconnect();
-  });
-  return { events, log };
-}
+const node = (prefix: string, opts: Partial<RunEventsOptions> = {}) =>
+  processNode(redis.url, prefix, cleanup, { closeFlushTimeoutMs: 200, ...opts });
 
 const logs = (n: number, from = 1) =>
   Array.from({ length: n }, (_, i) => ({
