@@ -200,9 +200,7 @@ async function main() {
   const common = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('bench')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('bench'),
     API_TOKENS: `bench:${TOKEN}`,
     METRICS_TOKEN,
     STREAM_TOKEN_SECRET: 'bench-secret-0123456789abcdef0123456789',

@@ -210,9 +210,7 @@ it('dashboard: the api restarts while a run page is open; the page goes on to do
   const env: FleetEnv = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('browser')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('browser'),
   };
   const port = String(await freePort());
   let api: ApiProcess | undefined;

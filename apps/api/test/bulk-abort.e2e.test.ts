@@ -29,9 +29,7 @@ beforeAll(async () => {
   const env: FleetEnv = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('bulk')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('bulk'),
   };
   api = await startApiProcess(env, { RATE_LIMIT_REQUESTS_PER_S: '0' });
   workers.push(

@@ -89,9 +89,7 @@ beforeAll(async () => {
   env = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('ch')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('ch'),
   };
   apiExtra = { CALLBACK_ALLOWED_HOSTS: receiver.host, REPAIR_INTERVAL_MS: '2000' };
   // Locks outlive a Redis outage (renewed every half): a live worker's shard is not taken

@@ -44,9 +44,7 @@ beforeAll(async () => {
   env = {
     REDIS_CLUSTER_NODES: cluster.nodesEnv,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('ce')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('ce'),
   };
   fleet = await startFleet(env, PARTITIONS);
   [apiA, apiB] = fleet.apis;

@@ -36,9 +36,7 @@ beforeAll(async () => {
   env = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('e2e')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('e2e'),
   };
   fleet = await startFleet(env, extra);
   [apiA, apiB] = fleet.apis;

@@ -53,9 +53,7 @@ function idempotencySuite(mode: 'distributed' | 'embedded') {
     const env: FleetEnv = {
       REDIS_URL: redis?.url ?? '',
       DATABASE_URL: db.url,
-      X_PREFIX: uniqueName('idem')
-        .toLowerCase()
-        .replace(/[^a-z0-9_-]/g, ''),
+      X_PREFIX: uniqueName('idem'),
     };
     // One after the other: an embedded replica marks runs it finds live at start as
     // interrupted, and there are none yet.

@@ -95,9 +95,7 @@ beforeAll(async () => {
   env = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('ob')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('ob'),
   };
   api = await startApiProcess(env, extra);
   workers.push(await startWorkerProcess(env, { ...extra, WORKER_CONCURRENCY: '4' }));

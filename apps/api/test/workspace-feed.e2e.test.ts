@@ -24,9 +24,7 @@ beforeAll(async () => {
   const env: FleetEnv = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
-    X_PREFIX: uniqueName('feed')
-      .toLowerCase()
-      .replace(/[^a-z0-9_-]/g, ''),
+    X_PREFIX: uniqueName('feed'),
   };
   apis.push(await startApiProcess(env));
   const [b, w1, w2] = await Promise.all([
