@@ -103,12 +103,11 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
   await migrate(db);
-  // One shard statement in flight; those that arrive meanwhile go as one batch per kind when it
-  // returns (group commit). bench:system, same machine and hour: 1 slot 58-60 runs/s, 8.5-8.9
-  // statements and 28.6-29.4 ms of CPU a run; 2 slots 46-58, 11.5-12.3, 30-38; 10 or 64 slots
-  // 48-54, 15.5-17.4, 32-37. PostgreSQL shares the cores, so fewer statements win here; the
-  // store's default (10) suits a store on its own machine.
-  const store = createRunStore(db, { statementsInFlight: 1 });
+  // One slot per pool connection: a statement goes at once while a connection is free, and
+  // concurrent ones are grouped only when every connection is busy (group commit). One slot
+  // used fewer statements and less CPU in bench:system, but two timing-bound e2e tests failed
+  // with it (docs/operations.md, issue 18 §2); not kept.
+  const store = createRunStore(db, { statementsInFlight: opts.poolMax });
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const runEvents = createRunEvents({
     bus,
