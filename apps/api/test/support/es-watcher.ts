@@ -84,7 +84,7 @@ export interface WatchVerdict {
   duplicates: string[];
   /**
    * Tests whose result never reached the watcher although no gap was declared, kept apart from
-   * `problems` for the same reason: seen in 1 of 3 CI-size chaos runs late in issue 15's work
+   * `problems` for the same reason: seen in 2 of 4 CI-size chaos runs late in issue 15's work
    * (a watcher that reconnected once saw none of its run's results), not explained yet.
    */
   missing: string[];
