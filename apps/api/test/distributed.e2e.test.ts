@@ -182,7 +182,11 @@ describe('two api replicas, two workers, Redis + PostgreSQL', () => {
 
   it('while Redis is down: an abort answers within seconds and stands, a stream open is a 200 with the snapshot and done', async () => {
     const run = await createRun(apiA, { executor: 'demo', tests: demoTests(8, 5_000), shards: 4 });
-    await Promise.all(workers.map((w) => waitActive(w, 1)));
+    // All 4 shards running, on either worker (one may take them all).
+    await waitFor(
+      async () => (await Promise.all(workers.map(activeShards))).reduce((a, b) => a + b, 0) >= 4,
+      { timeoutMs: 20_000, what: 'the 4 shards running' },
+    );
     await redis.kill();
     try {
       // Down for a while first: the clients' reconnect backoff has grown, as in a real outage.
