@@ -5,6 +5,16 @@ export function armGrace(conn: SseConnection, run: object, graceMs: number): voi
   conn.graceTimer = setTimeout(() => finishFromSnapshot(conn, run), graceMs);
 }
 
+/**
+ * A finished run's remaining events are being read from the history: if they have not all
+ * arrived (its `done` ends the stream) within `graceMs`, the stream ends with a `retry:` hint
+ * and the client resumes from the last id it got. Never a `done` from the snapshot here: the
+ * history holds events the client has not seen.
+ */
+export function armResume(conn: SseConnection, graceMs: number, retryMs: number): void {
+  conn.graceTimer = setTimeout(() => conn.end(`retry: ${retryMs}\n\n`), graceMs);
+}
+
 /** The history expired (or never existed): a `done` from the snapshot, without an id. */
 export function finishFromSnapshot(conn: SseConnection, run: object): void {
   const runId = conn.runId;

@@ -80,6 +80,12 @@ export interface ListenHandle {
   readonly epoch: string | undefined;
   /** Starts live delivery: held events first, then as they come. Call after sending `replay`. */
   start(): void;
+  /**
+   * Reads the run's history past what this process delivered now, rather than at the next
+   * catch-up tick: for a listener that knows later events exist (a finished run's `done` is in
+   * the history) that this process may not have received.
+   */
+  catchUp(): void;
   /** Leaves the run; the last listener releases the subscription. Idempotent. */
   close(): void;
 }

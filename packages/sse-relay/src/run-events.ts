@@ -357,6 +357,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
             headSeq,
             epoch: at.epoch,
             start: () => entry.start(),
+            catchUp: () => void stream.sync(),
             close,
           };
         } catch (error) {

@@ -1,7 +1,7 @@
 import type { Logger } from '@x/kernel';
 import { type Request, type Response, Router } from 'express';
 import { endConnections } from './end-connections.js';
-import { armGrace, finishFromSnapshot, sweepFinished } from './finish-stream.js';
+import { armGrace, armResume, finishFromSnapshot, sweepFinished } from './finish-stream.js';
 import type { ListenHandle, RunEvents } from './run-events-api.js';
 import { RunEventsError } from './run-events-error.js';
 import { type ConnectionCounters, type ConnectionShared, SseConnection } from './sse-connection.js';
@@ -286,12 +286,26 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     if (conn.ended) return;
 
     if (finished) {
-      if (last?.type === 'done') return conn.send(last);
       if (!last) return finishFromSnapshot(conn, run);
-      // The status is final but `done` is still on its way: stream until it arrives.
-      armGrace(conn, run, finishedGraceMs);
+      if (last.type === 'done') {
+        // The replay was read up to this process's cursor, which can lag the history (the
+        // run's last events were appended after it, or their publish has not arrived here):
+        // `done` goes out now only if nothing falls between. A client that must reload
+        // (`recovered: false`) takes the snapshot as the truth and needs nothing between.
+        const at =
+          resumed && recovered ? Math.max(handle.headSeq, lastEventId.seq) : handle.headSeq;
+        if ((resumed && !recovered) || (last.epoch === handle.epoch && last.seq <= at + 1))
+          return conn.send(last);
+        // Otherwise the events between, then `done`, come through the live path, read from
+        // the history now; if they do not within the grace, the client resumes from its id.
+        armResume(conn, finishedGraceMs, retryMs);
+      } else {
+        // The status is final but `done` is still on its way: stream until it arrives.
+        armGrace(conn, run, finishedGraceMs);
+      }
     }
     handle.start();
+    if (finished) handle.catchUp();
   });
 
   /**
@@ -315,7 +329,10 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       run,
       ...(resumed ? { recovered: true } : {}),
     });
-    if (isFinished(run)) return finishFromSnapshot(conn, run);
+    // A `done` from the snapshot is right for a client without a resume point. One that holds
+    // an id would take it as the end of a complete stream, although the events after its id
+    // are still to be replayed: it comes back for them (and the history's `done`) instead.
+    if (isFinished(run) && !resumed) return finishFromSnapshot(conn, run);
     conn.end(`retry: ${hint}\n\n`);
   }
 

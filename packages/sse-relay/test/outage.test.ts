@@ -216,7 +216,7 @@ describe('events while Redis is away', () => {
 });
 
 describe('SSE opens while Redis is away', () => {
-  it('answers 200 with the snapshot from the store and a retry hint, or the done of a finished run', async () => {
+  it('answers 200 with the snapshot from the store and a retry hint, or the done of a finished run to a client without an id', async () => {
     const prefix = uniqueName('out');
     const a = await node(prefix);
     const runs = new Map<string, FakeRun>();
@@ -243,7 +243,18 @@ describe('SSE opens while Redis is away', () => {
       expect(done.status).toBe(200);
       expect(done.events.map((e) => e.type)).toEqual(['snapshot', 'done']);
       expect(done.events[1]).toMatchObject({ status: 'completed', passed: 10 });
-      expect(server.router.metrics().snapshotOnly).toBe(2);
+      // A client holding an id must not take a `done` from the snapshot for the end of its
+      // stream: the events after its id are still to come, so it is asked back for them.
+      const resumed = await openSse(`${server.url}/runs/${finished.id}/events`, {
+        headers: { ...ws1, 'last-event-id': '3-abc' },
+      });
+      await resumed.ended;
+      expect(resumed.status).toBe(200);
+      expect(resumed.events).toEqual([
+        { type: 'snapshot', runId: finished.id, run: finished, recovered: true },
+      ]);
+      expect(resumed.frames.at(-1)).toEqual({ retry: 1500 });
+      expect(server.router.metrics().snapshotOnly).toBe(3);
     } finally {
       await redis.restart();
     }

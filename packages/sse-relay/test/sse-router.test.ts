@@ -5,6 +5,7 @@ import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunEvents, type RunEvents, redisEventLog } from '../src/index.js';
+import { prepareEvents } from '../src/prepare-events.js';
 import { type FakeRun, fakeRun, logEvent, startRelayServer } from './helpers.js';
 import { openSse } from './sse-client.js';
 
@@ -190,6 +191,50 @@ describe('GET /runs/:runId/events', () => {
       total: 10,
       durationMs: null,
     });
+  });
+
+  it('a finished run whose last events reached the history after the replay was read: they come before its done, never done alone', async () => {
+    const run = await newRun();
+    await events.emit(run.id, 'log', logEvent('seen')); // 1, the client holds it
+    // Another process appends the run's last events while this open reads the snapshot:
+    // after its replay was computed, before the finished check. Their publish has not
+    // reached this process (appended without it), so its stream's cursor is behind.
+    const otherLog = redisEventLog({ redis: client, prefix });
+    const late = await startRelayServer(
+      {
+        events,
+        snapshot: async (id) => {
+          if (id === run.id && run.status === 'running') {
+            const tail = prepareEvents(id, [
+              { type: 'log', payload: logEvent('late 1') },
+              { type: 'log', payload: logEvent('late 2') },
+              {
+                type: 'done',
+                payload: { status: 'completed', passed: 10, failed: 0, total: 10, durationMs: 9 },
+              },
+            ]);
+            await otherLog.appendMany(id, tail, { floor: 0, historyLimit: 50, ttlMs: 60_000 });
+            run.status = 'completed';
+          }
+          return runs.get(id);
+        },
+      },
+      runs,
+    );
+    try {
+      const sse = await openSse(`${late.url}/runs/${run.id}/events`, {
+        headers: { ...ws1, 'last-event-id': '1' },
+      });
+      await sse.ended;
+      expect(sse.events[0]).toMatchObject({ type: 'snapshot', recovered: true });
+      expect(sse.events.slice(1).map((e) => [e.type, e.id])).toEqual([
+        ['log', 2],
+        ['log', 3],
+        ['done', 4],
+      ]);
+    } finally {
+      await late.close();
+    }
   });
 
   it('ends the live stream of a run that finished without its done reaching the relay, and of a run that is gone', async () => {
