@@ -40,7 +40,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     dispatch: config.dispatch,
     eventBuffer: config.eventBuffer,
   });
-  const { redis, store, events, queue, registry, aborter } = core;
+  const { redis, store, events, queue, registry, aborter, enqueuer: outboxFeed } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });
   const worker = createShardWorker({
     queue,
@@ -53,8 +53,9 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     callback,
     logger,
     autorun: false,
-    // Fair dispatch: a shard's end frees a place in its workspace's share; release the next.
-    ...(core.enqueuer.mode === 'fair' && { onShardSettled: () => void core.enqueuer.wake() }),
+    // Fair dispatch: a shard's end frees a place in its workspace's share; the dispatcher
+    // releases the next ones in batches of ends (one pass per end cost throughput).
+    ...(outboxFeed.mode === 'fair' && { onShardSettled: outboxFeed.shardSettled }),
   });
   // Delivers callbacks whose sender died or failed (at-least-once, same Idempotency-Key), and
   // those of aborts: the api replicas send none.

@@ -31,10 +31,22 @@ export interface FairDispatcherOptions {
   /** Attempts and backoff of every job. Default {@link DEFAULT_SHARD_JOB_OPTIONS}. */
   jobOptions?: ShardJobOptions;
   /**
-   * Pause between timed passes. Default 250 ms; `wake` runs one besides, on run creation and
-   * on every shard end of this process.
+   * Pause between timed passes. Default 250 ms; `wake` runs one besides (on run creation), and
+   * so does {@link FairDispatcher.shardSettled} once enough shards of this process ended.
    */
   intervalMs?: number;
+  /**
+   * Shard ends ({@link FairDispatcher.shardSettled}) that trigger a pass at once. Default half
+   * the window (at least 1): a pass per shard end cost more than the slots it freed were worth
+   * (each pass is a locked PostgreSQL statement), while half a window still leaves the other
+   * half waiting in the queue for the workers.
+   */
+  settleBatch?: number;
+  /**
+   * The longest a shard end waits for its pass when fewer than `settleBatch` ended. Default
+   * 20 ms: a lone shard end (a small fleet, the tail of a flood) frees its slot soon anyway.
+   */
+  settleDelayMs?: number;
   /**
    * Begins a run's event history (its first epoch, ids from 1) when its shard 0 is released,
    * before the job exists, as the FIFO enqueuer does for a whole run.
@@ -54,6 +66,10 @@ export interface FairDispatcherMetrics {
   unusableRuns: number;
   /** Passes that threw (queue or database unreachable): nothing was released, the timer backs off. */
   errors: number;
+  /** Shard ends reported by {@link FairDispatcher.shardSettled}. */
+  shardsSettled: number;
+  /** Passes shard ends asked for: a full batch, or the delay after the first unserved one. */
+  settlePasses: number;
 }
 
 export interface FairDispatcher {
@@ -61,6 +77,12 @@ export interface FairDispatcher {
   start(): void;
   /** A pass now (or right after the one in flight); never rejects. */
   wake(): Promise<void>;
+  /**
+   * A shard job of this process ended (its slot in its workspace's share is free). Counts it
+   * and asks for a pass once `settleBatch` ended, or `settleDelayMs` after the first one no
+   * pass has served yet, whichever comes first; any pass that begins serves every end before it.
+   */
+  shardSettled(): void;
   /** Stops the timer and waits for the pass in flight. */
   close(): Promise<void>;
   metrics(): FairDispatcherMetrics;
@@ -104,21 +126,25 @@ export function roundRobin(shards: readonly DispatchShard[]): DispatchShard[] {
  * const dispatcher = createFairDispatcher({ store, queue, limits: { window: 16 } });
  * dispatcher.start();
  * const coordinator = createCoordinator({ store, enqueuer: dispatcher, executors });
- * const worker = createShardWorker({ ..., onShardSettled: () => void dispatcher.wake() });
+ * const worker = createShardWorker({ ..., onShardSettled: () => dispatcher.shardSettled() });
  */
 export function createFairDispatcher(opts: FairDispatcherOptions): FairDispatcher {
   const { store, queue } = opts;
   const jobOptions = opts.jobOptions ?? DEFAULT_SHARD_JOB_OPTIONS;
   const intervalMs = opts.intervalMs ?? 250;
+  const settleDelayMs = opts.settleDelayMs ?? 20;
   const logger = opts.logger ?? silentLogger;
   const query = {
     window: opts.limits?.window ?? 16,
     maxRunningShards: opts.limits?.maxRunningShards ?? null,
     overrides: opts.limits?.overrides ?? [],
   };
+  const settleBatch = opts.settleBatch ?? Math.max(1, Math.floor(query.window / 2));
   for (const [name, v] of [
     ['intervalMs', intervalMs],
     ['window', query.window],
+    ['settleBatch', settleBatch],
+    ['settleDelayMs', settleDelayMs],
   ] as const) {
     if (!Number.isInteger(v) || v < 1)
       throw new ShardWorkerError(
@@ -133,6 +159,8 @@ export function createFairDispatcher(opts: FairDispatcherOptions): FairDispatche
     runsEnqueued: 0,
     unusableRuns: 0,
     errors: 0,
+    shardsSettled: 0,
+    settlePasses: 0,
   };
 
   const hand = async (shards: readonly DispatchShard[]) => {
@@ -157,9 +185,18 @@ export function createFairDispatcher(opts: FairDispatcherOptions): FairDispatche
     await queue.add(kept, jobOptions);
   };
 
+  // Shard ends no pass has served yet, and the timer the first of them started.
+  let unserved = 0;
+  let settleTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
   const task = periodicTask({
     intervalMs,
     run: async () => {
+      // This pass reads the store after every end counted so far was recorded there.
+      unserved = 0;
+      clearTimeout(settleTimer);
+      settleTimer = undefined;
       counters.passes++;
       const outcome = await store.dispatchShards(query, hand);
       if (outcome.shards === 0) return;
@@ -173,10 +210,31 @@ export function createFairDispatcher(opts: FairDispatcherOptions): FairDispatche
     },
   });
 
+  const settlePass = () => {
+    clearTimeout(settleTimer);
+    settleTimer = undefined;
+    counters.settlePasses++;
+    void task.wake();
+  };
+
   return {
     start: () => task.start(),
     wake: () => task.wake(),
-    close: () => task.close(),
+    shardSettled() {
+      counters.shardsSettled++;
+      if (closed) return;
+      unserved++;
+      if (unserved >= settleBatch) settlePass();
+      else if (!settleTimer) {
+        settleTimer = setTimeout(settlePass, settleDelayMs);
+        settleTimer.unref();
+      }
+    },
+    close: () => {
+      closed = true;
+      clearTimeout(settleTimer);
+      return task.close();
+    },
     metrics: () => ({ ...counters }),
   };
 }

@@ -12,12 +12,17 @@ import type { ShardQueue } from './shard-queue.js';
 /** What moves shards from the enqueue outbox to the queue, in either dispatch mode. */
 export type OutboxFeed = {
   start(): void;
-  /** A pass now: on run creation, Redis `ready`, and (fair) every shard end. Never rejects. */
+  /** A pass now: on run creation and Redis `ready`. Never rejects. */
   wake(): Promise<void>;
   close(): Promise<void>;
 } & (
   | { readonly mode: 'fifo'; metrics(): ShardEnqueuerMetrics }
-  | { readonly mode: 'fair'; metrics(): FairDispatcherMetrics }
+  | {
+      readonly mode: 'fair';
+      metrics(): FairDispatcherMetrics;
+      /** A shard of this process ended: passes come in batches of ends (see the dispatcher). */
+      shardSettled(): void;
+    }
 );
 
 export interface OutboxFeedOptions {
@@ -53,7 +58,14 @@ export function createOutboxFeed(opts: OutboxFeedOptions): OutboxFeed {
       ...(opts.events && { events: opts.events }),
       ...(logger && { logger }),
     });
-    return { mode: 'fair', start: d.start, wake: d.wake, close: d.close, metrics: d.metrics };
+    return {
+      mode: 'fair',
+      start: d.start,
+      wake: d.wake,
+      close: d.close,
+      metrics: d.metrics,
+      shardSettled: d.shardSettled,
+    };
   }
   const e = createShardEnqueuer({
     store,

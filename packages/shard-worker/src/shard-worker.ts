@@ -54,7 +54,8 @@ export interface ShardWorkerOptions {
   eventSettleTimeoutMs?: number;
   /**
    * Called after every shard job this worker ran ends, whatever the outcome: fair dispatch
-   * wakes its dispatcher here, since the shard's slot in its workspace's share is free.
+   * reports it to its dispatcher here (`shardSettled`), since the shard's slot in its
+   * workspace's share is free.
    */
   onShardSettled?: () => void;
 }

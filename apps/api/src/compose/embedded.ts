@@ -77,7 +77,8 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     concurrency: config.workerConcurrency,
     callback,
     logger,
-    ...(enqueuer.mode === 'fair' && { onShardSettled: () => void enqueuer.wake() }),
+    // Fair dispatch: shard ends ask for a pass in batches (see createFairDispatcher).
+    ...(enqueuer.mode === 'fair' && { onShardSettled: enqueuer.shardSettled }),
   });
   enqueuer.start();
   const coordinator = createCoordinator({ store, enqueuer, executors });
