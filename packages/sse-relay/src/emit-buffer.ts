@@ -11,8 +11,13 @@ export interface EmitBufferOptions {
   maxEvents: number;
   /** Bytes held at most (all runs together), counted as JSON length plus a small overhead. */
   maxBytes: number;
-  /** Appends events of one run, in order; rejects while the log is unavailable. */
-  append(runId: string, events: readonly PreparedEvent[]): Promise<void>;
+  /**
+   * Appends events of one run, in order; rejects while the log is unavailable. `token`: the
+   * batch's number (`AppendToken.n`), the same when the batch is sent again.
+   */
+  append(runId: string, events: readonly PreparedEvent[], token: number): Promise<void>;
+  /** A new batch number of this process (`AppendToken.n`). */
+  nextToken(): number;
   /** Starts a new epoch for a run whose buffered events were dropped; rejects while unavailable. */
   declareGap(runId: string): Promise<void>;
   logger: Logger | undefined;
@@ -39,6 +44,12 @@ interface Held {
   readonly event: PreparedEvent;
   readonly bytes: number;
   readonly at: number;
+  /**
+   * The batch it was sent in, once sent: a send whose answer is lost may have been appended,
+   * so the same events go again as one batch with the same token (never merged with others),
+   * and the log answers what the first try assigned instead of appending them twice.
+   */
+  token: number | undefined;
 }
 
 /**
@@ -117,9 +128,12 @@ export class EmitBuffer {
     this.sends.set(runId, (this.sends.get(runId) ?? 0) + 1);
   }
 
-  /** That append ended; `failed`: its events, which go before any held after them. */
-  sent(runId: string, failed?: readonly PreparedEvent[], cause?: unknown): void {
-    if (failed) this.add(runId, failed, cause, true);
+  /**
+   * That append ended; `failed`: its events, which go before any held after them, resent as
+   * the same batch (`token`, the number it was sent with).
+   */
+  sent(runId: string, failed?: readonly PreparedEvent[], cause?: unknown, token?: number): void {
+    if (failed) this.add(runId, failed, cause, true, token);
     const left = (this.sends.get(runId) ?? 1) - 1;
     if (left > 0) this.sends.set(runId, left);
     else this.sends.delete(runId);
@@ -128,9 +142,16 @@ export class EmitBuffer {
 
   /**
    * Queues events of one run after a failed append or behind older ones; flushes later.
-   * `first`: they were emitted before those held (a failed append outside the buffer).
+   * `first`: they were emitted before those held (a failed append outside the buffer), sent
+   * as batch `token`.
    */
-  add(runId: string, events: readonly PreparedEvent[], cause?: unknown, first = false): void {
+  add(
+    runId: string,
+    events: readonly PreparedEvent[],
+    cause?: unknown,
+    first = false,
+    token?: number,
+  ): void {
     if (!this.down && cause !== undefined) {
       this.opts.logger?.warn(
         { err: cause, runId },
@@ -153,7 +174,12 @@ export class EmitBuffer {
     queue.added += events.length;
     this.totals.eventsBufferedTotal += events.length;
     const at = performance.now();
-    const items = events.map((event) => ({ event, bytes: event.json.length + EVENT_OVERHEAD, at }));
+    const items = events.map((event) => ({
+      event,
+      bytes: event.json.length + EVENT_OVERHEAD,
+      at,
+      token,
+    }));
     if (first) {
       // Emitted before every held event, so before every waiter's call too.
       for (const w of queue.waiters) w.through += events.length;
@@ -333,14 +359,29 @@ export class EmitBuffer {
     }
   }
 
-  /** Appends the run's first held events (one chunk); answers how many. */
+  /**
+   * Appends the run's first held events (one chunk); answers how many. A batch sent before
+   * (its answer lost) goes again alone and with its token; otherwise up to `FLUSH_CHUNK`
+   * events never sent get a new token, kept should this append fail too.
+   */
   private async appendChunk(runId: string, queue: RunQueue): Promise<number> {
-    const chunk = queue.held.slice(0, FLUSH_CHUNK);
+    const held = queue.held;
+    const sentAs = held[0]?.token;
+    let count = 0;
+    if (sentAs !== undefined) {
+      while (count < held.length && held[count]!.token === sentAs) count++;
+    } else {
+      const n = this.opts.nextToken();
+      while (count < Math.min(FLUSH_CHUNK, held.length) && held[count]!.token === undefined)
+        held[count++]!.token = n;
+    }
+    const chunk = held.slice(0, count);
     const inFlight = { queue, count: chunk.length, detached: false };
     this.inFlight = inFlight;
     await this.opts.append(
       runId,
       chunk.map((h) => h.event),
+      chunk[0]!.token!,
     );
     this.inFlight = undefined;
     // Dropped while in flight: counted as dropped, and its gap is declared after it.

@@ -4,10 +4,18 @@ export interface EventLogKeys {
   readonly seq: string;
   /** The capped stream of events, entry ids `<seq>-0`. */
   readonly history: string;
+  /**
+   * The key of one origin's last append to the run (`…:append:<origin>`, a string
+   * `<token>:<epoch>:<first seq>:<count>`): a resend whose first try was applied is answered
+   * from it instead of appended again. It lives as long as the history did at that append;
+   * an older epoch's record never matches.
+   */
+  appendOf(origin: string): string;
 }
 
 /**
- * The keys of a run's history: `<prefix>:run:{<runId>}:seq` and `…:history`. The run id in
+ * The keys of a run's history: `<prefix>:run:{<runId>}:seq`, `…:history` and, per appending
+ * origin, `…:append:<origin>`. The run id in
  * braces is a Redis Cluster hash tag, so both keys and the run's channel
  * (`<prefix>:run:{<runId>}:events`) hash to one slot, as the log's scripts require. The same
  * names on one server: one naming, no mode to get wrong. Histories written before the tag
@@ -18,5 +26,9 @@ export interface EventLogKeys {
  */
 export function eventLogKeys(prefix: string, runId: string): EventLogKeys {
   const base = `${prefix}:run:{${runId}}`;
-  return { seq: `${base}:seq`, history: `${base}:history` };
+  return {
+    seq: `${base}:seq`,
+    history: `${base}:history`,
+    appendOf: (origin) => `${base}:append:${origin}`,
+  };
 }

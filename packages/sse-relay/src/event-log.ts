@@ -47,6 +47,27 @@ export interface AppendOptions {
    * history).
    */
   publish?: ScriptEnvelope;
+  /**
+   * Makes the append idempotent: a batch resent after its reply was lost (the script ran, the
+   * connection dropped) is answered with what its first try assigned, and appended nothing.
+   * Absent: appended every time it is sent. The memory log ignores it (its calls cannot lose
+   * their reply).
+   */
+  token?: AppendToken;
+}
+
+/**
+ * Who appends and which of its appends this is. The log remembers each origin's last append
+ * per run (as long as the history lived at that append), so an origin must resend a failed
+ * batch, exactly the same events, before it appends anything else to that run. A client
+ * library that resends an unanswered command after a reconnect (ioredis does by default)
+ * sends the same token: also answered, not appended again.
+ */
+export interface AppendToken {
+  /** The appending process (one RunEvents instance): random, unique. */
+  readonly origin: string;
+  /** Increases with each new batch of this origin; a resend keeps its batch's. */
+  readonly n: number;
 }
 
 /** An event to append: its type and client JSON. */

@@ -4,6 +4,7 @@ export { EPOCH_PATTERN } from './epoch-id.js';
 export type {
   AppendOptions,
   AppendResult,
+  AppendToken,
   EventLog,
   HistoryRead,
   LogHead,

@@ -168,7 +168,7 @@ export function redisEventLog({
     async appendMany(
       runId: string,
       events: readonly NewStoredEvent[],
-      { floor, historyLimit, ttlMs, doneTtlMs = ttlMs, publish: pub }: AppendOptions,
+      { floor, historyLimit, ttlMs, doneTtlMs = ttlMs, publish: pub, token }: AppendOptions,
     ): Promise<AppendResult> {
       if (events.length === 0) return { epoch: '', seqs: [] };
       const target = publish ? pub : undefined;
@@ -183,9 +183,13 @@ export function redisEventLog({
         target?.tail ?? '',
         target?.maxBytes ?? 0,
         newEpochId(),
+        token?.origin ?? '',
+        token?.n ?? 0,
       ];
       for (const event of events) args.push(event.type, event.json);
-      const reply = await run(APPEND, keys(runId), args);
+      const keyList = keys(runId);
+      if (token) keyList.push(eventLogKeys(prefix, runId).appendOf(token.origin));
+      const reply = await run(APPEND, keyList, args);
       if (!Array.isArray(reply) || reply.length !== events.length + 1) {
         throw new Error(`event log: bad append reply ${String(reply)}`);
       }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { BoundChannel, ScriptEnvelope } from '@x/pubsub-core';
 import { computeReplay, type EventPosition } from './compute-replay.js';
 import { EmitBuffer } from './emit-buffer.js';
@@ -75,6 +76,10 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   const appending = new Map<string, Set<Promise<unknown>>>();
   let catchUpTimer: NodeJS.Timeout | undefined;
   let closed = false;
+  // Idempotent appends: this instance's origin and batch counter (AppendToken).
+  const origin = randomBytes(9).toString('base64url');
+  let batches = 0;
+  const nextToken = () => ++batches;
 
   const channelFor = (runId: string) => {
     let channel = channels.get(runId);
@@ -173,7 +178,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
    * Appends a prepared batch (one round trip) and serves this process's listeners from the
    * reply; throws when the log is unavailable. The buffer's flush uses it too.
    */
-  const appendNow = async (runId: string, prepared: readonly PreparedEvent[]) => {
+  const appendNow = async (runId: string, prepared: readonly PreparedEvent[], n: number) => {
     const channel = channelFor(runId);
     // The log's script publishes pubsub-core's envelope itself: head, tail and size limit
     // come from the channel, the script writes only the payload (the batch) between them.
@@ -186,6 +191,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
       ttlMs: idleTtlMs,
       doneTtlMs,
       publish: envelope,
+      token: { origin, n },
     });
     totals.appends++;
     let head = 0;
@@ -222,9 +228,10 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
   const buffer = new EmitBuffer({
     maxEvents,
     maxBytes,
-    append: async (runId, prepared) => {
-      await appendNow(runId, prepared);
+    append: async (runId, prepared, token) => {
+      await appendNow(runId, prepared, token);
     },
+    nextToken,
     declareGap: async (runId) => {
       await log.declareGap(runId, floors.get(runId) ?? 0, idleTtlMs);
     },
@@ -240,13 +247,15 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     }
     // Events the buffer takes meanwhile (coalescer overflow) wait there for this send.
     buffer.sending(runId);
+    const n = nextToken();
     try {
-      const seqs = await appendNow(runId, prepared);
+      const seqs = await appendNow(runId, prepared, n);
       buffer.sent(runId);
       return seqs;
     } catch (error) {
       totals.emitFailures += prepared.length;
-      buffer.sent(runId, prepared, error);
+      // It may have been appended (only its reply lost): resent as the same batch.
+      buffer.sent(runId, prepared, error, n);
       return prepared.map(() => BUFFERED_SEQ);
     }
   };

@@ -5,7 +5,9 @@ import { ENTRY_EVENTS } from '../history-entry.js';
  * epoch and the history can never disagree, whichever process appends.
  *
  * Keys: KEYS[1] = `<prefix>:run:{<runId>}:seq` (string `<epoch>:<base>:<l|d><seq>`),
- *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); one hash slot (the run id is
+ *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); for an idempotent append also
+ *       KEYS[3] = `<prefix>:run:{<runId>}:append:<origin>` (string: that origin's last append,
+ *       `<token>:<epoch>:<first seq>:<count>`); one hash slot (the run id is
  *       their tag), and the append script's channel is in it too. A history entry holds a
  *       batch of up to `ENTRY_EVENTS` consecutive events: id `<first seq>-0`, then one field
  *       pair per event, type then JSON (`result {…} result {…} shard {…}`); its count is half
@@ -77,7 +79,12 @@ end
  * appended, ARGV[5] publish command ('' none, 'PUBLISH' or 'SPUBLISH'), ARGV[6] channel,
  * ARGV[7] and ARGV[8] the envelope's head and tail (pubsub-core's `scriptEnvelope()`: the
  * message is head .. payload .. tail), ARGV[9] largest message in bytes, ARGV[10] the epoch
- * to create if the run has none, then one (type, json) pair per event. Appends the events in
+ * to create if the run has none, ARGV[11] the appending origin ('' none: not idempotent),
+ * ARGV[12] the batch's token (increasing per origin), then one (type, json) pair per event.
+ * Idempotent: a batch sent again with the token of the origin's last append in this epoch
+ * (its reply was lost, and the client or the emit buffer resent it) is answered as that
+ * append was, and nothing is appended. One command (SET … GET: records this append and reads
+ * the one before in one step), one more to put the record back on a resend. Appends the events in
  * order with consecutive seqs, as one history entry per `ENTRY_EVENTS` of them (one XADD for
  * a usual batch), trims whole entries that start below `keepFrom` (history-entry.ts: every
  * one of the last ARGV[2] events stays), and publishes the appended ones with the payload
@@ -91,11 +98,40 @@ end
  */
 export const APPEND_SCRIPT = `${STATE}
 local epoch, base, seq, done = state()
+local origin, token = ARGV[11], ARGV[12]
+local FIRST_EVENT = 13
 if not epoch then
   epoch = ARGV[10]
   base = newBase(tonumber(ARGV[1]))
   seq = base
   redis.call('DEL', KEYS[2])
+end
+if origin ~= '' and not done then
+  -- What this batch will get, known before appending: the events up to its first 'done'
+  -- (those after are refused), seqs from seq + 1, and the TTL the counter will have.
+  local count, recTtl = 0, ARGV[3]
+  for i = FIRST_EVENT, #ARGV, 2 do
+    count = count + 1
+    if ARGV[i] == 'done' then
+      recTtl = ARGV[4]
+      break
+    end
+  end
+  local rec = token .. ':' .. epoch .. ':' .. num(seq + 1) .. ':' .. count
+  local prev = redis.call('SET', KEYS[3], rec, 'PX', recTtl, 'GET')
+  if prev then
+    local n, e, first, was = string.match(prev, '^(%d+):(%w+):(%d+):(%d+)$')
+    if n == token and e == epoch then
+      -- Appended already (another epoch's record never matches: its events are gone).
+      redis.call('SET', KEYS[3], prev, 'PX', recTtl)
+      first, was = tonumber(first), tonumber(was)
+      local again = { epoch }
+      for i = 1, (#ARGV - FIRST_EVENT + 1) / 2 do
+        again[i + 1] = (i <= was) and (first + i - 1) or 0
+      end
+      return again
+    end
+  end
 end
 local out = { epoch }
 local ttl = ARGV[3]
@@ -115,7 +151,7 @@ local limit = tonumber(ARGV[2])
 local per = math.max(1, math.min(${ENTRY_EVENTS}, limit))
 -- The entries to write: { first seq, fields }, each at most 'per' events.
 local entries, fields = {}, nil
-for i = 11, #ARGV, 2 do
+for i = FIRST_EVENT, #ARGV, 2 do
   if done then
     out[#out + 1] = 0
   else
