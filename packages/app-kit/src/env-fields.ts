@@ -120,8 +120,12 @@ export const sharedEnvFields = {
   DISPATCH_MODE: optionalEnv(
     z.enum(['fifo', 'fair'], { message: 'must be fifo or fair' }),
   ).transform((v) => v ?? 'fifo'),
-  /** Fair dispatch: shards one workspace may have waiting in the queue, × its weight. Default 16. */
-  DISPATCH_WINDOW: optionalEnv(integerEnv(1, 10_000)).transform((v) => v ?? 16),
+  /**
+   * Fair dispatch: shards one workspace may have waiting in the queue, × its weight. Unset:
+   * `max(16, 2 × WORKER_CONCURRENCY)` (see {@link dispatchSettings}), so the window covers a
+   * worker's slots; a smaller one leaves slots idle between dispatch passes.
+   */
+  DISPATCH_WINDOW: optionalEnv(integerEnv(1, 10_000)),
   /** Fair dispatch: shards one workspace may have released and not finished. Default: no cap. */
   WORKSPACE_MAX_RUNNING_SHARDS: optionalEnv(integerEnv(1, 1_000_000)),
   /** Fair dispatch: `ws-a:shards=8:weight=2,…`, per-workspace cap and weight. */

@@ -1,6 +1,10 @@
 export { callbackSecretsEnv } from './callback-secrets-env.js';
 export { CONFIG_ERROR_CODES, ConfigError, type ConfigErrorCode } from './config-error.js';
-export { type DispatchSettings, dispatchSettings } from './dispatch-settings.js';
+export {
+  type DispatchSettings,
+  defaultDispatchWindow,
+  dispatchSettings,
+} from './dispatch-settings.js';
 export {
   buildDistributedCore,
   type DistributedCore,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, parseEnv, sharedEnvFields } from '../src/index.js';
+import { ConfigError, dispatchSettings, parseEnv, sharedEnvFields } from '../src/index.js';
 
 const schema = z.object({ ...sharedEnvFields, TOKEN: z.string().min(20).optional() });
 
@@ -53,16 +53,27 @@ describe('shared env fields', () => {
     expect(err.message).not.toContain('\n');
   });
 
-  it('defaults to fifo dispatch, window 16, no cap, no overrides, one queue partition', () => {
+  it('defaults to fifo dispatch, no cap, no overrides, one queue partition', () => {
     const e = parseEnv(schema, {});
-    expect(e).toMatchObject({
-      QUEUE_PARTITIONS: 1,
-      DISPATCH_MODE: 'fifo',
-      DISPATCH_WINDOW: 16,
-      WORKSPACE_LIMITS: [],
-    });
+    expect(e).toMatchObject({ QUEUE_PARTITIONS: 1, DISPATCH_MODE: 'fifo', WORKSPACE_LIMITS: [] });
     expect(e.WORKSPACE_MAX_RUNNING_SHARDS).toBeUndefined();
+    expect(e.DISPATCH_WINDOW).toBeUndefined();
   });
+
+  it.each([
+    [{}, 16],
+    [{ WORKER_CONCURRENCY: '4' }, 16],
+    [{ WORKER_CONCURRENCY: '8' }, 16],
+    [{ WORKER_CONCURRENCY: '9' }, 18],
+    [{ WORKER_CONCURRENCY: '32' }, 64],
+    [{ WORKER_CONCURRENCY: '32', DISPATCH_WINDOW: '5' }, 5],
+  ])(
+    'a fair window of max(16, 2 x WORKER_CONCURRENCY) unless DISPATCH_WINDOW is set: %j -> %i',
+    (env, window) => {
+      const e = parseEnv(schema, { DISPATCH_MODE: 'fair', ...env });
+      expect(dispatchSettings(e)).toMatchObject({ mode: 'fair', limits: { window } });
+    },
+  );
 
   it('parses WORKSPACE_LIMITS entries: cap, weight, either or both', () => {
     const e = parseEnv(schema, {

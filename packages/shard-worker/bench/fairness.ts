@@ -8,13 +8,18 @@
 // goes first, and `throughput_cost` is
 // 1 − the median of the pairs' fair/FIFO rates (one slow moment of a shared machine moves one
 // pair, not the figure). Each flood round also counts its statements (pg_stat_statements)
-// and the dispatcher's passes per shard: the deterministic half of the cost.
+// and the dispatcher's passes per shard: the deterministic half of the cost; its CPU per shard
+// (this process, Redis, the side's PostgreSQL backends) and the worker slots' idle time while
+// shards were still waiting to start: where the rest goes.
 // Loopback only; the last line is the JSON summary.
 import { execSync } from 'node:child_process';
 import type { Run } from '@x/run-store';
 import { postgres, startRedis, uniqueName } from '@x/testkit';
 import pg from 'pg';
+import { createSlotLog } from '../test/fixtures/slot-log.js';
 import { createStack, type Stack } from '../test/fixtures/stack.js';
+import { backendCpu, backendCpuSince } from './backend-cpu.js';
+import { cpuSince, sampleCpu } from './machine-cpu.js';
 import { until } from './settings.js';
 import { statementCounter } from './statements.js';
 
@@ -24,7 +29,12 @@ const REPS = 20;
 const CONCURRENCY = 16;
 /** Each flood shard: one demo test of this many ms. */
 const TEST_MS = 10;
-const WINDOW = Number(process.env.DISPATCH_WINDOW ?? 16);
+/** The apps' default when `DISPATCH_WINDOW` is unset: the window covers the workers' slots. */
+const WINDOW = Number(process.env.DISPATCH_WINDOW ?? Math.max(16, 2 * CONCURRENCY));
+/** Shard ends per dispatch pass; unset: the dispatcher's default (half the window). 1: a pass per end. */
+const SETTLE_BATCH = process.env.FAIR_SETTLE_BATCH
+  ? Number(process.env.FAIR_SETTLE_BATCH)
+  : undefined;
 const BATCH = 50;
 
 type Mode = 'fifo' | 'fair';
@@ -67,6 +77,7 @@ const percentile = (xs: number[], p: number) => {
 async function open(mode: Mode, redisUrl: string) {
   const db = await postgres(`fair_bench_${mode}`);
   const sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  const slots = createSlotLog();
   // An idle connection the server drops (a restart of the shared server) must not crash the bench.
   sql.on('error', (err) => console.error(`bench pool (${mode}): ${err.message}`));
   const stack = await createStack({
@@ -75,7 +86,14 @@ async function open(mode: Mode, redisUrl: string) {
     prefix: uniqueName(`fb-${mode}`),
     concurrency: CONCURRENCY,
     poolSize: 20,
-    ...(mode === 'fair' && { fair: { window: WINDOW, maxRunningShards: null } }),
+    slotLog: slots,
+    ...(mode === 'fair' && {
+      fair: {
+        window: WINDOW,
+        maxRunningShards: null,
+        ...(SETTLE_BATCH !== undefined && { settleBatch: SETTLE_BATCH }),
+      },
+    }),
   });
   const statements = await statementCounter(db.url);
   const warm = await submit(stack, uniqueName('warm'), 25, TEST_MS);
@@ -88,7 +106,17 @@ async function open(mode: Mode, redisUrl: string) {
     stack,
     sql,
     statements,
-    floods: [] as { seconds: number; runs: Run[]; statements: number; passes: number }[],
+    slots,
+    floods: [] as {
+      seconds: number;
+      runs: Run[];
+      statements: number;
+      passes: number;
+      /** CPU ms of this process, of Redis and of this side's PostgreSQL backends. */
+      cpu: { ownMs: number; redisMs: number; pgMs: number; machineMs: number };
+      /** Slot-ms no job held while shards still waited to start, and that span's ms. */
+      idle: { idleMs: number; spanMs: number };
+    }[],
     async close() {
       await statements.close();
       await stack.close();
@@ -103,17 +131,23 @@ type Side = Awaited<ReturnType<typeof open>>;
 async function flood(s: Side, measured = true) {
   const statementsBefore = await s.statements.count();
   const passesBefore = s.stack.dispatcher?.metrics().passes ?? 0;
+  const cpuBefore = await sampleCpu(s.stack.redis!);
+  const pgBefore = await backendCpu(s.sql);
   const t0 = performance.now();
   const runs = await submit(s.stack, uniqueName('solo'), FLOOD_SHARDS / SHARDS, TEST_MS);
   await until(
     async () => (await s.stack.store.terminalRuns(runs.map((r) => r.id))).length === runs.length,
     'flood drained',
   );
-  const seconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const seconds = (t1 - t0) / 1000;
+  const cpu = await cpuSince(s.stack.redis!, cpuBefore);
+  const pgMs = backendCpuSince(pgBefore, await backendCpu(s.sql));
+  const idle = s.slots.idleUntilLastStart(CONCURRENCY, t0, t1);
   // The drain checks' own reads are in the count too, alike on both sides (one per 10 ms).
   const statements = (await s.statements.count()) - statementsBefore - 1;
   const passes = (s.stack.dispatcher?.metrics().passes ?? 0) - passesBefore;
-  if (measured) s.floods.push({ seconds, runs, statements, passes });
+  if (measured) s.floods.push({ seconds, runs, statements, passes, cpu: { ...cpu, pgMs }, idle });
 }
 
 /** Victims behind a flood kept at 2,000 queued shards; then exactly once for every run. */
@@ -159,6 +193,13 @@ async function victims(s: Side) {
     floodSeconds: s.floods.map((f) => f.seconds.toFixed(2)).join(', '),
     statementsPerShard: s.floods.reduce((t, f) => t + f.statements, 0) / shards,
     passesPerShard: s.floods.reduce((t, f) => t + f.passes, 0) / shards,
+    cpuPerShard: (part: 'ownMs' | 'redisMs' | 'pgMs' | 'machineMs') =>
+      s.floods.reduce((t, f) => t + f.cpu[part], 0) / shards,
+    /** Idle slot-ms per shard while shards waited, and the idle share of the slots' time. */
+    idleMsPerShard: s.floods.reduce((t, f) => t + f.idle.idleMs, 0) / shards,
+    idleShare:
+      s.floods.reduce((t, f) => t + f.idle.idleMs, 0) /
+      s.floods.reduce((t, f) => t + CONCURRENCY * f.idle.spanMs, 0),
     p50: percentile(startMs, 50),
     p99: percentile(startMs, 99),
     exact: (await exact(stack, floodRuns)) && (await exact(stack, done)),
@@ -189,13 +230,21 @@ try {
     // Where each side's database time went over the flood rounds (mean per call under this
     // load): how a fair pass costs more than its own statements, e.g. workers waiting on it.
     for (const s of sides) {
-      const { rows } = await s.sql.query<{ q: string; calls: string; mean: string }>(
-        `select left(regexp_replace(query, '\\s+', ' ', 'g'), 50) as q, calls::text,
+      const top = await s.sql
+        .query<{ q: string; calls: string; mean: string }>(
+          `select left(regexp_replace(query, '\\s+', ' ', 'g'), 50) as q, calls::text,
                 round(mean_exec_time::numeric, 3)::text as mean
          from pg_stat_statements
          where dbid = (select oid from pg_database where datname = current_database())
          order by total_exec_time desc limit 4`,
-      );
+        )
+        .catch((err: Error) => {
+          // A server without pg_stat_statements (DATABASE_URL set to one) still gets its figures.
+          console.log(`${s.mode} top statements: unavailable (${err.message})`);
+          return undefined;
+        });
+      if (!top) continue;
+      const { rows } = top;
       console.log(
         `${s.mode} top statements: ${rows.map((r) => `${r.mean} ms × ${r.calls} (${r.q.trim()})`).join('; ')}`,
       );
@@ -230,6 +279,12 @@ console.log(
 console.log(
   `per flood shard: statements FIFO ${fifo.statementsPerShard.toFixed(2)}, fair ${fair.statementsPerShard.toFixed(2)}; dispatcher passes ${fair.passesPerShard.toFixed(3)}`,
 );
+const cpuLine = (v: typeof fifo) =>
+  `this process ${v.cpuPerShard('ownMs').toFixed(2)}, Redis ${v.cpuPerShard('redisMs').toFixed(2)}, PostgreSQL backends ${v.cpuPerShard('pgMs').toFixed(2)} (machine ${v.cpuPerShard('machineMs').toFixed(2)})`;
+console.log(`CPU ms per flood shard: FIFO ${cpuLine(fifo)}; fair ${cpuLine(fair)}`);
+console.log(
+  `idle worker slots while flood shards waited to start: FIFO ${fifo.idleMsPerShard.toFixed(2)} slot-ms per shard (${(100 * fifo.idleShare).toFixed(1)}% of slot time), fair ${fair.idleMsPerShard.toFixed(2)} (${(100 * fair.idleShare).toFixed(1)}%)`,
+);
 console.log(
   JSON.stringify({
     bench: 'fair-share',
@@ -242,6 +297,13 @@ console.log(
     fair_statements_per_shard: Number(fair.statementsPerShard.toFixed(2)),
     fifo_statements_per_shard: Number(fifo.statementsPerShard.toFixed(2)),
     dispatch_passes_per_shard: Number(fair.passesPerShard.toFixed(3)),
+    window: WINDOW,
+    fair_cpu_ms_per_shard: Number(fair.cpuPerShard('ownMs').toFixed(2)),
+    fifo_cpu_ms_per_shard: Number(fifo.cpuPerShard('ownMs').toFixed(2)),
+    fair_pg_cpu_ms_per_shard: Number(fair.cpuPerShard('pgMs').toFixed(2)),
+    fifo_pg_cpu_ms_per_shard: Number(fifo.cpuPerShard('pgMs').toFixed(2)),
+    fair_idle_slot_ms_per_shard: Number(fair.idleMsPerShard.toFixed(2)),
+    fifo_idle_slot_ms_per_shard: Number(fifo.idleMsPerShard.toFixed(2)),
     exactly_once: fifo.exact && fair.exact,
   }),
 );
