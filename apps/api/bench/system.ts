@@ -9,14 +9,21 @@
  * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
  * Last line: {"bench":"system","abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
  * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…,"redis_cmds_per_run":…,
- * "pg_statements_per_run":…,"cpu_ms_per_run":…} for (b): Redis commands from INFO
+ * "pg_statements_per_run":…,"cpu_ms_per_run":…,"ref_redis_cmds_per_run":…,"ref_runs_per_s":…}
+ * for (b) and (c): Redis commands from INFO
  * commandstats (a script's own commands included), PostgreSQL statements from
  * pg_stat_statements (null where the server lacks it; run without DATABASE_URL so the test
  * kit's private cluster, which preloads it, is used), and the CPU of every server process
  * from /proc utime+stime (both api replicas, both workers, Redis from INFO cpu, PostgreSQL's
  * backends of the bench database and its background processes; not this bench client).
- * X_BENCH_VERBOSE=1 also prints every Redis command per run and per abort, by name, and the
- * event appends (script calls) of the api replicas and of the workers, from their /metrics.
+ * (c) the hand-written reference (flow-reference.ts): the same runs as one BullMQ Flow each,
+ *     events appended with XADD and tailed with XREAD, on the same Redis once our processes
+ *     are stopped; `ref_redis_cmds_per_run` (INFO commandstats deltas, as ours) and
+ *     `ref_runs_per_s` go next to ours in the JSON line.
+ * X_BENCH_VERBOSE=1 also prints every Redis command per run and per abort, by name, the
+ * event appends (script calls) of the api replicas and of the workers, from their /metrics,
+ * the reference's commands by name, and the PostgreSQL statements per run by statement text
+ * (top 10, from pg_stat_statements).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { Redis } from 'ioredis';
 import { demoTests, type RunBody } from '../test/support/api-client.js';
+import { flowReference } from './flow-reference.js';
 import { openLeanSse, postJson } from './lean-http.js';
 
 const ABORTS = Number(process.env.X_BENCH_ABORTS ?? 200);
@@ -111,6 +119,34 @@ async function statementCount(db: PgClient): Promise<number> {
   }
 }
 
+/** Statements run so far by statement text (whitespace collapsed), where pg_stat_statements is. */
+async function statementsByText(db: PgClient): Promise<Map<string, number>> {
+  const byText = new Map<string, number>();
+  try {
+    const { rows } = await db.query<{ query: string; calls: string }>(
+      `select query, calls::text as calls from pg_stat_statements
+       where dbid = (select oid from pg_database where datname = current_database())`,
+    );
+    for (const { query, calls } of rows) {
+      const text = query.replace(/\s+/g, ' ').trim().slice(0, 140);
+      byText.set(text, (byText.get(text) ?? 0) + Number(calls));
+    }
+  } catch {
+    // Not loaded on this server: nothing to group.
+  }
+  return byText;
+}
+/** The `top` statement texts that ran most between two readings, per unit of work. */
+function topStatements(a: Map<string, number>, b: Map<string, number>, per: number, top: number) {
+  return [...b]
+    .map(([text, calls]) => [text, (calls - (a.get(text) ?? 0)) / per] as const)
+    .filter(([, n]) => n > 0)
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, top)
+    .map(([text, n]) => `      ${round(n)}  ${text}`)
+    .join('\n');
+}
+
 /** The commands that grew most between two readings, per unit of work. */
 function topCommands(a: Map<string, number>, b: Map<string, number>, per: number): string {
   return [...b]
@@ -186,6 +222,20 @@ const childCpuMs = () => [
 ];
 const cpuPer = (a: number[], b: number[], per: number) =>
   `api A ${round((b[0]! - a[0]!) / per)}, api B ${round((b[1]! - a[1]!) / per)}, workers ${round((b[2]! + b[3]! - a[2]! - a[3]!) / per)}, bench client ${round((b[4]! - a[4]!) / per)}`;
+
+/** Stops our processes (SIGTERM with --cpu-prof so it writes its profiles) and waits for them. */
+async function stopChildren() {
+  for (const c of children) c.kill(CPU_PROF ? 'SIGTERM' : 'SIGKILL');
+  const killer = setTimeout(() => {
+    for (const c of children) c.kill('SIGKILL');
+  }, 30_000);
+  await Promise.all(
+    children.map((c) =>
+      c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined,
+    ),
+  );
+  clearTimeout(killer);
+}
 
 async function main() {
   for (const file of [API_MAIN, WORKER_MAIN])
@@ -280,6 +330,9 @@ async function main() {
 
     // (b) throughput: IN_FLIGHT runs at a time, created on A or B, watched on the other.
     const lat: number[] = [];
+    const texts1 = process.env.X_BENCH_VERBOSE
+      ? await statementsByText(pgProbe)
+      : new Map<string, number>();
     let next = 0;
     const started = performance.now();
     const lane = async () => {
@@ -305,6 +358,9 @@ async function main() {
     const c2 = await counters(probe, pgProbe);
     const e2 = await appendsNow();
     const cpu2 = childCpuMs();
+    const texts2 = process.env.X_BENCH_VERBOSE
+      ? await statementsByText(pgProbe)
+      : new Map<string, number>();
     const runsPerS = RUNS / seconds;
     console.log(
       `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
@@ -324,7 +380,29 @@ async function main() {
     console.log(
       `    per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${Number.isNaN(statementsPerRun) ? 'n/a (no pg_stat_statements)' : round(statementsPerRun)} PostgreSQL statements, ${round(serverCpuMs / RUNS)} ms of server CPU`,
     );
+    // (c) the hand-written reference, alone on the same Redis: our processes' own idle
+    // commands (pollers, heartbeats) must not count in its delta.
+    await stopChildren();
+    const r0 = await counters(probe, pgProbe);
+    const ref = await flowReference({
+      redisUrl: redis.url,
+      prefix: uniqueName('ref'),
+      runs: RUNS,
+      inFlight: IN_FLIGHT,
+      shards: 4,
+      testsPerShard: 25,
+      concurrency: Number(WORKER_CONCURRENCY),
+    });
+    const r1 = await counters(probe, pgProbe);
+    const refCmdsPerRun = (r1.commands - r0.commands) / RUNS;
+    console.log(
+      `(c) reference, BullMQ Flow + XADD history + XREAD tail, written by hand: ${round(RUNS / ref.seconds)} runs/s; per run: ${round(refCmdsPerRun)} Redis commands (ours: ${round((c2.commands - c1.commands) / RUNS)})`,
+    );
     if (process.env.X_BENCH_VERBOSE) {
+      console.log(`    reference per run: ${topCommands(r0.byCommand, r1.byCommand, RUNS)}`);
+      console.log(
+        `    PostgreSQL statements per run, by text (top 10):\n${topStatements(texts1, texts2, RUNS, 10)}`,
+      );
       console.log(`    per abort: ${topCommands(c0.byCommand, c1.byCommand, ABORTS)}`);
       console.log(`    per run: ${topCommands(c1.byCommand, c2.byCommand, RUNS)}`);
       console.log(`    event appends per abort: ${appendsPer(e0, e1, ABORTS)}`);
@@ -344,20 +422,12 @@ async function main() {
         redis_cmds_per_run: round((c2.commands - c1.commands) / RUNS),
         pg_statements_per_run: Number.isNaN(statementsPerRun) ? null : round(statementsPerRun),
         cpu_ms_per_run: round(serverCpuMs / RUNS),
+        ref_redis_cmds_per_run: round(refCmdsPerRun),
+        ref_runs_per_s: round(RUNS / ref.seconds),
       }),
     );
   } finally {
-    // SIGTERM (graceful) so --cpu-prof writes its profiles; SIGKILL whatever lingers.
-    for (const c of children) c.kill(CPU_PROF ? 'SIGTERM' : 'SIGKILL');
-    const killer = setTimeout(() => {
-      for (const c of children) c.kill('SIGKILL');
-    }, 30_000);
-    await Promise.all(
-      children.map((c) =>
-        c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined,
-      ),
-    );
-    clearTimeout(killer);
+    await stopChildren();
     probe.disconnect();
     await pgProbe.end();
     await redis.close();
