@@ -74,7 +74,21 @@ export async function releaseShardsSql(
       from share sh, lateral (
         select r.id as run_id, r.executor, r.callback_url, r.shard_count, r.created_at,
                s.shard_index, s.payload
-        from runs r cross join lateral (
+        from (
+          -- n shards come from at most the n oldest runs with a shard to release: the
+          -- dispatch index gives them in order and the scan stops there. Without this limit
+          -- the shard order below kept the outer limit from ending the scan early: every
+          -- pending run's shards were read and sorted (measured: 340 runs, 1,360 rows, 2.5 ms
+          -- a pass, to keep 17).
+          select r.id, r.executor, r.callback_url, r.shard_count, r.created_at from runs r
+          where r.workspace_id = sh.workspace_id and r.enqueued_at is null
+            and r.status in ('queued', 'running')
+            and exists (select 1 from run_shards s
+                        where s.run_id = r.id and s.released_at is null
+                          and s.status <> 'completed')
+          order by r.created_at, r.id
+          limit sh.n
+        ) r cross join lateral (
           -- Per run, by its primary key: its ORDER BY keeps the planner from flattening
           -- this into a join, which it did with a seq scan of all of run_shards (history
           -- included: 4 ms a pass and growing, measured).
@@ -82,8 +96,6 @@ export async function releaseShardsSql(
           where s.run_id = r.id and s.released_at is null and s.status <> 'completed'
           order by s.shard_index
         ) s
-        where r.workspace_id = sh.workspace_id and r.enqueued_at is null
-          and r.status in ('queued', 'running')
         order by r.created_at, r.id, s.shard_index
         limit sh.n
       ) x
