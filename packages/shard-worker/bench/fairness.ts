@@ -35,6 +35,10 @@ const WINDOW = Number(process.env.DISPATCH_WINDOW ?? Math.max(16, 2 * CONCURRENC
 const SETTLE_BATCH = process.env.FAIR_SETTLE_BATCH
   ? Number(process.env.FAIR_SETTLE_BATCH)
   : undefined;
+/** The longest a shard end waits for its pass; unset: the dispatcher's default (20 ms). */
+const SETTLE_DELAY_MS = process.env.FAIR_SETTLE_DELAY_MS
+  ? Number(process.env.FAIR_SETTLE_DELAY_MS)
+  : undefined;
 const BATCH = 50;
 
 type Mode = 'fifo' | 'fair';
@@ -92,6 +96,7 @@ async function open(mode: Mode, redisUrl: string) {
         window: WINDOW,
         maxRunningShards: null,
         ...(SETTLE_BATCH !== undefined && { settleBatch: SETTLE_BATCH }),
+        ...(SETTLE_DELAY_MS !== undefined && { settleDelayMs: SETTLE_DELAY_MS }),
       },
     }),
   });
