@@ -7,8 +7,8 @@
  * kind) go as one statement. Batches so form exactly where rows contend — concurrent
  * completions of one run updating the same run row — and never hold back a call that had no
  * one to wait for. (The design before this one batched on a store-wide budget of statements
- * regardless of run: measured 0.88–0.89× of bare `pg` in the run-store bench, ~10 statements
- * per 4-shard run in the shard-worker bench.)
+ * regardless of run, so only once the pool was saturated: 10.07 statements per 4-shard run in
+ * the shard-worker bench, against 7.5 with this one; see the README for what it costs.)
  *
  * The pool is still never asked for more than `statementsInFlight` statements at once: a call
  * of an idle run that finds them all in flight waits too, and the runs waiting so are served
