@@ -103,10 +103,10 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
   await migrate(db);
-  // The store's shard statements are grouped by run (group commit where rows contend) and
-  // never more than the pool's connections at once. A cap of one statement used fewer
-  // statements and less CPU in bench:system, but two timing-bound e2e tests failed with it
-  // (docs/operations.md, issue 18 §2); not kept.
+  // One slot per pool connection: a statement goes at once while a connection is free, and
+  // concurrent ones are grouped only when every connection is busy (group commit). One slot
+  // used fewer statements and less CPU in bench:system, but two timing-bound e2e tests failed
+  // with it (docs/operations.md, issue 18 §2); not kept.
   const store = createRunStore(db, { statementsInFlight: opts.poolMax });
   const bus = createBus({ transport: createPubSubTransport(target), prefix, logger });
   const runEvents = createRunEvents({

@@ -1,11 +1,11 @@
-import type { BusyRuns, CallKind, RunCall } from './busy-runs.js';
+import type { StatementSlots } from './statement-slots.js';
 
 /**
- * Group commit by contention domain: one kind of shard statement (begin, completion,
- * finalization) over the store's {@link BusyRuns}. A call is written at once, alone, unless a
- * statement of its run is in flight (or the pool's budget is spent); the calls that waited are
- * written as one statement when it returns (busy-runs.ts). Each caller gets its own result (or
- * the batch's error).
+ * Adaptive group commit: a call goes at once, alone, while the store has a free statement
+ * slot (statement-slots.ts); otherwise it joins its kind's queue, and when a slot comes back
+ * everything gathered meanwhile is written as one statement. Each caller gets its own result
+ * (or the batch's error). An idle or lightly loaded store so adds no wait and keeps as many
+ * statements in flight as its callers; under contention the batches grow by themselves.
  *
  * Two calls with the same `key` never share a batch (the later one waits for the next): a
  * statement cannot update one row twice, and the single-call semantics between the two (the
@@ -16,44 +16,85 @@ export interface GroupCommitOptions<I, O> {
   write: (batch: readonly I[]) => Promise<readonly O[]>;
   /** Identity of the row a call writes; calls with equal keys go in different batches. */
   key: (input: I) => string;
-  /** The run a call writes to: its contention domain. */
-  run: (input: I) => string;
-  /** The store's runs in flight, shared with its other group commits. */
-  runs: BusyRuns;
+  /** The statements in flight allowed, shared with the store's other group commits. */
+  slots: StatementSlots;
+  /** Calls in one batch at most. Default 64. */
+  maxBatch?: number;
 }
 
-interface Waiting<I, O> extends RunCall {
+interface Waiting<I, O> {
   input: I;
   resolve: (out: O) => void;
   reject: (err: unknown) => void;
 }
 
 export function groupCommit<I, O>(opts: GroupCommitOptions<I, O>): (input: I) => Promise<O> {
-  const kind: CallKind = {
-    async send(calls) {
-      // busy-runs batches only calls of this kind, so only calls made below.
-      const batch = calls as readonly Waiting<I, O>[];
-      try {
-        const out = await opts.write(batch.map((w) => w.input));
-        if (out.length !== batch.length) {
-          throw new Error(`group commit: ${out.length} results for ${batch.length} calls`);
-        }
-        for (const [i, w] of batch.entries()) w.resolve(out[i] as O);
-      } catch (err) {
-        for (const w of batch) w.reject(err);
+  const maxBatch = opts.maxBatch ?? 64;
+  const { slots } = opts;
+  let queue: Waiting<I, O>[] = [];
+  /** This kind is among the slots' claimants (at most once). */
+  let claiming = false;
+
+  const take = (): Waiting<I, O>[] => {
+    const batch: Waiting<I, O>[] = [];
+    const rest: Waiting<I, O>[] = [];
+    const keys = new Set<string>();
+    for (const w of queue) {
+      const k = opts.key(w.input);
+      if (batch.length < maxBatch && !keys.has(k)) {
+        keys.add(k);
+        batch.push(w);
+      } else {
+        rest.push(w);
       }
-    },
+    }
+    queue = rest;
+    return batch;
   };
+
+  /** Writes `batch` on a slot already taken, and gives the slot back when it returns. */
+  const send = (batch: Waiting<I, O>[]) => {
+    const written = (async () => {
+      const out = await opts.write(batch.map((w) => w.input));
+      if (out.length !== batch.length) {
+        throw new Error(`group commit: ${out.length} results for ${batch.length} calls`);
+      }
+      return out;
+    })();
+    written.then(
+      (out) => {
+        slots.give();
+        for (const [i, w] of batch.entries()) w.resolve(out[i] as O);
+      },
+      (err: unknown) => {
+        slots.give();
+        for (const w of batch) w.reject(err);
+      },
+    );
+  };
+
+  const claim = () => {
+    if (claiming || queue.length === 0) return;
+    claiming = true;
+    slots.wait(onSlot);
+  };
+
+  function onSlot() {
+    claiming = false;
+    send(take());
+    // Calls left behind (a repeated key, or past maxBatch) wait for another slot.
+    claim();
+  }
+
   return (input) =>
     new Promise<O>((resolve, reject) => {
-      const call: Waiting<I, O> = {
-        run: opts.run(input),
-        key: opts.key(input),
-        kind,
-        input,
-        resolve,
-        reject,
-      };
-      opts.runs.submit(call);
+      const waiting = { input, resolve, reject };
+      // Nobody of this kind is waiting and a slot is free: no contention, so no batch.
+      if (queue.length === 0 && slots.tryTake()) {
+        send([waiting]);
+        return;
+      }
+      queue.push(waiting);
+      claim();
     });
 }

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import { busyRuns } from './busy-runs.js';
 import { groupCommit } from './group-commit.js';
 import { guarded } from './map-error.js';
 import { type RunRow, rowToRun } from './row-mapping.js';
@@ -11,6 +10,7 @@ import { type CompleteShardCall, completeShardsSql } from './sql/complete-shards
 import { finalizeRunSql } from './sql/finalize-run.js';
 import { finalizeRunsSql } from './sql/finalize-runs.js';
 import { runRowSql } from './sql/read-runs.js';
+import { statementSlots } from './statement-slots.js';
 import type { CompleteShardOutcome, ShardCompletion } from './types/shard-completion.js';
 import { notFound, outOfRange, requireCount, requireRunId, requireShardIndex } from './validate.js';
 import { validateResults, validateStats } from './validate-input.js';
@@ -30,18 +30,15 @@ const shardKey = (c: { runId: string; shardIndex: number }) => `${c.runId}:${c.s
  * A worker's statements for one shard: begin (guard, attempt, retry purge), complete with
  * its results exactly once, and, for the one finalizer per run, finalize.
  *
- * Begins, completions and finalizations are group-committed (group-commit.ts) by run
- * (busy-runs.ts): a call whose run has no statement in flight is written alone at once (at
- * most `statementsInFlight` statements out); the calls that arrive while their run's
- * statement is in flight share one statement per kind when it returns (begin-shards.ts,
+ * Begins, completions and finalizations are group-committed (group-commit.ts) over
+ * `statementsInFlight` shared slots: a call that finds a free slot is written alone at once;
+ * the calls that arrive while every slot is busy share one statement per kind (begin-shards.ts,
  * complete-shards.ts, finalize-runs.ts), each with the outcome it would have had alone.
  */
 export function shardCompletion(db: Kysely<Database>, statementsInFlight: number): ShardCompletion {
-  const runs = busyRuns({ statementsInFlight });
-  const runOf = (c: { runId: string }) => c.runId;
+  const slots = statementSlots(statementsInFlight);
   const begin = groupCommit<BeginShardCall, BeginShardRow | undefined>({
-    runs,
-    run: runOf,
+    slots,
     key: shardKey,
     write: async (calls) => {
       const [one] = calls;
@@ -52,8 +49,7 @@ export function shardCompletion(db: Kysely<Database>, statementsInFlight: number
     },
   });
   const complete = groupCommit<CompleteShardCall, CompleteShardRow | undefined>({
-    runs,
-    run: runOf,
+    slots,
     key: shardKey,
     write: async (calls) => {
       const [one] = calls;
@@ -73,8 +69,7 @@ export function shardCompletion(db: Kysely<Database>, statementsInFlight: number
     },
   });
   const finalize = groupCommit<string, RunRow | undefined>({
-    runs,
-    run: (runId) => runId,
+    slots,
     key: (runId) => runId,
     write: async (runIds) => {
       const [one] = runIds;
