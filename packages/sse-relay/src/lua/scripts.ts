@@ -107,9 +107,10 @@ if not epoch then
   seq = base
   redis.call('DEL', KEYS[2])
 end
-if origin ~= '' and not done then
+if origin ~= '' then
   -- This origin's last append: the same token in this epoch means this batch is in already
-  -- (its reply was lost). Another epoch's record never matches: its events are gone.
+  -- (its reply was lost; if it held the run's 'done', the run is done now: still answered as
+  -- the first try was). Another epoch's record never matches: its events are gone.
   local prev = redis.call('GET', KEYS[3])
   if prev then
     local n, e, first, was = string.match(prev, '^(%d+):(%w+):(%d+):(%d+)$')
