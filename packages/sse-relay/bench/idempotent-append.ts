@@ -1,6 +1,6 @@
 /**
  * `pnpm --filter @x/sse-relay bench:idempotent-append`: what the append token (an
- * idempotent append: one `SET … PX … GET` of the origin's record inside the script) costs the
+ * idempotent append: a `GET` and a `SET` of the origin's record inside the script) costs the
  * server. A private Redis; alternating rounds of APPENDS single-event appends over 100 runs
  * without a token (the reference, as before) and with one, each round after `CONFIG
  * RESETSTAT`; Redis's own time per `EVALSHA` (commandstats, the script's commands included)

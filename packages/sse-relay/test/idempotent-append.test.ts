@@ -158,4 +158,53 @@ describe('appends whose reply was lost', () => {
     expect(metrics.eventsBufferedTotal).toBeGreaterThan(0);
     expect(metrics.eventsFlushed).toBe(metrics.eventsBufferedTotal);
   });
+
+  it('the log answers a batch sent again with its token as the first try, once per epoch; a batch holding done too', async () => {
+    const direct = new Redis(redis.url);
+    cleanup.push(() => direct.disconnect());
+    const log = redisEventLog({ redis: direct, prefix: uniqueName('idem'), publish: false });
+    const runId = randomUUID();
+    const entry = (m: string) => ({
+      type: 'log' as const,
+      json: JSON.stringify({ type: 'log', runId, ...logEvent(m) }),
+    });
+    const opts = (n: number, origin = 'o1') => ({
+      floor: 0,
+      historyLimit: 100,
+      ttlMs: 60_000,
+      token: { origin, n },
+    });
+    await log.begin(runId, 60_000);
+    const first = await log.appendMany(runId, [entry('a'), entry('b')], opts(1));
+    expect(first.seqs).toEqual([1, 2]);
+    // Another origin appends meanwhile; then o1's batch 1 comes again: answered, not appended.
+    expect((await log.appendMany(runId, [entry('c')], opts(1, 'o2'))).seqs).toEqual([3]);
+    expect(await log.appendMany(runId, [entry('a'), entry('b')], opts(1))).toEqual(first);
+    expect((await log.head(runId))?.seq).toBe(3);
+    // The next batch of o1 is appended.
+    expect((await log.appendMany(runId, [entry('d')], opts(2))).seqs).toEqual([4]);
+    // After a declared gap (a new epoch) the old record never matches: appended anew there.
+    const epoch = await log.declareGap(runId, 0, 60_000);
+    const again = await log.appendMany(runId, [entry('d')], opts(2));
+    expect(again.epoch).toBe(epoch);
+    expect(again.seqs).toHaveLength(1);
+    expect((await log.read(runId, 0, 10)).events.map((e) => e.seq)).toEqual(again.seqs);
+    // A batch with `done` and an event after it: the resend answers the same seqs and zeros.
+    const done = {
+      type: 'done' as const,
+      json: JSON.stringify({
+        type: 'done',
+        runId,
+        status: 'completed',
+        passed: 1,
+        failed: 0,
+        total: 1,
+        durationMs: 1,
+      }),
+    };
+    const last = await log.appendMany(runId, [entry('e'), done, entry('late')], opts(3));
+    expect(last.seqs[2]).toBe(0);
+    expect(await log.appendMany(runId, [entry('e'), done, entry('late')], opts(3))).toEqual(last);
+    expect((await log.read(runId, 0, 10)).events).toHaveLength(3);
+  });
 });

@@ -83,8 +83,9 @@ end
  * ARGV[12] the batch's token (increasing per origin), then one (type, json) pair per event.
  * Idempotent: a batch sent again with the token of the origin's last append in this epoch
  * (its reply was lost, and the client or the emit buffer resent it) is answered as that
- * append was, and nothing is appended. One command (SET … GET: records this append and reads
- * the one before in one step), one more to put the record back on a resend. Appends the events in
+ * append was, and nothing is appended. Two commands: GET of the origin's record before, SET of
+ * the new one once the events are in (not before: a script that fails midway must leave no
+ * claim that its events are in). Appends the events in
  * order with consecutive seqs, as one history entry per `ENTRY_EVENTS` of them (one XADD for
  * a usual batch), trims whole entries that start below `keepFrom` (history-entry.ts: every
  * one of the last ARGV[2] events stays), and publishes the appended ones with the payload
@@ -106,24 +107,14 @@ if not epoch then
   seq = base
   redis.call('DEL', KEYS[2])
 end
-if origin ~= '' and not done then
-  -- What this batch will get, known before appending: the events up to its first 'done'
-  -- (those after are refused), seqs from seq + 1, and the TTL the counter will have.
-  local count, recTtl = 0, ARGV[3]
-  for i = FIRST_EVENT, #ARGV, 2 do
-    count = count + 1
-    if ARGV[i] == 'done' then
-      recTtl = ARGV[4]
-      break
-    end
-  end
-  local rec = token .. ':' .. epoch .. ':' .. num(seq + 1) .. ':' .. count
-  local prev = redis.call('SET', KEYS[3], rec, 'PX', recTtl, 'GET')
+if origin ~= '' then
+  -- This origin's last append: the same token in this epoch means this batch is in already
+  -- (its reply was lost; if it held the run's 'done', the run is done now: still answered as
+  -- the first try was). Another epoch's record never matches: its events are gone.
+  local prev = redis.call('GET', KEYS[3])
   if prev then
     local n, e, first, was = string.match(prev, '^(%d+):(%w+):(%d+):(%d+)$')
     if n == token and e == epoch then
-      -- Appended already (another epoch's record never matches: its events are gone).
-      redis.call('SET', KEYS[3], prev, 'PX', recTtl)
       first, was = tonumber(first), tonumber(was)
       local again = { epoch }
       for i = 1, (#ARGV - FIRST_EVENT + 1) / 2 do
@@ -133,6 +124,7 @@ if origin ~= '' and not done then
     end
   end
 end
+local startSeq = seq + 1
 local out = { epoch }
 local ttl = ARGV[3]
 local appended = 0
@@ -191,6 +183,10 @@ end
 if appended > 0 then
   redis.call('SET', KEYS[1], counter(epoch, base, seq, done), 'PX', ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
+  -- Recorded once the events are in (a script that failed before this left no claim).
+  if origin ~= '' then
+    redis.call('SET', KEYS[3], token .. ':' .. epoch .. ':' .. num(startSeq) .. ':' .. appended, 'PX', ttl)
+  end
 end
 flush()
 return out
