@@ -167,6 +167,19 @@ describe('fair share across workspaces, real processes (DISPATCH_MODE=fair)', ()
       failed: 0,
       shardsCompleted: 4,
     });
+    const byStatus = (status: string) => floodNow.filter((r) => r.status === status).length;
+    console.log(
+      JSON.stringify({
+        fairShareVictim: {
+          floodRuns: FLOOD_RUNS,
+          atVictimDone: {
+            queued: byStatus('queued'),
+            running: byStatus('running'),
+            completed: byStatus('completed'),
+          },
+        },
+      }),
+    );
     expect(floodNow).toHaveLength(FLOOD_RUNS);
     const pending = floodNow.filter((r) => !TERMINAL.includes(r.status));
     expect(pending.length).toBeGreaterThan(0);
@@ -192,7 +205,14 @@ describe('fair share across workspaces, real processes (DISPATCH_MODE=fair)', ()
 
   it(`WORKSPACE_MAX_RUNNING_SHARDS=${CAP} holds while a worker is SIGKILLed; the dead worker's slots are released`, async () => {
     // Sampled every 50 ms from the database (one consistent snapshot) and each live worker.
-    const seen = { running: 0, outstanding: 0, perWorker: 0, survivorAfterKill: 0, samples: 0 };
+    const seen = {
+      running: 0,
+      outstanding: 0,
+      perWorker: 0,
+      survivorAfterKill: 0,
+      samples: 0,
+      refusedScrapes: 0,
+    };
     let killed: WorkerProcess | undefined;
     let sampling = true;
     const sampler = (async () => {
@@ -201,8 +221,11 @@ describe('fair share across workspaces, real processes (DISPATCH_MODE=fair)', ()
         seen.running = Math.max(seen.running, s.running);
         seen.outstanding = Math.max(seen.outstanding, s.outstanding);
         for (const w of liveWorkers()) {
-          // The worker being killed may refuse the scrape; it is no longer sampled after.
-          const n = await activeShards(w).catch(() => 0);
+          // The worker being killed may refuse the scrape (counted); it is not sampled after.
+          const n = await activeShards(w).catch(() => {
+            seen.refusedScrapes++;
+            return 0;
+          });
           seen.perWorker = Math.max(seen.perWorker, n);
           if (killed && w !== killed) seen.survivorAfterKill = Math.max(seen.survivorAfterKill, n);
         }
@@ -243,7 +266,9 @@ describe('fair share across workspaces, real processes (DISPATCH_MODE=fair)', ()
       sampling = false;
       await sampler;
     }
+    console.log(JSON.stringify({ fairShareCap: { cap: CAP, ...seen } }));
     expect(seen.samples).toBeGreaterThan(10);
+    expect(seen.refusedScrapes).toBeLessThanOrEqual(1);
     // The cap was reached and never passed: in the database (released and begun) and on
     // each worker, before and after the kill.
     expect(seen).toMatchObject({ running: CAP, outstanding: CAP, perWorker: CAP });
