@@ -110,6 +110,27 @@ async function shardsOf(ws: Workspace): Promise<{ running: number; outstanding: 
   return { running: Number(row.running), outstanding: Number(row.outstanding) };
 }
 
+interface WorkerStats {
+  activeShards: number;
+  shardsStarted: number;
+  duplicateCompletions: number;
+}
+
+/** Several `x_shard_worker_stat` values of one worker from one /metrics page (one instant). */
+async function workerStats(w: WorkerProcess): Promise<WorkerStats> {
+  const text = await (await fetch(w.metricsUrl)).text();
+  const stat = (name: string) => {
+    const m = new RegExp(`^x_shard_worker_stat\\{stat="${name}"\\} (\\S+)$`, 'm').exec(text);
+    if (!m) throw new Error(`no x_shard_worker_stat ${name} on ${w.metricsUrl}`);
+    return Number(m[1]);
+  };
+  return {
+    activeShards: stat('activeShards'),
+    shardsStarted: stat('shardsStarted'),
+    duplicateCompletions: stat('duplicateCompletions'),
+  };
+}
+
 const dead = new Set<WorkerProcess>();
 const liveWorkers = () => workers.filter((w) => !dead.has(w));
 const totalActive = async () =>
@@ -234,6 +255,8 @@ describe('fair share across workspaces, real processes (DISPATCH_MODE=fair)', ()
       }
     })();
 
+    const base = new Map<WorkerProcess, WorkerStats>();
+    for (const w of workers) base.set(w, await workerStats(w));
     // 5 runs × 4 shards of 1.5 s: seven rounds of the cap, though the fleet has 16 slots.
     const runs: Run[] = [];
     for (let i = 0; i < 5; i++) {
@@ -241,12 +264,25 @@ describe('fair share across workspaces, real processes (DISPATCH_MODE=fair)', ()
         await create('capped', { executor: 'demo', tests: demoTests(8, 750, 4), shards: 4 }),
       );
     }
+    // Kill a worker right after it started a shard (its count of starts grew since the last
+    // poll): that shard has most of its 1.5 s left, so it dies in flight, still released and
+    // begun in the database, and its job must be handed over by BullMQ's stall check.
+    const previous = new Map<WorkerProcess, number>();
+    let startedByKilled = 0;
     const victim = await waitFor(
       async () => {
-        for (const w of workers) if ((await activeShards(w)) >= 1) return w;
+        for (const w of workers) {
+          const s = await workerStats(w);
+          const before = previous.get(w);
+          previous.set(w, s.shardsStarted);
+          if (before !== undefined && s.shardsStarted > before && s.activeShards >= 1) {
+            startedByKilled = s.shardsStarted - base.get(w)!.shardsStarted;
+            return w;
+          }
+        }
         return undefined;
       },
-      { timeoutMs: 30_000, what: 'a worker running a capped shard' },
+      { timeoutMs: 30_000, intervalMs: 20, what: 'a worker starting a capped shard' },
     );
     killed = victim;
     dead.add(victim);
@@ -275,6 +311,17 @@ describe('fair share across workspaces, real processes (DISPATCH_MODE=fair)', ()
     // The survivor ran up to the cap after the kill: the dead worker's shards, once BullMQ's
     // stall check handed them over, were completed and stopped counting against the share.
     expect(seen.survivorAfterKill).toBe(CAP);
+    // The shard killed in flight was started again by the survivor (or found completed): the
+    // two workers' starts cover the 20 shards and more.
+    const [survivor] = liveWorkers();
+    const end = await workerStats(survivor!);
+    const bySurvivor =
+      end.shardsStarted -
+      base.get(survivor!)!.shardsStarted +
+      end.duplicateCompletions -
+      base.get(survivor!)!.duplicateCompletions;
+    console.log(JSON.stringify({ fairShareKill: { startedByKilled, bySurvivor, shards: 20 } }));
+    expect(startedByKilled + bySurvivor).toBeGreaterThan(20);
     expect(await shardsOf('capped')).toEqual({ running: 0, outstanding: 0 });
   }, 90_000);
 
