@@ -312,6 +312,7 @@ function runPage(runId) {
   const leave = new AbortController();
   const shards = new Map();
   const live = new Map(); // shardIndex -> {passed, failed} from result events of its current attempt
+  const startedAttempt = new Map(); // shardIndex -> attempt of its latest `shard started`
   const state = { run: null };
 
   const render = () => {
@@ -430,6 +431,7 @@ function runPage(runId) {
         if (msg.recovered === false) {
           shards.clear();
           live.clear();
+          startedAttempt.clear();
           resetResults().catch((e) => conn(e.message));
         }
         break;
@@ -438,9 +440,19 @@ function runPage(runId) {
         break;
       case 'shard':
         shards.set(msg.shardIndex, { state: msg.state, attempt: msg.attempt });
-        if (msg.state === 'started') live.delete(msg.shardIndex); // a retry starts its count over
+        if (msg.state === 'started') {
+          live.delete(msg.shardIndex); // a retry starts its count over
+          startedAttempt.set(msg.shardIndex, msg.attempt);
+        }
         break;
       case 'result': {
+        // A result of an earlier attempt than the shard's latest start: a worker whose shard
+        // was taken over flushed it late. The new attempt reports that test again.
+        if (
+          typeof msg.attempt === 'number' &&
+          msg.attempt < (startedAttempt.get(msg.shardIndex) ?? 0)
+        )
+          break;
         const c = live.get(msg.shardIndex) || { passed: 0, failed: 0 };
         if (msg.status === 'passed') c.passed++;
         else if (msg.status === 'failed') c.failed++;

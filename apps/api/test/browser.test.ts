@@ -162,6 +162,40 @@ it('dashboard: after a restart (event history gone) a completed run still shows 
   }
 });
 
+it("dashboard: a result of an attempt older than its shard's latest start is not shown", async () => {
+  // A live worker whose shard was taken over can flush its attempt's results after the re-run's
+  // `shard started`. Here the re-run's events are emitted into the run's history by hand while
+  // the real attempt 1 runs: from then on attempt 1's results are the stale ones.
+  const { page, errors } = await signedIn(ctx.api.url);
+  const created = await apiClient(ctx.api.url, TOKEN_A).post<{ run: RunBody }>('/runs', {
+    executor: 'demo',
+    tests: demoTests(3, 1500),
+    shards: 1,
+  });
+  expect(created.status).toBe(201);
+  const runId = created.body.run.id;
+  await page.goto(`${ctx.api.url}/#/runs/${runId}`);
+  // Attempt 1's first result is shown (t0, after 1.5 s); t1 and t2 follow 1.5 s apart.
+  await expect.poll(() => page.locator('#results tr').count(), { timeout: 20_000 }).toBe(1);
+  const result = (name: string, attempt: number) => ({
+    shardIndex: 0,
+    testId: `injected-${name}`,
+    name,
+    status: 'passed' as const,
+    durationMs: 1,
+    attempt,
+  });
+  const { events } = ctx.api.system;
+  await events.emit(runId, 'shard', { shardIndex: 0, state: 'started', attempt: 2 });
+  await events.emit(runId, 'result', result('late-of-attempt-1', 1));
+  await events.emit(runId, 'result', result('of-attempt-2', 2));
+  await expect.poll(() => page.textContent('#run-status'), { timeout: 20_000 }).toBe('completed');
+  // t1 and t2 came from attempt 1 after attempt 2 started: dropped like the injected late one.
+  const names = await page.locator('#results tr td:nth-child(2)').allTextContents();
+  expect(names).toEqual(['t0', 'of-attempt-2']);
+  expect(errors).toEqual([]);
+});
+
 it('dashboard: a run page shows nothing of the previous run while it loads, and the list stays live past one page (workspace feed)', async () => {
   const client = apiClient(ctx.api.url, TOKEN_A);
   const { page, errors } = await signedIn(ctx.api.url);

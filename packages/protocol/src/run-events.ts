@@ -52,6 +52,9 @@ export const RUN_EVENT_PAYLOAD_SCHEMAS = {
     status: z.enum(RESULT_STATUSES),
     durationMs: z.number().nonnegative(),
     error: z.string().nullable().optional(),
+    // The shard attempt that produced it (as its `shard started` carries): a client drops a
+    // result older than the shard's latest started attempt. Optional: older emitters omit it.
+    attempt: count.optional(),
   }),
   progress: z.looseObject({
     passed: count,

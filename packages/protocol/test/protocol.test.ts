@@ -45,6 +45,14 @@ describe('run events', () => {
       }).success,
     ).toBe(true);
   });
+  it('a result carries the attempt that produced it, or none (an older emitter)', () => {
+    const result = { shardIndex: 0, testId: 't1', name: 'a', status: 'passed', durationMs: 3 };
+    const parse = (p: object) => RUN_EVENT_PAYLOAD_SCHEMAS.result.safeParse(p);
+    expect(parse({ ...result, attempt: 2 }).data?.attempt).toBe(2);
+    expect(parse(result).success).toBe(true);
+    expect(parse({ ...result, attempt: -1 }).success).toBe(false);
+    expect(parse({ ...result, attempt: 1.5 }).success).toBe(false);
+  });
   it('narrows an event to its payload by type', () => {
     const narrow = (e: EmittedRunEvent) => (e.type === 'progress' ? e.shardsCompleted : undefined);
     expectTypeOf(narrow).returns.toEqualTypeOf<number | undefined>();

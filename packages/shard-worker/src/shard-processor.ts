@@ -187,7 +187,7 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
         signal,
         // Results of an aborted shard would only trail the abort's `done`.
         emit: (r) => {
-          if (!signal.aborted) live.add('result', { shardIndex, ...r });
+          if (!signal.aborted) live.add('result', { shardIndex, ...r, attempt });
         },
       });
       // Aborted while the executor was finishing: the abort owns the run's state now.

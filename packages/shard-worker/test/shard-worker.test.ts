@@ -173,6 +173,20 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       .map((e) => parse(e));
     expect(shardEvents.filter((e) => e.state === 'retrying').map((e) => e.attempt)).toEqual([1, 2]);
     expect(shardEvents.filter((e) => e.state === 'completed')).toHaveLength(2);
+    // Each result carries the attempt that produced it, the one its shard's latest `started`
+    // announced: a client drops results older than that (a taken-over worker's late flush).
+    const latestStarted = new Map<unknown, unknown>();
+    const resultAttempts = new Map<string, unknown[]>();
+    for (const e of (await eventsOf(s.log, run.id)).map((e) => parse(e))) {
+      if (e.type === 'shard' && e.state === 'started') latestStarted.set(e.shardIndex, e.attempt);
+      if (e.type !== 'result') continue;
+      expect(e.attempt).toBe(latestStarted.get(e.shardIndex));
+      const name = String(e.name);
+      resultAttempts.set(name, [...(resultAttempts.get(name) ?? []), e.attempt]);
+    }
+    // b failed attempts 1 and 2: its only result is attempt 3's; its sibling shard ran once.
+    expect(resultAttempts.get('b')).toEqual([3]);
+    expect([...resultAttempts.values()].flat()).toContain(1);
   });
 
   it('records the failure of a last attempt once the database is back, instead of leaving the run running', async () => {

@@ -114,7 +114,8 @@ const parseId = (id: string) => {
  * snapshot that said `recovered: false`; one `done` with the run's final counts; and, unless it
  * crossed such a gap, each test's result once (see `duplicates`, `missing`). A shard executed again (its worker was
  * killed) announces itself with `shard` `started`: its earlier attempt's results are dropped
- * then, as a client showing the run does.
+ * then, as a client showing the run does, and a later result of that earlier attempt (its
+ * `attempt` is older than the latest `started` one) is ignored, neither a result nor a duplicate.
  */
 export function verdictOf(
   frames: readonly WatchedFrame[],
@@ -129,6 +130,8 @@ export function verdictOf(
   let afterSnapshot: boolean | undefined;
   let prev: { seq: number; epoch: string | undefined } | undefined;
   const shards = new Map<number, Map<string, number>>();
+  // Each shard's latest `started` attempt.
+  const latestAttempt = new Map<number, number>();
   const dones: WatchedFrame['data'][] = [];
   for (const { eventId, data } of frames) {
     if (data.type === 'snapshot') {
@@ -151,8 +154,17 @@ export function verdictOf(
     }
     afterSnapshot = undefined;
     const shardIndex = Number(data.shardIndex);
-    if (data.type === 'shard' && data.state === 'started') shards.set(shardIndex, new Map());
-    if (data.type === 'result') {
+    if (data.type === 'shard' && data.state === 'started') {
+      shards.set(shardIndex, new Map());
+      latestAttempt.set(shardIndex, Number(data.attempt));
+    }
+    // A result of an attempt older than the shard's latest `started` is the earlier attempt's
+    // (a live worker whose shard was taken over flushed it late): dropped, as a client does.
+    const stale =
+      data.type === 'result' &&
+      typeof data.attempt === 'number' &&
+      data.attempt < (latestAttempt.get(shardIndex) ?? 0);
+    if (data.type === 'result' && !stale) {
       const seen = shards.get(shardIndex) ?? new Map<string, number>();
       shards.set(shardIndex, seen);
       const name = String(data.name);
