@@ -378,32 +378,35 @@ function runPage(runId) {
       );
     }
   };
-  const seen = new Set();
+  const seen = new Map(); // shardIndex:testId -> its row (undefined past MAX_ROWS)
   let repeats = 0;
+  const cells = (x) => [
+    el('td', {}, x.shardIndex),
+    el('td', {}, x.name),
+    el('td', {}, badge(x.status)),
+    el('td', {}, x.durationMs),
+    el('td', { className: 'error' }, x.error || ''),
+  ];
   const addResult = (x) => {
     const key = `${x.shardIndex}:${x.testId}`;
     if (seen.has(key)) {
-      // A result can arrive both live and in a reload of the stored ones (or again in a
-      // shard's retry). Counted where a test can read it: a stream that resumed cleanly
+      // A result can arrive both live and in a reload of the stored ones, or again in a
+      // shard's retry: the later one is the current one (a retry's outcome replaces the
+      // failed attempt's). Counted where a test can read it: a stream that resumed cleanly
       // repeats none.
       $('results').dataset.repeats = String(++repeats);
+      seen.get(key)?.replaceChildren(...cells(x));
       return;
     }
-    seen.add(key);
     rows++;
     $('results-count').textContent = `(${rows})`;
-    if (rows > MAX_ROWS) return;
-    $('results').append(
-      el(
-        'tr',
-        {},
-        el('td', {}, x.shardIndex),
-        el('td', {}, x.name),
-        el('td', {}, badge(x.status)),
-        el('td', {}, x.durationMs),
-        el('td', { className: 'error' }, x.error || ''),
-      ),
-    );
+    if (rows > MAX_ROWS) {
+      seen.set(key, undefined);
+      return;
+    }
+    const row = el('tr', {}, ...cells(x));
+    seen.set(key, row);
+    $('results').append(row);
   };
   const resetResults = async () => {
     rows = 0;

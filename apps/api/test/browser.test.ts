@@ -189,10 +189,15 @@ it("dashboard: a result of an attempt older than its shard's latest start is not
   await events.emit(runId, 'shard', { shardIndex: 0, state: 'started', attempt: 2 });
   await events.emit(runId, 'result', result('late-of-attempt-1', 1));
   await events.emit(runId, 'result', result('of-attempt-2', 2));
+  // A later attempt reports a test already shown: its outcome replaces the row's.
+  await events.emit(runId, 'shard', { shardIndex: 0, state: 'started', attempt: 3 });
+  await events.emit(runId, 'result', { ...result('of-attempt-2', 3), status: 'failed' });
   await expect.poll(() => page.textContent('#run-status'), { timeout: 20_000 }).toBe('completed');
   // t1 and t2 came from attempt 1 after attempt 2 started: dropped like the injected late one.
   const names = await page.locator('#results tr td:nth-child(2)').allTextContents();
   expect(names).toEqual(['t0', 'of-attempt-2']);
+  const outcomes = await page.locator('#results tr td:nth-child(3)').allTextContents();
+  expect(outcomes).toEqual(['passed', 'failed']);
   expect(errors).toEqual([]);
 });
 
