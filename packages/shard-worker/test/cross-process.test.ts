@@ -116,6 +116,18 @@ async function expectExactlyOnce(
     );
     throw new Error(`${(err as Error).message}: ${JSON.stringify(detail).slice(0, 3000)}`);
   });
+  // A finalizer killed between its terminal write and its `done` leaves the announcement to
+  // the redelivery of its shard (after the lock lapses), which can come after the outbox sweep
+  // has delivered the callback: wait for every `done`, then check there is exactly one.
+  await waitFor(
+    async () => {
+      for (const r of runs) {
+        if (!(await eventsOf(client.log, r.id)).some((e) => e.type === 'done')) return false;
+      }
+      return true;
+    },
+    { what: 'a done event for every run', timeoutMs: callbacksTimeoutMs },
+  );
   await sleep(300);
   for (const { id, failed } of runs) {
     const run = (await client.store.getRunById(id))!;

@@ -1,7 +1,7 @@
 import type { Run, RunStore } from '@x/run-store';
 import type { TestDatabase, TestRedis } from '@x/testkit';
 import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createShardRepair, type DemoTest, shardJobId } from '../src/index.js';
 import { createStack, type Stack, type StackOptions } from './fixtures/stack.js';
 import { type CallbackServer, callbackServer, eventsOf, sleep } from './helpers.js';
@@ -17,18 +17,19 @@ let cb: CallbackServer;
 const stacks: Stack[] = [];
 
 beforeAll(async () => {
-  [db, redis, cb] = await Promise.all([
-    postgres('shard-worker-outbox'),
-    startRedis(),
-    callbackServer(),
-  ]);
+  [redis, cb] = await Promise.all([startRedis(), callbackServer()]);
+});
+// A database per test: the repair sweeps every live run in its database, so a run an earlier
+// test left queued (it failed midway) would be enqueued again into this test's queue.
+beforeEach(async () => {
+  db = await postgres('shard-worker-outbox');
 });
 afterEach(async () => {
   await Promise.all(stacks.splice(0).map((s) => s.close()));
+  await db.close();
 });
 afterAll(async () => {
   await cb.close();
-  await db.close();
   await redis.close();
 });
 
@@ -142,9 +143,13 @@ describe('enqueue outbox and repair on BullMQ', () => {
       const before = api.repair!.metrics();
       await redis.restart();
       // The restart's `ready` ran a sweep: 5 runs x 4 shards came back, the aborted run's did not.
+      // The recovery time is set by the first sweep that starts after the last `ready` (a
+      // `ready` that comes during a sweep asks for another one): wait for it too.
       await waitFor(
-        () =>
-          api.repair!.metrics().sweeps > before.sweeps && api.repair!.lastOutcome?.shards === 20,
+        () => {
+          const m = api.repair!.metrics();
+          return m.sweeps > before.sweeps && m.shardsReenqueued === 20 && m.lastRecoveryMs >= 0;
+        },
         {
           what: 'the repair sweep after the restart',
         },
