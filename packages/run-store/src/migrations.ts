@@ -179,4 +179,23 @@ export const MIGRATIONS: readonly Migration[] = [
         where enqueued_at is null and status in ('queued', 'running')`,
     ]),
   },
+  {
+    // The dispatcher's share count, from the runs side (issue 19). Counting released live
+    // shards through `run_shards_released_live` visited every dead entry of a completed shard
+    // (three index entries a shard: released, running, completed), and with statistics from a
+    // smaller table the planner read all of `run_shards` instead. `runs.released_at` (when
+    // fair dispatch first released a shard of the run) narrows the count to the few live runs
+    // with released shards, read by this small index; their shards come by primary key.
+    // Backfill: live runs that already have released shards (an upgrade mid-flood).
+    name: '0008_dispatch_count',
+    up: exec([
+      sql`alter table runs add column if not exists released_at timestamptz(3)`,
+      sql`update runs r set released_at = now()
+        where r.status in ('queued', 'running') and r.released_at is null
+          and exists (select 1 from run_shards s
+                      where s.run_id = r.id and s.released_at is not null)`,
+      sql`create index if not exists runs_released_live on runs (workspace_id)
+        where released_at is not null and status in ('queued', 'running')`,
+    ]),
+  },
 ];

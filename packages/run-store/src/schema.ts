@@ -42,6 +42,9 @@ export interface RunsTable {
   callback_error: Defaulted<string | null>;
   /** When the enqueuer handed every shard to the queue; null while the run waits in the outbox. */
   enqueued_at: Defaulted<Date | null>;
+  /** When fair dispatch first released a shard of it (0008); null: not yet, or FIFO. A hint
+   * that narrows the dispatcher's count: it may stay set after the queue refused the shards. */
+  released_at: Defaulted<Date | null>;
   /** When an enqueuer claimed the run; its lease runs from here (a dead enqueuer's expires). */
   enqueue_claimed_at: Defaulted<Date | null>;
   /** Up to 10 tags (`[a-z0-9._:-]{1,64}`); `{}` when none. */

@@ -26,6 +26,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0005_retention',
         '0006_run_tags',
         '0007_fair_dispatch',
+        '0008_dispatch_count',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables

@@ -58,6 +58,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0005_retention',
         '0006_run_tags',
         '0007_fair_dispatch',
+        '0008_dispatch_count',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });

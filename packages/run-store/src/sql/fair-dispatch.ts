@@ -35,9 +35,10 @@ export interface ReleasedShardRow {
  * `outstanding` counts its released shards not completed of live runs (in the queue, running,
  * or waiting out a retry) and `waiting` those of them not started. Shards of a run that is no
  * longer live (aborted, failed) count for nothing: an abort frees its share at once.
- * `rel` stamps `released_at` on the picked shards and `enq` marks a run enqueued once no shard
- * of it is left unreleased (its subquery reads the rows as they were before this statement: a
- * run whose unreleased shards are exactly the ones released now is done).
+ * `rel` stamps `released_at` on the picked shards, and `enq` stamps their runs' `released_at`
+ * (what `counts` starts from) and marks a run enqueued once no shard of it is left unreleased
+ * (`per_run` reads the rows as they were before this statement: a run whose unreleased shards
+ * are exactly the ones released now is whole).
  * Run under the pass's advisory lock, taken by an earlier statement of the transaction, so
  * this statement's snapshot already holds every earlier pass's marks (READ COMMITTED); the
  * pass commits before the queue sees the shards (see fair-dispatch.ts).
@@ -54,11 +55,17 @@ export async function releaseShardsSql(
       select distinct workspace_id from runs
       where enqueued_at is null and status in ('queued', 'running')
     ), counts as (
+      -- From the few live runs with released shards (index runs_released_live), their
+      -- shards by primary key; the ORDER BY keeps the planner from flattening the lateral
+      -- into a join that reads all of run_shards (migration 0008 says why).
       select r.workspace_id, count(*) as outstanding,
              count(*) filter (where s.status = 'pending') as waiting
-      from run_shards s join runs r on r.id = s.run_id
-      where s.released_at is not null and s.status <> 'completed'
-        and r.status in ('queued', 'running')
+      from runs r cross join lateral (
+        select s.status from run_shards s
+        where s.run_id = r.id and s.released_at is not null and s.status <> 'completed'
+        order by s.shard_index
+      ) s
+      where r.released_at is not null and r.status in ('queued', 'running')
       group by r.workspace_id
     ), share as (
       select p.workspace_id, coalesce(l.weight, 1) as weight,
@@ -106,18 +113,24 @@ export async function releaseShardsSql(
       where s.run_id = c.run_id and s.shard_index = c.shard_index and s.released_at is null
       returning s.run_id
     ), per_run as (
-      select run_id, count(*) as n from rel group by run_id
+      -- whole: no shard of the run is left unreleased after this statement.
+      select p.run_id, p.n >= (select count(*) from run_shards s
+                               where s.run_id = p.run_id and s.released_at is null) as whole
+      from (select run_id, count(*) as n from rel group by run_id) p
     ), enq as (
-      update runs r set enqueued_at = now(), enqueue_claimed_at = null
-      from per_run
-      where r.id = per_run.run_id and r.enqueued_at is null
-        and per_run.n >= (select count(*) from run_shards s
-                          where s.run_id = r.id and s.released_at is null)
-      returning r.id
+      -- One update of each run (two CTEs may not both update a row): the release stamp,
+      -- and enqueued once whole.
+      update runs r set released_at = coalesce(r.released_at, now()),
+        enqueued_at = case when p.whole then now() else r.enqueued_at end,
+        enqueue_claimed_at = case when p.whole then null else r.enqueue_claimed_at end
+      from per_run p
+      where r.id = p.run_id and r.enqueued_at is null
+      returning r.id, p.whole
     )
     select c.workspace_id, c.weight, c.run_id, c.executor, c.callback_url, c.shard_count,
            c.shard_index, c.payload,
-           (select coalesce(array_agg(id::text), '{}'::text[]) from enq) as enqueued_runs
+           (select coalesce(array_agg(id::text) filter (where whole), '{}'::text[]) from enq)
+             as enqueued_runs
     from cand c
     order by c.workspace_id, c.created_at, c.run_id, c.shard_index`.execute(trx);
   return rows;

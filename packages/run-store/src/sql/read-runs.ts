@@ -11,14 +11,15 @@ import { pendingCallbackSets } from './callback-outbox.js';
  * runs, i.e. the dispatcher holds it back because the workspace already uses its share (window
  * or cap). Null otherwise. The limits live in the dispatcher, not here: a run read in the
  * instant before the next pass releases it may show the reason for that pass's interval.
- * Index: `run_shards_released_live` (released, not completed) for the workspace test.
+ * Index: `runs_released_live` (live runs with released shards) for the workspace test.
  */
 const waitingForSql = sql<RunWaitReason | null>`case when runs.status = 'queued'
     and runs.enqueued_at is null
     and not exists (select 1 from run_shards s
                     where s.run_id = runs.id and s.released_at is not null)
-    and exists (select 1 from run_shards s join runs o on o.id = s.run_id
-                where o.workspace_id = runs.workspace_id and o.status in ('queued', 'running')
+    and exists (select 1 from runs o join run_shards s on s.run_id = o.id
+                where o.workspace_id = runs.workspace_id and o.released_at is not null
+                  and o.status in ('queued', 'running')
                   and s.released_at is not null and s.status <> 'completed')
   then 'workspace_share' end`.as('waiting_for');
 
