@@ -77,6 +77,45 @@ describe('openPostgres and migrate on PostgreSQL', () => {
     }
   });
 
+  it('upgrading to 0008 mid-flood keeps the cap: live runs released by the older dispatcher still count', async () => {
+    const old = await postgres('runstore_upgrade_dispatch');
+    const db = openPostgres(old.url, { max: 2 });
+    try {
+      // The schema as 0007 left it, and a run the older dispatcher released two shards of.
+      await sql`create table x_run_store_migrations (
+        name text primary key, applied_at timestamptz(3) not null default now())`.execute(db);
+      const upTo = MIGRATIONS.findIndex((m) => m.name === '0008_dispatch_count');
+      for (const m of MIGRATIONS.slice(0, upTo)) {
+        await m.up(db);
+        await db.insertInto('x_run_store_migrations').values({ name: m.name }).execute();
+      }
+      const store = createRunStore(db);
+      const input = runInput(4, 1);
+      const released = await store.createRun(input);
+      const waiting = await store.createRun(input);
+      await sql`update run_shards set released_at = now()
+        where run_id = ${released.id} and shard_index < 2`.execute(db);
+      await migrate(db);
+      const handed: string[] = [];
+      const q = { window: 10, maxRunningShards: 2 };
+      await store.dispatchShards(q, async (shards) => {
+        handed.push(...shards.map((x) => `${x.runId}:${x.shardIndex}`));
+      });
+      // Its two released shards fill the cap of 2: nothing more of the workspace goes out.
+      expect(
+        handed.filter((id) => id.startsWith(waiting.id) || id.startsWith(released.id)),
+      ).toEqual([]);
+      await store.transition(released.id, ['queued', 'running'], 'aborted');
+      await store.dispatchShards(q, async (shards) => {
+        handed.push(...shards.map((x) => `${x.runId}:${x.shardIndex}`));
+      });
+      expect(handed).toEqual([`${waiting.id}:0`, `${waiting.id}:1`]);
+    } finally {
+      await db.destroy();
+      await old.close();
+    }
+  });
+
   it('keeps the store’s parameterized statements prepared per connection (and can be told not to)', async () => {
     const setup = openPostgres(database.url, { max: 1 });
     await migrate(setup).finally(() => setup.destroy());
