@@ -1,7 +1,8 @@
 /**
  * `pnpm --filter @x/sse-relay bench:idempotent-append`: what the append token (an
- * idempotent append: a `GET` and a `SET` of the origin's record inside the script) costs the
- * server. A private Redis; alternating rounds of APPENDS single-event appends over 100 runs
+ * idempotent append: the origin's record read from and written into the run's counter, which
+ * the script reads and writes anyway; before 2026-12-06 evening a `GET` and a `SET` of a key of
+ * its own) costs the server. A private Redis; alternating rounds of APPENDS single-event appends over 100 runs
  * without a token (the reference, as before) and with one, each round after `CONFIG
  * RESETSTAT`; Redis's own time per `EVALSHA` (commandstats, the script's commands included)
  * and the client's appends/s.

@@ -1,21 +1,18 @@
 /** The Redis keys of one run's event history (`redisEventLog`). */
 export interface EventLogKeys {
-  /** The counter: `<epoch>:<base>:<l|d><seq>`. */
+  /**
+   * The counter: `<epoch>:<base>:<l|d><seq>`, then the last append of each recent origin
+   * (`;<origin>=<token>:<first seq>:<count>`, lua/append-records.ts): a resend whose first
+   * try was applied is answered from it instead of appended again.
+   */
   readonly seq: string;
   /** The capped stream of events, entry ids `<seq>-0`. */
   readonly history: string;
-  /**
-   * The key of one origin's last append to the run (`…:append:<origin>`, a string
-   * `<token>:<epoch>:<first seq>:<count>`): a resend whose first try was applied is answered
-   * from it instead of appended again. It lives as long as the history did at that append;
-   * an older epoch's record never matches.
-   */
-  appendOf(origin: string): string;
 }
 
 /**
- * The keys of a run's history: `<prefix>:run:{<runId>}:seq`, `…:history` and, per appending
- * origin, `…:append:<origin>`. The run id in
+ * The keys of a run's history: `<prefix>:run:{<runId>}:seq` and `…:history`. (Keys
+ * `…:append:<origin>` of the version before are no longer read; they expire.) The run id in
  * braces is a Redis Cluster hash tag, so both keys and the run's channel
  * (`<prefix>:run:{<runId>}:events`) hash to one slot, as the log's scripts require. The same
  * names on one server: one naming, no mode to get wrong. Histories written before the tag
@@ -29,6 +26,5 @@ export function eventLogKeys(prefix: string, runId: string): EventLogKeys {
   return {
     seq: `${base}:seq`,
     history: `${base}:history`,
-    appendOf: (origin) => `${base}:append:${origin}`,
   };
 }

@@ -58,13 +58,13 @@ export interface AppendOptions {
 
 /**
  * Who appends and which of its appends this is. The log remembers each origin's last append
- * per run (as long as the history lived at that append), so an origin must resend a failed
+ * per run (in the run's counter, for the 64 origins that appended last), so an origin must resend a failed
  * batch, exactly the same events, before it appends anything else to that run. A client
  * library that resends an unanswered command after a reconnect (ioredis does by default)
  * sends the same token: also answered, not appended again.
  */
 export interface AppendToken {
-  /** The appending process (one RunEvents instance): random, unique. */
+  /** The appending process (one RunEvents instance): random, unique; 1–32 of `[A-Za-z0-9_-]`. */
   readonly origin: string;
   /** Increases with each new batch of this origin; a resend keeps its batch's. */
   readonly n: number;

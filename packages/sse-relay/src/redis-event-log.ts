@@ -10,6 +10,7 @@ import type {
   StoredEvent,
 } from './event-log.js';
 import { eventLogKeys } from './event-log-keys.js';
+import { ORIGIN_PATTERN } from './lua/append-records.js';
 import {
   APPEND_SCRIPT,
   BEGIN_SCRIPT,
@@ -171,6 +172,9 @@ export function redisEventLog({
       { floor, historyLimit, ttlMs, doneTtlMs = ttlMs, publish: pub, token }: AppendOptions,
     ): Promise<AppendResult> {
       if (events.length === 0) return { epoch: '', seqs: [] };
+      // The origin is written into the counter between separators it must not contain.
+      if (token && !ORIGIN_PATTERN.test(token.origin))
+        throw new Error(`event log: bad append origin ${JSON.stringify(token.origin)}`);
       const target = publish ? pub : undefined;
       const args: (string | number)[] = [
         floor,
@@ -187,9 +191,7 @@ export function redisEventLog({
         token?.n ?? 0,
       ];
       for (const event of events) args.push(event.type, event.json);
-      const keyList = keys(runId);
-      if (token) keyList.push(eventLogKeys(prefix, runId).appendOf(token.origin));
-      const reply = await run(APPEND, keyList, args);
+      const reply = await run(APPEND, keys(runId), args);
       if (!Array.isArray(reply) || reply.length !== events.length + 1) {
         throw new Error(`event log: bad append reply ${String(reply)}`);
       }

@@ -219,13 +219,15 @@ describe('the run counter and its epoch', () => {
       { type: 'log', payload: logEvent('1') },
       { type: 'log', payload: logEvent('2') },
     ]);
-    expect(await admin.get(key)).toBe(`${epoch}:0:l2`);
+    // Then the emitter's append record (append-records.ts): its token, first seq and count.
+    expect(await admin.get(key)).toMatch(new RegExp(`^${epoch}:0:l2;[\\w-]+=\\d+:1:2$`));
     await a.events.emit(runId, 'done', done);
-    expect(await admin.get(key)).toBe(`${epoch}:0:d3`);
+    const finished = await admin.get(key);
+    expect(finished).toMatch(new RegExp(`^${epoch}:0:d3;[\\w-]+=\\d+:3:1$`));
     expect(await a.events.emit(runId, 'log', logEvent('late'))).toBe(0);
     // begin again (an enqueue retried): nothing changes.
     await a.events.begin(runId);
-    expect(await admin.get(key)).toBe(`${epoch}:0:d3`);
+    expect(await admin.get(key)).toBe(finished);
   });
 
   it('starts a new epoch above the clock and every old seq when the counter is gone', async () => {

@@ -1,13 +1,13 @@
 import { ENTRY_EVENTS } from '../history-entry.js';
+import { APPEND_RECORDS_LUA } from './append-records.js';
 
 /**
  * The Lua scripts of the Redis event log. Each runs atomically, so the sequence number, the
  * epoch and the history can never disagree, whichever process appends.
  *
- * Keys: KEYS[1] = `<prefix>:run:{<runId>}:seq` (string `<epoch>:<base>:<l|d><seq>`),
- *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); for an idempotent append also
- *       KEYS[3] = `<prefix>:run:{<runId>}:append:<origin>` (string: that origin's last append,
- *       `<token>:<epoch>:<first seq>:<count>`); one hash slot (the run id is
+ * Keys: KEYS[1] = `<prefix>:run:{<runId>}:seq` (string `<epoch>:<base>:<l|d><seq>`, then
+ *       the origins' append records `;<origin>=<token>:<first seq>:<count>`, append-records.ts),
+ *       KEYS[2] = `<prefix>:run:{<runId>}:history` (stream); one hash slot (the run id is
  *       their tag), and the append script's channel is in it too. A history entry holds a
  *       batch of up to `ENTRY_EVENTS` consecutive events: id `<first seq>-0`, then one field
  *       pair per event, type then JSON (`result {…} result {…} shard {…}`); its count is half
@@ -19,9 +19,10 @@ import { ENTRY_EVENTS } from '../history-entry.js';
 
 /**
  * The run's state: epoch, base, last seq and whether its `done` is appended, all in the
- * counter (with `PRIMARY_EPOCH`, also the id of the primary that wrote it). No
- * counter (a new run, an expired or lost history, an older version's format, another
- * primary's counter): nil, and the next append starts a new epoch.
+ * counter (with `PRIMARY_EPOCH`, also the id of the primary that wrote it), and the append
+ * records after it (`;…`, none in a counter of the previous version: it reads as the same
+ * epoch). No counter (a new run, an expired or lost history, an older version's format,
+ * another primary's counter): nil, and the next append starts a new epoch, without records.
  */
 const STATE = `
 local function num(n) return string.format('%.0f', n) end
@@ -41,15 +42,19 @@ end
 local function state()
   local raw = redis.call('GET', KEYS[1])
   if raw then
-    local e, b, mark, n, r = string.match(raw, '^(%w+):(%d+):([ld])(%d+):?(%x*)$')
-    if e and r == PRIMARY then return e, tonumber(b), tonumber(n), mark == 'd' end
+    local head, recs = raw, ''
+    local cut = string.find(raw, ';', 1, true)
+    if cut then head, recs = string.sub(raw, 1, cut - 1), string.sub(raw, cut) end
+    local e, b, mark, n, r = string.match(head, '^(%w+):(%d+):([ld])(%d+):?(%x*)$')
+    if e and r == PRIMARY then return e, tonumber(b), tonumber(n), mark == 'd', recs end
   end
-  return nil, 0, 0, false
+  return nil, 0, 0, false, ''
 end
-local function counter(epoch, base, seq, done)
+-- recs: the append records to keep (the append script's; nil for none, as in a new epoch).
+local function counter(epoch, base, seq, done, recs)
   local c = epoch .. ':' .. num(base) .. ':' .. (done and 'd' or 'l') .. num(seq)
   if PRIMARY ~= '' then c = c .. ':' .. PRIMARY end
-  return c
+  return c .. (recs or '')
 end
 -- An entry's events as a flat list: type, json, type, json, …
 local function expand(f)
@@ -83,9 +88,10 @@ end
  * ARGV[12] the batch's token (increasing per origin), then one (type, json) pair per event.
  * Idempotent: a batch sent again with the token of the origin's last append in this epoch
  * (its reply was lost, and the client or the emit buffer resent it) is answered as that
- * append was, and nothing is appended. Two commands: GET of the origin's record before, SET of
- * the new one once the events are in (not before: a script that fails midway must leave no
- * claim that its events are in). Appends the events in
+ * append was, and nothing is appended. No command of its own: the origin's record is read
+ * from the counter the script reads anyway, and the new one is written in the counter's
+ * `SET`, once the events are in (not before: a script that fails midway must leave no claim
+ * that its events are in). Appends the events in
  * order with consecutive seqs, as one history entry per `ENTRY_EVENTS` of them (one XADD for
  * a usual batch), trims whole entries that start below `keepFrom` (history-entry.ts: every
  * one of the last ARGV[2] events stays), and publishes the appended ones with the payload
@@ -97,8 +103,8 @@ end
  * Returns the epoch, then one number per event: its seq, or 0 when it was refused because
  * the run's `done` is already in the history or earlier in this batch (`done` is the last frame).
  */
-export const APPEND_SCRIPT = `${STATE}
-local epoch, base, seq, done = state()
+export const APPEND_SCRIPT = `${STATE}${APPEND_RECORDS_LUA}
+local epoch, base, seq, done, recs = state()
 local origin, token = ARGV[11], ARGV[12]
 local FIRST_EVENT = 13
 if not epoch then
@@ -110,11 +116,11 @@ end
 if origin ~= '' then
   -- This origin's last append: the same token in this epoch means this batch is in already
   -- (its reply was lost; if it held the run's 'done', the run is done now: still answered as
-  -- the first try was). Another epoch's record never matches: its events are gone.
-  local prev = redis.call('GET', KEYS[3])
+  -- the first try was). Another epoch's record never matches: a new epoch has no records.
+  local _, _, prev = findRecord(recs, origin)
   if prev then
-    local n, e, first, was = string.match(prev, '^(%d+):(%w+):(%d+):(%d+)$')
-    if n == token and e == epoch then
+    local n, first, was = string.match(prev, '^(%d+):(%d+):(%d+)$')
+    if n == token then
       first, was = tonumber(first), tonumber(was)
       local again = { epoch }
       for i = 1, (#ARGV - FIRST_EVENT + 1) / 2 do
@@ -181,12 +187,13 @@ for _, e in ipairs(entries) do
   end
 end
 if appended > 0 then
-  redis.call('SET', KEYS[1], counter(epoch, base, seq, done), 'PX', ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  -- Recorded once the events are in (a script that failed before this left no claim).
+  -- Recorded once the events are in (a script that failed before this left no claim), in
+  -- the same write as the seqs it claims.
   if origin ~= '' then
-    redis.call('SET', KEYS[3], token .. ':' .. epoch .. ':' .. num(startSeq) .. ':' .. appended, 'PX', ttl)
+    recs = putRecord(recs, origin, token .. ':' .. num(startSeq) .. ':' .. appended)
   end
+  redis.call('SET', KEYS[1], counter(epoch, base, seq, done, recs), 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
 end
 flush()
 return out
@@ -274,6 +281,7 @@ local floor = tonumber(ARGV[2])
 if seq > floor then floor = seq end
 local b = newBase(floor)
 redis.call('DEL', KEYS[2])
+-- A new epoch: the append records go with the old one (their events are gone).
 redis.call('SET', KEYS[1], counter(ARGV[1], b, b, done), 'PX', ARGV[3])
 return ARGV[1]
 `;
