@@ -6,81 +6,13 @@
 // Ours runs twice a round: slots = the pool (send at once while a connection is free), and
 // 4 slots (batch sooner). Each side also reports the machine's CPU per run.
 // Loopback only; the last line is the JSON summary.
-import { postgres, startRedis, uniqueName } from '@x/testkit';
-import { Redis } from 'ioredis';
-import { createStack } from '../test/fixtures/stack.js';
+import { postgres, startRedis } from '@x/testkit';
 import { durableFlows } from './durable-reference.js';
-import { type CpuSample, cpuSince, sampleCpu } from './machine-cpu.js';
+import type { CpuSample } from './machine-cpu.js';
+import { FEW_SLOTS, ours, POOL } from './ours.js';
 import { flows, plainJobs } from './references.js';
-import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
+import { CONCURRENCY, RUNS, SHARDS } from './settings.js';
 import { statementCounter } from './statements.js';
-
-/** The worker's pool; the store sends this many shard statements at once before batching. */
-const POOL = 20;
-/** The batching variant: fewer slots, so the store batches sooner (fewer, larger statements). */
-const FEW_SLOTS = 4;
-
-async function ours(
-  redisUrl: string,
-  databaseUrl: string,
-  count: () => Promise<number>,
-  statementsInFlight = POOL,
-) {
-  const stack = await createStack({
-    databaseUrl,
-    redisUrl,
-    prefix: uniqueName('bench'),
-    concurrency: CONCURRENCY,
-    poolSize: POOL,
-    statementsInFlight,
-    attempts: 3,
-  });
-  const tests = Array.from({ length: SHARDS }, (_, i) => ({ name: `t${i}`, durationMs: 0 }));
-  const probe = new Redis(redisUrl);
-  const cpu = await sampleCpu(probe);
-  const before = await count();
-  const started = performance.now();
-  const ids: string[] = [];
-  for (let r = 0; r < RUNS; r += BATCH) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(BATCH, RUNS - r) }, () =>
-        stack.coordinator.enqueueRun({
-          workspaceId: 'bench',
-          executor: 'demo',
-          tests,
-          shards: SHARDS,
-        }),
-      ),
-    );
-    ids.push(...batch.map((run) => run.id));
-  }
-  await until(() => stack.worker!.metrics().runsFinalized >= RUNS, 'runs finalized');
-  await until(async () => (await stack.store.terminalRuns(ids)).length === RUNS, 'DB status');
-  const seconds = (performance.now() - started) / 1000;
-  const used = await cpuSince(probe, cpu);
-  // The statements of the timed part (its one counting read excluded), not of the checks below.
-  const statements = (await count()) - before - 1;
-  probe.disconnect();
-  // exactly once, from the database (and the event history): every run completed once, with
-  // exact counters, every shard completed once, one `done` each.
-  let exact = true;
-  for (const id of ids) {
-    const run = await stack.store.getRunById(id);
-    const done = (await stack.log.read(id, 0, 1000)).events.filter((e) => e.type === 'done').length;
-    if (
-      run?.status !== 'completed' ||
-      run.shardsCompleted !== SHARDS ||
-      run.passed + run.failed !== run.total ||
-      run.total !== SHARDS ||
-      done !== 1
-    ) {
-      exact = false;
-    }
-  }
-  const metrics = stack.worker!.metrics();
-  await stack.close();
-  return { seconds, ...used, exact, metrics, statements };
-}
 
 type Round = CpuSample & { seconds: number };
 const ROUNDS = 2;
