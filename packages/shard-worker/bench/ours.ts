@@ -3,7 +3,9 @@
 // exactly-once check from the database and the event history.
 import { uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { createStack } from '../test/fixtures/stack.js';
+import { backendCpu, backendCpuSince } from './backend-cpu.js';
 import { cpuSince, sampleCpu } from './machine-cpu.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
 
@@ -29,6 +31,9 @@ export async function ours(
   });
   const tests = Array.from({ length: SHARDS }, (_, i) => ({ name: `t${i}`, durationMs: 0 }));
   const probe = new Redis(redisUrl);
+  // The stack's pool stays open through the round, so its backends keep their CPU counts.
+  const pgProbe = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+  const pgBefore = await backendCpu(pgProbe);
   const cpu = await sampleCpu(probe);
   const before = await count();
   const started = performance.now();
@@ -50,6 +55,8 @@ export async function ours(
   await until(async () => (await stack.store.terminalRuns(ids)).length === RUNS, 'DB status');
   const seconds = (performance.now() - started) / 1000;
   const used = await cpuSince(probe, cpu);
+  const backendMs = backendCpuSince(pgBefore, await backendCpu(pgProbe));
+  await pgProbe.end();
   // The statements of the timed part (its one counting read excluded), not of the checks below.
   const statements = (await count()) - before - 1;
   probe.disconnect();
@@ -71,5 +78,5 @@ export async function ours(
   }
   const metrics = stack.worker!.metrics();
   await stack.close();
-  return { seconds, ...used, exact, metrics, statements };
+  return { seconds, ...used, backendMs, exact, metrics, statements };
 }
