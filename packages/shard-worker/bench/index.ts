@@ -14,7 +14,8 @@ import { flows, plainJobs } from './references.js';
 import { CONCURRENCY, RUNS, SHARDS } from './settings.js';
 import { statementCounter } from './statements.js';
 
-type Round = CpuSample & { seconds: number };
+/** `backendMs`: CPU of the side's own PostgreSQL backends (bench/backend-cpu.ts), where measured. */
+type Round = CpuSample & { seconds: number; backendMs?: number };
 const ROUNDS = 2;
 const redis = await startRedis();
 const db = await postgres('shard-worker-bench');
@@ -46,14 +47,25 @@ try {
 const rate = (rounds: Round[]) =>
   (RUNS * rounds.length) / rounds.reduce((t, r) => t + r.seconds, 0);
 const ms = (n: number) => (n / (RUNS * ROUNDS)).toFixed(2);
+const sum = (rounds: Round[], key: keyof CpuSample | 'backendMs') =>
+  rounds.reduce((t, r) => t + (r[key] ?? Number.NaN), 0);
 /** CPU ms per run: the whole machine, this process, Redis, and the rest (PostgreSQL). */
 const cpuPerRun = (rounds: Round[]) => {
-  const sum = (key: keyof CpuSample) => rounds.reduce((t, r) => t + r[key], 0);
-  const [machine, own, server] = [sum('machineMs'), sum('ownMs'), sum('redisMs')];
+  const [machine, own, server] = [
+    sum(rounds, 'machineMs'),
+    sum(rounds, 'ownMs'),
+    sum(rounds, 'redisMs'),
+  ];
   // /proc/stat counts in 10 ms ticks: a short round can show the rest a hair below zero.
   const rest = Math.max(0, machine - own - server);
-  return `CPU per run ${ms(machine)} ms (this process ${ms(own)}, Redis ${ms(server)}, PostgreSQL and the rest ${ms(rest)})`;
+  // The side's own backends, counted apart: on a shared machine "the rest" is mostly others.
+  const backends = sum(rounds, 'backendMs');
+  const pgPart = Number.isNaN(backends) ? '' : `; its PostgreSQL backends ${ms(backends)}`;
+  return `CPU per run ${ms(machine)} ms (this process ${ms(own)}, Redis ${ms(server)}, PostgreSQL and the rest ${ms(rest)}${pgPart})`;
 };
+/** CPU ms per run of one part, for the JSON line. */
+const cpuField = (rounds: Round[], key: keyof CpuSample | 'backendMs') =>
+  Number((sum(rounds, key) / (RUNS * rounds.length)).toFixed(2));
 const runsPerS = rate(ourRounds);
 const flowsPerS = rate(flowRounds);
 const durablePerS = rate(durableRounds);
@@ -101,6 +113,10 @@ console.log(
     exactly_once: ourRounds.every((r) => r.exact) && fewSlotRounds.every((r) => r.exact),
     statements_per_run: perRun(ourStatements),
     durable_statements_per_run: perRun(durableStatements),
+    process_cpu_ms_per_run: cpuField(ourRounds, 'ownMs'),
+    durable_process_cpu_ms_per_run: cpuField(durableRounds, 'ownMs'),
+    pg_cpu_ms_per_run: cpuField(ourRounds, 'backendMs'),
+    durable_pg_cpu_ms_per_run: cpuField(durableRounds, 'backendMs'),
     few_slots_runs_per_s: Number(fewSlotsPerS.toFixed(1)),
     ratio_durable_few_slots: Number((fewSlotsPerS / durablePerS).toFixed(2)),
     few_slots_statements_per_run: perRun(fewSlotStatements),

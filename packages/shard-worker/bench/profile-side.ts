@@ -33,7 +33,13 @@ try {
     );
   }
   if (process.env.PROFILE_STATEMENTS) {
-    const { rows } = await sql.query<{ calls: string; ms: number; q: string; blks: number; wal: number }>(
+    const { rows } = await sql.query<{
+      calls: string;
+      ms: number;
+      q: string;
+      blks: number;
+      wal: number;
+    }>(
       `select calls::text, round(total_exec_time::numeric, 1)::float as ms, left(query, 90) as q,
               round(shared_blks_hit::numeric / calls, 1)::float as blks,
               round(wal_bytes / calls)::float as wal
@@ -41,7 +47,8 @@ try {
        where dbid = (select oid from pg_database where datname = current_database())
        order by total_exec_time desc limit 15`,
     );
-    for (const r of rows) console.log(
+    for (const r of rows)
+      console.log(
         `${r.ms} ms x ${r.calls}, ${r.blks} buffers and ${r.wal} WAL bytes a call: ${r.q.replace(/\s+/g, ' ')}`,
       );
   }
