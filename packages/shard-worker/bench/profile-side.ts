@@ -5,16 +5,18 @@
 import { postgres, startRedis } from '@x/testkit';
 import pg from 'pg';
 import { durableFlows } from './durable-reference.js';
-import { ours } from './ours.js';
+import { ours, POOL } from './ours.js';
 import { RUNS } from './settings.js';
 
 const side = process.env.PROFILE_SIDE ?? 'ours';
 const rounds = Number(process.env.PROFILE_ROUNDS ?? 3);
+/** Our store's statement slots (PROFILE_SLOTS); default the pool's size, as in the apps. */
+const slots = Number(process.env.PROFILE_SLOTS ?? POOL);
 const redis = await startRedis();
 const db = await postgres('shard-worker-profile');
 const none = async () => Number.NaN;
 const round = () =>
-  side === 'durable' ? durableFlows(redis.url, db.url) : ours(redis.url, db.url, none);
+  side === 'durable' ? durableFlows(redis.url, db.url) : ours(redis.url, db.url, none, slots);
 // PROFILE_STATEMENTS=1: after the rounds, each statement's calls and execution time (the
 // server's part of a statement, planning excluded) from pg_stat_statements.
 const sql = new pg.Pool({ connectionString: db.url, max: 1 });
@@ -29,7 +31,7 @@ try {
     const r = await round();
     const per = (ms: number) => (ms / RUNS).toFixed(2);
     console.log(
-      `${side} round ${i + 1}: ${r.seconds.toFixed(2)} s, ${(RUNS / r.seconds).toFixed(1)} runs/s, CPU per run machine ${per(r.machineMs)} ms, this process ${per(r.ownMs)}, Redis ${per(r.redisMs)}, PostgreSQL backends ${per(r.backendMs)}`,
+      `${side}${side === 'ours' ? ` (${slots} slots)` : ''} round ${i + 1}: ${r.seconds.toFixed(2)} s, ${(RUNS / r.seconds).toFixed(1)} runs/s, CPU per run machine ${per(r.machineMs)} ms, this process ${per(r.ownMs)}, Redis ${per(r.redisMs)}, PostgreSQL backends ${per(r.backendMs)}`,
     );
   }
   if (process.env.PROFILE_STATEMENTS) {
