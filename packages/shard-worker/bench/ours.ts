@@ -55,10 +55,11 @@ export async function ours(
   await until(async () => (await stack.store.terminalRuns(ids)).length === RUNS, 'DB status');
   const seconds = (performance.now() - started) / 1000;
   const used = await cpuSince(probe, cpu);
-  const backendMs = backendCpuSince(pgBefore, await backendCpu(pgProbe));
-  await pgProbe.end();
   // The statements of the timed part (its one counting read excluded), not of the checks below.
   const statements = (await count()) - before - 1;
+  // After the count: the backend sample's own read is no statement of the round.
+  const backendMs = backendCpuSince(pgBefore, await backendCpu(pgProbe));
+  await pgProbe.end();
   probe.disconnect();
   // exactly once, from the database (and the event history): every run completed once, with
   // exact counters, every shard completed once, one `done` each.
