@@ -8,6 +8,7 @@ import { uniqueName } from '@x/testkit';
 import { FlowProducer, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { backendCpu, backendCpuSince } from './backend-cpu.js';
 import { cpuSince, sampleCpu } from './machine-cpu.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
 
@@ -71,6 +72,7 @@ export async function durableFlows(redisUrl: string, databaseUrl: string) {
   parents.on('completed', () => {
     parentsDone++;
   });
+  const pgBefore = await backendCpu(pool);
   const cpu = await sampleCpu(connection);
   const started = performance.now();
   const ids: string[] = [];
@@ -99,6 +101,7 @@ export async function durableFlows(redisUrl: string, databaseUrl: string) {
   await until(() => parentsDone >= RUNS, 'durable flow parents');
   const seconds = (performance.now() - started) / 1000;
   const used = await cpuSince(connection, cpu);
+  const backendMs = backendCpuSince(pgBefore, await backendCpu(pool));
   const { rows } = await pool.query<{ n: number }>(
     `select count(*)::int as n from ref_runs
      where id = any($1::uuid[]) and status = 'completed' and shards_completed = $2 and passed = $2`,
@@ -109,5 +112,5 @@ export async function durableFlows(redisUrl: string, databaseUrl: string) {
   await pool.end();
   if (rows[0]?.n !== RUNS)
     throw new Error(`durable reference: ${rows[0]?.n} of ${RUNS} runs exact`);
-  return { seconds, ...used };
+  return { seconds, ...used, backendMs };
 }

@@ -6,83 +6,16 @@
 // Ours runs twice a round: slots = the pool (send at once while a connection is free), and
 // 4 slots (batch sooner). Each side also reports the machine's CPU per run.
 // Loopback only; the last line is the JSON summary.
-import { postgres, startRedis, uniqueName } from '@x/testkit';
-import { Redis } from 'ioredis';
-import { createStack } from '../test/fixtures/stack.js';
+import { postgres, startRedis } from '@x/testkit';
 import { durableFlows } from './durable-reference.js';
-import { type CpuSample, cpuSince, sampleCpu } from './machine-cpu.js';
+import type { CpuSample } from './machine-cpu.js';
+import { FEW_SLOTS, ours, POOL } from './ours.js';
 import { flows, plainJobs } from './references.js';
-import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
+import { CONCURRENCY, RUNS, SHARDS } from './settings.js';
 import { statementCounter } from './statements.js';
 
-/** The worker's pool; the store sends this many shard statements at once before batching. */
-const POOL = 20;
-/** The batching variant: fewer slots, so the store batches sooner (fewer, larger statements). */
-const FEW_SLOTS = 4;
-
-async function ours(
-  redisUrl: string,
-  databaseUrl: string,
-  count: () => Promise<number>,
-  statementsInFlight = POOL,
-) {
-  const stack = await createStack({
-    databaseUrl,
-    redisUrl,
-    prefix: uniqueName('bench'),
-    concurrency: CONCURRENCY,
-    poolSize: POOL,
-    statementsInFlight,
-    attempts: 3,
-  });
-  const tests = Array.from({ length: SHARDS }, (_, i) => ({ name: `t${i}`, durationMs: 0 }));
-  const probe = new Redis(redisUrl);
-  const cpu = await sampleCpu(probe);
-  const before = await count();
-  const started = performance.now();
-  const ids: string[] = [];
-  for (let r = 0; r < RUNS; r += BATCH) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(BATCH, RUNS - r) }, () =>
-        stack.coordinator.enqueueRun({
-          workspaceId: 'bench',
-          executor: 'demo',
-          tests,
-          shards: SHARDS,
-        }),
-      ),
-    );
-    ids.push(...batch.map((run) => run.id));
-  }
-  await until(() => stack.worker!.metrics().runsFinalized >= RUNS, 'runs finalized');
-  await until(async () => (await stack.store.terminalRuns(ids)).length === RUNS, 'DB status');
-  const seconds = (performance.now() - started) / 1000;
-  const used = await cpuSince(probe, cpu);
-  // The statements of the timed part (its one counting read excluded), not of the checks below.
-  const statements = (await count()) - before - 1;
-  probe.disconnect();
-  // exactly once, from the database (and the event history): every run completed once, with
-  // exact counters, every shard completed once, one `done` each.
-  let exact = true;
-  for (const id of ids) {
-    const run = await stack.store.getRunById(id);
-    const done = (await stack.log.read(id, 0, 1000)).events.filter((e) => e.type === 'done').length;
-    if (
-      run?.status !== 'completed' ||
-      run.shardsCompleted !== SHARDS ||
-      run.passed + run.failed !== run.total ||
-      run.total !== SHARDS ||
-      done !== 1
-    ) {
-      exact = false;
-    }
-  }
-  const metrics = stack.worker!.metrics();
-  await stack.close();
-  return { seconds, ...used, exact, metrics, statements };
-}
-
-type Round = CpuSample & { seconds: number };
+/** `backendMs`: CPU of the side's own PostgreSQL backends (bench/backend-cpu.ts), where measured. */
+type Round = CpuSample & { seconds: number; backendMs?: number };
 const ROUNDS = 2;
 const redis = await startRedis();
 const db = await postgres('shard-worker-bench');
@@ -102,7 +35,8 @@ try {
     plainRounds.push(await plainJobs(redis.url));
     const before = await statements.count();
     durableRounds.push(await durableFlows(redis.url, db.url));
-    durableStatements += (await statements.count()) - before - 1;
+    // Its counting read and the two backend CPU samples inside its round excluded.
+    durableStatements += (await statements.count()) - before - 3;
     ourRounds.push(await ours(redis.url, db.url, () => statements.count()));
     fewSlotRounds.push(await ours(redis.url, db.url, () => statements.count(), FEW_SLOTS));
   }
@@ -114,14 +48,25 @@ try {
 const rate = (rounds: Round[]) =>
   (RUNS * rounds.length) / rounds.reduce((t, r) => t + r.seconds, 0);
 const ms = (n: number) => (n / (RUNS * ROUNDS)).toFixed(2);
+const sum = (rounds: Round[], key: keyof CpuSample | 'backendMs') =>
+  rounds.reduce((t, r) => t + (r[key] ?? Number.NaN), 0);
 /** CPU ms per run: the whole machine, this process, Redis, and the rest (PostgreSQL). */
 const cpuPerRun = (rounds: Round[]) => {
-  const sum = (key: keyof CpuSample) => rounds.reduce((t, r) => t + r[key], 0);
-  const [machine, own, server] = [sum('machineMs'), sum('ownMs'), sum('redisMs')];
+  const [machine, own, server] = [
+    sum(rounds, 'machineMs'),
+    sum(rounds, 'ownMs'),
+    sum(rounds, 'redisMs'),
+  ];
   // /proc/stat counts in 10 ms ticks: a short round can show the rest a hair below zero.
   const rest = Math.max(0, machine - own - server);
-  return `CPU per run ${ms(machine)} ms (this process ${ms(own)}, Redis ${ms(server)}, PostgreSQL and the rest ${ms(rest)})`;
+  // The side's own backends, counted apart: on a shared machine "the rest" is mostly others.
+  const backends = sum(rounds, 'backendMs');
+  const pgPart = Number.isNaN(backends) ? '' : `; its PostgreSQL backends ${ms(backends)}`;
+  return `CPU per run ${ms(machine)} ms (this process ${ms(own)}, Redis ${ms(server)}, PostgreSQL and the rest ${ms(rest)}${pgPart})`;
 };
+/** CPU ms per run of one part, for the JSON line. */
+const cpuField = (rounds: Round[], key: keyof CpuSample | 'backendMs') =>
+  Number((sum(rounds, key) / (RUNS * rounds.length)).toFixed(2));
 const runsPerS = rate(ourRounds);
 const flowsPerS = rate(flowRounds);
 const durablePerS = rate(durableRounds);
@@ -169,6 +114,10 @@ console.log(
     exactly_once: ourRounds.every((r) => r.exact) && fewSlotRounds.every((r) => r.exact),
     statements_per_run: perRun(ourStatements),
     durable_statements_per_run: perRun(durableStatements),
+    process_cpu_ms_per_run: cpuField(ourRounds, 'ownMs'),
+    durable_process_cpu_ms_per_run: cpuField(durableRounds, 'ownMs'),
+    pg_cpu_ms_per_run: cpuField(ourRounds, 'backendMs'),
+    durable_pg_cpu_ms_per_run: cpuField(durableRounds, 'backendMs'),
     few_slots_runs_per_s: Number(fewSlotsPerS.toFixed(1)),
     ratio_durable_few_slots: Number((fewSlotsPerS / durablePerS).toFixed(2)),
     few_slots_statements_per_run: perRun(fewSlotStatements),
