@@ -58,7 +58,7 @@ describe('defineChannel', () => {
     expect(runAbort.parse({ runId: 1 })).toMatchObject({ ok: false, detail: /runId/ });
   });
 
-  it('takes the accept check\'s value when it gives one, and leaves every other payload to the schema', () => {
+  it("takes the accept check's value when it gives one, and leaves every other payload to the schema", () => {
     const seen: unknown[] = [];
     const checked = defineChannel({
       name: 'checked',

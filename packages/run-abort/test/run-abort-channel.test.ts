@@ -43,7 +43,7 @@ it('carries run ids in lower case: an upper-case id, published or received, name
   await Promise.all([a.close(), b.close(), raw.close()]);
 });
 
-it('its hand check accepts only what the schema accepts, with the schema\'s output', () => {
+it("its hand check accepts only what the schema accepts, with the schema's output", () => {
   const id = randomUUID();
   const ids = [
     id,
