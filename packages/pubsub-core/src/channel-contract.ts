@@ -48,6 +48,15 @@ export interface ChannelDefinition<S extends z.ZodType, N extends string> {
    * none: the name as written. (A bus prefix that is a hash tag itself, `{x}`, wins: it comes first.)
    */
   hashTag?: NoInfer<ParamsOf<N>>;
+  /**
+   * A hand-written check for the common, valid payload of a hot channel, tried before
+   * `schema`: it returns the payload exactly as `schema` would output it, or `undefined` to
+   * let `schema` decide. It must never accept what `schema` refuses (test it against the
+   * schema); refusals always come from `schema`, with its message. Exists because a schema
+   * parse is a measurable share of a latency-critical message's handling (run-abort: ~30 µs
+   * of ~100 µs per message when the process is cold). Default none: `schema` alone.
+   */
+  accept?: (payload: unknown) => z.output<S> | undefined;
 }
 
 /**
@@ -64,7 +73,7 @@ export interface ChannelDefinition<S extends z.ZodType, N extends string> {
 export function defineChannel<S extends z.ZodType, N extends string>(
   def: ChannelDefinition<S, N>,
 ): ChannelContract<z.output<S>, ParamsOf<N>> {
-  const { name, version, schema, maxBytes, hashTag } = def;
+  const { name, version, schema, maxBytes, hashTag, accept } = def;
   if (typeof name !== 'string' || !TEMPLATE_PATTERN.test(name)) {
     throw new PubSubError(
       'invalid_channel',
@@ -106,6 +115,16 @@ export function defineChannel<S extends z.ZodType, N extends string>(
       });
     },
     parse(payload) {
+      if (accept) {
+        // A check that throws is a bug in it, not in the payload: the schema still decides.
+        let fast: z.output<S> | undefined;
+        try {
+          fast = accept(payload);
+        } catch {
+          fast = undefined;
+        }
+        if (fast !== undefined) return { ok: true, value: fast };
+      }
       const result = schema.safeParse(payload);
       if (result.success) return { ok: true, value: result.data as z.output<S> };
       const issue = result.error.issues[0];

@@ -58,6 +58,28 @@ describe('defineChannel', () => {
     expect(runAbort.parse({ runId: 1 })).toMatchObject({ ok: false, detail: /runId/ });
   });
 
+  it("takes the accept check's value when it gives one, and leaves every other payload to the schema", () => {
+    const seen: unknown[] = [];
+    const checked = defineChannel({
+      name: 'checked',
+      version: 1,
+      schema: z.object({ n: z.number().int() }).transform(({ n }) => ({ n, from: 'schema' })),
+      accept: (payload) => {
+        seen.push(payload);
+        if ((payload as { n?: unknown }).n === 'boom') throw new Error('bug in the check');
+        const { n } = payload as { n?: unknown };
+        return n === 1 ? { n, from: 'accept' } : undefined;
+      },
+    });
+    expect(checked.parse({ n: 1 })).toEqual({ ok: true, value: { n: 1, from: 'accept' } });
+    // Not the common case: the schema decides, accepting or refusing with its own message.
+    expect(checked.parse({ n: 2 })).toEqual({ ok: true, value: { n: 2, from: 'schema' } });
+    expect(checked.parse({ n: 1.5 })).toMatchObject({ ok: false, detail: /^n: / });
+    // A throwing check is a bug in the check: the schema still refuses, parse never throws.
+    expect(checked.parse({ n: 'boom' })).toMatchObject({ ok: false, detail: /^n: / });
+    expect(seen).toHaveLength(4);
+  });
+
   it('types channel parameters: required when the name has placeholders, absent otherwise', async () => {
     const bus = createBus({ transport: memoryTransport(), prefix: 'types' });
     expect(bus.channel(runAbort).name).toBe('types:run-abort');

@@ -30,4 +30,25 @@ export class RunAbortedError extends XError<RunAbortedCode> {
     this.runId = runId;
     this.status = opts.status;
   }
+
+  /**
+   * The reason a shard's signal fires with, built without capturing a stack: that stack
+   * would only show the registry's dispatch (the abort came from another request or
+   * replica), and capturing it is ~25 µs of a remote abort's ~100 µs handling when the
+   * process is cold. `stack` is then just `name: message`.
+   */
+  static signalReason(
+    code: RunAbortedCode,
+    runId: string,
+    message: string,
+    status: RunStatus,
+  ): RunAbortedError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new RunAbortedError(code, runId, message, { status });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
 }

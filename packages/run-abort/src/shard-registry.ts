@@ -95,7 +95,7 @@ export function createShardRegistry(opts: ShardRegistryOptions = {}): ShardRegis
         return;
       }
       const code = status === 'aborted' ? 'run_aborted' : 'run_finished';
-      entry.cancel.abort(new RunAbortedError(code, entry.runId, reason, { status }));
+      entry.cancel.abort(RunAbortedError.signalReason(code, entry.runId, reason, status));
     });
   };
 

@@ -125,4 +125,17 @@ describe('shard registry', () => {
     expect((c.signal.reason as RunAbortedError).code).toBe('run_finished');
     expect((c.signal.reason as RunAbortedError).status).toBe('completed');
   });
+
+  it('fires signals with a reason that carries no stack, and leaves the stack limit as it was', () => {
+    const registry = createShardRegistry();
+    const run = randomUUID();
+    const c = new AbortController();
+    registry.register(run, 0, c);
+    const limit = Error.stackTraceLimit;
+    registry.abortAllShardsForRun(run, 'user abort');
+    // The stack would only show the registry's dispatch; capturing it cost the abort's latency.
+    expect((c.signal.reason as RunAbortedError).stack).toBe('RunAbortedError: user abort');
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error('x').stack).toMatch(/\n\s+at /);
+  });
 });

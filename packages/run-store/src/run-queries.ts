@@ -106,11 +106,10 @@ export function runQueries(db: Kysely<Database>): RunQueries {
         ) {
           throw invalid('finishedAt', 'must be a valid Date');
         }
-        const row = await transitionSql(db, id, allowed, to, fields);
-        if (!row) throw notFound(id);
-        if (row.status === null) return { won: false, status: row.previous };
-        const { previous: _, ...updated } = row;
-        const run = rowToRun(updated as RunRow);
+        const outcome = await transitionSql(db, id, allowed, to, fields);
+        if (!outcome) throw notFound(id);
+        if (!outcome.won) return { won: false, status: outcome.status };
+        const run = rowToRun(outcome.row);
         return { won: true, status: run.status, run };
       }),
 

@@ -7,13 +7,16 @@ import type { Database } from '../schema.js';
  * The outbox columns every terminal write sets, in its own UPDATE (so the status and the
  * pending callback commit together or not at all). `table` is the alias of `runs` in that
  * statement. Terminal writes happen once per run, so this never re-arms a settled callback.
+ * As text for statements written as constant text (transition.ts); one definition for both.
  */
-export function pendingCallbackSets(table: string): RawBuilder<unknown>[] {
-  const url = sql.ref(`${table}.callback_url`);
-  return [
-    sql`callback_state = case when ${url} is not null then 'pending' end`,
-    sql`callback_due_at = case when ${url} is not null then now() end`,
-  ];
+export function pendingCallbackSetsText(table: 'r'): string {
+  return `callback_state = case when ${table}.callback_url is not null then 'pending' end,
+    callback_due_at = case when ${table}.callback_url is not null then now() end`;
+}
+
+/** {@link pendingCallbackSetsText} for statements built with Kysely's `sql`. */
+export function pendingCallbackSets(table: 'r'): RawBuilder<unknown>[] {
+  return [sql.raw(pendingCallbackSetsText(table))];
 }
 
 export interface ClaimRow {

@@ -50,7 +50,7 @@ export interface TransitionFields {
   durationMs?: number;
 }
 
-/** What `transition` answers, in one statement. */
+/** What `transition` answers: one statement, plus a status read when it lost. */
 export interface TransitionResult {
   /** True when this call wrote `to`. */
   won: boolean;
