@@ -63,6 +63,12 @@ const ioUrl = `http://127.0.0.1:${await portOf(ioRelay!)}`;
 async function ours(load: (typeof LOADS)[number]): Promise<Round> {
   const runId = randomUUID();
   await admin.hset(`${prefix}:testrun:${runId}`, { workspaceId: 'ws', status: 'running' });
+  // The run's first epoch exists before any stream opens, as the enqueuer begins every run
+  // before its first job: a stream that sees the epoch created under it ends (the client
+  // would reconnect; these clients do not), and every event was lost.
+  const begun = emitter!.waitForLine(new RegExp(`^BEGUN ${runId}`), 30_000);
+  emitter!.send(`begin ${runId}`);
+  await begun;
   const latencies: number[] = [];
   const streams: { close(): void }[] = [];
   for (let i = 0; i < load.clients; i++) {
