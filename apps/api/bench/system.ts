@@ -119,31 +119,43 @@ async function statementCount(db: PgClient): Promise<number> {
   }
 }
 
-/** Statements run so far by statement text (whitespace collapsed), where pg_stat_statements is. */
-async function statementsByText(db: PgClient): Promise<Map<string, number>> {
-  const byText = new Map<string, number>();
+/** Calls and execution ms so far by statement text (whitespace collapsed), where pg_stat_statements is. */
+async function statementsByText(db: PgClient): Promise<Map<string, { calls: number; ms: number }>> {
+  const byText = new Map<string, { calls: number; ms: number }>();
   try {
-    const { rows } = await db.query<{ query: string; calls: string }>(
-      `select query, calls::text as calls from pg_stat_statements
+    const { rows } = await db.query<{ query: string; calls: string; ms: string }>(
+      `select query, calls::text as calls, total_exec_time::text as ms from pg_stat_statements
        where dbid = (select oid from pg_database where datname = current_database())`,
     );
-    for (const { query, calls } of rows) {
+    for (const { query, calls, ms } of rows) {
       const text = query.replace(/\s+/g, ' ').trim().slice(0, 140);
-      byText.set(text, (byText.get(text) ?? 0) + Number(calls));
+      const seen = byText.get(text) ?? { calls: 0, ms: 0 };
+      byText.set(text, { calls: seen.calls + Number(calls), ms: seen.ms + Number(ms) });
     }
   } catch {
     // Not loaded on this server: nothing to group.
   }
   return byText;
 }
-/** The `top` statement texts that ran most between two readings, per unit of work. */
-function topStatements(a: Map<string, number>, b: Map<string, number>, per: number, top: number) {
+/**
+ * The `top` statement texts that ran most between two readings, per unit of work: calls, then
+ * execution ms (PostgreSQL's own time in the statement, not the round trip).
+ */
+function topStatements(
+  a: Map<string, { calls: number; ms: number }>,
+  b: Map<string, { calls: number; ms: number }>,
+  per: number,
+  top: number,
+) {
   return [...b]
-    .map(([text, calls]) => [text, (calls - (a.get(text) ?? 0)) / per] as const)
+    .map(([text, { calls, ms }]) => {
+      const before = a.get(text) ?? { calls: 0, ms: 0 };
+      return [text, (calls - before.calls) / per, (ms - before.ms) / per] as const;
+    })
     .filter(([, n]) => n > 0)
     .sort((x, y) => y[1] - x[1])
     .slice(0, top)
-    .map(([text, n]) => `      ${round(n)}  ${text}`)
+    .map(([text, n, ms]) => `      ${round(n)} calls, ${round(ms)} ms  ${text}`)
     .join('\n');
 }
 
@@ -332,7 +344,7 @@ async function main() {
     const lat: number[] = [];
     const texts1 = process.env.X_BENCH_VERBOSE
       ? await statementsByText(pgProbe)
-      : new Map<string, number>();
+      : new Map<string, { calls: number; ms: number }>();
     let next = 0;
     const started = performance.now();
     const lane = async () => {
@@ -360,7 +372,7 @@ async function main() {
     const cpu2 = childCpuMs();
     const texts2 = process.env.X_BENCH_VERBOSE
       ? await statementsByText(pgProbe)
-      : new Map<string, number>();
+      : new Map<string, { calls: number; ms: number }>();
     const runsPerS = RUNS / seconds;
     console.log(
       `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,

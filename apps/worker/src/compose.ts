@@ -32,7 +32,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     prefix: config.prefix,
     logger,
     connectionName: 'x-worker',
-    poolMax: Math.max(10, config.concurrency * 2),
+    poolMax: config.databasePoolMax,
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,

@@ -92,6 +92,13 @@ export const sharedEnvFields = {
   ).transform((v): LogLevel => v ?? 'info'),
   METRICS_PORT: optionalEnv(integerEnv(0, 65535)),
   /**
+   * Distributed mode: PostgreSQL connections per process. Default 10 (pg's). More is rarely
+   * faster: the store groups concurrent shard writes into one statement once every connection
+   * is busy, and each extra connection is a backend with its own cold plan cache (see
+   * docs/operations.md, "Connections").
+   */
+  DATABASE_POOL_MAX: optionalEnv(integerEnv(1, 1_000)).transform((v) => v ?? 10),
+  /**
    * Distributed mode: how often the repair sweep looks for shards Redis lost (one replica of
    * the fleet acts). Default 30 s; it also runs as soon as Redis is back after an outage.
    */

@@ -25,7 +25,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     prefix: config.prefix,
     logger,
     connectionName: 'x-api',
-    poolMax: 20,
+    poolMax: config.databasePoolMax,
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,
     retention: config.retention,

@@ -71,6 +71,8 @@ export interface DistributedConfig extends CommonConfig {
   /** `REDIS_URL` (one server) or `REDIS_CLUSTER_NODES` (a Redis Cluster). */
   readonly redis: RedisTarget;
   readonly databaseUrl: string;
+  /** `DATABASE_POOL_MAX`: PostgreSQL connections of this process (default 10). */
+  readonly databasePoolMax: number;
   /** `REPAIR_INTERVAL_MS`: how often the repair sweep looks for shards Redis lost. */
   readonly repairIntervalMs: number;
   /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
@@ -145,6 +147,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       mode: 'distributed',
       redis,
       databaseUrl: e.DATABASE_URL!,
+      databasePoolMax: e.DATABASE_POOL_MAX,
       repairIntervalMs: e.REPAIR_INTERVAL_MS,
       queuePartitions: e.QUEUE_PARTITIONS,
       eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },

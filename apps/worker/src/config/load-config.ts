@@ -28,6 +28,8 @@ export interface WorkerConfig {
   /** `REDIS_URL` (one server) or `REDIS_CLUSTER_NODES` (a Redis Cluster). */
   readonly redis: RedisTarget;
   readonly databaseUrl: string;
+  /** `DATABASE_POOL_MAX`: PostgreSQL connections of this process (default 10). */
+  readonly databasePoolMax: number;
   readonly host: string;
   readonly prefix: string;
   readonly concurrency: number;
@@ -80,6 +82,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
   return {
     redis,
     databaseUrl: e.DATABASE_URL!,
+    databasePoolMax: e.DATABASE_POOL_MAX,
     host: e.HOST ?? '0.0.0.0',
     prefix: e.X_PREFIX,
     concurrency: e.WORKER_CONCURRENCY,
