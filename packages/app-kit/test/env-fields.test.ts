@@ -19,6 +19,7 @@ describe('shared env fields', () => {
     expect(parseEnv(schema, { X_PREFIX: '', LOG_LEVEL: '' })).toMatchObject({
       X_PREFIX: 'x',
       WORKER_CONCURRENCY: 8,
+      DATABASE_POOL_MAX: 10,
       LOG_LEVEL: 'info',
       HTTP_ALLOWED_HOSTS: [],
       CALLBACK_ALLOWED_HOSTS: [],
@@ -33,6 +34,8 @@ describe('shared env fields', () => {
     ['X_PREFIX', '{}'],
     ['WORKER_CONCURRENCY', '0'],
     ['WORKER_CONCURRENCY', 'many'],
+    ['DATABASE_POOL_MAX', '0'],
+    ['DATABASE_POOL_MAX', '1001'],
     ['LOG_LEVEL', 'loud'],
     ['REDIS_URL', 'http://redis:6379'],
     ['DATABASE_URL', 'mysql://db'],
