@@ -202,7 +202,7 @@ try {
   }
   const elapsed = now() - started;
   const serverSide: [string, StatementStats | undefined][] = [
-    ['ours: transition (store)', await stats.read('update runs r set status')],
+    ['ours: transition (both store steps)', await stats.read('update runs r set status')],
     ['floor: hand-written status write', await stats.read('update runs set status')],
     ['floor: bare UPDATE of error (HOT)', await stats.read('update runs set error')],
   ];
