@@ -1,8 +1,10 @@
-// pnpm --filter @x/run-store bench:abort-write (tsx bench/abort-write-probe.ts) — where the abort's write spends its time on the client side.
-// Interleaved, one cold write every ~1 ms (as in the bench), each on a run of its own:
-// store.transition, the same text through Kysely's executeQuery, and through a bare pg
-// client with all columns and with only a Run's (all prepared). Server-side cost is equal (same statement), so the
-// differences are the layers between the call and the wire.
+// pnpm --filter @x/run-store bench:abort-write
+// Where an abort's write spends its time on the client side (issue 18 §3). One cold write
+// every ~1 ms (as in @x/run-abort's bench), each on a run of its own, the variants in every
+// order: store.transition; its SQL without the store's checks and Run mapping
+// (transitionSql); the same text through Kysely's executeQuery; through a bare pg client;
+// and the bare client returning only the 20 columns a Run is made of. All prepared, and the
+// server's work is the same statement, so the differences are the layers and the columns.
 import { LIVE_STATUSES } from '@x/protocol';
 import { postgres } from '@x/testkit';
 import { CompiledQuery } from 'kysely';
