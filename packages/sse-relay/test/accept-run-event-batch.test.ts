@@ -12,7 +12,18 @@ const item = (over: Record<string, unknown> = {}, event: unknown = undefined) =>
 });
 
 function batches(): unknown[] {
-  const out: unknown[] = [null, undefined, 'x', 1, {}, [], [null], [[]], [item()], [item(), item({ seq: 2 })]];
+  const out: unknown[] = [
+    null,
+    undefined,
+    'x',
+    1,
+    {},
+    [],
+    [null],
+    [[]],
+    [item()],
+    [item(), item({ seq: 2 })],
+  ];
   for (const key of ['seq', 'epoch', 'event']) {
     for (const odd of [...ODD_VALUES, 'bad epoch!', 'a'.repeat(17), 'ABC123'])
       out.push([item({ [key]: odd })], [item(), item({ [key]: odd })]);

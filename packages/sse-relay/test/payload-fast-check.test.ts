@@ -28,6 +28,8 @@ it('leaves every refusal and its message to the schema (an emit of a bad payload
     prepareEvents('r-1', [{ type: 'log', payload: { level: 'loud', message: 'x' } as never }]),
   ).toThrow(/log payload: .*level/s);
   expect(() =>
-    prepareEvents('r-1', [{ type: 'progress', payload: { ...VALID_PAYLOADS.progress, total: -1 } }]),
+    prepareEvents('r-1', [
+      { type: 'progress', payload: { ...VALID_PAYLOADS.progress, total: -1 } },
+    ]),
   ).toThrow(/progress payload: .*total/s);
 });
