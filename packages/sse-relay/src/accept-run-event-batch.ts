@@ -30,6 +30,9 @@ export function acceptRunEventBatch(payload: unknown): WireRunEvent[] | undefine
     // The schema's output lists `type`, `runId` first; relays re-serialise the event for SSE,
     // so an event written in another order is left to the schema (it reorders).
     if (!startsWithTypeAndRunId(e)) return undefined;
+    // An own `__proto__` key (JSON.parse makes one) would become the prototype in the
+    // schema's copy, and vanish from the JSON: the schema's output differs, so it decides.
+    if (Object.hasOwn(e, '__proto__')) return undefined;
     // The payload fields are checked on the event itself: no payload schema has a field
     // named `type` or `runId` (RESERVED_PAYLOAD_KEYS), and each is a loose object.
     if (!payloadPassesFast(e.type as EmittedEventType, e)) return undefined;

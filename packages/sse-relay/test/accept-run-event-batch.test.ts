@@ -29,6 +29,11 @@ function batches(): unknown[] {
       out.push([item({ [key]: odd })], [item(), item({ [key]: odd })]);
   }
   out.push([item({ extra: 1 })]);
+  out.push(
+    JSON.parse(
+      `[{"seq":1,"epoch":"e1","event":{"type":"log","runId":"r","level":"info","message":"m","__proto__":{"x":1}}}]`,
+    ),
+  );
   out.push([Object.assign(Object.create(null), item())]);
   for (const { type, data } of payloadVariants()) {
     if (typeof data !== 'object' || data === null || Array.isArray(data)) continue;
