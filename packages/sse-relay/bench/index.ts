@@ -60,7 +60,12 @@ const [relay, emitter, ioRelay, ioEmitter] = await Promise.all([
 const relayUrl = `http://127.0.0.1:${await portOf(relay!)}`;
 const ioUrl = `http://127.0.0.1:${await portOf(ioRelay!)}`;
 
-async function ours(load: (typeof LOADS)[number]): Promise<Round> {
+/**
+ * `raw`: the same emitter, validation, envelope, relay and clients, but the emitter PUBLISHes
+ * the message the append script would publish instead of running the script (no history):
+ * what the single client's latency is without the history step, the reference that isolates it.
+ */
+async function ours(load: (typeof LOADS)[number], raw = false): Promise<Round> {
   const runId = randomUUID();
   await admin.hset(`${prefix}:testrun:${runId}`, { workspaceId: 'ws', status: 'running' });
   // The run's first epoch exists before any stream opens, as the enqueuer begins every run
@@ -83,7 +88,7 @@ async function ours(load: (typeof LOADS)[number]): Promise<Round> {
   }
   await sleep(300);
   const finished = emitter!.waitForLine(new RegExp(`^FINISHED ${runId}`), 120_000);
-  emitter!.send(`go ${runId} ${load.events} ${load.intervalMs}`);
+  emitter!.send(`${raw ? 'go-raw' : 'go'} ${runId} ${load.events} ${load.intervalMs}`);
   await finished;
   const expected = load.events * load.clients;
   for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(50);
@@ -91,7 +96,8 @@ async function ours(load: (typeof LOADS)[number]): Promise<Round> {
   return { latencies, expected };
 }
 
-async function socketio(load: (typeof LOADS)[number]): Promise<Round> {
+/** `history`: Socket.IO behind the same append script (socketio-server.ts), awaited per event. */
+async function socketio(load: (typeof LOADS)[number], history = false): Promise<Round> {
   const latencies: number[] = [];
   const sockets: Socket[] = [];
   for (let i = 0; i < load.clients; i++) {
@@ -102,7 +108,7 @@ async function socketio(load: (typeof LOADS)[number]): Promise<Round> {
   }
   await sleep(300);
   const before = ioEmitter!.lines.length;
-  ioEmitter!.send(`go ${load.events} ${load.intervalMs}`);
+  ioEmitter!.send(`go ${load.events} ${load.intervalMs}${history ? ' history' : ''}`);
   while (!ioEmitter!.lines.slice(before).includes('FINISHED')) await sleep(20);
   const expected = load.events * load.clients;
   for (let i = 0; i < 100 && latencies.length < expected; i++) await sleep(50);
@@ -110,26 +116,63 @@ async function socketio(load: (typeof LOADS)[number]): Promise<Round> {
   return { latencies, expected };
 }
 
-const results: Record<string, { ours: Result; socketio: Result }> = {};
+/** Redis's own time per call of `cmd` since the last RESETSTAT (commandstats), µs. */
+const usecPerCall = async (cmd: string) =>
+  Number(
+    new RegExp(`cmdstat_${cmd}:calls=\\d+,usec=\\d+,usec_per_call=([\\d.]+)`).exec(
+      String(await admin.info('commandstats')),
+    )?.[1],
+  );
+
+const results: Record<
+  string,
+  { ours: Result; socketio: Result; raw?: Result; ioHistory?: Result }
+> = {};
+let redisUsec = { evalsha: Number.NaN, publish: Number.NaN };
 for (const load of LOADS) {
-  // Warm up each path once, then alternate rounds so both see the same machine noise; each
+  // The single client also runs the raw reference (see `ours`), to show what the history
+  // step costs in this run; the fan-out is not in question.
+  const withRaw = load.clients === 1;
+  // Warm up each path once, then alternate rounds so all see the same machine noise; each
   // side's percentiles are over all its rounds' deliveries.
   await ours({ ...load, events: 200 });
+  if (withRaw) await ours({ ...load, events: 200 }, true);
   await socketio({ ...load, events: 200 });
+  if (withRaw) await socketio({ ...load, events: 200 }, true);
   const mineRounds: Round[] = [];
+  const rawRounds: Round[] = [];
   const theirRounds: Round[] = [];
+  const ioHistoryRounds: Round[] = [];
+  if (withRaw) await admin.config('RESETSTAT');
   for (let r = 0; r < ROUNDS; r++) {
     mineRounds.push(await ours(load));
+    if (withRaw) rawRounds.push(await ours(load, true));
     theirRounds.push(await socketio(load));
+    if (withRaw) ioHistoryRounds.push(await socketio(load, true));
   }
+  // EVALSHA: the append script (ours, and Socket.IO's history rounds, which do not publish
+  // from it); PUBLISH: Socket.IO's and the raw reference's.
+  if (withRaw)
+    redisUsec = { evalsha: await usecPerCall('evalsha'), publish: await usecPerCall('publish') };
   const mine = summarize(mineRounds);
   const theirs = summarize(theirRounds);
-  results[load.name] = { ours: mine, socketio: theirs };
+  const raw = withRaw ? summarize(rawRounds) : undefined;
+  const ioHistory = withRaw ? summarize(ioHistoryRounds) : undefined;
+  results[load.name] = { ours: mine, socketio: theirs, raw, ioHistory };
   console.log(
     `${load.name.padEnd(24)} sse-relay p50 ${mine.p50} ms p99 ${mine.p99} ms lost ${mine.lost} | ` +
-      `socket.io p50 ${theirs.p50} ms p99 ${theirs.p99} ms lost ${theirs.lost}`,
+      `socket.io p50 ${theirs.p50} ms p99 ${theirs.p99} ms lost ${theirs.lost}` +
+      (raw
+        ? ` | sse-relay without the history step (bare PUBLISH) p50 ${raw.p50} ms p99 ${raw.p99} ms lost ${raw.lost}`
+        : '') +
+      (ioHistory
+        ? ` | socket.io behind the same history append p50 ${ioHistory.p50} ms p99 ${ioHistory.p99} ms lost ${ioHistory.lost}`
+        : ''),
   );
 }
+console.log(
+  `Redis time per call during the single-client rounds: EVALSHA (append script) ${redisUsec.evalsha} µs, PUBLISH ${redisUsec.publish} µs`,
+);
 
 await Promise.all([relay, emitter, ioRelay, ioEmitter].map((p) => p!.kill()));
 admin.disconnect();
@@ -163,11 +206,18 @@ console.log(
     p99_ms: single.ours.p99,
     socketio_p50_ms: single.socketio.p50,
     socketio_p99_ms: single.socketio.p99,
+    raw_publish_p50_ms: single.raw?.p50,
+    raw_publish_p99_ms: single.raw?.p99,
+    socketio_history_p50_ms: single.ioHistory?.p50,
+    socketio_history_p99_ms: single.ioHistory?.p99,
+    redis_evalsha_usec: redisUsec.evalsha,
+    redis_publish_usec: redisUsec.publish,
     fanout_p50_ms: fan.ours.p50,
     fanout_p99_ms: fan.ours.p99,
     socketio_fanout_p50_ms: fan.socketio.p50,
     socketio_fanout_p99_ms: fan.socketio.p99,
     lost: single.ours.lost + fan.ours.lost,
+    reference_lost: (single.raw?.lost ?? 0) + (single.ioHistory?.lost ?? 0),
     bytes_per_idle_conn: idle.relay!.rssPerConn,
   }),
 );

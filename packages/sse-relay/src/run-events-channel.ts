@@ -1,5 +1,6 @@
 import { defineChannel } from '@x/pubsub-core';
 import { z } from 'zod';
+import { acceptRunEventBatch } from './accept-run-event-batch.js';
 import { EPOCH_PATTERN } from './epoch-id.js';
 import { EMITTED_EVENT_TYPES, RUN_EVENT_PAYLOAD_SCHEMAS } from './run-event-types.js';
 
@@ -43,6 +44,9 @@ export const runEventsChannel = defineChannel({
   hashTag: 'runId',
   version: 3,
   schema: wireRunEventBatchSchema,
+  // The common, well-formed batch without zod (every relay checks every batch on its events'
+  // latency path); the schema decides anything else.
+  accept: acceptRunEventBatch,
   // A log line or a result with a long error message stays well under this.
   maxBytes: 256 * 1024,
 });
