@@ -69,6 +69,10 @@ export class SseConnection {
   private stalledSince: number | undefined = undefined;
   /** The drain mark's callback, made on the first stall only (an idle stream never needs it). */
   private onMarkFlushed: ((err?: Error | null) => void) | undefined = undefined;
+  /** Frames written during this turn of the event loop, sent together at its end. */
+  private queued: Buffer[] | undefined = undefined;
+  /** How many of `queued` are run events (for `eventsDelivered`, counted once sent). */
+  private queuedEvents = 0;
   /** The listener given to RunEvents.listen. */
   readonly deliver: (event: RunEvent) => void;
   /** Its `onEnd`. */
@@ -109,12 +113,12 @@ export class SseConnection {
 
   /** Writes a frame without an id (snapshot, a synthesised done). */
   sendData(data: object): void {
-    this.write(`data: ${JSON.stringify(data)}\n\n`);
+    this.write(Buffer.from(`data: ${JSON.stringify(data)}\n\n`));
   }
 
   send(event: RunEvent): void {
     if (this.ended) return;
-    if (this.write(frameOf(event))) this.shared.counters.eventsDelivered++;
+    if (this.write(frameOf(event))) this.queuedEvents++;
     if (event.type === 'done') this.end();
   }
 
@@ -137,6 +141,7 @@ export class SseConnection {
 
   end(trailer?: string): void {
     if (this.ended) return;
+    this.flush();
     this.ended = true;
     if (this.res.destroyed || this.res.writableEnded) return;
     if (trailer) this.res.end(trailer);
@@ -156,8 +161,29 @@ export class SseConnection {
     this.shared.onGone(this);
   }
 
-  private write(chunk: string | Buffer): boolean {
+  /**
+   * Queues a frame for the end of this turn: the events of one append reach a stream in one
+   * synchronous loop, so they leave in one socket write instead of one each (a run's batch of
+   * results is tens of frames). A microtask later, so a lone event is not held back.
+   */
+  private write(chunk: Buffer): boolean {
     if (this.ended || this.res.destroyed || this.res.writableEnded) return false;
+    if (this.queued) this.queued.push(chunk);
+    else {
+      this.queued = [chunk];
+      queueMicrotask(() => this.flush());
+    }
+    return true;
+  }
+
+  /** Sends what this turn queued; false when the connection is (now) gone. */
+  private flush(): boolean {
+    const queued = this.queued;
+    const events = this.queuedEvents;
+    this.queued = undefined;
+    this.queuedEvents = 0;
+    if (!queued || this.ended || this.res.destroyed || this.res.writableEnded) return false;
+    const chunk = queued.length === 1 ? queued[0]! : Buffer.concat(queued);
     // After open() a frame is one `socket.write`, written at once: `res.write` would cork the
     // socket and flush it on the next tick, which costs CPU per write and holds every client
     // of a fan-out until the last one's write is queued. The body is close-delimited, so
@@ -177,6 +203,7 @@ export class SseConnection {
       this.res.destroy();
       return false;
     }
+    counters.eventsDelivered += events;
     return true;
   }
 

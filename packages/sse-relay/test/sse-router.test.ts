@@ -118,6 +118,45 @@ describe('GET /runs/:runId/events', () => {
     }
   });
 
+  it('sends the events of one append in one write, in order', async () => {
+    // A run's batch of results arrives as one message: one write for all of its frames, not
+    // one each (a syscall per frame was a large share of a relay's CPU).
+    const writes: string[] = [];
+    const wrapped = await startRelayServer({ events }, runs, (_req, res, next) => {
+      const write = res.write;
+      res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
+        writes.push(String(chunk));
+        return Reflect.apply(write, this, [chunk, ...rest]);
+      } as typeof res.write;
+      next();
+    });
+    try {
+      const run = await newRun();
+      const sse = await openSse(`${wrapped.url}/runs/${run.id}/events`, { headers: ws1 });
+      await waitFor(() => sse.events.length === 1);
+      const before = writes.length;
+      await events.emitMany(
+        run.id,
+        Array.from({ length: 20 }, (_, i) => ({
+          type: 'log' as const,
+          payload: logEvent(`l${i}`),
+        })),
+      );
+      await waitFor(() => sse.events.length === 21);
+      const frameWrites = writes.slice(before).filter((w) => w.includes('\ndata: '));
+      expect(frameWrites).toHaveLength(1);
+      expect(frameWrites[0]!.match(/^id: (\d+)-/gm)).toEqual(
+        Array.from({ length: 20 }, (_, i) => expect.stringMatching(new RegExp(`^id: ${i + 1}-`))),
+      );
+      expect(sse.events.slice(1).map((e) => e.id)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      sse.close();
+    } finally {
+      await wrapped.close();
+    }
+  });
+
   it('idle connections share one heartbeat interval and every one of them gets the heartbeat', async () => {
     const run = await newRun();
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
