@@ -26,7 +26,9 @@ async function round(kind: 'bullmq' | 'redis', url: string, probe: Redis) {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
   const prefix = uniqueName('qc');
   const queue: ShardQueue =
-    kind === 'bullmq' ? bullmqShardQueue({ connection, prefix }) : redisShardQueue({ connection, prefix });
+    kind === 'bullmq'
+      ? bullmqShardQueue({ connection, prefix })
+      : redisShardQueue({ connection, prefix });
   let done = 0;
   const consumers = [0, 1].map(() => queue.consume(async () => void done++, { concurrency: 32 }));
   await new Promise((r) => setTimeout(r, 500));
@@ -64,10 +66,14 @@ const results: Record<'bullmq' | 'redis', { cmdsPerJob: number; jobsPerS: number
 };
 try {
   for (let i = 0; i < ROUNDS; i++) {
-    for (const kind of i % 2 === 0 ? (['bullmq', 'redis'] as const) : (['redis', 'bullmq'] as const)) {
+    for (const kind of i % 2 === 0
+      ? (['bullmq', 'redis'] as const)
+      : (['redis', 'bullmq'] as const)) {
       const r = await round(kind, redis.url, probe);
       results[kind].push(r);
-      console.log(`${kind}: ${RUNS} runs x ${SHARDS} shards: ${r2(r.cmdsPerJob)} Redis commands per job, ${r2(r.jobsPerS)} jobs/s`);
+      console.log(
+        `${kind}: ${RUNS} runs x ${SHARDS} shards: ${r2(r.cmdsPerJob)} Redis commands per job, ${r2(r.jobsPerS)} jobs/s`,
+      );
     }
   }
 } finally {

@@ -87,13 +87,6 @@ export {
 export { type HttpExecutorOptions, httpExecutor } from './http-executor.js';
 export { isBlockedAddress } from './ip-ranges.js';
 export { memoryShardQueue } from './memory-shard-queue.js';
-export type { RedisQueueCounters } from './redis-queue-counters.js';
-export { type RedisQueueKeys, redisQueueKeys } from './redis-queue-keys.js';
-export {
-  type RedisShardQueue,
-  type RedisShardQueueOptions,
-  redisShardQueue,
-} from './redis-shard-queue.js';
 export {
   assertPublicUrl,
   type CheckedUrl,
@@ -116,6 +109,13 @@ export {
   partitionOf,
   partitionQueueNames,
 } from './queue-partitions.js';
+export type { RedisQueueCounters } from './redis-queue-counters.js';
+export { type RedisQueueKeys, redisQueueKeys } from './redis-queue-keys.js';
+export {
+  type RedisShardQueue,
+  type RedisShardQueueOptions,
+  redisShardQueue,
+} from './redis-shard-queue.js';
 export {
   createRetentionSweeper,
   RETENTION_LEASE,

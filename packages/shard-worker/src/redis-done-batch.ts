@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import { DONE_LUA } from './redis-queue-lua.js';
 import type { RedisQueueKeys } from './redis-queue-keys.js';
 import { REDIS_QUEUE_GROUP } from './redis-queue-keys.js';
+import { DONE_LUA } from './redis-queue-lua.js';
 import { retryRedisWrite } from './redis-retry.js';
 import { luaScript, runScript } from './redis-script.js';
 

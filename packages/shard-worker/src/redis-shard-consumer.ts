@@ -3,7 +3,12 @@ import { backoffDelay, type Logger, sleep } from '@x/kernel';
 import type { Cluster, Redis } from 'ioredis';
 import { type DoneBatch, doneBatch } from './redis-done-batch.js';
 import type { RedisQueueCounters } from './redis-queue-counters.js';
-import { isMalformed, parseDelivery, payloadData, type RedisDelivery } from './redis-queue-entry.js';
+import {
+  isMalformed,
+  parseDelivery,
+  payloadData,
+  type RedisDelivery,
+} from './redis-queue-entry.js';
 import { REDIS_QUEUE_GROUP, type RedisQueueKeys } from './redis-queue-keys.js';
 import { MAINTAIN_LUA, RELEASE_LUA, SETTLE_LUA } from './redis-queue-lua.js';
 import { retryRedisWrite } from './redis-retry.js';
@@ -273,7 +278,12 @@ export function redisShardConsumer(
     }
     // Read as the consumer closes: left pending, and re-issued untouched by the release.
     if (stop.signal.aborted) return;
-    const h: Held = { partition, delivery: parsed, controller: new AbortController(), done: Promise.resolve() };
+    const h: Held = {
+      partition,
+      delivery: parsed,
+      controller: new AbortController(),
+      done: Promise.resolve(),
+    };
     held.set(entryId, h);
     byJob.set(parsed.jobId, h);
     h.done = run(h);
@@ -315,9 +325,11 @@ export function redisShardConsumer(
           '>',
         );
         failures = 0;
-      } catch (err) {
+      } catch (readErr) {
         if (stop.signal.aborted) break;
+        let err = readErr;
         try {
+          // The group is gone (Redis restarted empty) or was never made: make it, read again.
           if (isNoGroupError(err)) {
             await ensureGroup(keys);
             continue;
@@ -383,7 +395,12 @@ export function redisShardConsumer(
         for (const t of timers) clearTimeout(t);
         await Promise.all(
           partitions.map((keys) =>
-            runScript(redis, RELEASE, [keys.stream, keys.jobs], [REDIS_QUEUE_GROUP, name, 1000]).catch(
+            runScript(
+              redis,
+              RELEASE,
+              [keys.stream, keys.jobs],
+              [REDIS_QUEUE_GROUP, name, 1000],
+            ).catch(
               redisError('shard queue: releasing unread jobs failed; a reaper redelivers them'),
             ),
           ),

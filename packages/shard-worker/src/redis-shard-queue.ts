@@ -48,7 +48,10 @@ export interface RedisShardQueue extends ShardQueue {
 
 function positiveInteger(name: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min) {
-    throw new ShardWorkerError('invalid_option', `${name} must be an integer >= ${min}, got ${value}`);
+    throw new ShardWorkerError(
+      'invalid_option',
+      `${name} must be an integer >= ${min}, got ${value}`,
+    );
   }
   return value;
 }
@@ -94,7 +97,10 @@ export function redisShardQueue({
       for (const data of jobs) {
         const k = keysOf(data.runId);
         let group = groups.get(k);
-        if (!group) groups.set(k, (group = new Map()));
+        if (!group) {
+          group = new Map();
+          groups.set(k, group);
+        }
         const id = shardJobId(data.runId, data.shardIndex);
         if (!group.has(id)) group.set(id, data);
       }
@@ -103,7 +109,8 @@ export function redisShardQueue({
         const entries = [...group];
         for (let i = 0; i < entries.length; i += ADD_CHUNK) {
           const args: (string | number)[] = [attempts, backoffMs];
-          for (const [id, data] of entries.slice(i, i + ADD_CHUNK)) args.push(id, JSON.stringify(data));
+          for (const [id, data] of entries.slice(i, i + ADD_CHUNK))
+            args.push(id, JSON.stringify(data));
           calls.push(runScript(connection, ADD, [k.stream, k.jobs], args));
         }
       }

@@ -42,7 +42,17 @@ const FAST = { lockDurationMs: 300, stalledIntervalMs: 100 };
 async function readAndDie(stream: string) {
   const c = client();
   await c.call('XGROUP', 'CREATE', stream, REDIS_QUEUE_GROUP, '0', 'MKSTREAM').catch(() => {});
-  const reply = await c.call('XREADGROUP', 'GROUP', REDIS_QUEUE_GROUP, 'dead', 'COUNT', 1, 'STREAMS', stream, '>');
+  const reply = await c.call(
+    'XREADGROUP',
+    'GROUP',
+    REDIS_QUEUE_GROUP,
+    'dead',
+    'COUNT',
+    1,
+    'STREAMS',
+    stream,
+    '>',
+  );
   expect(reply).not.toBeNull();
 }
 
@@ -137,7 +147,24 @@ describe('redisShardQueue', () => {
     const queue = makeQueue();
     const raw = client();
     const { stream, jobs } = queue.keys[0]!;
-    const id = await raw.xadd(stream, '*', 'j', 'r-0', 'a', '0', 's', '0', 'm', '1', 'b', '10', 'r', '0', 'd', '{not json');
+    const id = await raw.xadd(
+      stream,
+      '*',
+      'j',
+      'r-0',
+      'a',
+      '0',
+      's',
+      '0',
+      'm',
+      '1',
+      'b',
+      '10',
+      'r',
+      '0',
+      'd',
+      '{not json',
+    );
     await raw.hset(jobs, 'r-0', `s:${id}`);
     const data: unknown[] = [];
     const consumer = queue.consume(async (job) => {
@@ -164,10 +191,13 @@ describe('redisShardQueue', () => {
     await queue.add([jobData(lost, 0, 2), jobData(lost, 1, 2)], ONCE);
     expect(await queue.missing([`${lost}-0`, `${lost}-1`])).toEqual([]);
     await redis.restart({ empty: true });
-    await waitFor(async () => (await queue.missing([`${lost}-0`, `${lost}-1`]).catch(() => [])).length === 2, {
-      what: 'reported missing after the restart',
-      timeoutMs: 10_000,
-    });
+    await waitFor(
+      async () => (await queue.missing([`${lost}-0`, `${lost}-1`]).catch(() => [])).length === 2,
+      {
+        what: 'reported missing after the restart',
+        timeoutMs: 10_000,
+      },
+    );
     const again = queue.consume(async (job) => {
       seen.push(job.id);
     });
@@ -206,8 +236,8 @@ describe('redisShardQueue', () => {
       /queue partitions must be an integer in 1..64/,
     );
     const queue = makeQueue();
-    await expect(queue.add([jobData(randomUUID(), 0)], { attempts: 0, backoffMs: 1 })).rejects.toThrow(
-      /attempts must be an integer >= 1, got 0/,
-    );
+    await expect(
+      queue.add([jobData(randomUUID(), 0)], { attempts: 0, backoffMs: 1 }),
+    ).rejects.toThrow(/attempts must be an integer >= 1, got 0/);
   });
 });

@@ -11,8 +11,8 @@ import {
   type RedisTarget,
   type RetentionSettings,
   redisTargetFromEnv,
-  sharedEnvFields,
   type ShardQueueKind,
+  sharedEnvFields,
 } from '@x/app-kit';
 import { z } from 'zod';
 
