@@ -57,6 +57,16 @@ type Outcome =
   | { kind: 'fail' }
   | { kind: 'retry'; delayMs: number };
 
+/**
+ * Entries one read asks for: half the free slots (at least one). Consumers blocked on a
+ * stream are served in turn, so a burst (a run's shards, added by one script) spreads over
+ * the waiting consumers instead of filling the first one; the next read, at once, takes
+ * more while slots stay free. Under load only one or two slots are free at a time anyway.
+ */
+function readCount(free: number): number {
+  return Math.max(1, Math.ceil(free / 2));
+}
+
 /** A connection for blocking reads: a long XREADGROUP BLOCK must not be cut by a retry count. */
 function readerConnection(connection: Redis | Cluster): Redis | Cluster {
   if ('isCluster' in connection && connection.isCluster) {
@@ -70,7 +80,8 @@ function readerConnection(connection: Redis | Cluster): Redis | Cluster {
 
 /**
  * One consumer of every partition of the Redis shard queue. Per partition a loop reads up to
- * as many entries as there are free slots with one blocking XREADGROUP (its own connection);
+ * half as many entries as there are free slots (`readCount`) with one blocking XREADGROUP
+ * (its own connection);
  * all loops share one {@link SlotSemaphore}, so at most `concurrency` jobs run. Every
  * `lockDurationMs / 3` one XCLAIM … JUSTID per partition renews the lease of every held job;
  * every `stalledIntervalMs` a maintenance script promotes due retries and re-issues the jobs
@@ -317,7 +328,7 @@ export function redisShardConsumer(
           REDIS_QUEUE_GROUP,
           name,
           'COUNT',
-          Math.max(1, slots.free),
+          readCount(slots.free),
           'BLOCK',
           settings.blockMs,
           'STREAMS',
