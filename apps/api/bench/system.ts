@@ -6,8 +6,9 @@
  * (b) throughput: runs of 4 shards x 25 zero-duration tests, POST /runs -> `done` observed on
  *     one SSE stream per run (on the other replica), X_BENCH_IN_FLIGHT runs at a time.
  * Also prints Redis commands and PostgreSQL transactions per abort and per run.
+ * X_BENCH_SHARD_QUEUE=bullmq|redis (default bullmq) is every process's SHARD_QUEUE.
  * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
- * Last line: {"bench":"system","abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
+ * Last line: {"bench":"system","shard_queue":…,"abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
  * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…,"redis_cmds_per_run":…,
  * "pg_statements_per_run":…,"cpu_ms_per_run":…,"ref_redis_cmds_per_run":…,"ref_runs_per_s":…}
  * for (b) and (c): Redis commands from INFO
@@ -41,6 +42,11 @@ const RUNS = Number(process.env.X_BENCH_RUNS ?? 500);
 const IN_FLIGHT = Number(process.env.X_BENCH_IN_FLIGHT ?? 64);
 const WORKER_CONCURRENCY = process.env.X_BENCH_WORKER_CONCURRENCY ?? '32';
 const CPU_PROF = process.env.X_BENCH_CPU_PROF;
+/** `SHARD_QUEUE` of every spawned api and worker: `bullmq` (default) or `redis`. */
+const SHARD_QUEUE = process.env.X_BENCH_SHARD_QUEUE ?? 'bullmq';
+if (SHARD_QUEUE !== 'bullmq' && SHARD_QUEUE !== 'redis') {
+  throw new Error(`X_BENCH_SHARD_QUEUE must be bullmq or redis, got ${SHARD_QUEUE}`);
+}
 const TOKEN = 'bench-token-0123456789abcdef';
 const METRICS_TOKEN = 'bench-metrics-0123456789abcdef';
 const API_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -268,6 +274,7 @@ async function main() {
     STREAM_TOKEN_SECRET: 'bench-secret-0123456789abcdef0123456789',
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
+    SHARD_QUEUE,
     // The limits stay on (their Redis calls are part of the cost per run), set above the load.
     RATE_LIMIT_CREATES_PER_MIN: '10000000',
     RATE_LIMIT_REQUESTS_PER_S: '10000000',
@@ -421,11 +428,12 @@ async function main() {
       console.log(`    event appends per run: ${appendsPer(e1, e2, RUNS)}`);
     }
     console.log(
-      'machine: 2 cores, loopback Redis + PostgreSQL, 2 api + 2 worker processes (node dist/main.js)',
+      `machine: 2 cores, loopback Redis + PostgreSQL, 2 api + 2 worker processes (node dist/main.js), SHARD_QUEUE=${SHARD_QUEUE}`,
     );
     console.log(
       JSON.stringify({
         bench: 'system',
+        shard_queue: SHARD_QUEUE,
         abort_p50_ms: round(pct(aborts, 50)),
         abort_p99_ms: round(pct(aborts, 99)),
         runs_per_s: round(runsPerS),

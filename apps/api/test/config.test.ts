@@ -43,6 +43,10 @@ describe('api configuration', () => {
       mode: 'distributed',
       host: '0.0.0.0',
       devToken: null,
+      shardQueue: 'bullmq',
+    });
+    expect(loadApiConfig({ ...distributed, SHARD_QUEUE: 'redis' })).toMatchObject({
+      shardQueue: 'redis',
     });
     for (const name of ['DATABASE_URL', 'API_TOKENS', 'STREAM_TOKEN_SECRET'] as const) {
       const err = refusal({ ...distributed, [name]: '' });
@@ -104,6 +108,7 @@ describe('api configuration', () => {
     ['PORT', 'eighty'],
     ['PORT', '70000'],
     ['LOG_LEVEL', 'loud'],
+    ['SHARD_QUEUE', 'nats'],
     ['API_TOKENS', 'acme:short'],
     ['API_TOKENS', 'no-colon-here-0123456789'],
     ['STREAM_TOKEN_SECRET', 'too-short'],

@@ -138,7 +138,7 @@ describe('runs are created in PostgreSQL first and enqueued from there (api + wo
     expect(failed).toEqual([]);
   });
 
-  it('Redis restarted empty with dozens of shards still queued: every run completes exactly once; the stop-jobs group, the abort channel and the BullMQ meta come back', async () => {
+  it('Redis restarted empty with dozens of shards still queued: every run completes exactly once; the stop-jobs group, the abort channel and the queue state (BullMQ meta, or the Redis queue group) comes back', async () => {
     const runs: RunBody[] = [];
     for (let i = 0; i < 6; i++) {
       runs.push(
@@ -165,11 +165,21 @@ describe('runs are created in PostgreSQL first and enqueued from there (api + wo
     expect(await sumOf('shard_repair', 'runsRepaired')).toBeGreaterThanOrEqual(3);
     expect(await sumOf('shard_repair', 'lastRecoveryMs')).toBeGreaterThanOrEqual(0);
 
-    // BullMQ's meta hash is back (written again on reconnect).
+    // The queue's own state is back: BullMQ's meta hash (written again on reconnect), or with
+    // SHARD_QUEUE=redis the consumer group on the queue's stream (recreated on NOGROUP).
     const { Redis } = await import('ioredis');
     const probe = new Redis(redis.url);
     try {
-      expect((await probe.hgetall(`${env.X_PREFIX}:runs:meta`)).version).toMatch(/^bullmq:/);
+      if (process.env.SHARD_QUEUE === 'redis') {
+        const groups = (await probe.call(
+          'XINFO',
+          'GROUPS',
+          `${env.X_PREFIX}:runs:rq:stream`,
+        )) as unknown[][];
+        expect(groups.map((g) => g[1])).toContain('workers');
+      } else {
+        expect((await probe.hgetall(`${env.X_PREFIX}:runs:meta`)).version).toMatch(/^bullmq:/);
+      }
     } finally {
       probe.disconnect();
     }

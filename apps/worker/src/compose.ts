@@ -36,6 +36,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,
+    shardQueue: config.shardQueue,
     retention: config.retention,
     dispatch: config.dispatch,
     eventBuffer: config.eventBuffer,

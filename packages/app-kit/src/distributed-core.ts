@@ -13,6 +13,8 @@ import {
   createShardRepair,
   type OutboxFeed,
   type RetentionSweeper,
+  redisShardQueue,
+  type ShardQueue,
   type ShardRepair,
 } from '@x/shard-worker';
 import { createRunEvents, type RunEvents, redisEventLog, type WorkspaceFeed } from '@x/sse-relay';
@@ -42,8 +44,13 @@ export interface DistributedCoreOptions {
   readonly queue?: Pick<BullmqShardQueueOptions, 'lockDurationMs' | 'stalledIntervalMs'>;
   /** The repair sweep's interval (`REPAIR_INTERVAL_MS`). Default 30 s. */
   readonly repairIntervalMs?: number;
-  /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over. Default 1. */
+  /** `QUEUE_PARTITIONS`: queue partitions the shard jobs are split over. Default 1. */
   readonly queuePartitions?: number;
+  /**
+   * `SHARD_QUEUE`: `bullmq` (default) builds `bullmqShardQueue`, `redis` builds
+   * `redisShardQueue` (same options, own keys). Every replica of a fleet must agree.
+   */
+  readonly shardQueue?: ShardQueueKind;
   /** `RUN_RETENTION_DAYS` and `RETENTION_SWEEP_INTERVAL_MS`; `days: 0` runs no sweep. */
   readonly retention?: RetentionSettings;
   /** `DISPATCH_MODE` and the fair shares. Default fifo. */
@@ -51,6 +58,9 @@ export interface DistributedCoreOptions {
   /** Run events held while Redis is away (`EVENT_BUFFER_MAX_*`). Default 10,000 events, 16 MiB. */
   readonly eventBuffer?: EventBufferLimits;
 }
+
+/** Which shard queue a fleet runs on Redis (`SHARD_QUEUE`). */
+export type ShardQueueKind = 'bullmq' | 'redis';
 
 /** The bounds of a process's buffer of run events that could not reach Redis yet. */
 export interface EventBufferLimits {
@@ -68,7 +78,7 @@ export interface DistributedCore {
   readonly events: RunEvents;
   /** The workspace feeds' producer (`feed.events` is `events`). */
   readonly feed: WorkspaceFeed;
-  readonly queue: ReturnType<typeof bullmqShardQueue>;
+  readonly queue: ShardQueue;
   readonly registry: ShardRegistry;
   /** Not started: only a replica that runs shards starts it (subscriber, reconcile sweeps). */
   readonly aborter: RunAborter;
@@ -91,7 +101,7 @@ export interface DistributedCore {
  * A fleet replica's core, as both apps build it: one Redis client from `createRedisClient`
  * (on one server, commands fail after two retries instead of queueing forever while Redis is
  * down, so a request errors rather than hangs), migrated PostgreSQL, the Redis pub/sub bus,
- * the Redis event history, the BullMQ shard queue and a run aborter with its shard registry.
+ * the Redis event history, the shard queue (BullMQ, or `redisShardQueue`) and a run aborter with its shard registry.
  * Every replica, api or worker, runs the enqueuer, the repair and retention sweeps (started here):
  * whenever the Redis connection is ready again, the enqueuer pushes the runs created
  * meanwhile and the repair enqueues again the shards an empty Redis forgot.
@@ -128,13 +138,15 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   });
   const feed = storeWorkspaceFeed(runEvents, store, logger);
   const events = feed.events;
-  const queue = bullmqShardQueue({
+  const queueOptions = {
     connection: redis,
     prefix,
     logger,
     partitions: opts.queuePartitions ?? 1,
     ...opts.queue,
-  });
+  };
+  const queue =
+    opts.shardQueue === 'redis' ? redisShardQueue(queueOptions) : bullmqShardQueue(queueOptions);
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
   // Each run's event history begins (its first epoch, ids from 1) before its shards are queued.

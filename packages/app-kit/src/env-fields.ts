@@ -111,6 +111,15 @@ export const sharedEnvFields = {
    */
   QUEUE_PARTITIONS: optionalEnv(integerEnv(1, 64)).transform((v) => v ?? 1),
   /**
+   * Distributed mode: what carries the shard jobs on Redis. `bullmq` (default): BullMQ queues.
+   * `redis`: @x/shard-worker's `redisShardQueue`, a stream and consumer group per partition
+   * with its own scripts, a fraction of the Redis commands per job. The two use different
+   * keys: every api and worker of a fleet must use the same value.
+   */
+  SHARD_QUEUE: optionalEnv(
+    z.enum(['bullmq', 'redis'], { message: 'must be bullmq or redis' }),
+  ).transform((v) => v ?? 'bullmq'),
+  /**
    * Finished runs older than this many days are deleted, with their shards, results, outbox
    * state and idempotency keys (one replica of the fleet sweeps). Default 30; 0 keeps everything.
    */

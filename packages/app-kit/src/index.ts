@@ -10,6 +10,7 @@ export {
   type DistributedCore,
   type DistributedCoreOptions,
   type EventBufferLimits,
+  type ShardQueueKind,
 } from './distributed-core.js';
 export {
   hostListEnv,

@@ -46,6 +46,7 @@ describe('shared env fields', () => {
     ['QUEUE_PARTITIONS', '0'],
     ['QUEUE_PARTITIONS', '65'],
     ['DISPATCH_MODE', 'lifo'],
+    ['SHARD_QUEUE', 'kafka'],
     ['DISPATCH_WINDOW', '0'],
     ['WORKSPACE_MAX_RUNNING_SHARDS', '0'],
   ])('refuses %s=%s with one line naming it', (name, value) => {
@@ -59,6 +60,8 @@ describe('shared env fields', () => {
   it('defaults to fifo dispatch, no cap, no overrides, one queue partition', () => {
     const e = parseEnv(schema, {});
     expect(e).toMatchObject({ QUEUE_PARTITIONS: 1, DISPATCH_MODE: 'fifo', WORKSPACE_LIMITS: [] });
+    expect(e.SHARD_QUEUE).toBe('bullmq');
+    expect(parseEnv(schema, { SHARD_QUEUE: 'redis' }).SHARD_QUEUE).toBe('redis');
     expect(e.WORKSPACE_MAX_RUNNING_SHARDS).toBeUndefined();
     expect(e.DISPATCH_WINDOW).toBeUndefined();
   });

@@ -109,6 +109,13 @@ export {
   partitionOf,
   partitionQueueNames,
 } from './queue-partitions.js';
+export type { RedisQueueCounters } from './redis-queue-counters.js';
+export { type RedisQueueKeys, redisQueueKeys } from './redis-queue-keys.js';
+export {
+  type RedisShardQueue,
+  type RedisShardQueueOptions,
+  redisShardQueue,
+} from './redis-shard-queue.js';
 export {
   createRetentionSweeper,
   RETENTION_LEASE,

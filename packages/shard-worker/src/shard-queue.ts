@@ -66,11 +66,12 @@ export interface ShardConsumer {
 export const SHUTDOWN_REASON = 'worker shutdown';
 
 /**
- * Shard jobs behind one interface: BullMQ on Redis (distributed) or in-process (embedded).
- * Both implementations pass the same contract suite.
+ * Shard jobs behind one interface: BullMQ or our own scripts on Redis (distributed), or
+ * in-process (embedded).
+ * Every implementation passes the same contract suite.
  */
 export interface ShardQueue {
-  readonly kind: 'bullmq' | 'memory';
+  readonly kind: 'bullmq' | 'memory' | 'redis';
   /** Adds one job per shard; a job whose id already exists is left alone. */
   add(jobs: readonly ShardJobData[], options: ShardJobOptions): Promise<void>;
   /**

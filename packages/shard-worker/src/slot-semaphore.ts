@@ -7,6 +7,8 @@
 export class SlotSemaphore {
   #free: number;
   readonly #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Callers of `whenFree`, woken when a slot is released with nobody waiting for it. */
+  #freeWaiters: (() => void)[] = [];
 
   constructor(readonly size: number) {
     this.#free = size;
@@ -15,6 +17,20 @@ export class SlotSemaphore {
   /** Slots in use. */
   get taken(): number {
     return this.size - this.#free;
+  }
+
+  /** Slots free now. */
+  get free(): number {
+    return this.#free;
+  }
+
+  /**
+   * Resolves once a slot is free, without taking it: a fetch loop asks for as many jobs as
+   * there are free slots, so it waits here while every slot is busy.
+   */
+  whenFree(): Promise<void> {
+    if (this.#free > 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#freeWaiters.push(resolve));
   }
 
   acquire(signal?: AbortSignal): Promise<void> {
@@ -45,6 +61,11 @@ export class SlotSemaphore {
     const next = this.#waiters.shift();
     // The slot passes straight to the next waiter: no window for a newcomer to take it.
     if (next) next.resolve();
-    else this.#free++;
+    else {
+      this.#free++;
+      const woken = this.#freeWaiters;
+      this.#freeWaiters = [];
+      for (const wake of woken) wake();
+    }
   }
 }

@@ -4,6 +4,7 @@ import { Cluster } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bullmqShardQueue } from '../src/bullmq-shard-queue.js';
 import { partitionOf } from '../src/queue-partitions.js';
+import { redisShardQueue } from '../src/redis-shard-queue.js';
 import { jobData, shardQueueContract } from './shard-queue-contract.js';
 
 // One cluster (3 primaries + 3 replicas) for the whole file.
@@ -58,6 +59,46 @@ describe('queue partitions on a Redis Cluster', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(runs.map((r) => partitionOf(r, 3))).size).toBeGreaterThan(1);
+    await consumer.close();
+    await queue.close();
+  });
+});
+
+shardQueueContract('redis on a Redis Cluster, 1 partition', async () =>
+  redisShardQueue({ connection: await connect(), prefix: uniqueName('rcq') }),
+);
+
+shardQueueContract('redis on a Redis Cluster, 3 partitions', async () =>
+  redisShardQueue({ connection: await connect(), prefix: uniqueName('rcq'), partitions: 3 }),
+);
+
+describe('redis queue partitions on a Redis Cluster', () => {
+  it('puts the three partitions on the three primaries, and a consumer drains all of them', async () => {
+    const c = await cluster();
+    const queue = redisShardQueue({
+      connection: await connect(),
+      prefix: uniqueName('rspread'),
+      partitions: 3,
+    });
+    const owners = await Promise.all(
+      queue.keys.map(async (k) => (await c.primaryForKey(k.stream)).port),
+    );
+    expect(new Set(owners).size).toBe(3);
+    const runs = Array.from({ length: 9 }, () => randomUUID());
+    await queue.add(
+      runs.map((r) => jobData(r, 0)),
+      { attempts: 1, backoffMs: 10 },
+    );
+    const seen = new Map<string, number>();
+    const consumer = queue.consume(
+      async (job) => {
+        seen.set(job.id, (seen.get(job.id) ?? 0) + 1);
+      },
+      { concurrency: 2 },
+    );
+    await waitFor(() => seen.size === runs.length, { what: 'every run', timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
     await consumer.close();
     await queue.close();
   });

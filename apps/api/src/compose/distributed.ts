@@ -28,6 +28,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     poolMax: config.databasePoolMax,
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,
+    shardQueue: config.shardQueue,
     retention: config.retention,
     dispatch: config.dispatch,
     eventBuffer: config.eventBuffer,

@@ -9,6 +9,7 @@ import {
   type RetentionSettings,
   redisTargetFromEnv,
   redisTargetVariable,
+  type ShardQueueKind,
 } from '@x/app-kit';
 import type { RateLimitSettings } from '../http/workspace-limits.js';
 import { apiEnvSchema, type LogLevel, type WorkspaceToken } from './env-schema.js';
@@ -77,6 +78,8 @@ export interface DistributedConfig extends CommonConfig {
   readonly repairIntervalMs: number;
   /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
   readonly queuePartitions: number;
+  /** `SHARD_QUEUE`: `bullmq` or `redis`, what carries the shard jobs (same on every replica). */
+  readonly shardQueue: ShardQueueKind;
   /** `EVENT_BUFFER_MAX_EVENTS` / `EVENT_BUFFER_MAX_BYTES`: run events held while Redis is away. */
   readonly eventBuffer: EventBufferLimits;
 }
@@ -150,6 +153,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       databasePoolMax: e.DATABASE_POOL_MAX,
       repairIntervalMs: e.REPAIR_INTERVAL_MS,
       queuePartitions: e.QUEUE_PARTITIONS,
+      shardQueue: e.SHARD_QUEUE,
       eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
     };
   }

@@ -26,6 +26,9 @@ export async function startInProcessApi(
     API_TOKENS: `ws-a:${TOKEN_A},ws-b:${TOKEN_B}`,
     STREAM_TOKEN_SECRET: 's'.repeat(40),
     LOG_LEVEL: 'silent',
+    // A fleet's processes must agree on the queue: a suite run with SHARD_QUEUE set (as the
+    // spawned ones inherit it) runs this api on the same queue.
+    ...(process.env.SHARD_QUEUE && { SHARD_QUEUE: process.env.SHARD_QUEUE }),
     ...env,
   });
   const api = await startApi(config, createLogger(config.logLevel));

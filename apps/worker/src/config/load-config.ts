@@ -11,6 +11,7 @@ import {
   type RedisTarget,
   type RetentionSettings,
   redisTargetFromEnv,
+  type ShardQueueKind,
   sharedEnvFields,
 } from '@x/app-kit';
 import { z } from 'zod';
@@ -49,6 +50,8 @@ export interface WorkerConfig {
   readonly repairIntervalMs: number;
   /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
   readonly queuePartitions: number;
+  /** `SHARD_QUEUE`: `bullmq` or `redis`, what carries the shard jobs (same on every replica). */
+  readonly shardQueue: ShardQueueKind;
   /** `RUN_RETENTION_DAYS` (0: keep everything) and `RETENTION_SWEEP_INTERVAL_MS`. */
   readonly retention: RetentionSettings;
   /** `DISPATCH_MODE`, `DISPATCH_WINDOW`, `WORKSPACE_MAX_RUNNING_SHARDS`, `WORKSPACE_LIMITS`. */
@@ -94,6 +97,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     stalledMs: e.WORKER_STALLED_MS ?? 30_000,
     repairIntervalMs: e.REPAIR_INTERVAL_MS,
     queuePartitions: e.QUEUE_PARTITIONS,
+    shardQueue: e.SHARD_QUEUE,
     retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
     dispatch: dispatchSettings(e),
     eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
