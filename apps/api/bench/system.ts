@@ -6,7 +6,7 @@
  * (b) throughput: runs of 4 shards x 25 zero-duration tests, POST /runs -> `done` observed on
  *     one SSE stream per run (on the other replica), X_BENCH_IN_FLIGHT runs at a time.
  * Also prints Redis commands and PostgreSQL transactions per abort and per run.
- * X_BENCH_SHARD_QUEUE=bullmq|redis (default bullmq) is every process's SHARD_QUEUE.
+ * X_BENCH_SHARD_QUEUE=redis|bullmq (default redis, the apps' default) is every process's SHARD_QUEUE.
  * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
  * Last line: {"bench":"system","shard_queue":…,"abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
  * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…,"redis_cmds_per_run":…,
@@ -42,8 +42,8 @@ const RUNS = Number(process.env.X_BENCH_RUNS ?? 500);
 const IN_FLIGHT = Number(process.env.X_BENCH_IN_FLIGHT ?? 64);
 const WORKER_CONCURRENCY = process.env.X_BENCH_WORKER_CONCURRENCY ?? '32';
 const CPU_PROF = process.env.X_BENCH_CPU_PROF;
-/** `SHARD_QUEUE` of every spawned api and worker: `bullmq` (default) or `redis`. */
-const SHARD_QUEUE = process.env.X_BENCH_SHARD_QUEUE ?? 'bullmq';
+/** `SHARD_QUEUE` of every spawned api and worker: `redis` (default) or `bullmq`. */
+const SHARD_QUEUE = process.env.X_BENCH_SHARD_QUEUE ?? 'redis';
 if (SHARD_QUEUE !== 'bullmq' && SHARD_QUEUE !== 'redis') {
   throw new Error(`X_BENCH_SHARD_QUEUE must be bullmq or redis, got ${SHARD_QUEUE}`);
 }

@@ -43,10 +43,10 @@ describe('api configuration', () => {
       mode: 'distributed',
       host: '0.0.0.0',
       devToken: null,
-      shardQueue: 'bullmq',
-    });
-    expect(loadApiConfig({ ...distributed, SHARD_QUEUE: 'redis' })).toMatchObject({
       shardQueue: 'redis',
+    });
+    expect(loadApiConfig({ ...distributed, SHARD_QUEUE: 'bullmq' })).toMatchObject({
+      shardQueue: 'bullmq',
     });
     for (const name of ['DATABASE_URL', 'API_TOKENS', 'STREAM_TOKEN_SECRET'] as const) {
       const err = refusal({ ...distributed, [name]: '' });

@@ -165,12 +165,12 @@ describe('runs are created in PostgreSQL first and enqueued from there (api + wo
     expect(await sumOf('shard_repair', 'runsRepaired')).toBeGreaterThanOrEqual(3);
     expect(await sumOf('shard_repair', 'lastRecoveryMs')).toBeGreaterThanOrEqual(0);
 
-    // The queue's own state is back: BullMQ's meta hash (written again on reconnect), or with
-    // SHARD_QUEUE=redis the consumer group on the queue's stream (recreated on NOGROUP).
+    // The queue's own state is back: the consumer group on the queue's stream (recreated on
+    // NOGROUP), or with SHARD_QUEUE=bullmq BullMQ's meta hash (written again on reconnect).
     const { Redis } = await import('ioredis');
     const probe = new Redis(redis.url);
     try {
-      if (process.env.SHARD_QUEUE === 'redis') {
+      if ((process.env.SHARD_QUEUE || 'redis') === 'redis') {
         const groups = (await probe.call(
           'XINFO',
           'GROUPS',

@@ -29,7 +29,7 @@ describe('worker configuration', () => {
       stalledMs: 30_000,
       repairIntervalMs: 30_000,
       queuePartitions: 1,
-      shardQueue: 'bullmq',
+      shardQueue: 'redis',
       retention: { days: 30, intervalMs: 3_600_000 },
       logLevel: 'info',
     });
@@ -39,7 +39,7 @@ describe('worker configuration', () => {
     ).toEqual({ days: 0, intervalMs: 60_000 });
     expect(loadWorkerConfig({ ...base, REPAIR_INTERVAL_MS: '5000' }).repairIntervalMs).toBe(5_000);
     expect(loadWorkerConfig({ ...base, QUEUE_PARTITIONS: '3' }).queuePartitions).toBe(3);
-    expect(loadWorkerConfig({ ...base, SHARD_QUEUE: 'redis' }).shardQueue).toBe('redis');
+    expect(loadWorkerConfig({ ...base, SHARD_QUEUE: 'bullmq' }).shardQueue).toBe('bullmq');
   });
 
   it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {

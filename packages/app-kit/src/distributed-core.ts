@@ -47,8 +47,8 @@ export interface DistributedCoreOptions {
   /** `QUEUE_PARTITIONS`: queue partitions the shard jobs are split over. Default 1. */
   readonly queuePartitions?: number;
   /**
-   * `SHARD_QUEUE`: `bullmq` (default) builds `bullmqShardQueue`, `redis` builds
-   * `redisShardQueue` (same options, own keys). Every replica of a fleet must agree.
+   * `SHARD_QUEUE`: `redis` (default) builds `redisShardQueue`, `bullmq` builds
+   * `bullmqShardQueue` (same options, own keys). Every replica of a fleet must agree.
    */
   readonly shardQueue?: ShardQueueKind;
   /** `RUN_RETENTION_DAYS` and `RETENTION_SWEEP_INTERVAL_MS`; `days: 0` runs no sweep. */
@@ -146,7 +146,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
     ...opts.queue,
   };
   const queue =
-    opts.shardQueue === 'redis' ? redisShardQueue(queueOptions) : bullmqShardQueue(queueOptions);
+    opts.shardQueue === 'bullmq' ? bullmqShardQueue(queueOptions) : redisShardQueue(queueOptions);
   const registry = createShardRegistry();
   const aborter = createRunAborter({ bus, store, registry, logger });
   // Each run's event history begins (its first epoch, ids from 1) before its shards are queued.

@@ -111,14 +111,15 @@ export const sharedEnvFields = {
    */
   QUEUE_PARTITIONS: optionalEnv(integerEnv(1, 64)).transform((v) => v ?? 1),
   /**
-   * Distributed mode: what carries the shard jobs on Redis. `bullmq` (default): BullMQ queues.
-   * `redis`: @x/shard-worker's `redisShardQueue`, a stream and consumer group per partition
-   * with its own scripts, a fraction of the Redis commands per job. The two use different
-   * keys: every api and worker of a fleet must use the same value.
+   * Distributed mode: what carries the shard jobs on Redis. `redis` (default): @x/shard-worker's
+   * `redisShardQueue`, a stream and consumer group per partition with its own scripts, ~4
+   * Redis commands a job against BullMQ's ~35. `bullmq`: BullMQ queues (the default before
+   * 2026-12). The two use different keys: every api and worker of a fleet must use the same
+   * value; after a switch the repair sweep re-adds the shards stranded in the other queue.
    */
   SHARD_QUEUE: optionalEnv(
     z.enum(['bullmq', 'redis'], { message: 'must be bullmq or redis' }),
-  ).transform((v) => v ?? 'bullmq'),
+  ).transform((v) => v ?? 'redis'),
   /**
    * Finished runs older than this many days are deleted, with their shards, results, outbox
    * state and idempotency keys (one replica of the fleet sweeps). Default 30; 0 keeps everything.

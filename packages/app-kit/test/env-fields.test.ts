@@ -60,8 +60,8 @@ describe('shared env fields', () => {
   it('defaults to fifo dispatch, no cap, no overrides, one queue partition', () => {
     const e = parseEnv(schema, {});
     expect(e).toMatchObject({ QUEUE_PARTITIONS: 1, DISPATCH_MODE: 'fifo', WORKSPACE_LIMITS: [] });
-    expect(e.SHARD_QUEUE).toBe('bullmq');
-    expect(parseEnv(schema, { SHARD_QUEUE: 'redis' }).SHARD_QUEUE).toBe('redis');
+    expect(e.SHARD_QUEUE).toBe('redis');
+    expect(parseEnv(schema, { SHARD_QUEUE: 'bullmq' }).SHARD_QUEUE).toBe('bullmq');
     expect(e.WORKSPACE_MAX_RUNNING_SHARDS).toBeUndefined();
     expect(e.DISPATCH_WINDOW).toBeUndefined();
   });
