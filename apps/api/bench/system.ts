@@ -3,8 +3,9 @@
  * dist JS, as `pnpm start` does in production) on loopback Redis and PostgreSQL.
  * (a) abort latency: POST /runs/:id/abort on api A -> `done` frame on an SSE client of api B,
  *     for running 8-shard runs, one at a time;
- * (b) throughput: runs of 4 shards x 25 zero-duration tests, POST /runs -> `done` observed on
- *     one SSE stream per run (on the other replica), X_BENCH_IN_FLIGHT runs at a time.
+ * (b) throughput: runs of 4 shards x 25 zero-duration tests (X_BENCH_TEST_MS each otherwise),
+ *     POST /runs -> `done` observed on one SSE stream per run (on the other replica),
+ *     X_BENCH_IN_FLIGHT runs at a time.
  * Also prints Redis commands and PostgreSQL transactions per abort and per run.
  * X_BENCH_SHARD_QUEUE=redis|bullmq (default redis, the apps' default) is every process's SHARD_QUEUE.
  * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
@@ -40,6 +41,13 @@ import { openLeanSse, postJson } from './lean-http.js';
 const ABORTS = Number(process.env.X_BENCH_ABORTS ?? 200);
 const RUNS = Number(process.env.X_BENCH_RUNS ?? 500);
 const IN_FLIGHT = Number(process.env.X_BENCH_IN_FLIGHT ?? 64);
+/** Each test's duration in (b): 0 (default) reports a shard's results in one tick. */
+const TEST_MS = Number(process.env.X_BENCH_TEST_MS ?? 0);
+if (!(Number.isInteger(TEST_MS) && TEST_MS >= 0)) {
+  throw new Error(
+    `X_BENCH_TEST_MS must be a non-negative integer, got ${process.env.X_BENCH_TEST_MS}`,
+  );
+}
 const WORKER_CONCURRENCY = process.env.X_BENCH_WORKER_CONCURRENCY ?? '32';
 const CPU_PROF = process.env.X_BENCH_CPU_PROF;
 /** `SHARD_QUEUE` of every spawned api and worker: `redis` (default) or `bullmq`. */
@@ -361,7 +369,7 @@ async function main() {
         const t0 = performance.now();
         const run = await createRun(create, {
           executor: 'demo',
-          tests: demoTests(100, 0),
+          tests: demoTests(100, TEST_MS),
           shards: 4,
         });
         const stream = await openLeanSse(view, run.id, TOKEN);
@@ -382,7 +390,7 @@ async function main() {
       : new Map<string, { calls: number; ms: number }>();
     const runsPerS = RUNS / seconds;
     console.log(
-      `(b) ${RUNS} runs (4 shards x 25 tests), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
+      `(b) ${RUNS} runs (4 shards x 25 tests of ${TEST_MS} ms), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
     );
     console.log(
       `    CPU ms per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}, redis ${round((c1.redisCpuMs - c0.redisCpuMs) / ABORTS)}, postgres ${round(pgDelta(c0.pgCpuMs, c1.pgCpuMs) / ABORTS)}`,
