@@ -9,7 +9,7 @@
 import { postgres, startRedis } from '@x/testkit';
 import { durableFlows } from './durable-reference.js';
 import type { CpuSample } from './machine-cpu.js';
-import { FEW_SLOTS, ours, POOL } from './ours.js';
+import { FEW_SLOTS, ours, POOL, SHARD_QUEUE } from './ours.js';
 import { flows, plainJobs } from './references.js';
 import { CONCURRENCY, RUNS, SHARDS } from './settings.js';
 import { statementCounter } from './statements.js';
@@ -80,7 +80,7 @@ console.log(
   `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; durable flows ${seconds(durableRounds)}; shard-worker ${seconds(ourRounds)}; shard-worker, ${FEW_SLOTS} slots ${seconds(fewSlotRounds)}`,
 );
 console.log(
-  `machine: 2 cores, loopback Redis and PostgreSQL; concurrency ${CONCURRENCY} per worker`,
+  `machine: 2 cores, loopback Redis and PostgreSQL; concurrency ${CONCURRENCY} per worker; ours: shard queue ${SHARD_QUEUE}, pool ${POOL}`,
 );
 console.log(
   `shard-worker: ${runsPerS.toFixed(1)} runs/s, ${cpuPerRun(ourRounds)} (${RUNS} runs x ${SHARDS} shards, mean of ${ROUNDS} rounds; PostgreSQL state, events, exactly-once)`,
@@ -104,6 +104,8 @@ console.log(`worker metrics: ${JSON.stringify(ourRounds.at(-1)!.metrics)}`);
 console.log(
   JSON.stringify({
     bench: 'shard-worker',
+    shard_queue: SHARD_QUEUE,
+    pool: POOL,
     runs: RUNS,
     shards: SHARDS,
     runs_per_s: Number(runsPerS.toFixed(1)),

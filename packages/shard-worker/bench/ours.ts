@@ -1,6 +1,8 @@
 // Our side of the shard-worker bench: one round of RUNS runs x SHARDS shards through a full
-// stack (coordinator, enqueue outbox, BullMQ, worker, run-store, events), then the
-// exactly-once check from the database and the event history.
+// stack (coordinator, enqueue outbox, shard queue, worker, run-store, events), then the
+// exactly-once check from the database and the event history. The queue and the pool are the
+// apps' defaults (`SHARD_QUEUE=redis`, `DATABASE_POOL_MAX` 10); BENCH_SHARD_QUEUE=bullmq and
+// BENCH_POOL=<n> measure the others.
 import { uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -10,7 +12,9 @@ import { cpuSince, sampleCpu } from './machine-cpu.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
 
 /** The worker's pool; the store sends this many shard statements at once before batching. */
-export const POOL = 20;
+export const POOL = Number(process.env.BENCH_POOL ?? 10);
+/** The shard queue of our side. */
+export const SHARD_QUEUE = process.env.BENCH_SHARD_QUEUE === 'bullmq' ? 'bullmq' : 'redis';
 /** The batching variant: fewer slots, so the store batches sooner (fewer, larger statements). */
 export const FEW_SLOTS = 4;
 
@@ -27,6 +31,7 @@ export async function ours(
     concurrency: CONCURRENCY,
     poolSize: POOL,
     statementsInFlight,
+    shardQueue: SHARD_QUEUE,
     attempts: 3,
   });
   const tests = Array.from({ length: SHARDS }, (_, i) => ({ name: `t${i}`, durationMs: 0 }));
