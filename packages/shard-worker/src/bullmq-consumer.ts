@@ -1,6 +1,7 @@
 import type { Logger } from '@x/kernel';
 import { type Job, type Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
+import { settlesWithin } from './settles-within.js';
 import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import {
   SHUTDOWN_REASON,
@@ -142,13 +143,7 @@ export function bullmqConsumer(
     close(deadlineMs = 0) {
       closing ??= (async () => {
         const closed = Promise.all(workers.map((w) => w.close()));
-        let timer: NodeJS.Timeout | undefined;
-        const expired = new Promise<'expired'>((resolve) => {
-          timer = setTimeout(() => resolve('expired'), deadlineMs);
-        });
-        const outcome = await Promise.race([closed, expired]);
-        clearTimeout(timer);
-        if (outcome === 'expired') {
+        if (!(await settlesWithin(closed, deadlineMs))) {
           for (const [id, worker] of held) {
             shutdownCancelled.add(id);
             worker.cancelJob(id, SHUTDOWN_REASON);

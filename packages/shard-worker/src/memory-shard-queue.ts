@@ -1,4 +1,5 @@
 import { backoffDelay } from '@x/kernel';
+import { settlesWithin } from './settles-within.js';
 import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import {
   SHUTDOWN_REASON,
@@ -158,13 +159,7 @@ export function memoryShardQueue(): ShardQueue {
         async close(deadlineMs = 0) {
           consumer.closing = true;
           const all = () => Promise.all([...consumer.inFlight.values()].map((s) => s.done));
-          let timer: NodeJS.Timeout | undefined;
-          const expired = new Promise<'expired'>((resolve) => {
-            timer = setTimeout(() => resolve('expired'), deadlineMs);
-          });
-          const outcome = await Promise.race([all(), expired]);
-          clearTimeout(timer);
-          if (outcome === 'expired') {
+          if (!(await settlesWithin(all(), deadlineMs))) {
             for (const [id, slot] of consumer.inFlight) {
               consumer.shutdownCancelled.add(id);
               slot.controller.abort(SHUTDOWN_REASON);

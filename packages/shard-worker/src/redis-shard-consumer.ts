@@ -14,6 +14,7 @@ import { MAINTAIN_LUA, RELEASE_LUA, SETTLE_LUA } from './redis-queue-lua.js';
 import { retryRedisWrite } from './redis-retry.js';
 import { luaScript, runScript } from './redis-script.js';
 import { isNoGroupError, streamEntries } from './redis-stream-reply.js';
+import { settlesWithin } from './settles-within.js';
 import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import {
   SHUTDOWN_REASON,
@@ -388,13 +389,7 @@ export function redisShardConsumer(
         for (const reader of readers) reader.disconnect();
         await Promise.allSettled(loops);
         const all = () => Promise.allSettled([...held.values()].map((h) => h.done));
-        let timer: NodeJS.Timeout | undefined;
-        const expired = new Promise<'expired'>((resolve) => {
-          timer = setTimeout(() => resolve('expired'), deadlineMs);
-        });
-        const outcome = await Promise.race([all(), expired]);
-        clearTimeout(timer);
-        if (outcome === 'expired') {
+        if (!(await settlesWithin(all(), deadlineMs))) {
           for (const [entryId, h] of held) {
             shutdownCancelled.add(entryId);
             h.controller.abort(SHUTDOWN_REASON);

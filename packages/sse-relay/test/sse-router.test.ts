@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { createBus, redisTransport } from '@x/pubsub-core';
 import { startRedis, type TestRedis, uniqueName, waitFor } from '@x/testkit';
+import type { RequestHandler } from 'express';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRunEvents, type RunEvents, redisEventLog } from '../src/index.js';
@@ -67,6 +68,18 @@ const numsub = async (runId: string) =>
     )[1],
   );
 
+/** A middleware that wraps `res.write` (as compression or a body logger would), recording each chunk. */
+const recordingWrites =
+  (into: string[]): RequestHandler =>
+  (_req, res, next) => {
+    const write = res.write;
+    res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
+      into.push(String(chunk));
+      return Reflect.apply(write, this, [chunk, ...rest]);
+    } as typeof res.write;
+    next();
+  };
+
 describe('GET /runs/:runId/events', () => {
   it('streams SSE headers, a retry hint, the snapshot first, then id + data frames and heartbeats', async () => {
     const run = await newRun();
@@ -95,14 +108,7 @@ describe('GET /runs/:runId/events', () => {
     // Frames normally bypass res.write for the socket; a wrapper (compression, a body logger)
     // must still see every byte of the stream.
     const seen: string[] = [];
-    const wrapped = await startRelayServer({ events }, runs, (_req, res, next) => {
-      const write = res.write;
-      res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
-        seen.push(String(chunk));
-        return Reflect.apply(write, this, [chunk, ...rest]);
-      } as typeof res.write;
-      next();
-    });
+    const wrapped = await startRelayServer({ events }, runs, recordingWrites(seen));
     try {
       const run = await newRun();
       const sse = await openSse(`${wrapped.url}/runs/${run.id}/events`, { headers: ws1 });
@@ -122,14 +128,7 @@ describe('GET /runs/:runId/events', () => {
     // A run's batch of results arrives as one message: one write for all of its frames, not
     // one each (a syscall per frame was a large share of a relay's CPU).
     const writes: string[] = [];
-    const wrapped = await startRelayServer({ events }, runs, (_req, res, next) => {
-      const write = res.write;
-      res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
-        writes.push(String(chunk));
-        return Reflect.apply(write, this, [chunk, ...rest]);
-      } as typeof res.write;
-      next();
-    });
+    const wrapped = await startRelayServer({ events }, runs, recordingWrites(writes));
     try {
       const run = await newRun();
       const sse = await openSse(`${wrapped.url}/runs/${run.id}/events`, { headers: ws1 });
