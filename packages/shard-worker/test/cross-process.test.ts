@@ -196,46 +196,16 @@ describe('shard worker across processes (BullMQ, Redis, PostgreSQL)', () => {
     expect(a!.doneEvents + b!.doneEvents).toBe(200);
   });
 
-  it.each([1, 3])(
-    'SIGKILL of a worker in the middle of shards: every run still finalizes exactly once (%i queue partitions)',
-    async (partitions) => {
+  it.each([
+    ['bullmq', 1],
+    ['bullmq', 3],
+    ['redis', 1],
+    ['redis', 3],
+  ] as const)(
+    'SIGKILL of a worker in the middle of shards: the %s queue redelivers, every run still finalizes exactly once (%i queue partitions)',
+    async (shardQueue, partitions) => {
       const env = { CONCURRENCY: '8', LOCK_MS: '4000', STALLED_MS: '1000', ...FAST_OUTBOX_ENV };
-      const { client, workers } = await cluster(2, env, 3, partitions);
-      const runs = await Promise.all(
-        Array.from({ length: 20 }, async (_, r) => {
-          const tests = Array.from({ length: 8 }, (_, i) =>
-            demo(`t${i}`, 150, { outcome: (i + r) % 4 === 0 ? 'fail' : 'pass' }),
-          );
-          const run = await client.coordinator.enqueueRun({
-            workspaceId: 'ws',
-            executor: 'demo',
-            callbackUrl: cb.url,
-            shards: 4,
-            tests,
-          });
-          return { id: run.id, failed: tests.filter((t) => t.outcome === 'fail').length };
-        }),
-      );
-      const victim = workers[0]!;
-      await waitFor(async () => (await metricsOf(victim)).shardsCompleted >= 2, {
-        what: 'victim mid-way',
-      });
-      // Shards of 2 x 150 ms tests run in waves; a wave just ended, so half a shard later the
-      // victim is in the middle of its next shards. The kill may still land in a finalizer's
-      // announce window (after `done`, before its POST): the survivor's sweep then delivers the
-      // callback, bounded by FAST_OUTBOX (see callback-crash for that window on its own).
-      await sleep(150);
-      expect((await metricsOf(victim)).activeShards).toBeGreaterThan(0);
-      await victim.kill('SIGKILL');
-      await expectExactlyOnce(client, runs, 40_000, CALLBACK_RECOVERY_BOUND_MS);
-    },
-  );
-
-  it.each([1, 3])(
-    'on the Redis shard queue, SIGKILL of a worker in the middle of shards: the queue redelivers, every run finalizes exactly once (%i queue partitions)',
-    async (partitions) => {
-      const env = { CONCURRENCY: '8', LOCK_MS: '4000', STALLED_MS: '1000', ...FAST_OUTBOX_ENV };
-      const { client, workers } = await cluster(2, env, 3, partitions, 'redis');
+      const { client, workers } = await cluster(2, env, 3, partitions, shardQueue);
       const runs = await Promise.all(
         Array.from({ length: 20 }, async (_, r) => {
           const tests = Array.from({ length: 8 }, (_, i) =>

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bullmqShardQueue } from '../src/bullmq-shard-queue.js';
 import { partitionOf } from '../src/queue-partitions.js';
 import { redisShardQueue } from '../src/redis-shard-queue.js';
+import type { ShardQueue } from '../src/shard-queue.js';
 import { jobData, shardQueueContract } from './shard-queue-contract.js';
 
 // One cluster (3 primaries + 3 replicas) for the whole file.
@@ -25,6 +26,27 @@ const connect = async () => {
   return c;
 };
 
+/** Adds one job for each of 9 runs and checks one consumer takes every job exactly once. */
+async function drainsEachRunOnce(queue: ShardQueue): Promise<string[]> {
+  const runs = Array.from({ length: 9 }, () => randomUUID());
+  await queue.add(
+    runs.map((r) => jobData(r, 0)),
+    { attempts: 1, backoffMs: 10 },
+  );
+  const seen = new Map<string, number>();
+  const consumer = queue.consume(
+    async (job) => {
+      seen.set(job.id, (seen.get(job.id) ?? 0) + 1);
+    },
+    { concurrency: 2 },
+  );
+  await waitFor(() => seen.size === runs.length, { what: 'every run', timeoutMs: 20_000 });
+  await new Promise((r) => setTimeout(r, 200));
+  expect([...seen.values()].every((n) => n === 1)).toBe(true);
+  await consumer.close();
+  return runs;
+}
+
 shardQueueContract('bullmq on a Redis Cluster, 1 partition', async () =>
   bullmqShardQueue({ connection: await connect(), prefix: uniqueName('cq') }),
 );
@@ -43,23 +65,8 @@ describe('queue partitions on a Redis Cluster', () => {
     );
     expect(new Set(owners).size).toBe(3);
 
-    const runs = Array.from({ length: 9 }, () => randomUUID());
-    await queue.add(
-      runs.map((r) => jobData(r, 0)),
-      { attempts: 1, backoffMs: 10 },
-    );
-    const seen = new Map<string, number>();
-    const consumer = queue.consume(
-      async (job) => {
-        seen.set(job.id, (seen.get(job.id) ?? 0) + 1);
-      },
-      { concurrency: 2 },
-    );
-    await waitFor(() => seen.size === runs.length, { what: 'every run', timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 200));
-    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    const runs = await drainsEachRunOnce(queue);
     expect(new Set(runs.map((r) => partitionOf(r, 3))).size).toBeGreaterThan(1);
-    await consumer.close();
     await queue.close();
   });
 });
@@ -84,22 +91,7 @@ describe('redis queue partitions on a Redis Cluster', () => {
       queue.keys.map(async (k) => (await c.primaryForKey(k.stream)).port),
     );
     expect(new Set(owners).size).toBe(3);
-    const runs = Array.from({ length: 9 }, () => randomUUID());
-    await queue.add(
-      runs.map((r) => jobData(r, 0)),
-      { attempts: 1, backoffMs: 10 },
-    );
-    const seen = new Map<string, number>();
-    const consumer = queue.consume(
-      async (job) => {
-        seen.set(job.id, (seen.get(job.id) ?? 0) + 1);
-      },
-      { concurrency: 2 },
-    );
-    await waitFor(() => seen.size === runs.length, { what: 'every run', timeoutMs: 20_000 });
-    await new Promise((r) => setTimeout(r, 200));
-    expect([...seen.values()].every((n) => n === 1)).toBe(true);
-    await consumer.close();
+    await drainsEachRunOnce(queue);
     await queue.close();
   });
 });
