@@ -57,6 +57,12 @@ export interface RedisEventLogOptions {
    * whose restart from its persistence keeps the epoch); the apps turn it on for a cluster.
    */
   epochPerPrimary?: boolean;
+  /**
+   * The clock the append script spaces its TTL refreshes by (ms; default `Date.now`): a
+   * history's TTL is refreshed when an eighth of it has passed, not on every append, so it
+   * expires between 7/8 of the TTL and the TTL after the run's last append.
+   */
+  now?: () => number;
 }
 
 interface Script {
@@ -103,6 +109,7 @@ export function redisEventLog({
   publish = true,
   sharded = false,
   epochPerPrimary = false,
+  now = Date.now,
 }: RedisEventLogOptions): EventLog {
   const { APPEND, READ, HEAD, BEGIN, GAP } = epochPerPrimary ? SCRIPTS.perPrimary : SCRIPTS.plain;
   let malformed = 0;
@@ -189,6 +196,7 @@ export function redisEventLog({
         newEpochId(),
         token?.origin ?? '',
         token?.n ?? 0,
+        Math.floor(now()),
       ];
       for (const event of events) args.push(event.type, event.json);
       const reply = await run(APPEND, keys(runId), args);

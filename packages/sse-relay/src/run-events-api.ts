@@ -18,7 +18,11 @@ export interface RunEventsOptions {
   historyLimit?: number;
   /** History lifetime after `done`, in ms. Default 10 minutes: late reconnects still replay. */
   doneTtlMs?: number;
-  /** History lifetime after the last event of a run that never finished. Default 24 h. */
+  /**
+   * History lifetime after the last event of a run that never finished. Default 24 h. The
+   * Redis log refreshes it every eighth of it, not on every append, so the history goes
+   * between 7/8 of this and this after the last event.
+   */
   idleTtlMs?: number;
   /**
    * How long an early event waits for the ones before it before they are read from the

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventLogKeys, redisEventLog } from '../src/index.js';
 import { APPEND_RECORDS } from '../src/lua/append-records.js';
-import { logEvent } from './helpers.js';
+import { logEvent, withoutTtlStamp } from './helpers.js';
 
 // The append records live in the run's counter (lua/append-records.ts): bounded, readable by
 // the counter format before them, and never confused by an origin's characters.
@@ -50,7 +50,7 @@ describe('append records in the run counter', () => {
     // Many more origins: only the most recent APPEND_RECORDS records stay.
     for (let i = APPEND_RECORDS; i < 3 * APPEND_RECORDS; i++)
       await log.appendMany(runId, [entry(`o${i}`)], opts(`other-${i}`, 1));
-    const counter = (await client.get(keys.seq))!;
+    const counter = withoutTtlStamp(await client.get(keys.seq));
     expect(counter.split(';')).toHaveLength(APPEND_RECORDS + 1);
     expect(counter).toContain(`;other-${3 * APPEND_RECORDS - 1}=1:`);
     expect(counter).not.toContain(';first=');
@@ -65,7 +65,7 @@ describe('append records in the run counter', () => {
       await log.appendMany(runId, [entry('x'), entry('y')], opts('o', n));
     await log.appendMany(runId, [entry('z')], opts('p', 1));
     const epoch = (await log.head(runId))!.epoch;
-    expect(await client.get(keys.seq)).toBe(`${epoch}:0:l11;p=1:11:1;o=5:9:2`);
+    expect(withoutTtlStamp(await client.get(keys.seq))).toBe(`${epoch}:0:l11;p=1:11:1;o=5:9:2`);
   });
 
   it('reads a counter of the version before (no records) as the same epoch, and ignores its append keys', async () => {
@@ -91,14 +91,16 @@ describe('append records in the run counter', () => {
     const replid = /master_replid:(\w+)/.exec(await client.info('replication'))![1]!;
     await log.begin(runId, 60_000);
     const first = await log.appendMany(runId, [entry('a'), entry('b')], opts('o', 1));
-    expect(await client.get(keys.seq)).toBe(`${first.epoch}:0:l2:${replid};o=1:1:2`);
+    expect(withoutTtlStamp(await client.get(keys.seq))).toBe(
+      `${first.epoch}:0:l2:${replid};o=1:1:2`,
+    );
     expect(await log.appendMany(runId, [entry('a'), entry('b')], opts('o', 1))).toEqual(first);
     // Written by another primary: a new epoch, where the same batch is appended anew.
     await client.set(keys.seq, `${first.epoch}:0:l2:${'f'.repeat(40)};o=1:1:2`);
     const again = await log.appendMany(runId, [entry('a'), entry('b')], opts('o', 1));
     expect(again.epoch).not.toBe(first.epoch);
     expect(again.seqs[0]).toBeGreaterThan(2);
-    expect(await client.get(keys.seq)).toBe(
+    expect(withoutTtlStamp(await client.get(keys.seq))).toBe(
       `${again.epoch}:${again.seqs[0]! - 1}:l${again.seqs[1]}:${replid};o=1:${again.seqs[0]}:2`,
     );
   });

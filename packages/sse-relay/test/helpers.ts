@@ -58,3 +58,13 @@ export async function startRelayServer(
 }
 
 export const logEvent = (message: string) => ({ level: 'info' as const, message });
+
+/**
+ * A run counter without its TTL refresh stamp (`;~ttl=<ms>`, always last; lua/scripts.ts),
+ * for tests that compare the rest exactly. Fails on a counter an append wrote without one.
+ */
+export function withoutTtlStamp(counter: string | null): string {
+  const match = /^(.*);~ttl=\d+$/.exec(counter ?? '');
+  if (!match) throw new Error(`counter without a TTL stamp: ${counter}`);
+  return match[1]!;
+}

@@ -20,6 +20,9 @@ export const ORIGIN_PATTERN = /^[\w-]{1,32}$/;
  * never match. Plain `string.find` only: an origin is never read as a pattern.
  */
 export const APPEND_RECORDS_LUA = `
+-- The stamp of the last TTL refresh (the appender's clock, ms), kept after the records and
+-- not one of them: '~' is in no origin.
+local TTL_STAMP = '~ttl'
 -- Where origin's record is in recs: start, end (exclusive) and its value, or nil.
 local function findRecord(recs, origin)
   local key = ';' .. origin .. '='
@@ -40,5 +43,11 @@ local function putRecord(recs, origin, rec)
   until not p or n > ${APPEND_RECORDS}
   if p then recs = string.sub(recs, 1, p - 1) end
   return recs
+end
+-- recs without the TTL stamp, and the stamp (nil for none).
+local function takeStamp(recs)
+  local at, stop, value = findRecord(recs, TTL_STAMP)
+  if not at then return recs, nil end
+  return string.sub(recs, 1, at - 1) .. string.sub(recs, stop), tonumber(value)
 end
 `;

@@ -85,7 +85,8 @@ end
  * ARGV[7] and ARGV[8] the envelope's head and tail (pubsub-core's `scriptEnvelope()`: the
  * message is head .. payload .. tail), ARGV[9] largest message in bytes, ARGV[10] the epoch
  * to create if the run has none, ARGV[11] the appending origin ('' none: not idempotent),
- * ARGV[12] the batch's token (increasing per origin), then one (type, json) pair per event.
+ * ARGV[12] the batch's token (increasing per origin), ARGV[13] the appender's clock in ms
+ * (only to space the TTL refreshes, below), then one (type, json) pair per event.
  * Idempotent: a batch sent again with the token of the origin's last append in this epoch
  * (its reply was lost, and the client or the emit buffer resent it) is answered as that
  * append was, and nothing is appended. No command of its own: the origin's record is read
@@ -102,11 +103,20 @@ end
  * that is not published (subscribers read it from the history, as for any gap).
  * Returns the epoch, then one number per event: its seq, or 0 when it was refused because
  * the run's `done` is already in the history or earlier in this batch (`done` is the last frame).
+ * TTLs: both keys get the TTL together, in a refresh; an append refreshes when it starts an
+ * epoch or appends the `done` (whose TTL is shorter), when the counter has no refresh stamp
+ * (`;~ttl=<ms>`, after the append records and not one of them),
+ * or when the stamp is an eighth of the TTL old (or ahead of this appender's clock). Others
+ * keep both TTLs (`SET … KEEPTTL`, no `PEXPIRE`): a `PEXPIRE` per append was a sixth of the
+ * script's commands, and a run that appends keeps at least 7/8 of its idle TTL ahead of it.
  */
 export const APPEND_SCRIPT = `${STATE}${APPEND_RECORDS_LUA}
 local epoch, base, seq, done, recs = state()
-local origin, token = ARGV[11], ARGV[12]
-local FIRST_EVENT = 13
+local stamp
+recs, stamp = takeStamp(recs)
+local origin, token, now = ARGV[11], ARGV[12], tonumber(ARGV[13])
+local FIRST_EVENT = 14
+local refresh = not epoch
 if not epoch then
   epoch = ARGV[10]
   base = newBase(tonumber(ARGV[1]))
@@ -174,6 +184,7 @@ for i = FIRST_EVENT, #ARGV, 2 do
     if ARGV[i] == 'done' then
       done = true
       ttl = ARGV[4]
+      refresh = true
     end
   end
 end
@@ -192,8 +203,15 @@ if appended > 0 then
   if origin ~= '' then
     recs = putRecord(recs, origin, token .. ':' .. num(startSeq) .. ':' .. appended)
   end
-  redis.call('SET', KEYS[1], counter(epoch, base, seq, done, recs), 'PX', ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
+  local keep = not refresh and stamp and now >= stamp and now - stamp < tonumber(ttl) / 8
+  if not keep then stamp = now end
+  local c = counter(epoch, base, seq, done, recs) .. ';' .. TTL_STAMP .. '=' .. num(stamp)
+  if keep then
+    redis.call('SET', KEYS[1], c, 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], c, 'PX', ttl)
+    redis.call('PEXPIRE', KEYS[2], ttl)
+  end
 end
 flush()
 return out
