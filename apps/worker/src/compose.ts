@@ -40,6 +40,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     retention: config.retention,
     dispatch: config.dispatch,
     eventBuffer: config.eventBuffer,
+    emitCoalesceMs: config.eventCoalesceMs,
   });
   const { redis, store, events, queue, registry, aborter, enqueuer: outboxFeed } = core;
   const { executors, callback } = createOutboundParts({ ...config, logger });
@@ -51,6 +52,9 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     registry,
     executors,
     concurrency: config.concurrency,
+    // A run's events wait on this process instead (WORKER_EVENT_COALESCE_MS), where the
+    // events of its other shards here can join them: a shard's own linger would add to it.
+    resultLingerMs: 0,
     callback,
     logger,
     autorun: false,

@@ -32,6 +32,7 @@ describe('worker configuration', () => {
       shardQueue: 'redis',
       retention: { days: 30, intervalMs: 3_600_000 },
       logLevel: 'info',
+      eventCoalesceMs: 40,
     });
     expect(
       loadWorkerConfig({ ...base, RUN_RETENTION_DAYS: '0', RETENTION_SWEEP_INTERVAL_MS: '60000' })
@@ -40,6 +41,7 @@ describe('worker configuration', () => {
     expect(loadWorkerConfig({ ...base, REPAIR_INTERVAL_MS: '5000' }).repairIntervalMs).toBe(5_000);
     expect(loadWorkerConfig({ ...base, QUEUE_PARTITIONS: '3' }).queuePartitions).toBe(3);
     expect(loadWorkerConfig({ ...base, SHARD_QUEUE: 'bullmq' }).shardQueue).toBe('bullmq');
+    expect(loadWorkerConfig({ ...base, WORKER_EVENT_COALESCE_MS: '0' }).eventCoalesceMs).toBe(0);
   });
 
   it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {
@@ -86,6 +88,8 @@ describe('worker configuration', () => {
     // The shared fields are tested in @x/app-kit; WORKER_CONCURRENCY stands for them here.
     ['WORKER_CONCURRENCY', 'many'],
     ['WORKER_STALLED_MS', '10'],
+    ['WORKER_EVENT_COALESCE_MS', '-1'],
+    ['WORKER_EVENT_COALESCE_MS', '1001'],
     ['REPAIR_INTERVAL_MS', '999'],
     ['REPAIR_INTERVAL_MS', 'soon'],
     ['QUEUE_PARTITIONS', '0'],

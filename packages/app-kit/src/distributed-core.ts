@@ -57,6 +57,12 @@ export interface DistributedCoreOptions {
   readonly dispatch?: DispatchSettings;
   /** Run events held while Redis is away (`EVENT_BUFFER_MAX_*`). Default 10,000 events, 16 MiB. */
   readonly eventBuffer?: EventBufferLimits;
+  /**
+   * How long a run's events wait to share one append (`createRunEvents`' `emitCoalesceMs`).
+   * Default 0; the worker sets `WORKER_EVENT_COALESCE_MS`, so the shards of a run it runs
+   * share appends.
+   */
+  readonly emitCoalesceMs?: number;
 }
 
 /** Which shard queue a fleet runs on Redis (`SHARD_QUEUE`). */
@@ -131,6 +137,7 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
       epochPerPrimary: target.kind === 'cluster',
     }),
     logger,
+    emitCoalesceMs: opts.emitCoalesceMs ?? 0,
     ...(opts.eventBuffer && {
       bufferMaxEvents: opts.eventBuffer.maxEvents,
       bufferMaxBytes: opts.eventBuffer.maxBytes,

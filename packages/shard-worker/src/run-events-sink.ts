@@ -1,6 +1,6 @@
 import type { Logger } from '@x/kernel';
 import type { EmittedEventType as EmittedType, RunEventPayloads } from '@x/protocol';
-import type { RunEvents } from '@x/sse-relay';
+import type { EmitOptions, RunEvents } from '@x/sse-relay';
 
 // The event types and payloads are @x/protocol's: a payload that does not fit its type does
 // not compile, here or at any emit call site.
@@ -45,17 +45,23 @@ export function safeEmitter(events: RunEventsSink, logger: Logger, onError: () =
 }
 export type SafeEmit = ReturnType<typeof safeEmitter>;
 
-/** `safeEmitter` for a batch: one round trip when the sink has `emitMany`. */
+/**
+ * `safeEmitter` for a batch: one round trip when the sink has `emitMany`. Calls keep their
+ * order, like `RunEvents.emitMany`'s: without `emitMany` the batches go one after another.
+ */
 export function safeBatchEmitter(events: RunEventsSink, logger: Logger, onError: () => void) {
   const one = safeEmitter(events, logger, onError);
-  return async (runId: string, batch: readonly SinkEvent[]): Promise<void> => {
+  let oneByOne: Promise<void> = Promise.resolve();
+  return async (runId: string, batch: readonly SinkEvent[], opts?: EmitOptions): Promise<void> => {
     if (batch.length === 0) return;
     if (!events.emitMany) {
-      for (const event of batch) await one(runId, event.type, event.payload);
-      return;
+      oneByOne = oneByOne.then(async () => {
+        for (const event of batch) await one(runId, event.type, event.payload);
+      });
+      return oneByOne;
     }
     try {
-      await events.emitMany(runId, batch);
+      await events.emitMany(runId, batch, opts);
     } catch (err) {
       onError();
       logger.warn({ err, runId, types: batch.map((e) => e.type) }, 'run events not emitted');
@@ -69,7 +75,9 @@ export type SafeEmitMany = ReturnType<typeof safeBatchEmitter>;
  * possible: a batch starts when the previous one settled and takes everything queued by
  * then. `add` events wait up to `lingerMs` for company (a shard's first events and the live
  * results of fast tests share a call), or for the next `flush`. `flush()` sends what is
- * queued and resolves when every batch settled.
+ * queued at once, `urgent` (the shard's completion waits on it: it does not wait for the
+ * sink's coalescing delay, nor for the batch before it), and resolves when every batch
+ * settled. Order holds all the same: the sink keeps a run's calls in call order.
  */
 export function orderedEmitter(emitMany: SafeEmitMany, runId: string, lingerMs = 0) {
   let queued: SinkEvent[] = [];
@@ -101,8 +109,13 @@ export function orderedEmitter(emitMany: SafeEmitMany, runId: string, lingerMs =
       queued = [];
     },
     flush() {
-      if (queued.length > 0) schedule();
-      else stopTimer();
+      stopTimer();
+      if (queued.length > 0) {
+        const batch = queued;
+        queued = [];
+        const sent = emitMany(runId, batch, { urgent: true });
+        tail = Promise.all([tail, sent]).then(() => undefined);
+      }
       return tail;
     },
   };

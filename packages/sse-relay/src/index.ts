@@ -32,6 +32,7 @@ export {
 } from './run-event-types.js';
 export { BUFFERED_SEQ, createRunEvents } from './run-events.js';
 export type {
+  EmitOptions,
   ListenHandle,
   ListenOptions,
   NewRunEvent,

@@ -108,6 +108,16 @@ export interface RunEventsMetrics extends StreamCounters, EmitBufferMetrics {
   malformedLog: number;
 }
 
+/** How `emitMany` sends a batch. */
+export interface EmitOptions {
+  /**
+   * Send without waiting for `emitCoalesceMs` (the run's events waiting to be coalesced go
+   * with it): the caller waits on this append, e.g. a shard's last events before its
+   * completion is recorded. A batch with a `done` is always urgent.
+   */
+  urgent?: boolean;
+}
+
 /** One event of an `emitMany` batch. */
 export type NewRunEvent = {
   [T in EmittedEventType]: { type: T; payload: RunEventPayloads[T] };
@@ -130,7 +140,7 @@ export interface RunEvents {
    * appended atomically, then published in order. Every event is validated first (a bad one
    * refuses the batch). Resolves with one seq per event, 0 for each dropped after `done`.
    */
-  emitMany(runId: string, events: readonly NewRunEvent[]): Promise<number[]>;
+  emitMany(runId: string, events: readonly NewRunEvent[], opts?: EmitOptions): Promise<number[]>;
   /**
    * Resolves once every event of the run this process emitted before the call is in the log
    * (`appended`), or was dropped with its gap declared (`gap`): at once while the log answers.

@@ -6,7 +6,7 @@ import { EmitCoalescer } from './emit-coalescer.js';
 import { ListenerEntry } from './listener-entry.js';
 import { canonicalRunId, type PreparedEvent, prepareEvents } from './prepare-events.js';
 import { type RunEvent, runEventOf } from './run-event-types.js';
-import type { NewRunEvent, RunEvents, RunEventsOptions } from './run-events-api.js';
+import type { EmitOptions, NewRunEvent, RunEvents, RunEventsOptions } from './run-events-api.js';
 import {
   runEventsChannel,
   type WireRunEvent,
@@ -269,7 +269,11 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     return waiting.map(() => BUFFERED_SEQ);
   });
 
-  const emitMany = async (runIdIn: string, events: readonly NewRunEvent[]): Promise<number[]> => {
+  const emitMany = async (
+    runIdIn: string,
+    events: readonly NewRunEvent[],
+    opts?: EmitOptions,
+  ): Promise<number[]> => {
     assertOpen();
     const runId = canonicalRunId(runIdIn);
     const prepared = prepareEvents(runId, events);
@@ -285,7 +289,7 @@ export function createRunEvents(opts: RunEventsOptions): RunEvents {
     const attempt = coalescer.add(
       runId,
       prepared,
-      prepared.some((e) => e.type === 'done'),
+      opts?.urgent === true || prepared.some((e) => e.type === 'done'),
     );
     let inFlight = appending.get(runId);
     if (!inFlight) {

@@ -194,8 +194,8 @@ export function createWorkspaceFeed(opts: WorkspaceFeedOptions): WorkspaceFeed {
       observe(runId, [{ type, payload } as NewRunEvent], [seq]);
       return seq;
     },
-    async emitMany(runId, batch) {
-      const seqs = await events.emitMany(runId, batch);
+    async emitMany(runId, batch, opts) {
+      const seqs = await events.emitMany(runId, batch, opts);
       observe(runId, batch, seqs);
       return seqs;
     },

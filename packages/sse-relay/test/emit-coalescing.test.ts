@@ -138,6 +138,19 @@ for (const [name, make] of Object.entries(backends)) {
       expect(appends).toEqual([2]);
     });
 
+    it('sends an urgent batch at once, with the run’s events coalesced before it', async () => {
+      // A 60 s delay: only the urgency can make this append happen within the test.
+      const { events, appends } = await node(60_000);
+      const runId = randomUUID();
+      await events.begin(runId);
+      const waiting = events.emit(runId, 'log', logEvent('waiting'));
+      const urgent = events.emitMany(runId, [{ type: 'log', payload: logEvent('last') }], {
+        urgent: true,
+      });
+      expect(await Promise.all([waiting, urgent])).toEqual([1, [2]]);
+      expect(appends).toEqual([2]);
+    });
+
     it('settled waits for emits still being coalesced: after it the log holds them', async () => {
       const { bus, log } = await make();
       await bus.ready();

@@ -22,6 +22,7 @@ export type { LogLevel } from '@x/app-kit';
 export const workerEnvSchema = z.object({
   ...sharedEnvFields,
   WORKER_STALLED_MS: optionalEnv(integerEnv(1000, 600_000)),
+  WORKER_EVENT_COALESCE_MS: optionalEnv(integerEnv(0, 1000)),
   CALLBACK_SECRETS: callbackSecretsEnv(),
 });
 
@@ -58,6 +59,13 @@ export interface WorkerConfig {
   readonly dispatch: DispatchSettings;
   /** `EVENT_BUFFER_MAX_EVENTS` / `EVENT_BUFFER_MAX_BYTES`: run events held while Redis is away. */
   readonly eventBuffer: EventBufferLimits;
+  /**
+   * `WORKER_EVENT_COALESCE_MS` (default 40): how long a run's live events wait on this worker
+   * to share one append (one script call in Redis), with the later events of the same shard
+   * and those of the run's other shards here. A shard's last events before its completion and
+   * a run's `done` never wait. 0: every event goes at once.
+   */
+  readonly eventCoalesceMs: number;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -101,5 +109,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     retention: { days: e.RUN_RETENTION_DAYS, intervalMs: e.RETENTION_SWEEP_INTERVAL_MS },
     dispatch: dispatchSettings(e),
     eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
+    eventCoalesceMs: e.WORKER_EVENT_COALESCE_MS ?? 40,
   };
 }
