@@ -1,6 +1,7 @@
 import type { Logger } from '@x/kernel';
 import { type Job, type Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
+import { blockingConnection } from './blocking-connection.js';
 import { settlesWithin } from './settles-within.js';
 import { isRequeue, isUnrecoverable } from './shard-job-error.js';
 import {
@@ -23,20 +24,6 @@ export interface BullmqConsumerSettings {
   logger: Logger;
   /** Called once the consumer has closed (the queue forgets it). */
   onClosed: (consumer: ShardConsumer) => void;
-}
-
-/**
- * A blocking connection for a Worker: BullMQ requires `maxRetriesPerRequest: null` there, so
- * a long `BZPOPMIN` is never cut off by ioredis' retry count.
- */
-function workerConnection(connection: Redis | Cluster): Redis | Cluster {
-  if ('isCluster' in connection && connection.isCluster) {
-    const cluster = connection as Cluster;
-    return cluster.duplicate(undefined, {
-      redisOptions: { ...cluster.options.redisOptions, maxRetriesPerRequest: null },
-    });
-  }
-  return (connection as Redis).duplicate({ maxRetriesPerRequest: null });
 }
 
 /**
@@ -66,7 +53,7 @@ export function bullmqConsumer(
   const connections: (Redis | Cluster)[] = [];
 
   const start = (queue: Queue): Worker => {
-    const connection = workerConnection(settings.connection);
+    const connection = blockingConnection(settings.connection);
     connections.push(connection);
     const worker: Worker = new Worker(
       queue.name,

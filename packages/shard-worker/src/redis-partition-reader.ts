@@ -1,5 +1,6 @@
 import { backoffDelay, type Logger, sleep } from '@x/kernel';
 import type { Cluster, Redis } from 'ioredis';
+import { blockingConnection } from './blocking-connection.js';
 import type { RedisErrorReporter } from './redis-error-reporter.js';
 import type { RedisQueueCounters } from './redis-queue-counters.js';
 import { REDIS_QUEUE_GROUP, type RedisQueueKeys } from './redis-queue-keys.js';
@@ -14,17 +15,6 @@ import type { SlotSemaphore } from './slot-semaphore.js';
  */
 function readCount(free: number): number {
   return Math.max(1, Math.ceil(free / 2));
-}
-
-/** A connection for blocking reads: a long XREADGROUP BLOCK must not be cut by a retry count. */
-function readerConnection(connection: Redis | Cluster): Redis | Cluster {
-  if ('isCluster' in connection && connection.isCluster) {
-    const cluster = connection as Cluster;
-    return cluster.duplicate(undefined, {
-      redisOptions: { ...cluster.options.redisOptions, maxRetriesPerRequest: null },
-    });
-  }
-  return (connection as Redis).duplicate({ maxRetriesPerRequest: null });
 }
 
 export interface PartitionReaderSettings {
@@ -69,7 +59,7 @@ export function partitionReader({
   redisError,
   accept,
 }: PartitionReaderSettings): PartitionReader {
-  const reader = readerConnection(redis);
+  const reader = blockingConnection(redis);
   reader.on('error', () => {});
 
   const ensureGroup = async () => {
