@@ -3,13 +3,14 @@
 // same Redis in the same run, in alternating rounds; plain BullMQ jobs (4 per run, no fan-in,
 // no state) are printed as the floor. The fair reference (issue 18) is the same durable
 // outcome written by hand with Flows and `pg` (bench/durable-reference.ts): `ratio_durable`.
-// Ours runs twice a round: slots = the pool (send at once while a connection is free), and
-// 4 slots (batch sooner). Each side also reports the machine's CPU per run.
+// Ours runs twice a round: on the apps' 4 shard statements in flight (the store batches the
+// calls beyond), and with as many as the pool (the apps' setting before 2026-12-07). Each side
+// also reports the machine's CPU per run.
 // Loopback only; the last line is the JSON summary.
 import { postgres, startRedis } from '@x/testkit';
 import { durableFlows } from './durable-reference.js';
 import type { CpuSample } from './machine-cpu.js';
-import { FEW_SLOTS, ours, POOL, SHARD_QUEUE } from './ours.js';
+import { ours, POOL, POOL_SLOTS, SHARD_QUEUE, SLOTS } from './ours.js';
 import { flows, plainJobs } from './references.js';
 import { CONCURRENCY, RUNS, SHARDS } from './settings.js';
 import { statementCounter } from './statements.js';
@@ -28,7 +29,7 @@ const flowRounds: Round[] = [];
 const plainRounds: Round[] = [];
 const durableRounds: Round[] = [];
 const ourRounds: Awaited<ReturnType<typeof ours>>[] = [];
-const fewSlotRounds: Awaited<ReturnType<typeof ours>>[] = [];
+const poolSlotRounds: Awaited<ReturnType<typeof ours>>[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     flowRounds.push(await flows(redis.url));
@@ -38,7 +39,7 @@ try {
     // Its counting read and the two backend CPU samples inside its round excluded.
     durableStatements += (await statements.count()) - before - 3;
     ourRounds.push(await ours(redis.url, db.url, () => statements.count()));
-    fewSlotRounds.push(await ours(redis.url, db.url, () => statements.count(), FEW_SLOTS));
+    poolSlotRounds.push(await ours(redis.url, db.url, () => statements.count(), POOL_SLOTS));
   }
 } finally {
   await statements.close();
@@ -73,20 +74,20 @@ const durablePerS = rate(durableRounds);
 /** Statements per run: ours over the timed part; the reference's with its schema and check (3). */
 const perRun = (n: number) => Number((n / (RUNS * ROUNDS)).toFixed(2));
 const ourStatements = ourRounds.reduce((t, r) => t + r.statements, 0);
-const fewSlotsPerS = rate(fewSlotRounds);
-const fewSlotStatements = fewSlotRounds.reduce((t, r) => t + r.statements, 0);
+const poolSlotsPerS = rate(poolSlotRounds);
+const poolSlotStatements = poolSlotRounds.reduce((t, r) => t + r.statements, 0);
 const seconds = (rounds: Round[]) => rounds.map((r) => r.seconds.toFixed(2)).join(', ');
 console.log(
-  `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; durable flows ${seconds(durableRounds)}; shard-worker ${seconds(ourRounds)}; shard-worker, ${FEW_SLOTS} slots ${seconds(fewSlotRounds)}`,
+  `rounds (s): flows ${seconds(flowRounds)}; plain jobs ${seconds(plainRounds)}; durable flows ${seconds(durableRounds)}; shard-worker ${seconds(ourRounds)}; shard-worker, ${POOL_SLOTS} slots ${seconds(poolSlotRounds)}`,
 );
 console.log(
-  `machine: 2 cores, loopback Redis and PostgreSQL; concurrency ${CONCURRENCY} per worker; ours: shard queue ${SHARD_QUEUE}, pool ${POOL}`,
+  `machine: 2 cores, loopback Redis and PostgreSQL; concurrency ${CONCURRENCY} per worker; ours: shard queue ${SHARD_QUEUE}, pool ${POOL}, ${SLOTS} shard statements in flight`,
 );
 console.log(
   `shard-worker: ${runsPerS.toFixed(1)} runs/s, ${cpuPerRun(ourRounds)} (${RUNS} runs x ${SHARDS} shards, mean of ${ROUNDS} rounds; PostgreSQL state, events, exactly-once)`,
 );
 console.log(
-  `shard-worker, store batching beyond ${FEW_SLOTS} statements in flight (not ${POOL}): ${fewSlotsPerS.toFixed(1)} runs/s, ${cpuPerRun(fewSlotRounds)}, ${perRun(fewSlotStatements)} statements a run`,
+  `shard-worker, store batching beyond ${POOL_SLOTS} statements in flight (the pool; before 2026-12-07): ${poolSlotsPerS.toFixed(1)} runs/s, ${cpuPerRun(poolSlotRounds)}, ${perRun(poolSlotStatements)} statements a run`,
 );
 console.log(
   `Flows + pg by hand (fair reference: same durable outcome, 10 statements a run, no events, no abort): ${durablePerS.toFixed(1)} runs/s, ${cpuPerRun(durableRounds)}`,
@@ -113,15 +114,16 @@ console.log(
     ratio: Number((runsPerS / flowsPerS).toFixed(2)),
     durable_ref_runs_per_s: Number(durablePerS.toFixed(1)),
     ratio_durable: Number((runsPerS / durablePerS).toFixed(2)),
-    exactly_once: ourRounds.every((r) => r.exact) && fewSlotRounds.every((r) => r.exact),
+    slots: SLOTS,
+    exactly_once: ourRounds.every((r) => r.exact) && poolSlotRounds.every((r) => r.exact),
     statements_per_run: perRun(ourStatements),
     durable_statements_per_run: perRun(durableStatements),
     process_cpu_ms_per_run: cpuField(ourRounds, 'ownMs'),
     durable_process_cpu_ms_per_run: cpuField(durableRounds, 'ownMs'),
     pg_cpu_ms_per_run: cpuField(ourRounds, 'backendMs'),
     durable_pg_cpu_ms_per_run: cpuField(durableRounds, 'backendMs'),
-    few_slots_runs_per_s: Number(fewSlotsPerS.toFixed(1)),
-    ratio_durable_few_slots: Number((fewSlotsPerS / durablePerS).toFixed(2)),
-    few_slots_statements_per_run: perRun(fewSlotStatements),
+    pool_slots_runs_per_s: Number(poolSlotsPerS.toFixed(1)),
+    ratio_durable_pool_slots: Number((poolSlotsPerS / durablePerS).toFixed(2)),
+    pool_slots_statements_per_run: perRun(poolSlotStatements),
   }),
 );

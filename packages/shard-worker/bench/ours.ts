@@ -1,8 +1,8 @@
 // Our side of the shard-worker bench: one round of RUNS runs x SHARDS shards through a full
 // stack (coordinator, enqueue outbox, shard queue, worker, run-store, events), then the
-// exactly-once check from the database and the event history. The queue and the pool are the
-// apps' defaults (`SHARD_QUEUE=redis`, `DATABASE_POOL_MAX` 10); BENCH_SHARD_QUEUE=bullmq and
-// BENCH_POOL=<n> measure the others.
+// exactly-once check from the database and the event history. The queue, the pool and the
+// store's statements in flight are the apps' defaults (`SHARD_QUEUE=redis`, `DATABASE_POOL_MAX`
+// 10, 4 shard statements at once); BENCH_SHARD_QUEUE=bullmq and BENCH_POOL=<n> measure others.
 import { uniqueName } from '@x/testkit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -11,18 +11,20 @@ import { backendCpu, backendCpuSince } from './backend-cpu.js';
 import { cpuSince, sampleCpu } from './machine-cpu.js';
 import { BATCH, CONCURRENCY, RUNS, SHARDS, until } from './settings.js';
 
-/** The worker's pool; the store sends this many shard statements at once before batching. */
+/** The worker's pool. */
 export const POOL = Number(process.env.BENCH_POOL ?? 10);
+/** The store's shard statements at once before it batches: the apps' `min(4, pool)`. */
+export const SLOTS = Math.min(4, POOL);
 /** The shard queue of our side. */
 export const SHARD_QUEUE = process.env.BENCH_SHARD_QUEUE === 'bullmq' ? 'bullmq' : 'redis';
-/** The batching variant: fewer slots, so the store batches sooner (fewer, larger statements). */
-export const FEW_SLOTS = 4;
+/** The variant the apps ran before 2026-12-07: as many shard statements at once as the pool. */
+export const POOL_SLOTS = POOL;
 
 export async function ours(
   redisUrl: string,
   databaseUrl: string,
   count: () => Promise<number>,
-  statementsInFlight = POOL,
+  statementsInFlight = SLOTS,
 ) {
   const stack = await createStack({
     databaseUrl,
