@@ -128,10 +128,9 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
   await migrate(db);
-  // One slot per pool connection: a statement goes at once while a connection is free, and
-  // concurrent ones are grouped only when every connection is busy (group commit). One slot
-  // used fewer statements and less CPU in bench:system, but two timing-bound e2e tests failed
-  // with it (docs/operations.md, issue 18 §2); not kept.
+  // Shard statements go at once while fewer than SHARD_STATEMENTS_IN_FLIGHT are out; the ones
+  // arriving meanwhile are grouped (group commit). One slot used fewer statements still, but
+  // two timing-bound e2e tests failed with it (docs/operations.md, issue 18 §2); not kept.
   const store = createRunStore(db, {
     statementsInFlight: Math.min(SHARD_STATEMENTS_IN_FLIGHT, opts.poolMax),
   });
