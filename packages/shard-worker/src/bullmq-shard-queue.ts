@@ -1,13 +1,14 @@
-import { type Logger, silentLogger } from '@x/kernel';
+import type { Logger } from '@x/kernel';
 import { Queue } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { bullmqConsumer } from './bullmq-consumer.js';
 import { partitionOf, partitionQueueNames, runIdOfJob } from './queue-partitions.js';
+import { queueSettings, type RedisBackedQueueOptions } from './queue-settings.js';
 import type { ShardConsumer, ShardQueue } from './shard-queue.js';
 import { shardJobId } from './shard-queue.js';
 import type { ShardJobData } from './test-schemas.js';
 
-export interface BullmqShardQueueOptions {
+export interface BullmqShardQueueOptions extends RedisBackedQueueOptions {
   /**
    * Used by the Queues as is (a `Cluster` for a Redis Cluster); each consumer's Workers get
    * their own duplicates, closed with it.
@@ -70,17 +71,18 @@ function byPartition<T>(items: readonly T[], runId: (item: T) => string, partiti
  * one Worker per partition (see `bullmqConsumer`). Job ids stay `${runId}-${shardIndex}`, so
  * adding a job twice is a no-op in whichever partition it lands.
  */
-export function bullmqShardQueue({
-  connection,
-  prefix,
-  partitions = 1,
-  tagged = 'isCluster' in connection && connection.isCluster === true,
-  lockDurationMs = 30_000,
-  stalledIntervalMs = 30_000,
-  maxStalledCount = 2,
-  keepFailed = 1000,
-  logger = silentLogger,
-}: BullmqShardQueueOptions): BullmqShardQueue {
+export function bullmqShardQueue(opts: BullmqShardQueueOptions): BullmqShardQueue {
+  const {
+    connection,
+    prefix,
+    partitions,
+    tagged,
+    lockDurationMs,
+    stalledIntervalMs,
+    maxStalledCount,
+    keepFailed,
+    logger,
+  } = queueSettings(opts);
   const queues = partitionQueueNames(prefix, partitions, { tagged }).map(
     (n) => new Queue(n.name, { connection, prefix: n.prefix }),
   );

@@ -109,6 +109,7 @@ export {
   partitionOf,
   partitionQueueNames,
 } from './queue-partitions.js';
+export type { RedisBackedQueueOptions } from './queue-settings.js';
 export type { RedisQueueCounters } from './redis-queue-counters.js';
 export { type RedisQueueKeys, redisQueueKeys } from './redis-queue-keys.js';
 export {

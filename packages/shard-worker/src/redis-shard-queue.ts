@@ -1,13 +1,13 @@
-import { type Logger, silentLogger } from '@x/kernel';
+import type { Logger } from '@x/kernel';
 import type { Cluster, Redis } from 'ioredis';
 import { partitionOf, runIdOfJob } from './queue-partitions.js';
+import { positiveInteger, queueSettings, type RedisBackedQueueOptions } from './queue-settings.js';
 import { createRedisQueueCounters, type RedisQueueCounters } from './redis-queue-counters.js';
 import { REDIS_QUEUE_GROUP, type RedisQueueKeys, redisQueueKeys } from './redis-queue-keys.js';
 import { ADD_LUA, REMOVE_LUA } from './redis-queue-lua.js';
 import { luaScript, runScript } from './redis-script.js';
 import { redisShardConsumer } from './redis-shard-consumer.js';
 import { type ShardConsumer, type ShardQueue, shardJobId } from './shard-queue.js';
-import { ShardWorkerError } from './shard-worker-error.js';
 import type { ShardJobData } from './test-schemas.js';
 
 const ADD = luaScript(ADD_LUA, 2);
@@ -15,7 +15,7 @@ const REMOVE = luaScript(REMOVE_LUA, 3);
 /** Jobs per add script call: Lua's `unpack` takes a few thousand values at most. */
 const ADD_CHUNK = 500;
 
-export interface RedisShardQueueOptions {
+export interface RedisShardQueueOptions extends RedisBackedQueueOptions {
   /** The deployment's client (a `Cluster` for a Redis Cluster); each consumer adds its own reader connections. */
   connection: Redis | Cluster;
   /** Key prefix, the deployment's `X_PREFIX`. */
@@ -46,16 +46,6 @@ export interface RedisShardQueue extends ShardQueue {
   readonly counters: Readonly<RedisQueueCounters>;
 }
 
-function positiveInteger(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) {
-    throw new ShardWorkerError(
-      'invalid_option',
-      `${name} must be an integer >= ${min}, got ${value}`,
-    );
-  }
-  return value;
-}
-
 /**
  * Shard jobs on Redis with our own Lua scripts: a stream and its consumer group per
  * partition (delivery and leases), a hash of where each job is (dedupe, `missing`,
@@ -63,23 +53,19 @@ function positiveInteger(name: string, value: number, min: number): number {
  * guarantees as the BullMQ queue (the contract suite) with a fraction of the commands: see
  * the package README, "Redis shard queue".
  */
-export function redisShardQueue({
-  connection,
-  prefix,
-  partitions = 1,
-  tagged = 'isCluster' in connection && connection.isCluster === true,
-  lockDurationMs = 30_000,
-  stalledIntervalMs = 30_000,
-  maxStalledCount = 2,
-  keepFailed = 1000,
-  blockMs = 5_000,
-  logger = silentLogger,
-}: RedisShardQueueOptions): RedisShardQueue {
-  positiveInteger('lockDurationMs', lockDurationMs, 3);
-  positiveInteger('stalledIntervalMs', stalledIntervalMs, 1);
-  positiveInteger('maxStalledCount', maxStalledCount, 0);
-  positiveInteger('keepFailed', keepFailed, 0);
-  positiveInteger('blockMs', blockMs, 1);
+export function redisShardQueue(opts: RedisShardQueueOptions): RedisShardQueue {
+  const {
+    connection,
+    prefix,
+    partitions,
+    tagged,
+    lockDurationMs,
+    stalledIntervalMs,
+    maxStalledCount,
+    keepFailed,
+    logger,
+  } = queueSettings(opts);
+  const blockMs = positiveInteger('blockMs', opts.blockMs ?? 5_000, 1);
   const keys = redisQueueKeys(prefix, partitions, { tagged });
   const keysOf = (runId: string) => keys[partitionOf(runId, partitions)]!;
   const counters = createRedisQueueCounters();
