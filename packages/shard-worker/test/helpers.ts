@@ -8,6 +8,8 @@ export interface CallbackServer {
   host: string;
   /** runId -> bodies received */
   received: Map<string, CallbackPayload[]>;
+  /** runId -> the `Idempotency-Key` of each POST, in arrival order */
+  keys: Map<string, (string | undefined)[]>;
   hits: number;
   close(): Promise<void>;
 }
@@ -20,6 +22,7 @@ export async function callbackServer(
   ) => boolean,
 ): Promise<CallbackServer> {
   const received: CallbackServer['received'] = new Map();
+  const keys: CallbackServer['keys'] = new Map();
   const state = { hits: 0 };
   const server: Server = createServer((req, res) => {
     state.hits++;
@@ -34,6 +37,8 @@ export async function callbackServer(
         const list = received.get(parsed.runId) ?? [];
         list.push(parsed);
         received.set(parsed.runId, list);
+        const key = req.headers['idempotency-key'];
+        keys.set(parsed.runId, [...(keys.get(parsed.runId) ?? []), key?.toString()]);
         res.writeHead(204).end();
       } catch {
         res.writeHead(400).end();
@@ -46,6 +51,7 @@ export async function callbackServer(
     url: `http://127.0.0.1:${port}/cb`,
     host: `127.0.0.1:${port}`,
     received,
+    keys,
     get hits() {
       return state.hits;
     },
