@@ -24,6 +24,8 @@ export interface CallbackReceiver {
   readonly host: string;
   /** Accepted bodies (verified ones, when the receiver has a secret). */
   bodiesOf(runId: string): CallbackBody[];
+  /** The `Idempotency-Key` of each accepted callback of a run, in arrival order. */
+  keysOf(runId: string): string[];
   /** Every request, accepted or not, in arrival order. */
   readonly requests: ReceivedRequest[];
   close(): Promise<void>;
@@ -41,6 +43,7 @@ const RECORDED_HEADERS = [...SIGNATURE_HEADERS, 'traceparent'] as const;
 export async function callbackReceiver(secret?: string): Promise<CallbackReceiver> {
   const verifier = secret ? new Webhook(secret) : undefined;
   const received = new Map<string, CallbackBody[]>();
+  const keys = new Map<string, string[]>();
   const requests: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     let raw = '';
@@ -63,6 +66,8 @@ export async function callbackReceiver(secret?: string): Promise<CallbackReceive
       }
       requests.push({ raw, headers, answered: 204 });
       received.set(parsed.runId, [...(received.get(parsed.runId) ?? []), parsed]);
+      const key = String(req.headers['idempotency-key'] ?? '');
+      keys.set(parsed.runId, [...(keys.get(parsed.runId) ?? []), key]);
       res.writeHead(204).end();
     });
   });
@@ -72,6 +77,7 @@ export async function callbackReceiver(secret?: string): Promise<CallbackReceive
     url: `http://127.0.0.1:${port}/callback`,
     host: `127.0.0.1:${port}`,
     bodiesOf: (runId) => received.get(runId) ?? [],
+    keysOf: (runId) => keys.get(runId) ?? [],
     requests,
     close: () =>
       new Promise<void>((resolve) => {
