@@ -1,6 +1,4 @@
-import type { Logger } from '@x/kernel';
 import { Queue } from 'bullmq';
-import type { Cluster, Redis } from 'ioredis';
 import { bullmqConsumer } from './bullmq-consumer.js';
 import { partitionOf, partitionQueueNames, runIdOfJob } from './queue-partitions.js';
 import { queueSettings, type RedisBackedQueueOptions } from './queue-settings.js';
@@ -8,43 +6,8 @@ import type { ShardConsumer, ShardQueue } from './shard-queue.js';
 import { shardJobId } from './shard-queue.js';
 import type { ShardJobData } from './test-schemas.js';
 
-export interface BullmqShardQueueOptions extends RedisBackedQueueOptions {
-  /**
-   * Used by the Queues as is (a `Cluster` for a Redis Cluster); each consumer's Workers get
-   * their own duplicates, closed with it.
-   */
-  connection: Redis | Cluster;
-  /** BullMQ key prefix, the deployment's `X_PREFIX`, so deployments sharing a Redis stay apart. */
-  prefix: string;
-  /**
-   * Queue partitions (`QUEUE_PARTITIONS`), 1–64. Default 1. A run's shards all go to the
-   * partition of its id; every consumer takes jobs from every partition. On a cluster each
-   * partition is its own hash-tagged queue on its own slot, spreading the queue's load over
-   * the primaries (see `partitionQueueNames`).
-   */
-  partitions?: number;
-  /**
-   * Hash-tag the queue keys even with one partition: required on a Redis Cluster (BullMQ's
-   * scripts touch several keys of a queue). Default: true when `connection` is a `Cluster`.
-   */
-  tagged?: boolean;
-  /**
-   * How long a worker's lock on a job lasts before another worker may declare it stalled and
-   * take it over. Default 30 s (BullMQ's): shorter means faster recovery from a dead worker,
-   * but a worker blocked for longer than this (event loop stall) loses its job.
-   */
-  lockDurationMs?: number;
-  /** How often each worker looks for stalled jobs. Default 30 s (BullMQ's). */
-  stalledIntervalMs?: number;
-  /**
-   * Stalls a job may survive before BullMQ fails it. Default 2: a shard should outlive one
-   * dead worker and one unlucky redelivery; after that it is failed and the run with it.
-   */
-  maxStalledCount?: number;
-  /** Failed jobs kept for inspection, per partition. Default 1000; completed jobs are removed at once. */
-  keepFailed?: number;
-  logger?: Logger;
-}
+/** The BullMQ queue takes the shared options as they are. */
+export type BullmqShardQueueOptions = RedisBackedQueueOptions;
 
 /** The BullMQ shard queue, with the qualified name (`prefix:name`) of each partition's queue. */
 export interface BullmqShardQueue extends ShardQueue {
@@ -72,18 +35,9 @@ function byPartition<T>(items: readonly T[], runId: (item: T) => string, partiti
  * adding a job twice is a no-op in whichever partition it lands.
  */
 export function bullmqShardQueue(opts: BullmqShardQueueOptions): BullmqShardQueue {
-  const {
-    connection,
-    prefix,
-    partitions,
-    tagged,
-    lockDurationMs,
-    stalledIntervalMs,
-    maxStalledCount,
-    keepFailed,
-    logger,
-  } = queueSettings(opts);
-  const queues = partitionQueueNames(prefix, partitions, { tagged }).map(
+  const settings = queueSettings(opts);
+  const { connection, prefix, partitions, keepFailed, logger } = settings;
+  const queues = partitionQueueNames(prefix, partitions, { tagged: settings.tagged }).map(
     (n) => new Queue(n.name, { connection, prefix: n.prefix }),
   );
   for (const queue of queues)
@@ -149,12 +103,8 @@ export function bullmqShardQueue(opts: BullmqShardQueueOptions): BullmqShardQueu
     consume(processor, options = {}) {
       const consumer = bullmqConsumer(
         {
-          connection,
+          ...settings,
           queues,
-          lockDurationMs,
-          stalledIntervalMs,
-          maxStalledCount,
-          logger,
           onClosed: (c) => consumers.delete(c),
         },
         processor,

@@ -1,5 +1,3 @@
-import type { Logger } from '@x/kernel';
-import type { Cluster, Redis } from 'ioredis';
 import { partitionOf, runIdOfJob } from './queue-partitions.js';
 import { positiveInteger, queueSettings, type RedisBackedQueueOptions } from './queue-settings.js';
 import { createRedisQueueCounters, type RedisQueueCounters } from './redis-queue-counters.js';
@@ -16,28 +14,8 @@ const REMOVE = luaScript(REMOVE_LUA, 3);
 const ADD_CHUNK = 500;
 
 export interface RedisShardQueueOptions extends RedisBackedQueueOptions {
-  /** The deployment's client (a `Cluster` for a Redis Cluster); each consumer adds its own reader connections. */
-  connection: Redis | Cluster;
-  /** Key prefix, the deployment's `X_PREFIX`. */
-  prefix: string;
-  /** Queue partitions (`QUEUE_PARTITIONS`), 1–64, split by run id as the BullMQ queue's. Default 1. */
-  partitions?: number;
-  /** Hash-tag the keys even with one partition (required on a cluster). Default: true on a `Cluster`. */
-  tagged?: boolean;
-  /**
-   * A job's lease: a consumer renews the leases of all its jobs every third of it; a job not
-   * renewed for this long is re-issued by a reaper. Default 30 s (as BullMQ's lock).
-   */
-  lockDurationMs?: number;
-  /** How often each consumer promotes due retries and reaps expired leases. Default 30 s. */
-  stalledIntervalMs?: number;
-  /** Lease expiries a job survives; the next one fails it (onAbandoned). Default 2. */
-  maxStalledCount?: number;
-  /** Failed jobs kept for inspection (and dedupe), per partition. Default 1000. */
-  keepFailed?: number;
   /** How long one blocking read waits for a job. Default 5 s. */
   blockMs?: number;
-  logger?: Logger;
 }
 
 /** The Redis shard queue, with its keys per partition and its counters. */
@@ -54,19 +32,10 @@ export interface RedisShardQueue extends ShardQueue {
  * the package README, "Redis shard queue".
  */
 export function redisShardQueue(opts: RedisShardQueueOptions): RedisShardQueue {
-  const {
-    connection,
-    prefix,
-    partitions,
-    tagged,
-    lockDurationMs,
-    stalledIntervalMs,
-    maxStalledCount,
-    keepFailed,
-    logger,
-  } = queueSettings(opts);
+  const settings = queueSettings(opts);
+  const { connection, prefix, partitions } = settings;
   const blockMs = positiveInteger('blockMs', opts.blockMs ?? 5_000, 1);
-  const keys = redisQueueKeys(prefix, partitions, { tagged });
+  const keys = redisQueueKeys(prefix, partitions, { tagged: settings.tagged });
   const keysOf = (runId: string) => keys[partitionOf(runId, partitions)]!;
   const counters = createRedisQueueCounters();
   const consumers = new Set<ShardConsumer>();
@@ -141,15 +110,10 @@ export function redisShardQueue(opts: RedisShardQueueOptions): RedisShardQueue {
     consume(processor, options = {}) {
       const consumer = redisShardConsumer(
         {
-          connection,
+          ...settings,
           partitions: keys,
-          lockDurationMs,
-          stalledIntervalMs,
-          maxStalledCount,
-          keepFailed,
           blockMs,
           counters,
-          logger,
           onClosed: (c) => consumers.delete(c),
         },
         processor,
