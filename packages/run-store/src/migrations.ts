@@ -198,4 +198,22 @@ export const MIGRATIONS: readonly Migration[] = [
         where released_at is not null and status in ('queued', 'running')`,
     ]),
   },
+  {
+    // HOT shard updates (issue 18). A column in an index's predicate counts as indexed, so
+    // `run_shards_released_live`'s `status <> 'completed'` made every shard update that
+    // touches `status` (a begin's pending -> running, the most frequent write of a shard)
+    // write a new entry into the primary key and that index, even when the row is in neither
+    // index's predicate. The same set of rows keyed on `completed_at` (set exactly when
+    // `status` becomes completed, by the completion alone) leaves a begin's update free to
+    // be heap-only, and `fillfactor = 80` keeps room on each page for those versions.
+    // fillfactor applies to pages written from now on; rows already on full pages update as
+    // before.
+    name: '0009_hot_shard_updates',
+    up: exec([
+      sql`create index if not exists run_shards_released_open on run_shards (run_id)
+        where released_at is not null and completed_at is null`,
+      sql`drop index if exists run_shards_released_live`,
+      sql`alter table run_shards set (fillfactor = 80)`,
+    ]),
+  },
 ];

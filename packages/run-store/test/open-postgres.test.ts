@@ -27,6 +27,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0006_run_tags',
         '0007_fair_dispatch',
         '0008_dispatch_count',
+        '0009_hot_shard_updates',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables
@@ -38,6 +39,33 @@ describe('openPostgres and migrate on PostgreSQL', () => {
       expect((await createRunStore(a).getRunById(run.id))?.total).toBe(4);
     } finally {
       await Promise.all([a.destroy(), b.destroy()]);
+    }
+  });
+
+  it("a begin's shard update is heap-only (migration 0009): no index covers what it changes", async () => {
+    const hot = await postgres('runstore_hot');
+    // One connection: the statistics this backend flushes are the begins' own.
+    const db = openPostgres(hot.url, { max: 1 });
+    try {
+      await migrate(db);
+      const store = createRunStore(db);
+      const run = await store.createRun(runInput(4));
+      const counts = async () => {
+        await sql`select pg_stat_force_next_flush()`.execute(db);
+        await sql`select pg_stat_clear_snapshot()`.execute(db);
+        const { rows } = await sql<{ upd: number; hot: number }>`
+          select n_tup_upd::int as upd, n_tup_hot_upd::int as hot
+          from pg_stat_user_tables where relname = 'run_shards'`.execute(db);
+        return rows[0] ?? { upd: -1, hot: -1 };
+      };
+      const before = await counts();
+      for (let shard = 0; shard < 4; shard++) await store.beginShard(run.id, shard, 1);
+      const after = await counts();
+      expect(after.upd - before.upd).toBe(4);
+      expect(after.hot - before.hot).toBe(4);
+    } finally {
+      await db.destroy();
+      await hot.close();
     }
   });
 

@@ -59,6 +59,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0006_run_tags',
         '0007_fair_dispatch',
         '0008_dispatch_count',
+        '0009_hot_shard_updates',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });

@@ -57,12 +57,14 @@ export async function releaseShardsSql(
     ), counts as (
       -- From the few live runs with released shards (index runs_released_live), their
       -- shards by primary key; the ORDER BY keeps the planner from flattening the lateral
-      -- into a join that reads all of run_shards (migration 0008 says why).
+      -- into a join that reads all of run_shards (migration 0008 says why). Not completed is
+      -- completed_at is null (set with status completed), the predicate of
+      -- run_shards_released_open (migration 0009).
       select r.workspace_id, count(*) as outstanding,
              count(*) filter (where s.status = 'pending') as waiting
       from runs r cross join lateral (
         select s.status from run_shards s
-        where s.run_id = r.id and s.released_at is not null and s.status <> 'completed'
+        where s.run_id = r.id and s.released_at is not null and s.completed_at is null
         order by s.shard_index
       ) s
       where r.released_at is not null and r.status in ('queued', 'running')

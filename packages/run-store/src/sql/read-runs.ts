@@ -11,7 +11,8 @@ import { pendingCallbackSets } from './callback-outbox.js';
  * runs, i.e. the dispatcher holds it back because the workspace already uses its share (window
  * or cap). Null otherwise. The limits live in the dispatcher, not here: a run read in the
  * instant before the next pass releases it may show the reason for that pass's interval.
- * Index: `runs_released_live` (live runs with released shards) for the workspace test.
+ * Index: `runs_released_live` (live runs with released shards) for the workspace test; a shard
+ * not completed is `completed_at is null` (set with status completed; migration 0009).
  */
 const waitingForSql = sql<RunWaitReason | null>`case when runs.status = 'queued'
     and runs.enqueued_at is null
@@ -20,7 +21,7 @@ const waitingForSql = sql<RunWaitReason | null>`case when runs.status = 'queued'
     and exists (select 1 from runs o join run_shards s on s.run_id = o.id
                 where o.workspace_id = runs.workspace_id and o.released_at is not null
                   and o.status in ('queued', 'running')
-                  and s.released_at is not null and s.status <> 'completed')
+                  and s.released_at is not null and s.completed_at is null)
   then 'workspace_share' end`.as('waiting_for');
 
 /** One run by id; with `workspaceId`, only if it belongs to that workspace. */
