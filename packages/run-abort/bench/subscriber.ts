@@ -1,5 +1,5 @@
 // Process B or C of the benchmark: registers one shard of every benchmark run, and a raw
-// ioredis subscriber for the reference. Records, in process.hrtime ms (CLOCK_MONOTONIC,
+// ioredis subscriber for the references (a bare PUBLISH, and the hand-written abort's message). Records, in process.hrtime ms (CLOCK_MONOTONIC,
 // shared by all processes on the machine), when each shard's signal fired and when each raw
 // message arrived; `dump <file>` writes them out.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -59,16 +59,32 @@ for (const runId of JSON.parse(readFileSync(env('RUNS_FILE'), 'utf8')) as string
 await aborter.start();
 
 const raw: Record<string, number> = {};
+// The hand-written abort's subscriber side, as a user would write it: parse the message, look
+// the run's controller up, abort it.
+const handControllers = new Map<string, AbortController>();
+const hand: Record<string, number> = {};
+for (const runId of JSON.parse(readFileSync(env('HAND_RUNS_FILE'), 'utf8')) as string[]) {
+  const controller = new AbortController();
+  controller.signal.addEventListener('abort', () => {
+    hand[runId] = now();
+  });
+  handControllers.set(runId, controller);
+}
 const sub = new Redis(env('REDIS_URL'));
-sub.on('message', (_channel: string, message: string) => {
-  raw[message] = now();
+sub.on('message', (channel: string, message: string) => {
+  if (channel === env('RAW_CHANNEL')) {
+    raw[message] = now();
+    return;
+  }
+  const { runId, reason } = JSON.parse(message) as { runId: string; reason: string };
+  handControllers.get(runId)?.abort(reason);
 });
-await sub.subscribe(env('RAW_CHANNEL'));
+await sub.subscribe(env('RAW_CHANNEL'), env('HAND_CHANNEL'));
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const [command, file] = line.trim().split(/\s+/);
   if (command !== 'dump' || !file) return;
-  writeFileSync(file, JSON.stringify({ aborts, arrived, raw, metrics: aborter.metrics() }));
+  writeFileSync(file, JSON.stringify({ aborts, arrived, raw, hand, metrics: aborter.metrics() }));
   process.stdout.write(`DUMPED ${file}\n`);
 });
 process.on('SIGTERM', () => {

@@ -5,7 +5,8 @@
 // outcome written by hand with Flows and `pg` (bench/durable-reference.ts): `ratio_durable`.
 // Ours runs twice a round: on the apps' 4 shard statements in flight (the store batches the
 // calls beyond), and with as many as the pool (the apps' setting before 2026-12-07). Each side
-// also reports the machine's CPU per run.
+// also reports the machine's CPU per run. Every side first runs untimed warm-up rounds
+// (BENCH_WARMUP_ROUNDS, default 3; see WARMUP_ROUNDS), then BENCH_ROUNDS (3) measured ones.
 // Loopback only; the last line is the JSON summary.
 import { postgres, startRedis } from '@x/testkit';
 import { durableFlows } from './durable-reference.js';
@@ -17,7 +18,24 @@ import { statementCounter } from './statements.js';
 
 /** `backendMs`: CPU of the side's own PostgreSQL backends (bench/backend-cpu.ts), where measured. */
 type Round = CpuSample & { seconds: number; backendMs?: number };
-const ROUNDS = 2;
+function roundsFromEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > 20)
+    throw new Error(`${name} must be an integer from ${min} to 20, got ${JSON.stringify(raw)}`);
+  return n;
+}
+/**
+ * Untimed rounds of every side first, in the same order. A long-running worker is warm; the
+ * first rounds of a process are not: V8 tiers a side's code up over its first ~2,000 runs
+ * (measured: our process CPU 3.98 → 2.11 → 1.53 → 1.38 → 1.14 ms a run over five rounds,
+ * the hand-written reference's 2.48 → 1.29), and the references' BullMQ code is already warm
+ * from the rounds before them while ours is not. The first (cold) round of each side is
+ * printed too.
+ */
+const WARMUP_ROUNDS = roundsFromEnv('BENCH_WARMUP_ROUNDS', 3, 0);
+const ROUNDS = roundsFromEnv('BENCH_ROUNDS', 3, 1);
 const redis = await startRedis();
 const db = await postgres('shard-worker-bench');
 const statements = await statementCounter(db.url);
@@ -30,16 +48,32 @@ const plainRounds: Round[] = [];
 const durableRounds: Round[] = [];
 const ourRounds: Awaited<ReturnType<typeof ours>>[] = [];
 const poolSlotRounds: Awaited<ReturnType<typeof ours>>[] = [];
+/** Each side's first round, cold. */
+let cold: { durable: Round; ours: Round } | undefined;
+/** Exactly once held in every round, warm-up included. */
+let warmUpExact = true;
 try {
-  for (let round = 0; round < ROUNDS; round++) {
-    flowRounds.push(await flows(redis.url));
-    plainRounds.push(await plainJobs(redis.url));
+  for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+    const measured = round >= WARMUP_ROUNDS;
+    const flow = await flows(redis.url);
+    const plain = await plainJobs(redis.url);
     const before = await statements.count();
-    durableRounds.push(await durableFlows(redis.url, db.url));
+    const durable = await durableFlows(redis.url, db.url);
     // Its counting read and the two backend CPU samples inside its round excluded.
-    durableStatements += (await statements.count()) - before - 3;
-    ourRounds.push(await ours(redis.url, db.url, () => statements.count()));
-    poolSlotRounds.push(await ours(redis.url, db.url, () => statements.count(), POOL_SLOTS));
+    const durableCount = (await statements.count()) - before - 3;
+    const our = await ours(redis.url, db.url, () => statements.count());
+    const poolSlots = await ours(redis.url, db.url, () => statements.count(), POOL_SLOTS);
+    if (round === 0) cold = { durable, ours: our };
+    if (!measured) {
+      warmUpExact &&= our.exact && poolSlots.exact;
+      continue;
+    }
+    flowRounds.push(flow);
+    plainRounds.push(plain);
+    durableRounds.push(durable);
+    durableStatements += durableCount;
+    ourRounds.push(our);
+    poolSlotRounds.push(poolSlots);
   }
 } finally {
   await statements.close();
@@ -48,11 +82,11 @@ try {
 }
 const rate = (rounds: Round[]) =>
   (RUNS * rounds.length) / rounds.reduce((t, r) => t + r.seconds, 0);
-const ms = (n: number) => (n / (RUNS * ROUNDS)).toFixed(2);
 const sum = (rounds: Round[], key: keyof CpuSample | 'backendMs') =>
   rounds.reduce((t, r) => t + (r[key] ?? Number.NaN), 0);
 /** CPU ms per run: the whole machine, this process, Redis, and the rest (PostgreSQL). */
 const cpuPerRun = (rounds: Round[]) => {
+  const ms = (n: number) => (n / (RUNS * rounds.length)).toFixed(2);
   const [machine, own, server] = [
     sum(rounds, 'machineMs'),
     sum(rounds, 'ownMs'),
@@ -101,6 +135,12 @@ console.log(
 console.log(
   `PostgreSQL statements per run (pg_stat_statements): shard-worker ${perRun(ourStatements)}, Flows + pg by hand ${perRun(durableStatements)}`,
 );
+if (cold) {
+  const coldRate = (r: Round) => RUNS / r.seconds;
+  console.log(
+    `cold, each side's first round of the process (not in the figures above): shard-worker ${coldRate(cold.ours).toFixed(1)} runs/s, ${cpuPerRun([cold.ours])}; Flows + pg by hand ${coldRate(cold.durable).toFixed(1)} runs/s; ratio ${(coldRate(cold.ours) / coldRate(cold.durable)).toFixed(2)}`,
+  );
+}
 console.log(`worker metrics: ${JSON.stringify(ourRounds.at(-1)!.metrics)}`);
 console.log(
   JSON.stringify({
@@ -115,7 +155,8 @@ console.log(
     durable_ref_runs_per_s: Number(durablePerS.toFixed(1)),
     ratio_durable: Number((runsPerS / durablePerS).toFixed(2)),
     slots: SLOTS,
-    exactly_once: ourRounds.every((r) => r.exact) && poolSlotRounds.every((r) => r.exact),
+    exactly_once:
+      warmUpExact && ourRounds.every((r) => r.exact) && poolSlotRounds.every((r) => r.exact),
     statements_per_run: perRun(ourStatements),
     durable_statements_per_run: perRun(durableStatements),
     process_cpu_ms_per_run: cpuField(ourRounds, 'ownMs'),
@@ -125,5 +166,8 @@ console.log(
     pool_slots_runs_per_s: Number(poolSlotsPerS.toFixed(1)),
     ratio_durable_pool_slots: Number((poolSlotsPerS / durablePerS).toFixed(2)),
     pool_slots_statements_per_run: perRun(poolSlotStatements),
+    warmup_rounds: WARMUP_ROUNDS,
+    rounds: ROUNDS,
+    cold_ratio_durable: cold ? Number((cold.durable.seconds / cold.ours.seconds).toFixed(2)) : null,
   }),
 );
