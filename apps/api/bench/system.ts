@@ -40,6 +40,18 @@ import { openLeanSse, postJson } from './lean-http.js';
 
 const ABORTS = Number(process.env.X_BENCH_ABORTS ?? 200);
 const RUNS = Number(process.env.X_BENCH_RUNS ?? 500);
+/**
+ * Runs of (b)'s shape through the same lanes before (b), neither timed nor counted. The
+ * processes are long-running servers; fresh ones run their code cold while V8 tiers it up
+ * (the shard-worker bench measured its process CPU a run falling from 3.98 to 1.14 ms over
+ * its first 2,500 runs). 0 measures (b) from cold, as before 2026-12-07.
+ */
+const WARMUP_RUNS = Number(process.env.X_BENCH_WARMUP_RUNS ?? 500);
+if (!(Number.isInteger(WARMUP_RUNS) && WARMUP_RUNS >= 0)) {
+  throw new Error(
+    `X_BENCH_WARMUP_RUNS must be a non-negative integer, got ${process.env.X_BENCH_WARMUP_RUNS}`,
+  );
+}
 const IN_FLIGHT = Number(process.env.X_BENCH_IN_FLIGHT ?? 64);
 /** Each test's duration in (b): 0 (default) reports a shard's results in one tick. */
 const TEST_MS = Number(process.env.X_BENCH_TEST_MS ?? 0);
@@ -348,39 +360,52 @@ async function main() {
         throw new Error(`abort answered ${r.status}, done ${JSON.stringify(done)}`);
       stream.close();
     }
-    const c1 = await counters(probe, pgProbe);
-    const e1 = await appendsNow();
-    const cpu1 = childCpuMs();
+    const cA = await counters(probe, pgProbe);
+    const eA = await appendsNow();
+    const cpuA = childCpuMs();
     console.log(
-      `(a) ${ABORTS} aborts A -> done on B: p50 ${round(pct(aborts, 50))} ms, p99 ${round(pct(aborts, 99))} ms (HTTP 202 itself: p50 ${round(pct(replies, 50))} ms); per run+abort: ${round((c1.commands - c0.commands) / ABORTS)} Redis commands, ${round((c1.xacts - c0.xacts) / ABORTS)} PG transactions`,
+      `(a) ${ABORTS} aborts A -> done on B: p50 ${round(pct(aborts, 50))} ms, p99 ${round(pct(aborts, 99))} ms (HTTP 202 itself: p50 ${round(pct(replies, 50))} ms); per run+abort: ${round((cA.commands - c0.commands) / ABORTS)} Redis commands, ${round((cA.xacts - c0.xacts) / ABORTS)} PG transactions`,
     );
 
     // (b) throughput: IN_FLIGHT runs at a time, created on A or B, watched on the other.
+    const flood = async (count: number, lat: number[]) => {
+      let next = 0;
+      const lane = async () => {
+        while (next < count) {
+          const i = next++;
+          const [create, view] = i % 2 ? [B, A] : [A, B];
+          const t0 = performance.now();
+          const run = await createRun(create, {
+            executor: 'demo',
+            tests: demoTests(100, TEST_MS),
+            shards: 4,
+          });
+          const stream = await openLeanSse(view, run.id, TOKEN);
+          const done = await stream.waitFor('"done"', (d) => d.type === 'done', 120_000);
+          if (done.status !== 'completed' || done.passed !== 100)
+            throw new Error(`run ${run.id}: ${JSON.stringify(done)}`);
+          lat.push(performance.now() - t0);
+          stream.close();
+        }
+      };
+      await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+    };
+    const warmStarted = performance.now();
+    await flood(WARMUP_RUNS, []);
+    const warmSeconds = (performance.now() - warmStarted) / 1000;
+    if (WARMUP_RUNS > 0)
+      console.log(
+        `(b) warm-up: ${WARMUP_RUNS} runs of the same shape first, not counted: ${round(WARMUP_RUNS / warmSeconds)} runs/s`,
+      );
+    const c1 = await counters(probe, pgProbe);
+    const e1 = await appendsNow();
+    const cpu1 = childCpuMs();
     const lat: number[] = [];
     const texts1 = process.env.X_BENCH_VERBOSE
       ? await statementsByText(pgProbe)
       : new Map<string, { calls: number; ms: number }>();
-    let next = 0;
     const started = performance.now();
-    const lane = async () => {
-      while (next < RUNS) {
-        const i = next++;
-        const [create, view] = i % 2 ? [B, A] : [A, B];
-        const t0 = performance.now();
-        const run = await createRun(create, {
-          executor: 'demo',
-          tests: demoTests(100, TEST_MS),
-          shards: 4,
-        });
-        const stream = await openLeanSse(view, run.id, TOKEN);
-        const done = await stream.waitFor('"done"', (d) => d.type === 'done', 120_000);
-        if (done.status !== 'completed' || done.passed !== 100)
-          throw new Error(`run ${run.id}: ${JSON.stringify(done)}`);
-        lat.push(performance.now() - t0);
-        stream.close();
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+    await flood(RUNS, lat);
     const seconds = (performance.now() - started) / 1000;
     const c2 = await counters(probe, pgProbe);
     const e2 = await appendsNow();
@@ -393,7 +418,7 @@ async function main() {
       `(b) ${RUNS} runs (4 shards x 25 tests of ${TEST_MS} ms), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
     );
     console.log(
-      `    CPU ms per run+abort: ${cpuPer(cpu0, cpu1, ABORTS)}, redis ${round((c1.redisCpuMs - c0.redisCpuMs) / ABORTS)}, postgres ${round(pgDelta(c0.pgCpuMs, c1.pgCpuMs) / ABORTS)}`,
+      `    CPU ms per run+abort: ${cpuPer(cpu0, cpuA, ABORTS)}, redis ${round((cA.redisCpuMs - c0.redisCpuMs) / ABORTS)}, postgres ${round(pgDelta(c0.pgCpuMs, cA.pgCpuMs) / ABORTS)}`,
     );
     console.log(
       `    CPU ms per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)}, postgres ${round(pgDelta(c1.pgCpuMs, c2.pgCpuMs) / RUNS)}`,
@@ -430,9 +455,9 @@ async function main() {
       console.log(
         `    PostgreSQL statements per run, by text (top 10):\n${topStatements(texts1, texts2, RUNS, 10)}`,
       );
-      console.log(`    per abort: ${topCommands(c0.byCommand, c1.byCommand, ABORTS)}`);
+      console.log(`    per abort: ${topCommands(c0.byCommand, cA.byCommand, ABORTS)}`);
       console.log(`    per run: ${topCommands(c1.byCommand, c2.byCommand, RUNS)}`);
-      console.log(`    event appends per abort: ${appendsPer(e0, e1, ABORTS)}`);
+      console.log(`    event appends per abort: ${appendsPer(e0, eA, ABORTS)}`);
       console.log(`    event appends per run: ${appendsPer(e1, e2, RUNS)}`);
     }
     console.log(
