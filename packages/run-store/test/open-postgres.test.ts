@@ -28,6 +28,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0007_fair_dispatch',
         '0008_dispatch_count',
         '0009_hot_shard_updates',
+        '0010_unfinished_runs',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables

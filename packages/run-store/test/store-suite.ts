@@ -60,6 +60,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0007_fair_dispatch',
         '0008_dispatch_count',
         '0009_hot_shard_updates',
+        '0010_unfinished_runs',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });

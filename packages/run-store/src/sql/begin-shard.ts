@@ -34,7 +34,7 @@ export interface BeginShardRow {
  *
  * A constant text so pg keeps it prepared and Kysely need not compile it on the hot path.
  */
-const BEGIN_SHARD = `
+export const BEGIN_SHARD = `
 with cur as (
   select status, shard_count, shards_completed, passed, failed, total from runs where id = $1
 ), live as (

@@ -22,17 +22,21 @@ export interface BeginShardCall {
  * (`= 'queued'`) under its lock, so an abort committed meanwhile wins. `was_queued` is true for
  * one call per run: the first of the batch's calls on a run this statement moved to running.
  *
+ * Every read of `runs` goes by primary key, `id = any(<array>)`: a join (`in (select …)`)
+ * left the planner free to hash-join over a scan of a whole index, which it chose when the
+ * statistics predate a burst of runs (see batch-plan.postgres.test.ts).
+ *
  * Why it cannot deadlock: every shard lock is taken in (run, shard) order (`locked`), and only
  * then every run lock, in id order (`queued` needs the whole of `shard` first: it joins its
  * count). Completions (complete-shards.ts) take them in the same order.
  */
-const BEGIN_SHARDS = `
+export const BEGIN_SHARDS = `
 with req as (
   select * from unnest($1::uuid[], $2::int[], $3::int[], $4::boolean[])
     with ordinality as q(run_id, shard_index, attempt, purge, ord)
 ), cur as (
   select id, status, shard_count, shards_completed, passed, failed, total
-  from runs where id in (select run_id from req)
+  from runs where id = any($1::uuid[])
 ), live as (
   select q.* from req q join cur on cur.id = q.run_id
   where cur.status in ('queued', 'running') and q.shard_index < cur.shard_count
@@ -49,12 +53,12 @@ with req as (
   returning s.run_id, s.shard_index
 ), queued as (
   select r.id from runs r, (select count(*) as n from shard) as after_shards
-  where r.id in (select run_id from live) and r.status = 'queued' and after_shards.n >= 0
+  where r.id = any(array(select run_id from live)) and r.status = 'queued' and after_shards.n >= 0
   order by r.id
   for update of r
 ), run as (
   update runs r set status = 'running', started_at = coalesce(r.started_at, now())
-  from queued k where r.id = k.id and r.status = 'queued'
+  where r.id = any(array(select id from queued)) and r.status = 'queued'
   returning r.id
 ), purged as (
   delete from run_results x using live l

@@ -50,7 +50,7 @@ with shard as (
   update runs r
   set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1
   from shard
-  where r.id = shard.run_id and r.status in ('queued', 'running')
+  where r.id = $1 and r.id = shard.run_id and r.status in ('queued', 'running')
   returning r.shard_count, r.shards_completed
 ), ins as (
   insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)

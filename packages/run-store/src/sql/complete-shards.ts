@@ -33,11 +33,12 @@ export interface CompleteShardsRow extends CompleteShardRow {
  * `shards_completed` = before + k, so exactly one call (the one that lands on shard_count) is
  * the finalizer. The results land with the flip, as in the single statement.
  *
- * Every read of `runs` is a probe by primary key, one per call: the planner takes a function's
- * rows (`req`) for 100, and with an EXISTS or a plain join it chose a hash join over a scan of
- * `runs_live` (every live entry, dead ones included) or of all of `runs` (measured: the
- * statement's buffers grew with the table, 185 to 268 a call over 4,000 runs). A scalar
- * subquery and a LATERAL with LIMIT are not flattened into joins.
+ * Every read of `runs` is a probe by primary key: the planner takes a function's rows (`req`)
+ * for 100, and with an EXISTS or a plain join it chose a hash join over a scan of `runs_live`
+ * (every live entry, dead ones included) or of all of `runs` (measured: the statement's
+ * buffers grew with the table, 185 to 268 a call over 4,000 runs). A scalar subquery and a
+ * LATERAL with LIMIT are not flattened into joins; `id = any(array(…))` gives the run locks
+ * an index path by primary key (batch-plan.postgres.test.ts checks the plan).
  *
  * Why it cannot deadlock: shard locks in (run, shard) order, then run locks in id order
  * (`runlock` needs the whole of `shard` first: it reads its aggregate), as begin-shards.ts.
@@ -66,8 +67,8 @@ with req as (
   select run_id, sum(passed)::int as passed, sum(failed)::int as failed, count(*)::int as n
   from shard group by run_id
 ), runlock as (
-  select r.id from runs r join agg on agg.run_id = r.id
-  where r.status in ('queued', 'running')
+  select r.id from runs r
+  where r.id = any(array(select run_id from agg)) and r.status in ('queued', 'running')
   order by r.id
   for update of r
 ), upd as (
@@ -75,7 +76,8 @@ with req as (
   set passed = r.passed + agg.passed, failed = r.failed + agg.failed,
       shards_completed = r.shards_completed + agg.n
   from runlock k join agg on agg.run_id = k.id
-  where r.id = k.id and r.status in ('queued', 'running')
+  where r.id = any(array(select id from runlock)) and r.id = k.id
+    and r.status in ('queued', 'running')
   returning r.id, r.shard_count, r.shards_completed, agg.n
 ), ins as (
   insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)

@@ -75,7 +75,8 @@ export interface LiveShardRow {
  * A page of the shards the queue must hold: not completed, of a live run that was enqueued
  * whole, or released one by one by fair dispatch (a shard still in the outbox is the
  * enqueuer's or the dispatcher's). Keyset over (run id, shard index); the
- * `runs_live` partial index finds the live runs.
+ * `runs_unfinished` partial index finds the live runs (`finished_at is null`: every terminal
+ * write stamps it).
  */
 export async function liveShardsSql(
   db: Kysely<Database>,
@@ -88,7 +89,7 @@ export async function liveShardsSql(
     select s.run_id, r.workspace_id, r.executor, r.callback_url, r.shard_count, s.shard_index,
            s.payload
     from runs r join run_shards s on s.run_id = r.id
-    where r.status in ('queued', 'running')
+    where r.finished_at is null and r.status in ('queued', 'running')
       and (r.enqueued_at is not null or s.released_at is not null)
       and s.status <> 'completed' ${after}
     order by s.run_id, s.shard_index

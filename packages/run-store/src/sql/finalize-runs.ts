@@ -37,7 +37,7 @@ export async function finalizeRunsSql(
         duration_ms = greatest(0, round(extract(epoch from (now() - coalesce(r.started_at, r.created_at))) * 1000))::int,
         ${sql.join(pendingCallbackSets('r'))}
     from agg
-    where r.id = agg.id and r.status in ('queued', 'running')
+    where r.id = any(${[...runIds]}::uuid[]) and r.id = agg.id and r.status in ('queued', 'running')
     returning r.*`.execute(db);
   return rows;
 }

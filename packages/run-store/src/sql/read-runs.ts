@@ -113,7 +113,7 @@ export async function failInterruptedRunsSql(
     update runs r
     set status = 'failed', error = ${error}, finished_at = now(), duration_ms = null,
         ${sql.join(pendingCallbackSets('r'))}
-    where status in (${sql.join(LIVE_STATUSES)})
+    where finished_at is null and status in (${sql.join(LIVE_STATUSES)})
     returning id`.execute(db);
   return rows.map((r) => r.id);
 }
