@@ -1,8 +1,9 @@
-import { LIVE_STATUSES, type RunStatus, type RunWaitReason, TERMINAL_STATUSES } from '@x/protocol';
+import { LIVE_STATUSES, type RunStatus, type RunWaitReason } from '@x/protocol';
 import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
 import type { Database } from '../schema.js';
 import { pendingCallbackSets } from './callback-outbox.js';
+import { allRows } from './statement.js';
 
 /**
  * Why a `queued` run waits (`waiting_for`), derived at read time: `workspace_share` when none of
@@ -91,17 +92,24 @@ export function listRunsSql(
     .execute();
 }
 
-export async function terminalRunsSql(
+/**
+ * The runs of `$1` (uuid[]) that are terminal. Terminal is written `not in` the live statuses:
+ * the same set (the status column's check), but a test the partial index of finished runs
+ * (`runs_finished`, where `status in` the terminal ones) cannot be proven to cover, so the
+ * planner never scans that index for a handful of ids. It did, with the plain test, when the
+ * statistics predated most runs finishing: 15,000 finished since the last analyze, 8 ids,
+ * 4.6 ms through `runs_finished` against 0.04 by primary key. `= any(array)` keeps one text
+ * whatever the number of ids.
+ */
+export const TERMINAL_RUNS = `
+  select id, status from runs
+  where id = any($1::uuid[]) and status not in ('queued', 'running')`;
+
+export function terminalRunsSql(
   db: Kysely<Database>,
   runIds: readonly string[],
 ): Promise<{ id: string; status: RunStatus }[]> {
-  // `= any(array)` keeps one statement text whatever the number of ids.
-  const { rows } = await sql<{ id: string; status: RunStatus }>`
-    select id, status from runs
-    where id = any(${[...runIds]}::uuid[]) and status in (${sql.join(TERMINAL_STATUSES)})`.execute(
-    db,
-  );
-  return rows;
+  return allRows(db, TERMINAL_RUNS, [[...runIds]]);
 }
 
 /** Fails every live run (the embedded process restarted and lost their shards); queues their callbacks. */
