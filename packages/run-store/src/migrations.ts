@@ -201,9 +201,8 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     // HOT shard updates (issue 18). A column in an index's predicate counts as indexed, so
     // `run_shards_released_live`'s `status <> 'completed'` made every shard update that
-    // touches `status` (a begin's pending -> running, the most frequent write of a shard)
-    // write a new entry into the primary key and that index, even when the row is in neither
-    // index's predicate. The same set of rows keyed on `completed_at` (set exactly when
+    // touches `status` (a begin's pending -> running among them) write a new entry into the
+    // primary key and that index, even when the row is in neither index's predicate. The same set of rows keyed on `completed_at` (set exactly when
     // `status` becomes completed, by the completion alone) leaves a begin's update free to
     // be heap-only, and `fillfactor = 80` keeps room on each page for those versions.
     // fillfactor applies to pages written from now on; rows already on full pages update as

@@ -46,15 +46,29 @@ function expectPrimaryKeyOnly(scans: string[]) {
 
 const id = '00000000-0000-4000-8000-000000000000';
 
-describe('the worker statements read runs by primary key on PostgreSQL', () => {
-  let database: TestDatabase;
-  let db: Kysely<Database>;
-
+/** A database of the describe's own: migrated, one workspace, then `fill` (its statistics' state). */
+function planDatabase(name: string, fill: (db: Kysely<Database>) => Promise<void>) {
+  let database: TestDatabase | undefined;
+  let db: Kysely<Database> | undefined;
   beforeAll(async () => {
-    database = await postgres('runstore_batch_plan');
+    database = await postgres(name);
     db = openPostgres(database.url, { max: 1 });
     await migrate(db);
     await sql`insert into workspaces (id) values ('ws')`.execute(db);
+    await fill(db);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await database?.close();
+  });
+  return () => {
+    if (!db) throw new Error('planDatabase: used before its beforeAll');
+    return db;
+  };
+}
+
+describe('the worker statements read runs by primary key on PostgreSQL', () => {
+  const db = planDatabase('runstore_batch_plan', async (db) => {
     await sql`insert into runs (workspace_id, executor, shard_count, shards_completed, total,
                                 status, finished_at, enqueued_at)
       select 'ws', 'demo', 4, 4, 4, 'completed', now(), now() from generate_series(1, 5000)`.execute(
@@ -65,10 +79,6 @@ describe('the worker statements read runs by primary key on PostgreSQL', () => {
       select 'ws', 'demo', 4, 4, 'queued' from generate_series(1, 2000)`.execute(db);
     await sql`insert into run_shards (run_id, shard_index, test_ids)
       select r.id, i, array['t'] from runs r, generate_series(0, 3) i`.execute(db);
-  });
-  afterAll(async () => {
-    await db.destroy();
-    await database.close();
   });
 
   const statements = {
@@ -92,7 +102,7 @@ describe('the worker statements read runs by primary key on PostgreSQL', () => {
   for (const mode of MODES) {
     for (const [name, statement] of Object.entries(statements)) {
       it(`${name} (${mode})`, async () => {
-        expectPrimaryKeyOnly(await runScans(db, mode, statement));
+        expectPrimaryKeyOnly(await runScans(db(), mode, statement));
       });
     }
   }
@@ -102,29 +112,18 @@ describe('the worker statements read runs by primary key on PostgreSQL', () => {
 // `status in` the terminal statuses; statistics taken while most runs were still live made
 // the planner scan it whole (15,000 runs finished since: 4.6 ms against 0.04 by primary key).
 describe('terminalRuns reads runs by primary key on PostgreSQL', () => {
-  let database: TestDatabase;
-  let db: Kysely<Database>;
-
-  beforeAll(async () => {
-    database = await postgres('runstore_terminal_plan');
-    db = openPostgres(database.url, { max: 1 });
-    await migrate(db);
-    await sql`insert into workspaces (id) values ('ws')`.execute(db);
+  const db = planDatabase('runstore_terminal_plan', async (db) => {
     await sql`insert into runs (workspace_id, executor, shard_count, total, status)
       select 'ws', 'demo', 4, 4, 'running' from generate_series(1, 6000)`.execute(db);
     await sql`analyze`.execute(db);
     await sql`update runs set status = 'completed', finished_at = now()
       where id in (select id from runs limit 5000)`.execute(db);
   });
-  afterAll(async () => {
-    await db.destroy();
-    await database.close();
-  });
 
   for (const mode of MODES) {
     it(`terminalRuns (${mode})`, async () => {
       expectPrimaryKeyOnly(
-        await runScans(db, mode, { params: 'uuid[]', text: TERMINAL_RUNS, args: `'{${id}}'` }),
+        await runScans(db(), mode, { params: 'uuid[]', text: TERMINAL_RUNS, args: `'{${id}}'` }),
       );
     });
   }

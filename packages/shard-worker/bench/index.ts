@@ -18,6 +18,7 @@ import { statementCounter } from './statements.js';
 
 /** `backendMs`: CPU of the side's own PostgreSQL backends (bench/backend-cpu.ts), where measured. */
 type Round = CpuSample & { seconds: number; backendMs?: number };
+/** A round count from the environment: an integer from `min` to 20, else the bench refuses to start. */
 function roundsFromEnv(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -138,7 +139,7 @@ console.log(
 if (cold) {
   const coldRate = (r: Round) => RUNS / r.seconds;
   console.log(
-    `cold, each side's first round of the process (not in the figures above): shard-worker ${coldRate(cold.ours).toFixed(1)} runs/s, ${cpuPerRun([cold.ours])}; Flows + pg by hand ${coldRate(cold.durable).toFixed(1)} runs/s; ratio ${(coldRate(cold.ours) / coldRate(cold.durable)).toFixed(2)}`,
+    `cold, each side's first round of the process (${WARMUP_ROUNDS > 0 ? 'not in the figures above' : 'also the first measured one'}): shard-worker ${coldRate(cold.ours).toFixed(1)} runs/s, ${cpuPerRun([cold.ours])}; Flows + pg by hand ${coldRate(cold.durable).toFixed(1)} runs/s; ratio ${(coldRate(cold.ours) / coldRate(cold.durable)).toFixed(2)}`,
   );
 }
 console.log(`worker metrics: ${JSON.stringify(ourRounds.at(-1)!.metrics)}`);

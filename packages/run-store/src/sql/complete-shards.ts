@@ -34,8 +34,8 @@ export interface CompleteShardsRow extends CompleteShardRow {
  * the finalizer. The results land with the flip, as in the single statement.
  *
  * Every read of `runs` is a probe by primary key: the planner takes a function's rows (`req`)
- * for 100, and with an EXISTS or a plain join it chose a hash join over a scan of `runs_live`
- * (every live entry, dead ones included) or of all of `runs` (measured: the statement's
+ * for 100, and with an EXISTS or a plain join it chose a hash join over a scan of the index of
+ * live runs (every entry, dead ones included) or of all of `runs` (measured: the statement's
  * buffers grew with the table, 185 to 268 a call over 4,000 runs). A scalar subquery and a
  * LATERAL with LIMIT are not flattened into joins; `id = any(array(…))` gives the run locks
  * an index path by primary key (batch-plan.postgres.test.ts checks the plan).
