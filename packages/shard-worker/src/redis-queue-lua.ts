@@ -111,7 +111,8 @@ return 1
  * entries whose lease expired (idle in the group longer than the lease: their consumer died
  * or stopped renewing) and re-issues each as a fresh entry, attempt unchanged, one stall more;
  * past max stalls the job fails instead and is returned as abandoned.
- * Returns { malformed, promoted, stalled, { id, payload, ... abandoned } }.
+ * Returns { malformed, promoted, stalled, { id, payload, ... abandoned }, the earliest
+ * waiting retry's due time in ms (nil for none) }.
  */
 export const MAINTAIN_LUA = `${HELPERS}
 local g, reaper, lease, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -165,7 +166,10 @@ if type(claimed) == 'table' and not claimed.err then
     end
   end
 end
-return { malformed, promoted, stalled, abandoned }
+-- When the earliest retry still waiting comes due (ms, false for none): the caller's pass
+-- for it may have run a hair early by the script's clock, and must not leave it to the sweep.
+local nextDue = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')[2] or false
+return { malformed, promoted, stalled, abandoned, nextDue }
 `;
 
 /**

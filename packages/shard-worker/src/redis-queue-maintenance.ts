@@ -45,7 +45,8 @@ export function queueMaintenance(settings: QueueMaintenanceSettings): QueueMaint
   const { redis, partitions, counters, logger, signal, redisError, abandon } = settings;
   const timers = new Set<NodeJS.Timeout>();
 
-  const maintain = async (p: number) => {
+  /** One pass on a partition; answers when its earliest waiting retry comes due (ms). */
+  const maintain = async (p: number): Promise<number | undefined> => {
     const keys = partitions[p]!;
     const reply = await runScript(
       redis,
@@ -64,7 +65,7 @@ export function queueMaintenance(settings: QueueMaintenanceSettings): QueueMaint
     if (!Array.isArray(reply) || reply.length < 4 || !Array.isArray(reply[3])) {
       counters.redisErrors++;
       logger.warn({ reply }, 'shard queue: unexpected maintenance reply');
-      return;
+      return undefined;
     }
     counters.malformed += Number(reply[0]);
     counters.promoted += Number(reply[1]);
@@ -77,6 +78,9 @@ export function queueMaintenance(settings: QueueMaintenanceSettings): QueueMaint
         `job stalled more than ${settings.maxStalledCount} times`,
       );
     }
+    // An older server's script (a rolling upgrade) answers four elements: no due time.
+    const next = reply[4] === null || reply[4] === undefined ? Number.NaN : Number(reply[4]);
+    return Number.isFinite(next) ? next : undefined;
   };
   const maintainAll = () => {
     for (let p = 0; p < partitions.length; p++)
@@ -87,17 +91,29 @@ export function queueMaintenance(settings: QueueMaintenanceSettings): QueueMaint
   // A first maintenance pass at once: retries and expired leases left by a previous fleet.
   maintainAll();
 
+  const later = (p: number, delayMs: number) => {
+    // A closed consumer leaves its retries to the others' periodic maintenance.
+    if (signal.aborted) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      maintain(p)
+        .then((nextDue) => {
+          // A timer may fire a millisecond before the script's clock says the retry is due
+          // (the loop's cached time, two clocks' rounding), and that retry then waited for the
+          // sweep, `stalledIntervalMs` later (seen in CI: a 10 ms backoff not redelivered in
+          // 10 s). One more pass when the earliest retry comes due before the sweep would.
+          if (nextDue === undefined) return;
+          const wait = Math.max(1, nextDue - Date.now() + 1);
+          if (wait < settings.stalledIntervalMs) later(p, wait);
+        })
+        .catch(redisError('shard queue: promoting retries failed'));
+    }, delayMs);
+    timer.unref();
+    timers.add(timer);
+  };
+
   return {
-    later(p, delayMs) {
-      // A closed consumer leaves its retries to the others' periodic maintenance.
-      if (signal.aborted) return;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        maintain(p).catch(redisError('shard queue: promoting retries failed'));
-      }, delayMs);
-      timer.unref();
-      timers.add(timer);
-    },
+    later,
     close() {
       clearInterval(sweep);
       for (const t of timers) clearTimeout(t);
