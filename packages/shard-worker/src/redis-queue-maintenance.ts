@@ -78,7 +78,7 @@ export function queueMaintenance(settings: QueueMaintenanceSettings): QueueMaint
         `job stalled more than ${settings.maxStalledCount} times`,
       );
     }
-    // An older server's script (a rolling upgrade) answers four elements: no due time.
+    // nil: no retry waits.
     const next = reply[4] === null || reply[4] === undefined ? Number.NaN : Number(reply[4]);
     return Number.isFinite(next) ? next : undefined;
   };
