@@ -91,20 +91,29 @@ export function queueMaintenance(settings: QueueMaintenanceSettings): QueueMaint
   // A first maintenance pass at once: retries and expired leases left by a previous fleet.
   maintainAll();
 
-  const later = (p: number, delayMs: number) => {
+  /** Per partition, when the one pending follow-up pass (below) runs: a chain of one. */
+  const followUps = new Map<number, number>();
+
+  /** A pass on `p` in `delayMs`; `followUpAt` marks the partition's follow-up pass. */
+  const schedule = (p: number, delayMs: number, followUpAt?: number) => {
     // A closed consumer leaves its retries to the others' periodic maintenance.
     if (signal.aborted) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
+      if (followUpAt !== undefined && followUps.get(p) === followUpAt) followUps.delete(p);
       maintain(p)
         .then((nextDue) => {
           // A timer may fire a millisecond before the script's clock says the retry is due
           // (the loop's cached time, two clocks' rounding), and that retry then waited for the
           // sweep, `stalledIntervalMs` later (seen in CI: a 10 ms backoff not redelivered in
-          // 10 s). One more pass when the earliest retry comes due before the sweep would.
+          // 10 s). One more pass when the earliest retry comes due before the sweep would;
+          // one such pass per partition at a time, so many waiting retries make one chain.
           if (nextDue === undefined) return;
-          const wait = Math.max(1, nextDue - Date.now() + 1);
-          if (wait < settings.stalledIntervalMs) later(p, wait);
+          const at = Math.max(Date.now() + 1, nextDue + 1);
+          if (at - Date.now() >= settings.stalledIntervalMs) return;
+          if ((followUps.get(p) ?? Number.POSITIVE_INFINITY) <= at) return;
+          followUps.set(p, at);
+          schedule(p, at - Date.now(), at);
         })
         .catch(redisError('shard queue: promoting retries failed'));
     }, delayMs);
@@ -113,7 +122,7 @@ export function queueMaintenance(settings: QueueMaintenanceSettings): QueueMaint
   };
 
   return {
-    later,
+    later: (p, delayMs) => schedule(p, delayMs),
     close() {
       clearInterval(sweep);
       for (const t of timers) clearTimeout(t);
