@@ -233,4 +233,20 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`drop index if exists runs_live`,
     ]),
   },
+  {
+    // HOT shard completions (issue 18). `run_shards_released_open`'s `completed_at is null`
+    // made the completion's update (status, stats, `completed_at`) write a new primary-key
+    // entry for every shard, though FIFO shards are in neither index's predicate. Keyed on
+    // `released_at` alone, no index covers a column the completion or a begin changes, so both
+    // are heap-only when the page has room (measured: 3,946 of 3,958 completions, none
+    // before). The index now keeps a released shard after its completion: every reader goes
+    // by one run's id (at most its shard count of entries, `completed_at` tested on the row);
+    // none scans it across runs (0008 says why that was slow).
+    name: '0011_hot_shard_completions',
+    up: exec([
+      sql`create index if not exists run_shards_released on run_shards (run_id)
+        where released_at is not null`,
+      sql`drop index if exists run_shards_released_open`,
+    ]),
+  },
 ];

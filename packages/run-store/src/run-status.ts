@@ -1,7 +1,11 @@
 // The run and result statuses are part of the wire contract: defined once, in @x/protocol
 // (import them from there). These two are the store's own.
 
-/** Lifecycle of one shard row: `pending` until a worker records an attempt, `completed` once. */
+/**
+ * Lifecycle of one shard row: `pending` until its completion, then `completed` once. `running`
+ * was written by a worker's begin before the changeset `read-only-begin`; nothing writes it now,
+ * and every reader takes it as not completed, like `pending`.
+ */
 export const SHARD_STATUSES = ['pending', 'running', 'completed'] as const;
 export type ShardStatus = (typeof SHARD_STATUSES)[number];
 

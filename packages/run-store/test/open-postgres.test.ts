@@ -29,6 +29,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0008_dispatch_count',
         '0009_hot_shard_updates',
         '0010_unfinished_runs',
+        '0011_hot_shard_completions',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables
@@ -43,7 +44,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
     }
   });
 
-  it("a begin's shard update is heap-only (migration 0009): no index covers what it changes", async () => {
+  it("first-attempt begins write one row, the run's; a retry's and a completion's shard updates are heap-only", async () => {
     const hot = await postgres('runstore_hot');
     // One connection: the statistics this backend flushes are the begins' own.
     const db = openPostgres(hot.url, { max: 1 });
@@ -54,16 +55,28 @@ describe('openPostgres and migrate on PostgreSQL', () => {
       const counts = async () => {
         await sql`select pg_stat_force_next_flush()`.execute(db);
         await sql`select pg_stat_clear_snapshot()`.execute(db);
-        const { rows } = await sql<{ upd: number; hot: number }>`
-          select n_tup_upd::int as upd, n_tup_hot_upd::int as hot
-          from pg_stat_user_tables where relname = 'run_shards'`.execute(db);
-        return rows[0] ?? { upd: -1, hot: -1 };
+        const { rows } = await sql<{ relname: string; upd: number; hot: number }>`
+          select relname, n_tup_upd::int as upd, n_tup_hot_upd::int as hot
+          from pg_stat_user_tables where relname in ('runs', 'run_shards')`.execute(db);
+        const of = (name: string) => rows.find((r) => r.relname === name) ?? { upd: -1, hot: -1 };
+        return { runs: of('runs'), shards: of('run_shards') };
       };
       const before = await counts();
       for (let shard = 0; shard < 4; shard++) await store.beginShard(run.id, shard, 1);
-      const after = await counts();
-      expect(after.upd - before.upd).toBe(4);
-      expect(after.hot - before.hot).toBe(4);
+      const begun = await counts();
+      // queued -> running, once; no shard row.
+      expect(begun.runs.upd - before.runs.upd).toBe(1);
+      expect(begun.shards.upd - before.shards.upd).toBe(0);
+      await store.beginShard(run.id, 2, 2, { purge: true });
+      const retried = await counts();
+      expect(retried.runs.upd - begun.runs.upd).toBe(0);
+      expect(retried.shards.upd - begun.shards.upd).toBe(1);
+      expect(retried.shards.hot - begun.shards.hot).toBe(1);
+      // A completion changes no indexed column either (migration 0011).
+      await store.completeShardWithResults(run.id, 0, 1, { passed: 1, failed: 0, skipped: 0 }, []);
+      const completed = await counts();
+      expect(completed.shards.upd - retried.shards.upd).toBe(1);
+      expect(completed.shards.hot - retried.shards.hot).toBe(1);
     } finally {
       await db.destroy();
       await hot.close();

@@ -61,6 +61,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0008_dispatch_count',
         '0009_hot_shard_updates',
         '0010_unfinished_runs',
+        '0011_hot_shard_completions',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -396,7 +397,7 @@ export function runStoreSuite(target: SuiteTarget): void {
   });
 
   describe('shard attempts and results', () => {
-    it('beginShard: the first start moves queued to running, records the attempt; a retry purges only its shard', async () => {
+    it('beginShard: the first start moves queued to running, a first attempt writes no shard row, a retry records its attempt and purges only its shard', async () => {
       const run = await store.createRun(runInput(2, 1));
       expect(await store.beginShard(run.id, 0, 1)).toEqual({
         status: 'queued',
@@ -432,7 +433,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       });
       expect((await shardRows(db, run.id)).map((r) => [r.attempt, r.status])).toEqual([
         [2, 'running'],
-        [1, 'running'],
+        [0, 'pending'],
       ]);
       expect(await resultCount(db, run.id)).toBe(1);
       // A late duplicate of attempt 1 never rewinds the attempt; a completed shard is left alone.
@@ -682,12 +683,16 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(b0).toMatchObject({ started: true, purged: 0 });
       expect(g0).toMatchObject({ status: 'aborted', started: false, wasQueued: false });
       expect(missing).toBeUndefined();
+      // First attempts write no shard row; b's retry records its attempt.
       expect((await shardRows(db, a.id)).map((r) => [r.status, r.attempt])).toEqual([
-        ['running', 1],
-        ['running', 1],
-        ['running', 1],
+        ['pending', 0],
+        ['pending', 0],
+        ['pending', 0],
       ]);
-      expect((await shardRows(db, b.id)).map((r) => r.attempt)).toEqual([1, 2]);
+      expect((await shardRows(db, b.id)).map((r) => [r.status, r.attempt])).toEqual([
+        ['pending', 0],
+        ['running', 2],
+      ]);
       expect((await store.getRunById(a.id))?.status).toBe('running');
       expect((await store.getRunById(gone.id))?.status).toBe('aborted');
     });

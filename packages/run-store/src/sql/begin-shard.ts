@@ -16,21 +16,28 @@ export interface BeginShardRow {
 }
 
 /**
- * A worker starting a shard, in one statement instead of four (status guard, queued ->
- * running, attempt record, retry purge).
+ * A worker starting a shard, in one statement: the status guard, queued -> running for the
+ * run's first start, the shard's start where it is read, the retry purge.
  * Params: $1 run id, $2 shard index, $3 attempt, $4 purge (boolean).
  * Output: no row when the run does not exist; else the run's status and counters as read
- * before this call, whether the attempt was recorded (`started`: the run was live and
- * the shard not completed), whether this call moved the run from queued to running, and how
- * many of the shard's executed results were purged.
+ * before this call, whether the shard may run (`started`: the run was live and the shard not
+ * completed), whether this call moved the run from queued to running, and how many of the
+ * shard's executed results were purged.
  *
- * Nothing is written when the run is terminal or the index is out of range. The run update
- * re-checks `status = 'queued'` on the latest row version, so an abort committed meanwhile
- * wins. Locks: the shard row (`shard`) is taken before the run row (`run` reads `shard`'s
- * count first), the same order as completeShardSql, so the two cannot deadlock. The purge
- * (a retry's) deletes only this shard's executed results: pre-seeded skips (status skipped,
- * attempt 0: never executed, a final dispatch decision), sibling shards and a completed
- * shard's results (they back the run's counters) stay.
+ * Writes only what something reads: the run's first start (queued -> running), and the shard
+ * row (`running`, the attempt, never lowered) where it is read before the completion: a
+ * shard fair dispatch released (its workspace's window counts the shards not started yet)
+ * and a retry (attempt 2 or more). A first attempt of a shard enqueued with its whole run
+ * (fifo) on a running run writes nothing, so three of a 4-shard run's four begins are reads:
+ * its completion records the attempt with the stats. Nothing is written when the run is
+ * terminal or the index is out of range. The run update re-checks `status = 'queued'` on the
+ * latest row version, so an abort committed meanwhile wins.
+ *
+ * Locks: the shard row, when written (`shard`), is taken before the run row (`run` reads `shard`'s count
+ * first), the same order as completeShardSql, so the two cannot deadlock. The purge (a retry's)
+ * deletes only this shard's executed results: pre-seeded skips (status skipped, attempt 0:
+ * never executed, a final dispatch decision), sibling shards and a completed shard's results
+ * (they back the run's counters) stay.
  *
  * A constant text so pg keeps it prepared and Kysely need not compile it on the hot path.
  */
@@ -39,9 +46,14 @@ with cur as (
   select status, shard_count, shards_completed, passed, failed, total from runs where id = $1
 ), live as (
   select 1 from cur where status in ('queued', 'running') and $2::int < shard_count
+), open as (
+  select 1 from run_shards s
+  where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
+    and exists (select 1 from live)
 ), shard as (
   update run_shards s set attempt = greatest(s.attempt, $3::int), status = 'running'
   where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
+    and ((s.released_at is not null and s.status = 'pending') or ($3::int > 1 and s.attempt < $3::int))
     and exists (select 1 from live)
   returning 1
 ), run as (
@@ -52,13 +64,11 @@ with cur as (
 ), purged as (
   delete from run_results
   where $4::boolean and run_id = $1 and shard_index = $2 and not (status = 'skipped' and attempt = 0)
-    and exists (select 1 from run_shards
-                where run_id = $1 and shard_index = $2 and status <> 'completed')
-    and exists (select 1 from live)
+    and exists (select 1 from open)
   returning 1
 )
 select cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed, cur.total,
-       (select count(*) from shard) > 0 as started,
+       exists (select 1 from open) as started,
        exists (select 1 from run) as was_queued,
        (select count(*) from purged)::int as purged
 from cur`;

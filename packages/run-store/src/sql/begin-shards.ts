@@ -17,10 +17,11 @@ export interface BeginShardCall {
  * no (run, shard) twice. Output: one row per call whose run exists, with `ord` (1-based
  * position of the call).
  *
- * Same guards as the single statement: nothing is written for a terminal run or an index out
- * of range; the shard row is re-checked (`<> 'completed'`) under its lock, and the run row
- * (`= 'queued'`) under its lock, so an abort committed meanwhile wins. `was_queued` is true for
- * one call per run: the first of the batch's calls on a run this statement moved to running.
+ * Same guards and the same writes as the single statement: nothing for a terminal run or an
+ * index out of range, nothing for a fifo shard's first attempt on a running run; a shard row
+ * it writes is re-checked under its lock, and the run row (`= 'queued'`) under its lock, so an
+ * abort committed meanwhile wins. `was_queued` is true for one call per run: the first of the
+ * batch's calls on a run this statement moved to running.
  *
  * Every read of `runs` goes by primary key, `id = any(<array>)`: a join (`in (select …)`)
  * left the planner free to hash-join over a scan of a whole index, which it chose when the
@@ -40,16 +41,23 @@ with req as (
 ), live as (
   select q.* from req q join cur on cur.id = q.run_id
   where cur.status in ('queued', 'running') and q.shard_index < cur.shard_count
+), open as (
+  select l.* from live l
+  where exists (select 1 from run_shards s
+                where s.run_id = l.run_id and s.shard_index = l.shard_index
+                  and s.status <> 'completed')
 ), locked as (
   select s.run_id, s.shard_index from run_shards s
   join live l on s.run_id = l.run_id and s.shard_index = l.shard_index
   where s.status <> 'completed'
+    and ((s.released_at is not null and s.status = 'pending') or (l.attempt > 1 and s.attempt < l.attempt))
   order by s.run_id, s.shard_index
   for update of s
 ), shard as (
   update run_shards s set attempt = greatest(s.attempt, l.attempt), status = 'running'
   from locked k join live l on l.run_id = k.run_id and l.shard_index = k.shard_index
   where s.run_id = k.run_id and s.shard_index = k.shard_index and s.status <> 'completed'
+    and ((s.released_at is not null and s.status = 'pending') or (l.attempt > 1 and s.attempt < l.attempt))
   returning s.run_id, s.shard_index
 ), queued as (
   select r.id from runs r, (select count(*) as n from shard) as after_shards
@@ -61,16 +69,14 @@ with req as (
   where r.id = any(array(select id from queued)) and r.status = 'queued'
   returning r.id
 ), purged as (
-  delete from run_results x using live l
-  where l.purge and x.run_id = l.run_id and x.shard_index = l.shard_index
+  delete from run_results x using open o
+  where o.purge and x.run_id = o.run_id and x.shard_index = o.shard_index
     and not (x.status = 'skipped' and x.attempt = 0)
-    and exists (select 1 from shard where shard.run_id = l.run_id and shard.shard_index = l.shard_index)
   returning x.run_id, x.shard_index
 )
 select q.ord::int as ord, cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed,
        cur.total,
-       exists (select 1 from shard where shard.run_id = q.run_id and shard.shard_index = q.shard_index)
-         as started,
+       exists (select 1 from open o where o.ord = q.ord) as started,
        (exists (select 1 from run where run.id = q.run_id)
          and q.ord = (select min(l.ord) from live l where l.run_id = q.run_id)) as was_queued,
        (select count(*) from purged p

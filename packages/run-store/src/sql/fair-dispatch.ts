@@ -58,8 +58,8 @@ export async function releaseShardsSql(
       -- From the few live runs with released shards (index runs_released_live), their
       -- shards by primary key; the ORDER BY keeps the planner from flattening the lateral
       -- into a join that reads all of run_shards (migration 0008 says why). Not completed is
-      -- completed_at is null (set with status completed), the predicate of
-      -- run_shards_released_open (migration 0009).
+      -- completed_at is null (set with status completed), tested on the row: no index holds
+      -- it, so a completion's update stays heap-only (migration 0011).
       select r.workspace_id, count(*) as outstanding,
              count(*) filter (where s.status = 'pending') as waiting
       from runs r cross join lateral (

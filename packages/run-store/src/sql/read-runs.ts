@@ -12,8 +12,9 @@ import { allRows } from './statement.js';
  * runs, i.e. the dispatcher holds it back because the workspace already uses its share (window
  * or cap). Null otherwise. The limits live in the dispatcher, not here: a run read in the
  * instant before the next pass releases it may show the reason for that pass's interval.
- * Index: `runs_released_live` (live runs with released shards) for the workspace test; a shard
- * not completed is `completed_at is null` (set with status completed; migration 0009).
+ * Index: `run_shards_released` for the run's own shards, `runs_released_live` (live runs with
+ * released shards) for the workspace test; a shard not completed is `completed_at is null` (set
+ * with status completed), tested on the row (migration 0011).
  */
 const waitingForSql = sql<RunWaitReason | null>`case when runs.status = 'queued'
     and runs.enqueued_at is null

@@ -4,7 +4,7 @@ import type { NewResult, Run, ShardStats } from './run.js';
 export interface BeginShardOutcome {
   /** The run's status as read before this call; a terminal one means nothing was written. */
   status: RunStatus;
-  /** The attempt was recorded: the run was queued or running and the shard not completed. */
+  /** The shard may run: the run was queued or running and the shard not completed. */
   started: boolean;
   /** This call moved the run from queued to running (the first shard to start). */
   wasQueued: boolean;
@@ -34,10 +34,11 @@ export interface CompleteShardOutcome {
 export interface ShardCompletion {
   /**
    * A worker starting a shard, in one statement: the terminal-status guard, queued ->
-   * running, the attempt record (never lowered; ignored once the shard is completed) and,
-   * with `purge` (a retry), the deletion of this shard's executed results (pre-seeded skips
-   * and siblings stay). Nothing is written when the run is terminal. `undefined` when the
-   * run does not exist.
+   * running (the run's first start), a retry's attempt record (attempt 2 or more, never
+   * lowered; ignored once the shard is completed) and, with `purge` (a retry), the deletion
+   * of this shard's executed results (pre-seeded skips and siblings stay). A first attempt on
+   * a running run writes nothing: its completion records the attempt. Nothing is written when
+   * the run is terminal. `undefined` when the run does not exist.
    */
   beginShard(
     runId: string,
