@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { uniqueName } from '@x/testkit';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRunStore,
@@ -62,6 +62,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0009_hot_shard_updates',
         '0010_unfinished_runs',
         '0011_hot_shard_completions',
+        '0012_results_deleted_with_runs',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -451,6 +452,26 @@ export function runStoreSuite(target: SuiteTarget): void {
       await expectStoreError(store.beginShard(run.id, 2, 1), 'shard_out_of_range');
       await expectStoreError(store.beginShard(run.id, 0, 0), 'invalid_input');
       expect(await store.beginShard(randomUUID(), 0, 1)).toBeUndefined();
+    });
+
+    it('a run deleted by hand takes its shards and results with it, and only its own (0012)', async () => {
+      const [gone, kept] = await Promise.all([
+        store.createRun(runInput(2, 2)),
+        store.createRun(runInput(1, 1)),
+      ]);
+      const ok2 = { passed: 2, failed: 0, skipped: 0 };
+      await store.completeShardWithResults(gone.id, 0, 1, ok2, [result('s0t0'), result('s0t1')]);
+      await store.completeShardWithResults(kept.id, 0, 1, { ...ok2, passed: 1 }, [result('s0t0')]);
+      expect(await resultCount(db, gone.id)).toBe(2);
+      await sql`delete from runs where id = ${gone.id}`.execute(db);
+      expect(await resultCount(db, gone.id)).toBe(0);
+      expect(await shardRows(db, gone.id)).toEqual([]);
+      expect(await resultCount(db, kept.id)).toBe(1);
+      expect(await shardRows(db, kept.id)).toHaveLength(1);
+      // And no per-row check on a result's insert: run_results has no foreign key.
+      const keys = await sql<{ n: number }>`select count(*)::int as n from pg_constraint
+        where conrelid = 'run_results'::regclass and contype = 'f'`.execute(db);
+      expect(keys.rows[0]?.n).toBe(0);
     });
 
     it('beginShard writes nothing for a terminal run and reports its status', async () => {
