@@ -2,9 +2,9 @@
 // (import them from there). These two are the store's own.
 
 /**
- * Lifecycle of one shard row: `pending` until its completion, then `completed` once. `running`
- * was written by a worker's begin before the changeset `read-only-begin`; nothing writes it now,
- * and every reader takes it as not completed, like `pending`.
+ * Lifecycle of one shard row: `pending`, `running` once a worker began it where that is read
+ * before the completion (a shard fair dispatch released, a retry), `completed` once. A FIFO
+ * shard's first attempt goes from `pending` to `completed` (its begin writes nothing).
  */
 export const SHARD_STATUSES = ['pending', 'running', 'completed'] as const;
 export type ShardStatus = (typeof SHARD_STATUSES)[number];
