@@ -26,20 +26,35 @@ interface Work {
   buffers: number;
   wal: number;
   statements: number;
+  /** Each statement's share, a line each: calls, ms, buffers and WAL a run, its text's start. */
+  lines: string[];
 }
 
 /** pg_stat_statements since its reset, per run. */
 async function workPerRun(pool: pg.Pool): Promise<Work> {
-  const { rows } = await pool.query<{ calls: string; ms: number; buf: string; wal: string }>(
+  const { rows } = await pool.query<{
+    calls: string;
+    ms: number;
+    buf: string;
+    wal: string;
+    text: string;
+  }>(
     `select calls, total_exec_time as ms, shared_blks_hit + shared_blks_read as buf,
-            wal_bytes as wal
+            wal_bytes as wal, left(regexp_replace(query, '\\s+', ' ', 'g'), 60) as text
      from pg_stat_statements
      where query not like '%pg_stat_statements%' and dbid = (select oid from pg_database
                                                             where datname = current_database())`,
   );
   const sum = (f: (r: (typeof rows)[number]) => number) => rows.reduce((n, r) => n + f(r), 0);
   const per = (n: number, digits: number) => Number((n / RUNS).toFixed(digits));
+  const lines = [...rows]
+    .sort((a, b) => b.ms - a.ms)
+    .map(
+      (r) =>
+        `  ${per(Number(r.calls), 2)} calls, ${per(r.ms, 3)} ms, ${per(Number(r.buf), 1)} buffers, ${per(Number(r.wal), 0)} WAL bytes: ${r.text}`,
+    );
   return {
+    lines,
     ms: per(
       sum((r) => r.ms),
       3,
@@ -176,6 +191,7 @@ for (const tests of [1, 25]) {
   console.log(
     `${tests} test(s) a shard, per run: ours ${a.ms} ms, ${a.buffers} buffers, ${a.wal} WAL bytes, ${a.statements} statements; hand-written ${b.ms} ms, ${b.buffers} buffers, ${b.wal} WAL bytes, ${b.statements} statements; ours / hand-written: ms ${ratio(a.ms, b.ms)}, buffers ${ratio(a.buffers, b.buffers)}, WAL ${ratio(a.wal, b.wal)}`,
   );
+  console.log(`ours:\n${a.lines.join('\n')}\nhand-written:\n${b.lines.join('\n')}`);
   Object.assign(out, {
     [`t${tests}_ms`]: a.ms,
     [`t${tests}_buffers`]: a.buffers,

@@ -272,4 +272,31 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`alter table run_results drop constraint if exists run_results_run_id_shard_index_fkey`,
     ]),
   },
+  {
+    // A run's rows checked by how they are written, not by a key per row (issue 18). createRun
+    // inserts the run, its workspace (upserted) and its shards in one statement, and nothing
+    // else inserts them, so the keys from `run_shards` to `runs` and from `runs` to
+    // `workspaces` only repeated, per row, what that statement already holds: four shard
+    // lookups and one workspace lookup a 4-shard run, 23 of createRun's 49 buffers (measured,
+    // one run after another). The cascade the shards' key gave a deleted run is the trigger's
+    // now: one statement-level trigger deletes the results and the shards of every run a
+    // statement deleted. Keys a client's input can break stay (idempotency keys).
+    name: '0013_run_rows_by_construction',
+    up: exec([
+      sql`create or replace function x_delete_rows_of_deleted_runs() returns trigger
+        language plpgsql set search_path from current as $$
+        begin
+          delete from run_results r using gone g where r.run_id = g.id;
+          delete from run_shards s using gone g where s.run_id = g.id;
+          return null;
+        end $$`,
+      sql`create trigger runs_delete_rows after delete on runs
+        referencing old table as gone
+        for each statement execute function x_delete_rows_of_deleted_runs()`,
+      sql`drop trigger if exists runs_delete_results on runs`,
+      sql`drop function if exists x_delete_results_of_deleted_runs()`,
+      sql`alter table run_shards drop constraint if exists run_shards_run_id_fkey`,
+      sql`alter table runs drop constraint if exists runs_workspace_id_fkey`,
+    ]),
+  },
 ];

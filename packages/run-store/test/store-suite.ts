@@ -63,6 +63,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0010_unfinished_runs',
         '0011_hot_shard_completions',
         '0012_results_deleted_with_runs',
+        '0013_run_rows_by_construction',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -454,7 +455,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await store.beginShard(randomUUID(), 0, 1)).toBeUndefined();
     });
 
-    it('a run deleted by hand takes its shards and results with it, and only its own (0012)', async () => {
+    it('a run deleted by hand takes its shards and results with it, and only its own (0012, 0013)', async () => {
       const [gone, kept] = await Promise.all([
         store.createRun(runInput(2, 2)),
         store.createRun(runInput(1, 1)),
@@ -468,9 +469,12 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await shardRows(db, gone.id)).toEqual([]);
       expect(await resultCount(db, kept.id)).toBe(1);
       expect(await shardRows(db, kept.id)).toHaveLength(1);
-      // And no per-row check on a result's insert: run_results has no foreign key.
+      // And no per-row check on a run's inserts: its rows have no foreign key.
       const keys = await sql<{ n: number }>`select count(*)::int as n from pg_constraint
-        where conrelid = 'run_results'::regclass and contype = 'f'`.execute(db);
+        where contype = 'f'
+          and conrelid in ('runs'::regclass, 'run_shards'::regclass, 'run_results'::regclass)`.execute(
+        db,
+      );
       expect(keys.rows[0]?.n).toBe(0);
     });
 
