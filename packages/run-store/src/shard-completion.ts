@@ -25,8 +25,6 @@ function toOutcome(row: CompleteShardRow): CompleteShardOutcome {
 }
 
 const shardKey = (c: { runId: string; shardIndex: number }) => `${c.runId}:${c.shardIndex}`;
-// The run row: a run's first begin (queued -> running) and every completion lock it.
-const runOf = (c: { runId: string }) => c.runId;
 
 /**
  * A worker's statements for one shard: begin (guard, attempt, retry purge), complete with
@@ -35,16 +33,13 @@ const runOf = (c: { runId: string }) => c.runId;
  * Begins, completions and finalizations are group-committed (group-commit.ts) over
  * `statementsInFlight` shared slots: a call that finds a free slot is written alone at once;
  * the calls that arrive while every slot is busy share one statement per kind (begin-shards.ts,
- * complete-shards.ts, finalize-runs.ts), each with the outcome it would have had alone. A begin
- * or completion of a run that one of its kind has in flight waits for the next batch rather
- * than for the run's row lock (group-commit.ts, `contends`).
+ * complete-shards.ts, finalize-runs.ts), each with the outcome it would have had alone.
  */
 export function shardCompletion(db: Kysely<Database>, statementsInFlight: number): ShardCompletion {
   const slots = statementSlots(statementsInFlight);
   const begin = groupCommit<BeginShardCall, BeginShardRow | undefined>({
     slots,
     key: shardKey,
-    contends: runOf,
     write: async (calls) => {
       const [one] = calls;
       if (calls.length === 1 && one) {
@@ -56,7 +51,6 @@ export function shardCompletion(db: Kysely<Database>, statementsInFlight: number
   const complete = groupCommit<CompleteShardCall, CompleteShardRow | undefined>({
     slots,
     key: shardKey,
-    contends: runOf,
     write: async (calls) => {
       const [one] = calls;
       if (calls.length === 1 && one) {

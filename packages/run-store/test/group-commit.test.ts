@@ -83,54 +83,6 @@ describe('groupCommit', () => {
     expect(rec.batches).toEqual([[9], [0, 1], [3, 2]]);
   });
 
-  it('holds a call whose row a statement has in flight, even with slots free, and sends the held ones together when it returns', async () => {
-    const rec = recorder();
-    // Tens share a row: 11 and 12 contend with 10, 21 with 20.
-    const call = groupCommit({
-      write: rec.write,
-      key: String,
-      contends: (n: number) => String(Math.floor(n / 10)),
-      slots: statementSlots(4),
-    });
-    const outs = [10, 11, 20, 12, 21, 30].map(call);
-    // 10, 20 and 30 go at once, alone; 11, 12 and 21 wait although a slot is free.
-    expect(rec.batches).toEqual([[10], [20], [30]]);
-    await rec.release();
-    // Each row's held calls go as soon as it comes free: 11 and 12 together, on one slot.
-    expect(rec.batches).toEqual([[10], [20], [30], [11, 12], [21]]);
-    await rec.release();
-    expect(await Promise.all(outs)).toEqual([100, 110, 200, 120, 210, 300]);
-    // Nothing in flight: the next call on a row goes alone at once.
-    const later = call(13);
-    expect(rec.batches.at(-1)).toEqual([13]);
-    await rec.release();
-    expect(await later).toBe(130);
-  });
-
-  it('a held call waits for the rows of its own kind only, and a failed statement releases its rows', async () => {
-    const slots = statementSlots(2);
-    const batches: number[][] = [];
-    const call = groupCommit({
-      key: String,
-      contends: (n: number) => String(Math.floor(n / 10)),
-      slots,
-      write: async (batch: readonly number[]) => {
-        batches.push([...batch]);
-        await new Promise((r) => setImmediate(r));
-        if (batch.includes(10)) throw new Error('statement failed');
-        return batch;
-      },
-    });
-    const other = groupCommit({ key: String, slots, write: async (b: readonly number[]) => b });
-    const first = call(10).catch((e: Error) => e.message);
-    const held = call(11);
-    // Another kind's call on the same row is not held by this kind's statement.
-    expect(await other(10)).toBe(10);
-    expect(await first).toBe('statement failed');
-    expect(await held).toBe(11);
-    expect(batches).toEqual([[10], [11]]);
-  });
-
   it('rejects every caller of a failed batch with its error, gives its slot back, and the next batch still goes', async () => {
     let fail = true;
     const call = groupCommit({
