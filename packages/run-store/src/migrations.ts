@@ -250,38 +250,17 @@ export const MIGRATIONS: readonly Migration[] = [
     ]),
   },
   {
-    // Results without a per-row foreign key check (issue 18). The key from `run_results` to
-    // `run_shards` ran one lookup of the shard row per inserted result (a row trigger): with
-    // 25 results a completion it was 0.2–0.38 ms of the statement's 0.55–0.94 and a third of
-    // its buffers (measured, sequential completions). Every result is inserted by the
-    // completion from the shard row it flips in the same statement, so it cannot lack its
-    // shard. What the key also did, deleting a run's results with the run, is one
-    // statement-level trigger now: a delete of runs (retention, or an operator's by hand)
-    // deletes their results in one statement, whatever deleted them.
-    name: '0012_results_deleted_with_runs',
-    up: exec([
-      sql`create or replace function x_delete_results_of_deleted_runs() returns trigger
-        language plpgsql set search_path from current as $$
-        begin
-          delete from run_results r using gone g where r.run_id = g.id;
-          return null;
-        end $$`,
-      sql`create trigger runs_delete_results after delete on runs
-        referencing old table as gone
-        for each statement execute function x_delete_results_of_deleted_runs()`,
-      sql`alter table run_results drop constraint if exists run_results_run_id_shard_index_fkey`,
-    ]),
-  },
-  {
     // A run's rows checked by how they are written, not by a key per row (issue 18). createRun
-    // inserts the run, its workspace (upserted) and its shards in one statement, and nothing
-    // else inserts them, so the keys from `run_shards` to `runs` and from `runs` to
-    // `workspaces` only repeated, per row, what that statement already holds: four shard
-    // lookups and one workspace lookup a 4-shard run, 23 of createRun's 49 buffers (measured,
-    // one run after another). The cascade the shards' key gave a deleted run is the trigger's
-    // now: one statement-level trigger deletes the results and the shards of every run a
-    // statement deleted. Keys a client's input can break stay (idempotency keys).
-    name: '0013_run_rows_by_construction',
+    // inserts the run, upserts its workspace and inserts its shards in one statement; a result
+    // is inserted only by the completion, from the shard row it flips in the same statement.
+    // Nothing else inserts them, so the keys from `run_results` to `run_shards`, `run_shards`
+    // to `runs` and `runs` to `workspaces` only repeated, one lookup per row (a row trigger),
+    // what the statement already holds: 0.2–0.38 ms of a 25-result completion's 0.55–0.94,
+    // and 23 of createRun's 49 buffers (measured, one run after another). The cascade the keys
+    // gave a deleted run is one statement-level trigger's: it deletes the results and the
+    // shards of every run a statement deleted (retention, or an operator's delete by hand).
+    // Keys a client's input can break stay (idempotency keys).
+    name: '0012_run_rows_by_construction',
     up: exec([
       sql`create or replace function x_delete_rows_of_deleted_runs() returns trigger
         language plpgsql set search_path from current as $$
@@ -293,8 +272,7 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`create trigger runs_delete_rows after delete on runs
         referencing old table as gone
         for each statement execute function x_delete_rows_of_deleted_runs()`,
-      sql`drop trigger if exists runs_delete_results on runs`,
-      sql`drop function if exists x_delete_results_of_deleted_runs()`,
+      sql`alter table run_results drop constraint if exists run_results_run_id_shard_index_fkey`,
       sql`alter table run_shards drop constraint if exists run_shards_run_id_fkey`,
       sql`alter table runs drop constraint if exists runs_workspace_id_fkey`,
     ]),

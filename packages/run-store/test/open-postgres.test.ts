@@ -30,8 +30,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0009_hot_shard_updates',
         '0010_unfinished_runs',
         '0011_hot_shard_completions',
-        '0012_results_deleted_with_runs',
-        '0013_run_rows_by_construction',
+        '0012_run_rows_by_construction',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables

@@ -62,8 +62,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0009_hot_shard_updates',
         '0010_unfinished_runs',
         '0011_hot_shard_completions',
-        '0012_results_deleted_with_runs',
-        '0013_run_rows_by_construction',
+        '0012_run_rows_by_construction',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -455,7 +454,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await store.beginShard(randomUUID(), 0, 1)).toBeUndefined();
     });
 
-    it('a run deleted by hand takes its shards and results with it, and only its own (0012, 0013)', async () => {
+    it('a run deleted by hand takes its shards and results with it, and only its own (0012)', async () => {
       const [gone, kept] = await Promise.all([
         store.createRun(runInput(2, 2)),
         store.createRun(runInput(1, 1)),

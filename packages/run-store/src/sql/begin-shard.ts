@@ -33,11 +33,11 @@ export interface BeginShardRow {
  * terminal or the index is out of range. The run update re-checks `status = 'queued'` on the
  * latest row version, so an abort committed meanwhile wins.
  *
- * Locks: the shard row, when written (`shard`), is taken before the run row (`run` reads `shard`'s count
- * first), the same order as completeShardSql, so the two cannot deadlock. The purge (a retry's)
- * deletes only this shard's executed results: pre-seeded skips (status skipped, attempt 0:
- * never executed, a final dispatch decision), sibling shards and a completed shard's results
- * (they back the run's counters) stay.
+ * Locks: the shard row, when written (`shard`), is taken before the run row (`run` reads
+ * `shard`'s count first), the same order as completeShardSql, so the two cannot deadlock. The
+ * purge (a retry's) deletes only this shard's executed results: pre-seeded skips (status
+ * skipped, attempt 0: never executed, a final dispatch decision), sibling shards and a
+ * completed shard's results (they back the run's counters) stay.
  *
  * A constant text so pg keeps it prepared and Kysely need not compile it on the hot path.
  */
