@@ -34,11 +34,12 @@ export interface CompleteShardOutcome {
 export interface ShardCompletion {
   /**
    * A worker starting a shard, in one statement: the terminal-status guard, queued ->
-   * running (the run's first start), a retry's attempt record (attempt 2 or more, never
-   * lowered; ignored once the shard is completed) and, with `purge` (a retry), the deletion
-   * of this shard's executed results (pre-seeded skips and siblings stay). A first attempt on
-   * a running run writes nothing: its completion records the attempt. Nothing is written when
-   * the run is terminal. `undefined` when the run does not exist.
+   * running (the run's first start), the shard's start (`running` and the attempt, never
+   * lowered; ignored once the shard is completed) where it is read before the completion —
+   * a shard fair dispatch released, a retry — and, with `purge` (a retry), the deletion of
+   * this shard's executed results (pre-seeded skips and siblings stay). A FIFO shard's first
+   * attempt on a running run writes nothing: its completion records the attempt. Nothing is
+   * written when the run is terminal. `undefined` when the run does not exist.
    */
   beginShard(
     runId: string,
