@@ -43,6 +43,23 @@ describe('postgres', () => {
     expect(rows[0].name).toBe(a.database);
     await client.end();
   });
+
+  it('close lets a client that is closing finish before it forces the drop', async () => {
+    const db = await postgres('kit');
+    const client = new pg.Client({ connectionString: db.url });
+    const errors: Error[] = [];
+    client.on('error', (err) => errors.push(err));
+    await client.connect();
+    const closing = db.close();
+    // Still connected while close() runs: a forced drop now would terminate it (57P01).
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(errors).toEqual([]);
+    await client.end();
+    await closing;
+    expect(errors).toEqual([]);
+    const check = new pg.Client({ connectionString: db.url });
+    await expect(check.connect()).rejects.toThrow(/does not exist/);
+  });
 });
 
 describe('spawnNode', () => {
