@@ -277,4 +277,18 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`alter table runs drop constraint if exists runs_workspace_id_fkey`,
     ]),
   },
+  {
+    // One index per result row (issue 18). The unique key on (run, test, attempt) kept a
+    // result from being stored twice, which the writes already rule out: a completion inserts
+    // its shard's results once, from the shard row it flips; a call repeating a test is
+    // refused (validateResults); createRun refuses a test id in two shards, and the worker
+    // refuses an executor's result for a test of another shard. The key was a second B-tree
+    // entry per result, with a text column: 31 % of the results' WAL (measured, 25 results
+    // a call: 9.6 KB with it, 6.7 KB without). The primary key (run, shard, seq) stays: pages
+    // read by it, and deletes go by run.
+    name: '0013_results_primary_key_only',
+    up: exec([
+      sql`alter table run_results drop constraint if exists run_results_run_id_test_id_attempt_key`,
+    ]),
+  },
 ];

@@ -63,6 +63,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0010_unfinished_runs',
         '0011_hot_shard_completions',
         '0012_run_rows_by_construction',
+        '0013_results_primary_key_only',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -477,6 +478,18 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(keys.rows[0]?.n).toBe(0);
     });
 
+    it("a completion's results have one index entry each: the primary key (0013)", async () => {
+      const run = await store.createRun(runInput(2, 2));
+      await store.completeShardWithResults(run.id, 0, 1, { passed: 2, failed: 0, skipped: 0 }, [
+        result('s0t0'),
+        result('s0t1'),
+      ]);
+      expect(await resultCount(db, run.id)).toBe(2);
+      const indexes = await sql<{ name: string }>`select indexrelid::regclass::text as name
+        from pg_index where indrelid = 'run_results'::regclass`.execute(db);
+      expect(indexes.rows.map((r) => r.name)).toEqual(['run_results_pkey']);
+    });
+
     it('beginShard writes nothing for a terminal run and reports its status', async () => {
       const run = await store.createRun(runInput(1, 1));
       await insertResults(db, run.id, 0, [
@@ -617,11 +630,10 @@ export function runStoreSuite(target: SuiteTarget): void {
       ]);
     });
 
-    it('completeShardWithResults keeps every field of a result, and replaces a row an older worker left for the same attempt', async () => {
+    it('completeShardWithResults keeps every field of a result', async () => {
       const run = await store.createRun(runInput(1, 2));
       const first = result('s0t0', { name: 'first', status: 'failed', durationMs: 12, error: 'e' });
       const second = result('s0t1', { name: 'second', durationMs: 3 });
-      await insertResults(db, run.id, 0, [{ ...second, status: 'failed', error: 'stale' }]);
       await store.completeShardWithResults(run.id, 0, 1, { passed: 1, failed: 1, skipped: 0 }, [
         first,
         second,

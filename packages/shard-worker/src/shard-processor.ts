@@ -2,6 +2,7 @@ import { isTerminal, type RunStatus } from '@x/protocol';
 import type { ShardRegistry } from '@x/run-abort';
 import type { NewResult, RunStore } from '@x/run-store';
 import type { ExecutorRegistry, ExecutorTest } from './executor.js';
+import { checkExecutorResults } from './executor-results.js';
 import { retryWhileUnavailable } from './retry-while-unavailable.js';
 import { orderedEmitter, type SafeEmitMany } from './run-events-sink.js';
 import {
@@ -194,6 +195,7 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       // The last results go with this shard's completion events, in one call.
       live.hold();
+      checkExecutorResults(shardIndex, tests, results);
       for (const r of results) stats[r.status]++;
       rows = results.map((r) => ({ ...r, attempt }));
       // The run as this shard sees it: read at start for a fast shard (no extra statement),

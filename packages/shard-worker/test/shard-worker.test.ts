@@ -189,6 +189,45 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     expect([...resultAttempts.values()].flat()).toContain(1);
   });
 
+  it("refuses an executor's result for a sibling's test: the attempt fails, nothing is stored twice", async () => {
+    const s = await stack({ worker: false, attempts: 1 });
+    const demoRunner = demoExecutor();
+    // Shard 1 also reports shard 0's test, once shard 0 has completed: the store no longer
+    // keys results by test (0013), so only this check keeps the test from a second row.
+    const strays = { ...demoRunner } as typeof demoRunner;
+    strays.execute = async (input) => {
+      const results = await demoRunner.execute(input);
+      if (input.shardIndex !== 1) return results;
+      await sleep(300);
+      const sibling = ['t0', 't1'].find((id) => !input.tests.some((t) => t.testId === id))!;
+      return [...results, { ...results[0]!, testId: sibling }];
+    };
+    const worker = createShardWorker({
+      queue: s.queue,
+      store: s.store,
+      events: s.events,
+      aborter: s.aborter,
+      registry: s.registry,
+      executors: createExecutorRegistry([strays]),
+    });
+    try {
+      worker.start();
+      const run = await s.coordinator.enqueueRun({
+        workspaceId: 'ws',
+        executor: 'demo',
+        shards: 2,
+        tests: [demo('a', 0), demo('b', 0)],
+      });
+      const final = await settled(s, run.id);
+      expect(final.status).toBe('failed');
+      expect(final.error).toMatch(/reported test "t[01]", which is not a test of shard 1/);
+      const { results } = (await s.store.getResults('ws', run.id, { limit: 100 }))!;
+      expect(results.map((r) => r.shardIndex)).toEqual([0]);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('records the failure of a last attempt once the database is back, instead of leaving the run running', async () => {
     let refused = 0;
     const s = await stack({

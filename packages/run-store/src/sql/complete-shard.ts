@@ -28,8 +28,8 @@ export interface CompleteShardRow {
  *
  * The results (`ins`) are inserted from the flipped shard row, so they land exactly when the
  * completion does: a redelivery of a completed shard inserts nothing, and there is no moment
- * where a shard has results but no completion (or the reverse). A row already there for the
- * same (test, attempt) — written by an older worker — is replaced, not duplicated.
+ * where a shard has results but no completion (or the reverse). Nothing else keys them (0013):
+ * a call names each test once, and only its shard's tests (the worker checks its executor).
  *
  * Limit: a run that is terminal when the statement starts is not touched at all; if an
  * abort commits in the instant between the two updates, the shard row is marked completed
@@ -57,9 +57,6 @@ with shard as (
   select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
   from shard, jsonb_to_recordset($7::jsonb)
     as x(test_id text, name text, status text, duration_ms int, error text, attempt int)
-  on conflict (run_id, test_id, attempt) do update
-    set name = excluded.name, status = excluded.status, duration_ms = excluded.duration_ms,
-        error = excluded.error
   returning 1
 )
 select shard_count, shards_completed, true as applied from upd

@@ -85,9 +85,6 @@ with req as (
   from shard join req q on q.ord = shard.ord,
     jsonb_to_recordset(q.results)
       as x(test_id text, name text, status text, duration_ms int, error text, attempt int)
-  on conflict (run_id, test_id, attempt) do update
-    set name = excluded.name, status = excluded.status, duration_ms = excluded.duration_ms,
-        error = excluded.error
   returning 1
 ), applied as (
   select shard.ord, upd.shard_count,
