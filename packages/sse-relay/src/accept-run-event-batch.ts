@@ -35,7 +35,10 @@ export function acceptRunEventBatch(payload: unknown): WireRunEvent[] | undefine
     if (Object.hasOwn(e, '__proto__')) return undefined;
     // The payload fields are checked on the event itself: no payload schema has a field
     // named `type` or `runId` (RESERVED_PAYLOAD_KEYS), and each is a loose object.
-    if (!payloadPassesFast(e.type as EmittedEventType, e)) return undefined;
+    // A feed frame's run is a loose object too: the schema's output lists its declared
+    // fields (id, tags, status) before the others, and a `created` frame's run is in the
+    // DTO's order. Left to the schema, which reorders it.
+    if (e.type === 'run' || !payloadPassesFast(e.type as EmittedEventType, e)) return undefined;
     // A new item of the three fields, as z.object strips unknown keys; the event as is (a
     // loose object keeps every key, and nothing in it is transformed).
     out.push({ seq: seq as number, epoch, event: e as WireRunEvent['event'] });

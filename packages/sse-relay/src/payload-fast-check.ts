@@ -1,5 +1,6 @@
 import {
   type EmittedEventType,
+  FEED_CHANGES,
   LOG_LEVELS,
   RESULT_STATUSES,
   RUN_STATUSES,
@@ -7,9 +8,10 @@ import {
 } from '@x/protocol';
 
 /**
- * Hand-written checks for the payloads of the frequent event types, tried before the type's
- * zod schema (`RUN_EVENT_PAYLOAD_SCHEMAS`) on the two latency paths of every event: the
- * emitter's `prepareEvents` and each receiving process's channel check. Measured at 1,000
+ * Hand-written checks for the payloads of the event types, tried before the type's zod
+ * schema (`RUN_EVENT_PAYLOAD_SCHEMAS`) on the paths of every event: the emitter's
+ * `prepareEvents`, each receiving process's channel check (`run` frames excepted: see
+ * accept-run-event-batch.ts) and a history read (`parseStoredEvent`). Measured at 1,000
  * events/s (bench/append-floor.ts, scratch timings), zod cost ~20 µs per event in the emitter
  * and ~40 µs per batch in the relay, cold, against ~1-2 µs for these.
  *
@@ -18,7 +20,7 @@ import {
  * than the schema is allowed (a plain object only, safe integers only), being looser never:
  * test/payload-fast-check.test.ts holds each check against its schema. The payload schemas
  * are loose objects without transforms or defaults, so data that passes is their output
- * as is. `run` (the workspace feed, one frame per run change) has no check: the schema.
+ * as is.
  */
 export function payloadPassesFast(type: EmittedEventType, data: object): boolean {
   if (!isPlainObject(data)) return false;
@@ -57,9 +59,27 @@ export function payloadPassesFast(type: EmittedEventType, data: object): boolean
         isCount(d.total) &&
         (d.durationMs === null || isNonNegative(d.durationMs))
       );
+    case 'run':
+      return oneOf(FEED_CHANGES, d.change) && isFeedRun(d.run);
     default:
       return false;
   }
+}
+
+/** A lowercase UUID of versions 1-8: stricter than `z.uuid()` (no uppercase, nil or max). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The workspace feed's run: its id, its tags, and a status when the change has one. */
+function isFeedRun(run: unknown): boolean {
+  if (!isPlainObject(run)) return false;
+  const r = run as Record<string, unknown>;
+  return (
+    typeof r.id === 'string' &&
+    UUID.test(r.id) &&
+    Array.isArray(r.tags) &&
+    r.tags.every((t) => typeof t === 'string') &&
+    (r.status === undefined || oneOf(RUN_STATUSES, r.status))
+  );
 }
 
 /** An object literal or `JSON.parse` output: no class instance, no inherited fields. */

@@ -2,6 +2,7 @@ import { backoffDelay, type Logger } from '@x/kernel';
 import type { Subscription } from '@x/pubsub-core';
 import type { EventLog, StoredEvent } from './event-log.js';
 import type { ListenEndReason, ListenerEntry } from './listener-entry.js';
+import { payloadPassesFast } from './payload-fast-check.js';
 import { RUN_EVENT_PAYLOAD_SCHEMAS, type RunEvent, runEventOf } from './run-event-types.js';
 
 export interface StreamCounters {
@@ -262,6 +263,11 @@ export function parseStoredEvent(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const { type, runId: eventRunId, ...data } = parsed as Record<string, unknown>;
   if (type !== entry.type || eventRunId !== runId) return undefined;
-  if (!RUN_EVENT_PAYLOAD_SCHEMAS[entry.type].safeParse(data).success) return undefined;
+  // The hand check first, as on the emit and pub/sub paths; the schema decides the rest.
+  if (
+    !payloadPassesFast(entry.type, data) &&
+    !RUN_EVENT_PAYLOAD_SCHEMAS[entry.type].safeParse(data).success
+  )
+    return undefined;
   return runEventOf(entry.seq, epoch, entry.type, runId, data, entry.json);
 }

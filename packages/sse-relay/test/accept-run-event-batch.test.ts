@@ -67,7 +67,7 @@ it('is the channel’s accept: the usual batch skips the schema, others get its 
   const usual = [item(), item({ seq: 2 })];
   expect(acceptRunEventBatch(usual)).toEqual(usual);
   expect(runEventsChannel.parse(usual)).toEqual({ ok: true, value: usual });
-  // A `run` frame has no hand check: the schema accepts it.
+  // A `run` frame is left to the schema (it orders the feed run's fields): it accepts it.
   const feed = [item({}, { type: 'run', runId: 'ws', ...VALID_PAYLOADS.run })];
   expect(acceptRunEventBatch(feed)).toBeUndefined();
   expect(runEventsChannel.parse(feed).ok).toBe(true);
