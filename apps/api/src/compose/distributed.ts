@@ -1,4 +1,4 @@
-import { buildDistributedCore, createOutboundParts, retentionMetrics } from '@x/app-kit';
+import { buildDistributedCore, retentionMetrics } from '@x/app-kit';
 import { createAbortRun, createCoordinator } from '@x/shard-worker';
 import type { Logger } from 'pino';
 import type { DistributedConfig } from '../config/load-config.js';
@@ -34,9 +34,10 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     eventBuffer: config.eventBuffer,
   });
   const { redis, store, events, feed, queue, aborter, enqueuer } = core;
-  const { executors } = createOutboundParts({ ...config, logger });
   // A run is written to PostgreSQL and answered; the enqueuer gets it to Redis when it can.
-  const coordinator = createCoordinator({ store, enqueuer, executors });
+  // No executors: POST /runs's schema (createRunSchema) already held every test to its
+  // executor's schema, the same one the coordinator would apply again.
+  const coordinator = createCoordinator({ store, enqueuer });
   // No outbox: an api replica sends no callback.
   const abort = createAbortRun({ store, aborter, queue, events, logger });
   const keySweep = startIdempotencyKeySweep(store, logger);

@@ -81,7 +81,8 @@ export async function buildEmbedded(config: EmbeddedConfig, logger: Logger): Pro
     ...(enqueuer.mode === 'fair' && { onShardSettled: enqueuer.shardSettled }),
   });
   enqueuer.start();
-  const coordinator = createCoordinator({ store, enqueuer, executors });
+  // No executors: POST /runs's schema already held every test to its executor's schema.
+  const coordinator = createCoordinator({ store, enqueuer });
   // Delivers callbacks a previous process or a failed POST left behind (interrupted runs too),
   // and the callback of each abort (api and worker are one process here).
   const outbox = createCallbackOutbox({ store, sender: callback, logger });
