@@ -13,6 +13,7 @@ import {
   type SiblingAborter,
 } from './run-outcome.js';
 import { ShardJobError } from './shard-job-error.js';
+import { shardJobPassesFast } from './shard-job-fast-check.js';
 import type { ShardJob, ShardProcessor } from './shard-queue.js';
 import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-schemas.js';
 
@@ -67,6 +68,7 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
   const freshProgressAfterMs = deps.freshProgressAfterMs ?? 0;
 
   const parse = (job: ShardJob): ShardJobData => {
+    if (shardJobPassesFast(job.data)) return job.data;
     const parsed = shardJobDataSchema.safeParse(job.data);
     if (parsed.success) return parsed.data;
     metrics.invalidJobs++;

@@ -1,4 +1,5 @@
 import type { EnqueueRunFields, RunStore, StoredShard } from '@x/run-store';
+import { shardJobPassesFast } from './shard-job-fast-check.js';
 import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-schemas.js';
 
 /**
@@ -30,7 +31,7 @@ export function storedShardJob(
   run: EnqueueRunFields,
   shard: StoredShard,
 ): { data: ShardJobData } | { problem: string } {
-  const parsed = shardJobDataSchema.safeParse({
+  const job = {
     runId: run.runId,
     workspaceId: run.workspaceId,
     shardIndex: shard.shardIndex,
@@ -38,7 +39,9 @@ export function storedShardJob(
     executor: run.executor,
     callbackUrl: run.callbackUrl,
     ...unwrap(shard.payload),
-  });
+  };
+  if (shardJobPassesFast(job)) return { data: job };
+  const parsed = shardJobDataSchema.safeParse(job);
   if (parsed.success) return { data: parsed.data };
   return {
     problem: `shard ${shard.shardIndex} cannot be enqueued: its stored input is unusable (${describeIssues(parsed.error)})`,
