@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { abortReason, backoffDelay, canonicalUuid, isUuid, sleep, XError } from '../src/index.js';
+import {
+  abortReason,
+  backoffDelay,
+  canonicalUuid,
+  isPlainObject,
+  isUuid,
+  sleep,
+  XError,
+} from '../src/index.js';
 
 describe('backoffDelay', () => {
   it('grows from initialMs by factor up to maxMs, exactly when jitter is 0', () => {
@@ -45,6 +53,25 @@ describe('sleep', () => {
     const signal = AbortSignal.abort('gone');
     await expect(sleep(10_000, { signal })).rejects.toMatchObject({ name: 'AbortError' });
     expect(abortReason(signal).message).toBe('gone');
+  });
+});
+
+describe('isPlainObject', () => {
+  it('takes object literals, JSON output and null-prototype objects, nothing else', () => {
+    for (const yes of [{}, { a: 1 }, JSON.parse('{"a":[1]}'), Object.create(null)])
+      expect(isPlainObject(yes)).toBe(true);
+    class Payload {}
+    for (const no of [
+      null,
+      undefined,
+      'x',
+      1,
+      [],
+      new Payload(),
+      Object.create({ a: 1 }),
+      new Date(),
+    ])
+      expect(isPlainObject(no)).toBe(false);
   });
 });
 

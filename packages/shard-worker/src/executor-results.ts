@@ -16,7 +16,7 @@ export function checkExecutorResults(
   for (const { testId } of results) {
     if (unreported.delete(testId)) continue;
     const problem = tests.some((t) => t.testId === testId)
-      ? 'twice'
+      ? ' twice'
       : `, which is not a test of shard ${shardIndex}`;
     throw new Error(`the executor reported test ${JSON.stringify(testId)}${problem}`);
   }

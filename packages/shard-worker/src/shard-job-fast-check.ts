@@ -1,3 +1,4 @@
+import { isPlainObject } from '@x/kernel';
 import type { ShardJobData } from './test-schemas.js';
 
 const JOB_KEYS = new Set([
@@ -61,10 +62,3 @@ function isTrace(t: unknown): boolean {
 
 const isText = (v: unknown, min: number, max: number): boolean =>
   typeof v === 'string' && v.length >= min && v.length <= max;
-
-/** An object literal or `JSON.parse` output: no class instance, no inherited fields. */
-function isPlainObject(value: unknown): value is object {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}

@@ -6,6 +6,7 @@ import {
   createShardWorker,
   type DemoTest,
   demoExecutor,
+  type Executor,
   plannedRunMs,
   type RunEventsSink,
 } from '../src/index.js';
@@ -44,6 +45,18 @@ const demo = (name: string, durationMs: number, extra: Partial<DemoTest> = {}): 
   durationMs,
   ...extra,
 });
+
+/** A worker on the stack's parts with executors of its own (the stack's worker is off). */
+function workerWith(s: Stack, executors: Executor[], events: RunEventsSink = s.events) {
+  return createShardWorker({
+    queue: s.queue,
+    store: s.store,
+    events,
+    aborter: s.aborter,
+    registry: s.registry,
+    executors: createExecutorRegistry(executors),
+  });
+}
 
 async function settled(s: Stack, runId: string) {
   await waitFor(
@@ -116,14 +129,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
         return s.events.emitMany(runId, batch as never);
       },
     };
-    const worker = createShardWorker({
-      queue: s.queue,
-      store: s.store,
-      events,
-      aborter: s.aborter,
-      registry: s.registry,
-      executors: createExecutorRegistry([demoExecutor()]),
-    });
+    const worker = workerWith(s, [demoExecutor()], events);
     try {
       worker.start();
       const run = await s.coordinator.enqueueRun({
@@ -202,14 +208,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
       const sibling = ['t0', 't1'].find((id) => !input.tests.some((t) => t.testId === id))!;
       return [...results, { ...results[0]!, testId: sibling }];
     };
-    const worker = createShardWorker({
-      queue: s.queue,
-      store: s.store,
-      events: s.events,
-      aborter: s.aborter,
-      registry: s.registry,
-      executors: createExecutorRegistry([strays]),
-    });
+    const worker = workerWith(s, [strays as Executor]);
     try {
       worker.start();
       const run = await s.coordinator.enqueueRun({
@@ -374,16 +373,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     // In the queue first (an aborted run still in the outbox is never enqueued at all).
     await s.enqueuer.wake();
     await s.aborter.abort(run.id, 'before start');
-    const worker = createShardWorker({
-      queue: s.queue,
-      store: s.store,
-      events: s.events,
-      aborter: s.aborter,
-      registry: s.registry,
-      executors: (await import('../src/index.js')).createExecutorRegistry([
-        (await import('../src/index.js')).demoExecutor(),
-      ]),
-    });
+    const worker = workerWith(s, [demoExecutor()]);
     await waitFor(() => worker.metrics().shardsSkippedTerminal === 2, { what: 'both skipped' });
     expect(worker.metrics().shardsStarted).toBe(0);
     expect((await s.store.getRunById(run.id))!.status).toBe('aborted');

@@ -1,5 +1,6 @@
+import { isPlainObject } from '@x/kernel';
 import { EPOCH_PATTERN } from './epoch-id.js';
-import { isPlainObject, payloadPassesFast } from './payload-fast-check.js';
+import { payloadPassesFast } from './payload-fast-check.js';
 import { EMITTED_EVENT_TYPES, type EmittedEventType } from './run-event-types.js';
 import type { WireRunEvent } from './run-events-channel.js';
 

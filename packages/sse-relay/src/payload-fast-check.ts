@@ -1,3 +1,4 @@
+import { isPlainObject } from '@x/kernel';
 import {
   type EmittedEventType,
   FEED_CHANGES,
@@ -80,13 +81,6 @@ function isFeedRun(run: unknown): boolean {
     r.tags.every((t) => typeof t === 'string') &&
     (r.status === undefined || oneOf(RUN_STATUSES, r.status))
   );
-}
-
-/** An object literal or `JSON.parse` output: no class instance, no inherited fields. */
-export function isPlainObject(value: unknown): value is object {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /** `z.number().int().nonnegative()`, narrowed to safe integers. */
