@@ -35,12 +35,13 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
   const { services } = system;
   const sse = createSseRouter({
     events: system.events,
-    // The events guard authenticated the caller; the run must be in that workspace.
-    authorize: async (req, runId) =>
-      req.workspace !== undefined &&
-      (await services.store.getRun(req.workspace, runId)) !== undefined,
-    snapshot: async (runId) => {
-      const run = await services.store.getRunById(runId);
+    // The events guard authenticated the caller; the run must be in that workspace. The
+    // snapshot's one read checks it (no `authorize`, which would read the run a second time).
+    snapshot: async (runId, req) => {
+      if (req && req.workspace === undefined) return undefined;
+      const run = req
+        ? await services.store.getRun(req.workspace as string, runId)
+        : await services.store.getRunById(runId);
       return run ? toRunDto(run) : undefined;
     },
     // Each token's streams count against its workspace's cap.

@@ -4,18 +4,19 @@ import type { Logger } from 'pino';
 
 /**
  * The workspace feed over a replica's run events: every emit of `feed.events` also reports
- * the run on its workspace's feed, the run's fixed fields read from the store once per run.
+ * the run on its workspace's feed, with the run's fixed fields as the store knows them: from
+ * memory for a run this process created, read or began a shard of, else one read per run.
  */
 export function storeWorkspaceFeed(
   events: RunEvents,
-  store: Pick<RunStore, 'getRunById'>,
+  store: Pick<RunStore, 'getRunFacts'>,
   logger: Logger,
 ): WorkspaceFeed {
   return createWorkspaceFeed({
     events,
     logger,
     lookup: async (runId) => {
-      const run = await store.getRunById(runId);
+      const run = await store.getRunFacts(runId);
       return (
         run && {
           workspaceId: run.workspaceId,

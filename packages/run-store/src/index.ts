@@ -47,6 +47,7 @@ export type {
   CreateRunInput,
   ListRunsQuery,
   ResultsQuery,
+  RunFacts,
   RunQueries,
   TransitionFields,
   TransitionResult,

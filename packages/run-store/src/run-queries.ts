@@ -8,6 +8,7 @@ import {
 } from './cursor.js';
 import { guarded } from './map-error.js';
 import { type RunRow, rowToResult, rowToRun } from './row-mapping.js';
+import { factsOf, type RunFactsMemory } from './run-facts.js';
 import type { Database } from './schema.js';
 import { createRunSql } from './sql/create-run.js';
 import { resultsPageSql } from './sql/read-results.js';
@@ -19,6 +20,7 @@ import {
   terminalRunsSql,
 } from './sql/read-runs.js';
 import { transitionSql } from './sql/transition.js';
+import type { Run } from './types/run.js';
 import type { RunQueries } from './types/run-queries.js';
 import {
   invalid,
@@ -31,28 +33,44 @@ import {
 } from './validate.js';
 import { validateCreateRun, validateRunFilter, validateStatuses } from './validate-input.js';
 
-/** Creating, reading and moving runs. Reads answer `undefined` for a malformed id. */
-export function runQueries(db: Kysely<Database>): RunQueries {
+/**
+ * Creating, reading and moving runs. Reads answer `undefined` for a malformed id. Every run
+ * created or read leaves its facts in `facts` (see `getRunFacts`).
+ */
+export function runQueries(db: Kysely<Database>, facts: RunFactsMemory): RunQueries {
+  const seen = (row: RunRow | undefined) => {
+    if (!row) return undefined;
+    const run = rowToRun(row);
+    facts.remember(run.id, factsOf(run));
+    return run;
+  };
   return {
     createRun: (input) =>
       guarded('createRun', async () => {
         // Without a key the statement always inserts (or throws).
         const row = await createRunSql(db, validateCreateRun(input));
-        return rowToRun(row as RunRow);
+        return seen(row as RunRow) as Run;
       }),
 
     getRun: (workspaceId, runId) =>
       guarded('getRun', async () => {
         if (!isUuid(runId) || typeof workspaceId !== 'string') return undefined;
-        const row = await runRowSql(db, runId, workspaceId);
-        return row && rowToRun(row);
+        return seen(await runRowSql(db, runId, workspaceId));
       }),
 
     getRunById: (runId) =>
       guarded('getRunById', async () => {
         if (!isUuid(runId)) return undefined;
-        const row = await runRowSql(db, runId);
-        return row && rowToRun(row);
+        return seen(await runRowSql(db, runId));
+      }),
+
+    getRunFacts: (runId) =>
+      guarded('getRunFacts', async () => {
+        if (!isUuid(runId)) return undefined;
+        const known = facts.get(runId);
+        if (known) return known;
+        const run = seen(await runRowSql(db, runId));
+        return run && factsOf(run);
       }),
 
     getStatus: (runId) =>

@@ -5,6 +5,7 @@ import { fairDispatch } from './fair-dispatch.js';
 import { idempotentCreate } from './idempotent-create.js';
 import { guarded } from './map-error.js';
 import { retention } from './retention.js';
+import { runFactsMemory } from './run-facts.js';
 import { runQueries } from './run-queries.js';
 import type { Database } from './schema.js';
 import { shardCompletion } from './shard-completion.js';
@@ -28,13 +29,15 @@ import { requireCount } from './validate.js';
  * if (done.isFinalizer) await store.finalizeRun(run.id);
  */
 export function createRunStore(db: Kysely<Database>, opts: RunStoreOptions = {}): RunStore {
+  const facts = runFactsMemory();
+  const inFlight = requireCount('statementsInFlight', opts.statementsInFlight ?? 10, 1);
   return {
     ping: () =>
       guarded('ping', async () => {
         await sql`select 1`.execute(db);
       }),
-    ...runQueries(db),
-    ...shardCompletion(db, requireCount('statementsInFlight', opts.statementsInFlight ?? 10, 1)),
+    ...runQueries(db, facts),
+    ...shardCompletion(db, inFlight, facts),
     ...callbackOutbox(db),
     ...enqueueOutbox(db),
     ...fairDispatch(db),

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { groupCommit } from './group-commit.js';
 import { guarded } from './map-error.js';
 import { type RunRow, rowToRun } from './row-mapping.js';
+import { factsOf, type RunFactsMemory } from './run-facts.js';
 import type { Database } from './schema.js';
 import { type BeginShardRow, beginShardSql } from './sql/begin-shard.js';
 import { type BeginShardCall, beginShardsSql } from './sql/begin-shards.js';
@@ -35,7 +36,11 @@ const shardKey = (c: { runId: string; shardIndex: number }) => `${c.runId}:${c.s
  * the calls that arrive while every slot is busy share one statement per kind (begin-shards.ts,
  * complete-shards.ts, finalize-runs.ts), each with the outcome it would have had alone.
  */
-export function shardCompletion(db: Kysely<Database>, statementsInFlight: number): ShardCompletion {
+export function shardCompletion(
+  db: Kysely<Database>,
+  statementsInFlight: number,
+  facts: RunFactsMemory,
+): ShardCompletion {
   const slots = statementSlots(statementsInFlight);
   const begin = groupCommit<BeginShardCall, BeginShardRow | undefined>({
     slots,
@@ -92,6 +97,14 @@ export function shardCompletion(db: Kysely<Database>, statementsInFlight: number
         });
         if (!row) return undefined;
         if (index >= row.shard_count) throw outOfRange(id, index, row.shard_count);
+        facts.remember(id, {
+          workspaceId: row.workspace_id,
+          name: row.name,
+          tags: row.tags ?? [],
+          createdAt: row.created_at,
+          total: row.total,
+          shardCount: row.shard_count,
+        });
         return {
           status: row.status,
           started: row.started,
@@ -129,11 +142,12 @@ export function shardCompletion(db: Kysely<Database>, statementsInFlight: number
       guarded('finalizeRun', async () => {
         const id = requireRunId(runId);
         const won = await finalize(id);
-        if (won) return { won: true, run: rowToRun(won) };
         // Already terminal (an abort or another finalizer got there first): one more read.
-        const current = await runRowSql(db, id);
-        if (!current) throw notFound(id);
-        return { won: false, run: rowToRun(current) };
+        const row = won ?? (await runRowSql(db, id));
+        if (!row) throw notFound(id);
+        const run = rowToRun(row);
+        facts.remember(id, factsOf(run));
+        return { won: won !== undefined, run };
       }),
   };
 }

@@ -7,6 +7,7 @@ import {
   type Database,
   migrate,
   type NewResult,
+  type Run,
   type RunStore,
 } from '../src/index.js';
 import { callbackOutboxSuite } from './callback-suite.js';
@@ -150,6 +151,47 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await store.getRunById(randomUUID())).toBeUndefined();
       expect(await store.getStatus(run.id)).toBe('queued');
       expect(await store.getStatus('nope')).toBeUndefined();
+    });
+
+    it('getRunFacts answers from memory for a run the store created, read or began a shard of, else reads it', async () => {
+      const factsOf = (r: Run) => ({
+        workspaceId: r.workspaceId,
+        name: r.name,
+        tags: r.tags,
+        createdAt: r.createdAt,
+        total: r.total,
+        shardCount: r.shardCount,
+      });
+      const tagged = { ...runInput(2, 2), tags: ['nightly', 'eu'] };
+      const [created, ...began] = await Promise.all([
+        store.createRun(tagged),
+        store.createRun(runInput(1, 1)),
+        store.createRun(runInput(1, 3)),
+        store.createRun(runInput(3, 1)),
+      ]);
+      const unseen = await store.createRun(runInput(1, 1));
+      const readBack = await store.createRun(runInput(1, 1));
+      // A worker's store: it knows a run only once it begins a shard of it. One statement at
+      // a time, so the begins that wait are written together (the batch statement's text).
+      const worker = createRunStore(db, { statementsInFlight: 1 });
+      await Promise.all(began.map((r) => worker.beginShard(r.id, 0, 1)));
+      const fresh = createRunStore(db);
+      expect(await fresh.getRunFacts(readBack.id)).toEqual(factsOf(readBack));
+      for (const r of [created, ...began, unseen, readBack])
+        await sql`delete from runs where id = ${r.id}`.execute(db);
+      // Gone from the database: what still answers, answers from memory.
+      expect(await store.getRunFacts(created.id)).toEqual(factsOf(created));
+      expect(factsOf(created).tags).toEqual(['nightly', 'eu']);
+      for (const r of began) expect(await worker.getRunFacts(r.id)).toEqual(factsOf(r));
+      expect(await fresh.getRunFacts(readBack.id)).toEqual(factsOf(readBack));
+      expect(await worker.getRunFacts(unseen.id)).toBeUndefined();
+      expect(await worker.getRunFacts(created.id)).toBeUndefined();
+      // Each answer is a copy: changing one leaves the memory as it was.
+      const copy = await store.getRunFacts(created.id);
+      copy?.tags.push('changed');
+      copy?.createdAt.setTime(0);
+      expect(await store.getRunFacts(created.id)).toEqual(factsOf(created));
+      expect(await store.getRunFacts('nope')).toBeUndefined();
     });
 
     it('listRuns pages newest first with a cursor, every run exactly once, only its workspace', async () => {

@@ -12,10 +12,19 @@ const TERMINAL: readonly unknown[] = ['completed', 'failed', 'aborted'];
 
 export interface SseRouterOptions {
   events: RunEvents;
-  /** Workspace ACL: false answers 404 (another workspace's run does not exist for you). */
-  authorize: (req: Request, runId: string) => boolean | Promise<boolean>;
-  /** The run as the `snapshot` frame's `run`; undefined answers 404. */
-  snapshot: (runId: string) => Promise<object | undefined>;
+  /**
+   * A check before the stream subscribes; false answers 404. Default: none. For a check that
+   * needs no read (a token's scope): one that reads the run belongs in `snapshot`, which
+   * reads it anyway, so an open costs one read instead of two.
+   */
+  authorize?: (req: Request, runId: string) => boolean | Promise<boolean>;
+  /**
+   * The run as the `snapshot` frame's `run`, as `req`'s caller may see it: undefined answers
+   * 404 (no such run, or another workspace's, which does not exist for them). Read once the
+   * stream has subscribed, so no event falls between the two. `req` is absent when the
+   * router re-reads the status of runs it streams (`statusCheckMs`): their opens were checked.
+   */
+  snapshot: (runId: string, req?: Request) => Promise<object | undefined>;
   /** Whether the snapshot's run is finished. Default: `run.status` is completed, failed or aborted. */
   isFinished?: (run: object) => boolean;
   /**
@@ -98,8 +107,9 @@ export interface SseRouter extends Router {
  * `GET /runs/:runId/events`: snapshot, replay after Last-Event-ID, then live events.
  *
  * @example
- * app.use('/api/v1', createSseRouter({ events, authorize: (req, id) => acl(req, id),
- *   snapshot: (id) => store.getRunById(id) }));
+ * app.use('/api/v1', createSseRouter({ events,
+ *   // One read is the run and the workspace check: another workspace's run answers 404.
+ *   snapshot: (id, req) => (req ? store.getRun(workspaceOf(req), id) : store.getRunById(id)) }));
  */
 export function createSseRouter(opts: SseRouterOptions): SseRouter {
   const { events, authorize, snapshot, logger } = opts;
@@ -223,14 +233,14 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
     const cap = slots.hold(res, opts.workspaceOf?.(req));
     if (cap) return limited(res, cap);
     const { runId, lastEventId } = parsed;
-    if (!(await authorize(req, runId)))
+    if (authorize && !(await authorize(req, runId)))
       return fail(res, 404, 'not_found', `run ${runId} not found`);
 
     // Everything that outlives this handler hangs off `conn`: no closure here captures the
     // handle (and its replay), the snapshot or the request.
     const conn = new SseConnection(res, runId, shared);
-    if (shuttingDown) return snapshotOnly(res, conn, lastEventId !== null, shutdownRetryMs);
-    if (!events.available()) return snapshotOnly(res, conn, lastEventId !== null, retryMs);
+    if (shuttingDown) return snapshotOnly(req, res, conn, lastEventId !== null, shutdownRetryMs);
+    if (!events.available()) return snapshotOnly(req, res, conn, lastEventId !== null, retryMs);
     let handle: ListenHandle;
     try {
       handle = await events.listen(runId, lastEventId, conn.deliver, { onEnd: conn.onEnd });
@@ -243,13 +253,15 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
       )
         throw err;
       logger?.info({ err, runId }, 'sse-relay: event log unavailable; answering the snapshot only');
-      return snapshotOnly(res, conn, lastEventId !== null, retryMs);
+      return snapshotOnly(req, res, conn, lastEventId !== null, retryMs);
     }
     if (conn.gone) return handle.close();
     // ListenHandle.close is a standalone function: keeping it does not keep the handle.
     conn.detach = handle.close;
-    // Subscribed before reading the snapshot, so nothing falls between the two.
-    const run = await snapshot(runId);
+    // Subscribed before reading the snapshot, so nothing falls between the two. The snapshot
+    // is also the workspace check: a caller who may not see the run gets the 404 of a run
+    // that does not exist, and the subscription is dropped with the connection.
+    const run = await snapshot(runId, req);
     if (conn.gone) return;
     if (!run) {
       conn.release();
@@ -314,8 +326,14 @@ export function createSseRouter(opts: SseRouterOptions): SseRouter {
    * resume is `recovered: true`, and the next connection replays what follows it, or says
    * `recovered: false` if the history was lost meanwhile.
    */
-  async function snapshotOnly(res: Response, conn: SseConnection, resumed: boolean, hint: number) {
-    const run = await snapshot(conn.runId);
+  async function snapshotOnly(
+    req: Request,
+    res: Response,
+    conn: SseConnection,
+    resumed: boolean,
+    hint: number,
+  ) {
+    const run = await snapshot(conn.runId, req);
     if (conn.gone) return;
     if (!run) {
       conn.release();

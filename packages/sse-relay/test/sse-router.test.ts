@@ -208,6 +208,45 @@ describe('GET /runs/:runId/events', () => {
     expect(await numsub(run.id)).toBe(0);
   });
 
+  it('without authorize, checks the workspace in the one snapshot read it makes after subscribing', async () => {
+    const reads: [string, boolean][] = [];
+    const own = await newRun('running', 'ws1');
+    const theirs = await newRun('running', 'ws2');
+    const relay = await startRelayServer(
+      {
+        events,
+        authorize: undefined,
+        snapshot: async (runId, req) => {
+          reads.push([runId, req !== undefined]);
+          const run = runs.get(runId);
+          return run && req?.get('x-workspace') === run.workspaceId ? run : undefined;
+        },
+      },
+      runs,
+    );
+    try {
+      const url = (id: string) => `${relay.url}/runs/${id}/events`;
+      const refused = await fetch(url(theirs.id), { headers: ws1 });
+      expect(refused.status).toBe(404);
+      expect(await refused.json()).toEqual({
+        error: { code: 'not_found', message: `run ${theirs.id} not found` },
+      });
+      // The subscription made before the read is dropped with the refused connection.
+      await waitFor(async () => (await numsub(theirs.id)) === 0, { timeoutMs: 5_000 });
+      const sse = await openSse(url(own.id), { headers: ws1 });
+      await waitFor(() => sse.events.length > 0, { timeoutMs: 5_000 });
+      expect(sse.events[0]).toMatchObject({ type: 'snapshot', runId: own.id, run: { id: own.id } });
+      sse.close();
+      expect(reads).toEqual([
+        [theirs.id, true],
+        [own.id, true],
+      ]);
+      expect(relay.router.metrics()).toMatchObject({ rejected: 1, connectionsTotal: 1 });
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('sends snapshot, done and closes for a finished run, from the history or from the snapshot', async () => {
     const run = await finishedRun();
     const sse = await openSse(eventsUrl(run.id), { headers: ws1 });

@@ -5,6 +5,10 @@ import { firstRow } from './statement.js';
 
 export interface BeginShardRow {
   status: RunStatus;
+  workspace_id: string;
+  name: string | null;
+  tags: string[];
+  created_at: Date;
   shard_count: number;
   shards_completed: number;
   passed: number;
@@ -20,7 +24,8 @@ export interface BeginShardRow {
  * run's first start, the shard's start where it is read, the retry purge.
  * Params: $1 run id, $2 shard index, $3 attempt, $4 purge (boolean).
  * Output: no row when the run does not exist; else the run's status and counters as read
- * before this call, whether the shard may run (`started`: the run was live and the shard not
+ * before this call, its fixed fields (workspace, name, tags, created_at: the store remembers
+ * them, so the workspace feed needs no read of its own), whether the shard may run (`started`: the run was live and the shard not
  * completed), whether this call moved the run from queued to running, and how many of the
  * shard's executed results were purged.
  *
@@ -43,7 +48,9 @@ export interface BeginShardRow {
  */
 export const BEGIN_SHARD = `
 with cur as (
-  select status, shard_count, shards_completed, passed, failed, total from runs where id = $1
+  select status, shard_count, shards_completed, passed, failed, total,
+         workspace_id, name, tags, created_at
+  from runs where id = $1
 ), live as (
   select 1 from cur where status in ('queued', 'running') and $2::int < shard_count
 ), open as (
@@ -68,6 +75,7 @@ with cur as (
   returning 1
 )
 select cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed, cur.total,
+       cur.workspace_id, cur.name, cur.tags, cur.created_at,
        exists (select 1 from open) as started,
        exists (select 1 from run) as was_queued,
        (select count(*) from purged)::int as purged

@@ -64,6 +64,15 @@ export interface TransitionResult {
   run?: Run;
 }
 
+/**
+ * The fields of a run that never change once it is created: what a workspace feed frame
+ * says about a run besides its change.
+ */
+export type RunFacts = Pick<
+  Run,
+  'workspaceId' | 'name' | 'tags' | 'createdAt' | 'total' | 'shardCount'
+>;
+
 /** Creating, reading and moving runs (the api, abort, reconcile). One statement each. */
 export interface RunQueries {
   /**
@@ -75,6 +84,12 @@ export interface RunQueries {
   getRun(workspaceId: string, runId: string): Promise<Run | undefined>;
   /** The run regardless of workspace (workers, no ACL). */
   getRunById(runId: string): Promise<Run | undefined>;
+  /**
+   * The run's {@link RunFacts}, regardless of workspace. No statement when this store has
+   * created, read, begun a shard of or finalized the run (the last 10,000 such runs): the
+   * facts never change. Otherwise one read, as `getRunById`. `undefined` for an unknown id.
+   */
+  getRunFacts(runId: string): Promise<RunFacts | undefined>;
   /** Just the status; `undefined` for an unknown (or malformed) id. */
   getStatus(runId: string): Promise<RunStatus | undefined>;
   /** Newest first, keyset-paginated over (created_at, id). */
