@@ -1,45 +1,22 @@
 /**
- * The hand-written reference of `pnpm bench:system` (issue 18 §2): the same runs done the way a
- * competent engineer would write them with a BullMQ Flow and a Redis stream per run as the SSE
- * history, on the bench's Redis, so its Redis commands per run sit next to ours.
- * Per run: a Flow, a parent with one child per shard; each child publishes one event per test
- * with `XADD` (the history a hand-written SSE endpoint would replay and tail), the parent reads
- * its children's values and appends the final `done` event, then sets the history's expiry; the
- * watcher tails the stream with `XREAD BLOCK` until `done`, as that endpoint would.
- * Not in it: any PostgreSQL write (no Redis command), shard events, abort, sequence numbers
- * without gaps, exactly-once completion, callbacks, rate limits — so its count is a floor under
- * ours, not an equal.
+ * The hand-written reference of `pnpm bench:system` (c, d) in this process: the runs of
+ * reference-system.ts, each watched by tailing its stream with `XREAD BLOCK` until `done`, as a
+ * hand-written SSE endpoint would, on the bench's Redis, so its Redis commands per run sit
+ * next to ours. Not in it: HTTP (no request, no SSE frame; see http-reference.ts), and
+ * without `db` any PostgreSQL write. So its counts are a floor under ours, not an equal.
  */
-import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
+import {
+  addReferenceRun,
+  bullmq,
+  exactRuns,
+  historyKey,
+  REFERENCE_SCHEMA,
+  referenceWorkers,
+  type Sql,
+} from './reference-system.js';
 
-/** The slice of BullMQ this reference uses (bullmq is @x/shard-worker's dependency). */
-interface FlowJob {
-  name: string;
-  queueName: string;
-  data: unknown;
-  children?: FlowJob[];
-}
-interface Job {
-  data: unknown;
-  getChildrenValues(): Promise<Record<string, unknown>>;
-}
-interface BullWorker {
-  close(): Promise<void>;
-}
-interface BullMq {
-  FlowProducer: new (opts: {
-    connection: Redis;
-    prefix: string;
-  }) => { add(flow: FlowJob): Promise<unknown>; close(): Promise<void> };
-  Worker: new (
-    queue: string,
-    processor: (job: Job) => Promise<unknown>,
-    opts: { connection: Redis; prefix: string; concurrency: number },
-  ) => BullWorker;
-}
-const requireFromWorker = createRequire(createRequire(import.meta.url).resolve('@x/shard-worker'));
-const bullmq = requireFromWorker('bullmq') as BullMq;
+export type { Sql } from './reference-system.js';
 
 export interface FlowReferenceOptions {
   redisUrl: string;
@@ -52,70 +29,39 @@ export interface FlowReferenceOptions {
   testsPerShard: number;
   /** Jobs each BullMQ worker runs at once. */
   concurrency: number;
+  /** Where the durable writes go (a `pg.Pool`); none without it. The caller ends it. */
+  db?: Sql;
 }
 
 /** Runs `runs` Flows to their `done` event; answers the seconds they took. */
 export async function flowReference(o: FlowReferenceOptions): Promise<{ seconds: number }> {
+  await o.db?.query(REFERENCE_SCHEMA);
   const connection = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
   const producer = new bullmq.FlowProducer({ connection, prefix: o.prefix });
-  const publisher = connection.duplicate();
-  const history = (runId: string) => `${o.prefix}:events:${runId}`;
-  // BullMQ leaves the connections it is given open: they are closed below.
-  const [shardConnection, runConnection] = [connection.duplicate(), connection.duplicate()];
-  const workers = [
-    new bullmq.Worker(
-      'ref-shards',
-      async (job) => {
-        const { runId, shard } = job.data as { runId: string; shard: number };
-        // Zero-duration tests: each one's result is published as it finishes.
-        await Promise.all(
-          Array.from({ length: o.testsPerShard }, (_, t) =>
-            publisher.xadd(
-              history(runId),
-              '*',
-              'e',
-              JSON.stringify({ type: 'result', shard, testId: `t${shard}-${t}`, status: 'passed' }),
-            ),
-          ),
-        );
-        return { passed: o.testsPerShard, failed: 0 };
-      },
-      { connection: shardConnection, prefix: o.prefix, concurrency: o.concurrency },
-    ),
-    new bullmq.Worker(
-      'ref-runs',
-      async (job) => {
-        const { runId } = job.data as { runId: string };
-        const values = Object.values(await job.getChildrenValues()) as { passed: number }[];
-        const passed = values.reduce((t, v) => t + v.passed, 0);
-        await publisher.xadd(history(runId), '*', 'e', JSON.stringify({ type: 'done', passed }));
-        await publisher.expire(history(runId), 3600);
-        return { passed };
-      },
-      { connection: runConnection, prefix: o.prefix, concurrency: o.concurrency },
-    ),
-  ];
+  const workers = referenceWorkers({
+    connection,
+    prefix: o.prefix,
+    concurrency: o.concurrency,
+    ...(o.db ? { db: o.db } : {}),
+  });
   const tails = Array.from({ length: o.inFlight }, () => connection.duplicate());
+  const shards = Array.from({ length: o.shards }, (_, shard) =>
+    Array.from({ length: o.testsPerShard }, (_, t) => `t${shard}-${t}`),
+  );
   const total = o.shards * o.testsPerShard;
   let next = 0;
+  const ids: string[] = [];
   const lane = async (tail: Redis) => {
     while (next < o.runs) {
       next++;
       const runId = crypto.randomUUID();
-      await producer.add({
-        name: 'run',
-        queueName: 'ref-runs',
-        data: { runId },
-        children: Array.from({ length: o.shards }, (_, shard) => ({
-          name: 'shard',
-          queueName: 'ref-shards',
-          data: { runId, shard },
-        })),
-      });
+      ids.push(runId);
+      await addReferenceRun(producer, o.db, runId, shards);
       let last = '0-0';
       let results = 0;
       for (;;) {
-        const read = await tail.xread('BLOCK', 30_000, 'STREAMS', history(runId), last);
+        const key = historyKey(o.prefix, runId);
+        const read = await tail.xread('BLOCK', 30_000, 'STREAMS', key, last);
         const entries = read?.[0]?.[1];
         if (!entries) throw new Error(`flow reference: run ${runId} went quiet for 30 s`);
         let done: { passed: number } | undefined;
@@ -136,10 +82,14 @@ export async function flowReference(o: FlowReferenceOptions): Promise<{ seconds:
   const started = performance.now();
   try {
     await Promise.all(tails.map(lane));
-    return { seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    // The parent writes the final status before it appends `done`: every run is in by now.
+    const exact = o.db && (await exactRuns(o.db, ids, total));
+    if (o.db && exact !== o.runs)
+      throw new Error(`flow reference: ${exact} of ${o.runs} runs exact in PostgreSQL`);
+    return { seconds };
   } finally {
-    await Promise.all([...workers.map((w) => w.close()), producer.close()]);
-    for (const c of [connection, publisher, shardConnection, runConnection, ...tails])
-      c.disconnect();
+    await Promise.all([workers.close(), producer.close()]);
+    for (const c of [connection, ...tails]) c.disconnect();
   }
 }

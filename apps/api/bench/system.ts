@@ -11,7 +11,11 @@
  * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
  * Last line: {"bench":"system","shard_queue":…,"abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
  * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…,"redis_cmds_per_run":…,
- * "pg_statements_per_run":…,"cpu_ms_per_run":…,"ref_redis_cmds_per_run":…,"ref_runs_per_s":…}
+ * "pg_statements_per_run":…,"cpu_ms_per_run":…,"ref_redis_cmds_per_run":…,"ref_runs_per_s":…,
+ * "ref_cpu_ms_per_run":…,"durable_ref_runs_per_s":…,"durable_ref_pg_statements_per_run":…,
+ * "durable_ref_cpu_ms_per_run":…,"cpu_x_durable_ref":…,"http_ref_runs_per_s":…,
+ * "http_ref_redis_cmds_per_run":…,"http_ref_pg_statements_per_run":…,"http_ref_cpu_ms_per_run":…,
+ * "cpu_x_http_ref":…}
  * for (b) and (c): Redis commands from INFO
  * commandstats (a script's own commands included), PostgreSQL statements from
  * pg_stat_statements (null where the server lacks it; run without DATABASE_URL so the test
@@ -20,8 +24,17 @@
  * backends of the bench database and its background processes; not this bench client).
  * (c) the hand-written reference (flow-reference.ts): the same runs as one BullMQ Flow each,
  *     events appended with XADD and tailed with XREAD, on the same Redis once our processes
- *     are stopped; `ref_redis_cmds_per_run` (INFO commandstats deltas, as ours) and
- *     `ref_runs_per_s` go next to ours in the JSON line.
+ *     are stopped; `ref_redis_cmds_per_run` (INFO commandstats deltas, as ours),
+ *     `ref_runs_per_s` and `ref_cpu_ms_per_run` (this process and Redis) go next to ours.
+ * (d) the same reference, durable: the run row, each shard's results and completion and the
+ *     final status written to PostgreSQL with the shard-worker bench's hand-written statements.
+ *     What a user would build for runs that survive, minus HTTP, abort and exactly-once
+ *     events: `durable_ref_cpu_ms_per_run` (this process, Redis and PostgreSQL) and
+ *     `cpu_x_durable_ref` (ours ÷ it).
+ * (e) the same durable runs behind the HTTP a user would write (http-reference.ts: POST
+ *     /runs, an SSE endpoint tailing the stream), in 2 api and 2 worker processes of its own,
+ *     driven by the same client and lanes as (b): `http_ref_*` and `cpu_x_http_ref` (ours ÷
+ *     it), the fair reference of `cpu_ms_per_run`, its CPU measured exactly as ours.
  * X_BENCH_VERBOSE=1 also prints every Redis command per run and per abort, by name, the
  * event appends (script calls) of the api replicas and of the workers, from their /metrics,
  * the reference's commands by name, and the PostgreSQL statements per run by statement text
@@ -32,10 +45,18 @@ import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { freePort, postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
+import {
+  freePort,
+  type NodeProcess,
+  postgres,
+  spawnNode,
+  startRedis,
+  uniqueName,
+  waitFor,
+} from '@x/testkit';
 import { Redis } from 'ioredis';
 import { demoTests, type RunBody } from '../test/support/api-client.js';
-import { flowReference } from './flow-reference.js';
+import { flowReference, type Sql } from './flow-reference.js';
 import { openLeanSse, postJson } from './lean-http.js';
 
 const ABORTS = Number(process.env.X_BENCH_ABORTS ?? 200);
@@ -81,6 +102,11 @@ interface PgClient {
 }
 const pg = requireFromStore('pg') as {
   Client: new (opts: { connectionString: string }) => PgClient;
+  Pool: new (opts: {
+    connectionString: string;
+    max: number;
+    idleTimeoutMillis: number;
+  }) => Sql & { end(): Promise<void> };
 };
 
 const children: ChildProcess[] = [];
@@ -275,6 +301,54 @@ async function stopChildren() {
   clearTimeout(killer);
 }
 
+const HTTP_REFERENCE = fileURLToPath(new URL('./http-reference.ts', import.meta.url));
+
+/**
+ * Starts http-reference.ts's 2 api and 2 worker processes on the bench's Redis and database,
+ * lets `flood` warm them (`lat` undefined), then times one measured flood and takes the
+ * counters and the processes' CPU around it. Kills them after.
+ */
+async function httpReference(o: {
+  redis: Redis;
+  redisUrl: string;
+  db: PgClient;
+  databaseUrl: string;
+  flood: (hosts: [string, string], lat?: number[]) => Promise<void>;
+}) {
+  const env = {
+    REDIS_URL: o.redisUrl,
+    DATABASE_URL: o.databaseUrl,
+    PREFIX: uniqueName('href'),
+    TOKEN,
+    CONCURRENCY: WORKER_CONCURRENCY,
+    NODE_ENV: 'production',
+  };
+  const procs: NodeProcess[] = [];
+  try {
+    const ports = [await freePort(), await freePort()];
+    // One at a time: the first api creates the tables.
+    for (const port of ports)
+      procs.push(
+        await spawnNode(HTTP_REFERENCE, { ...env, PORT: String(port) }, { args: ['api'] }),
+      );
+    for (const _ of ports) procs.push(await spawnNode(HTTP_REFERENCE, env, { args: ['worker'] }));
+    const hosts = ports.map((p) => `http://127.0.0.1:${p}`) as [string, string];
+    await o.flood(hosts);
+    const lat: number[] = [];
+    const before = await counters(o.redis, o.db);
+    const cpu0 = procs.map((p) => procCpuMs(p.pid));
+    const started = performance.now();
+    await o.flood(hosts, lat);
+    const seconds = (performance.now() - started) / 1000;
+    const used = procs.map((p, i) => procCpuMs(p.pid) - cpu0[i]!);
+    const [apiCpuMs, workerCpuMs] = [used[0]! + used[1]!, used[2]! + used[3]!];
+    const after = await counters(o.redis, o.db);
+    return { seconds, lat, before, after, apiCpuMs, workerCpuMs };
+  } finally {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+  }
+}
+
 async function main() {
   for (const file of [API_MAIN, WORKER_MAIN])
     if (!existsSync(file))
@@ -368,12 +442,12 @@ async function main() {
     );
 
     // (b) throughput: IN_FLIGHT runs at a time, created on A or B, watched on the other.
-    const flood = async (count: number, lat: number[]) => {
+    const flood = async (count: number, lat: number[], [a, b] = [A, B]) => {
       let next = 0;
       const lane = async () => {
         while (next < count) {
           const i = next++;
-          const [create, view] = i % 2 ? [B, A] : [A, B];
+          const [create, view] = i % 2 ? [b, a] : [a, b];
           const t0 = performance.now();
           const run = await createRun(create, {
             executor: 'demo',
@@ -435,20 +509,75 @@ async function main() {
     // (c) the hand-written reference, alone on the same Redis: our processes' own idle
     // commands (pollers, heartbeats) must not count in its delta.
     await stopChildren();
-    const r0 = await counters(probe, pgProbe);
-    const ref = await flowReference({
-      redisUrl: redis.url,
-      prefix: uniqueName('ref'),
-      runs: RUNS,
-      inFlight: IN_FLIGHT,
-      shards: 4,
-      testsPerShard: 25,
-      concurrency: Number(WORKER_CONCURRENCY),
-    });
-    const r1 = await counters(probe, pgProbe);
-    const refCmdsPerRun = (r1.commands - r0.commands) / RUNS;
+    // Its connections stay open to the end: a backend that exits is missed by pgDelta.
+    const refDb = new pg.Pool({ connectionString: db.url, max: 20, idleTimeoutMillis: 0 });
+    const reference = async (runs: number, durable: boolean) => {
+      const before = await counters(probe, pgProbe);
+      const ownBefore = process.cpuUsage();
+      const { seconds } = await flowReference({
+        redisUrl: redis.url,
+        prefix: uniqueName('ref'),
+        runs,
+        inFlight: IN_FLIGHT,
+        shards: 4,
+        testsPerShard: 25,
+        concurrency: Number(WORKER_CONCURRENCY),
+        ...(durable ? { db: refDb } : {}),
+      });
+      const own = process.cpuUsage(ownBefore);
+      const after = await counters(probe, pgProbe);
+      return {
+        runsPerS: runs / seconds,
+        cmdsPerRun: (after.commands - before.commands) / runs,
+        statementsPerRun: (after.statements - before.statements) / runs,
+        // This process (producer, workers, tails), Redis and PostgreSQL: its whole system.
+        cpuMsPerRun:
+          ((own.user + own.system) / 1000 +
+            (after.redisCpuMs - before.redisCpuMs) +
+            pgDelta(before.pgCpuMs, after.pgCpuMs)) /
+          runs,
+        r0: before,
+        r1: after,
+      };
+    };
+    // Warm, as ours is: the first runs compile BullMQ's paths and create the tables.
+    await reference(RUNS / 5, true);
+    const ref = await reference(RUNS, false);
+    const { r0, r1 } = ref;
+    const refCmdsPerRun = ref.cmdsPerRun;
     console.log(
-      `(c) reference, BullMQ Flow + XADD history + XREAD tail, written by hand: ${round(RUNS / ref.seconds)} runs/s; per run: ${round(refCmdsPerRun)} Redis commands (ours: ${round((c2.commands - c1.commands) / RUNS)})`,
+      `(c) reference, BullMQ Flow + XADD history + XREAD tail, written by hand: ${round(ref.runsPerS)} runs/s; per run: ${round(refCmdsPerRun)} Redis commands (ours: ${round((c2.commands - c1.commands) / RUNS)}), ${round(ref.cpuMsPerRun)} ms of CPU (this process, Redis)`,
+    );
+    // (d) the same, durable: the fair reference of cpu_ms_per_run (issue 18 §1's statements).
+    const durable = await reference(RUNS, true);
+    await refDb.end();
+    console.log(
+      `(d) durable reference, (c) + the run, results, completions and final status in PostgreSQL: ${round(durable.runsPerS)} runs/s; per run: ${round(durable.statementsPerRun)} PostgreSQL statements, ${round(durable.cpuMsPerRun)} ms of CPU (this process, Redis, PostgreSQL; ours: ${round(serverCpuMs / RUNS)})`,
+    );
+    // (e) the durable reference behind HTTP (http-reference.ts), 2 api and 2 worker processes
+    // of its own driven by the same client and lanes as ours: the fair reference of
+    // cpu_ms_per_run, measured as ours (its processes, Redis, PostgreSQL; not the client).
+    const http = await httpReference({
+      redis: probe,
+      redisUrl: redis.url,
+      db: pgProbe,
+      databaseUrl: db.url,
+      flood: (hosts, lat) => flood(lat ? RUNS : WARMUP_RUNS, lat ?? [], hosts),
+    });
+    const httpRedisMs = http.after.redisCpuMs - http.before.redisCpuMs;
+    const httpPgMs = pgDelta(http.before.pgCpuMs, http.after.pgCpuMs);
+    const httpRef = {
+      runsPerS: RUNS / http.seconds,
+      cmdsPerRun: (http.after.commands - http.before.commands) / RUNS,
+      statementsPerRun: (http.after.statements - http.before.statements) / RUNS,
+      cpuMsPerRun: (http.apiCpuMs + http.workerCpuMs + httpRedisMs + httpPgMs) / RUNS,
+      p50: pct(http.lat, 50),
+    };
+    console.log(
+      `(e) the durable reference behind HTTP, 2 api + 2 worker processes: ${round(httpRef.runsPerS)} runs/s, create->done p50 ${round(httpRef.p50)} ms; per run: ${round(httpRef.cmdsPerRun)} Redis commands, ${round(httpRef.statementsPerRun)} PostgreSQL statements, ${round(httpRef.cpuMsPerRun)} ms of server CPU (ours: ${round(serverCpuMs / RUNS)})`,
+    );
+    console.log(
+      `    CPU ms per run: api processes ${round(http.apiCpuMs / RUNS)}, workers ${round(http.workerCpuMs / RUNS)}, redis ${round(httpRedisMs / RUNS)}, postgres ${round(httpPgMs / RUNS)}`,
     );
     if (process.env.X_BENCH_VERBOSE) {
       console.log(`    reference per run: ${topCommands(r0.byCommand, r1.byCommand, RUNS)}`);
@@ -476,7 +605,21 @@ async function main() {
         pg_statements_per_run: Number.isNaN(statementsPerRun) ? null : round(statementsPerRun),
         cpu_ms_per_run: round(serverCpuMs / RUNS),
         ref_redis_cmds_per_run: round(refCmdsPerRun),
-        ref_runs_per_s: round(RUNS / ref.seconds),
+        ref_runs_per_s: round(ref.runsPerS),
+        ref_cpu_ms_per_run: round(ref.cpuMsPerRun),
+        durable_ref_runs_per_s: round(durable.runsPerS),
+        durable_ref_pg_statements_per_run: Number.isNaN(durable.statementsPerRun)
+          ? null
+          : round(durable.statementsPerRun),
+        durable_ref_cpu_ms_per_run: round(durable.cpuMsPerRun),
+        cpu_x_durable_ref: round(serverCpuMs / RUNS / durable.cpuMsPerRun),
+        http_ref_runs_per_s: round(httpRef.runsPerS),
+        http_ref_redis_cmds_per_run: round(httpRef.cmdsPerRun),
+        http_ref_pg_statements_per_run: Number.isNaN(httpRef.statementsPerRun)
+          ? null
+          : round(httpRef.statementsPerRun),
+        http_ref_cpu_ms_per_run: round(httpRef.cpuMsPerRun),
+        cpu_x_http_ref: round(serverCpuMs / RUNS / httpRef.cpuMsPerRun),
       }),
     );
   } finally {
