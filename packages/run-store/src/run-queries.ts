@@ -1,3 +1,4 @@
+import { canonicalUuid } from '@x/kernel';
 import { isRunStatus } from '@x/protocol';
 import type { Kysely } from 'kysely';
 import {
@@ -66,10 +67,12 @@ export function runQueries(db: Kysely<Database>, facts: RunFactsMemory): RunQuer
 
     getRunFacts: (runId) =>
       guarded('getRunFacts', async () => {
-        if (!isUuid(runId)) return undefined;
-        const known = facts.get(runId);
+        // The memory is keyed by the id as the database spells it (lower case).
+        const id = canonicalUuid(runId);
+        if (id === undefined) return undefined;
+        const known = facts.get(id);
         if (known) return known;
-        const run = seen(await runRowSql(db, runId));
+        const run = seen(await runRowSql(db, id));
         return run && factsOf(run);
       }),
 

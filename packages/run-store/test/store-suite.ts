@@ -183,6 +183,8 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await store.getRunFacts(created.id)).toEqual(factsOf(created));
       expect(factsOf(created).tags).toEqual(['nightly', 'eu']);
       for (const r of began) expect(await worker.getRunFacts(r.id)).toEqual(factsOf(r));
+      // An id in upper case is the same run.
+      expect(await store.getRunFacts(created.id.toUpperCase())).toEqual(factsOf(created));
       expect(await fresh.getRunFacts(readBack.id)).toEqual(factsOf(readBack));
       expect(await worker.getRunFacts(unseen.id)).toBeUndefined();
       expect(await worker.getRunFacts(created.id)).toBeUndefined();
