@@ -59,6 +59,7 @@ if (process.argv[2] === 'worker') {
       .max(10_000),
     shards: z.int().min(1).max(100),
   });
+  const runId = z.uuid();
   // XREAD BLOCK holds its connection: one per open stream, kept for the next one.
   const idle: Redis[] = [];
   const app = express();
@@ -78,7 +79,7 @@ if (process.argv[2] === 'worker') {
   app.get('/api/v1/runs/:id/events', async (req, res) => {
     if (req.get('authorization') !== bearer) return void res.status(401).end();
     const { id } = req.params;
-    if (!z.uuid().safeParse(id).success) return void res.status(404).end();
+    if (!runId.safeParse(id).success) return void res.status(404).end();
     const { rows } = await db.query('select 1 from ref_runs where id = $1', [id]);
     if (rows.length === 0) return void res.status(404).end();
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });

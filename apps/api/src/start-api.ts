@@ -38,10 +38,12 @@ export async function startApi(config: ApiConfig, logger: Logger): Promise<Runni
     // The events guard authenticated the caller; the run must be in that workspace. The
     // snapshot's one read checks it (no `authorize`, which would read the run a second time).
     snapshot: async (runId, req) => {
-      if (req && req.workspace === undefined) return undefined;
-      const run = req
-        ? await services.store.getRun(req.workspace as string, runId)
-        : await services.store.getRunById(runId);
+      // Without a request it is the router's status sweep of runs it already streams.
+      const run = !req
+        ? await services.store.getRunById(runId)
+        : req.workspace === undefined
+          ? undefined
+          : await services.store.getRun(req.workspace, runId);
       return run ? toRunDto(run) : undefined;
     },
     // Each token's streams count against its workspace's cap.

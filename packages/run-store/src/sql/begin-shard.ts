@@ -25,9 +25,9 @@ export interface BeginShardRow {
  * Params: $1 run id, $2 shard index, $3 attempt, $4 purge (boolean).
  * Output: no row when the run does not exist; else the run's status and counters as read
  * before this call, its fixed fields (workspace, name, tags, created_at: the store remembers
- * them, so the workspace feed needs no read of its own), whether the shard may run (`started`: the run was live and the shard not
- * completed), whether this call moved the run from queued to running, and how many of the
- * shard's executed results were purged.
+ * them, so the workspace feed needs no read of its own), whether the shard may run
+ * (`started`: the run was live and the shard not completed), whether this call moved the run
+ * from queued to running, and how many of the shard's executed results were purged.
  *
  * Writes only what something reads: the run's first start (queued -> running), and the shard
  * row (`running`, the attempt, never lowered) where it is read before the completion: a
