@@ -5,13 +5,13 @@
  * next to ours. Not in it: HTTP (no request, no SSE frame; see http-reference.ts), and
  * without `db` any PostgreSQL write. So its counts are a floor under ours, not an equal.
  */
+import { DURABLE_REFERENCE_SQL } from '@x/testkit';
 import { Redis } from 'ioredis';
 import {
   addReferenceRun,
   bullmq,
   exactRuns,
   historyKey,
-  REFERENCE_SCHEMA,
   referenceWorkers,
   type Sql,
 } from './reference-system.js';
@@ -35,7 +35,7 @@ export interface FlowReferenceOptions {
 
 /** Runs `runs` Flows to their `done` event; answers the seconds they took. */
 export async function flowReference(o: FlowReferenceOptions): Promise<{ seconds: number }> {
-  await o.db?.query(REFERENCE_SCHEMA);
+  await o.db?.query(DURABLE_REFERENCE_SQL.SCHEMA);
   const connection = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
   const producer = new bullmq.FlowProducer({ connection, prefix: o.prefix });
   const workers = referenceWorkers({

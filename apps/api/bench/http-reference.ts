@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { DURABLE_REFERENCE_SQL } from '@x/testkit';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -20,7 +21,6 @@ import {
   addReferenceRun,
   bullmq,
   historyKey,
-  REFERENCE_SCHEMA,
   referenceWorkers,
   type Sql,
 } from './reference-system.js';
@@ -42,7 +42,7 @@ const redis = new Redis(env('REDIS_URL'), { maxRetriesPerRequest: null });
 if (process.argv[2] === 'worker') {
   referenceWorkers({ connection: redis, prefix, concurrency: Number(env('CONCURRENCY')), db });
 } else {
-  await db.query(REFERENCE_SCHEMA);
+  await db.query(DURABLE_REFERENCE_SQL.SCHEMA);
   const producer = new bullmq.FlowProducer({ connection: redis, prefix });
   const bearer = `Bearer ${env('TOKEN')}`;
   const body = z.object({

@@ -13,6 +13,7 @@
  * processes of its own (http-reference.ts).
  */
 import { createRequire } from 'node:module';
+import { DURABLE_REFERENCE_SQL } from '@x/testkit';
 import type { Redis } from 'ioredis';
 
 /** The slice of BullMQ the reference uses (bullmq is @x/shard-worker's dependency). */
@@ -49,31 +50,8 @@ export interface Sql {
   query<R>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
 }
 
-export const REFERENCE_SCHEMA = `
-  create table if not exists ref_runs (
-    id uuid primary key, status text not null, shard_count int not null,
-    shards_completed int not null default 0, total int not null,
-    passed int not null default 0, failed int not null default 0,
-    created_at timestamptz not null default now(), finished_at timestamptz);
-  create table if not exists ref_shards (
-    run_id uuid not null references ref_runs(id), shard_index int not null,
-    primary key (run_id, shard_index));
-  create table if not exists ref_results (
-    run_id uuid not null, shard_index int not null, test_id text not null, name text not null,
-    status text not null, duration_ms int not null, primary key (run_id, test_id));`;
-const INSERT_RUN = `insert into ref_runs (id, status, shard_count, total) values ($1, 'running', $2, $3)`;
-const INSERT_RESULTS = `
-  insert into ref_results (run_id, shard_index, test_id, name, status, duration_ms)
-  select $1, $2, t.id, t.id, 'passed', 0 from unnest($3::text[]) as t(id) on conflict do nothing`;
-const COMPLETE = `
-  with done as (
-    insert into ref_shards (run_id, shard_index) values ($1, $2)
-    on conflict do nothing returning run_id)
-  update ref_runs set shards_completed = shards_completed + 1,
-    passed = passed + $3, failed = failed + $4
-  from done where ref_runs.id = done.run_id`;
-const FINISH = `update ref_runs set status = 'completed', finished_at = now()
-  where id = $1 and status = 'running'`;
+/** The hand-written statements (shared with @x/shard-worker's bench; `SCHEMA` creates the tables). */
+const SQL = DURABLE_REFERENCE_SQL;
 
 /** The Redis stream that is a run's event history. */
 export const historyKey = (prefix: string, runId: string) => `${prefix}:events:${runId}`;
@@ -114,8 +92,8 @@ export function referenceWorkers(o: ReferenceWorkerOptions): { close(): Promise<
           ),
         );
         if (o.db) {
-          await o.db.query(INSERT_RESULTS, [runId, shard, testIds]);
-          await o.db.query(COMPLETE, [runId, shard, testIds.length, 0]);
+          await o.db.query(SQL.INSERT_RESULTS, [runId, shard, testIds, testIds]);
+          await o.db.query(SQL.COMPLETE, [runId, shard, testIds.length, 0]);
         }
         return { passed: testIds.length, failed: 0 };
       },
@@ -128,7 +106,7 @@ export function referenceWorkers(o: ReferenceWorkerOptions): { close(): Promise<
         const values = Object.values(await job.getChildrenValues()) as { passed: number }[];
         const passed = values.reduce((t, v) => t + v.passed, 0);
         // The final status before `done`: whoever sees `done` finds the run written.
-        await o.db?.query(FINISH, [runId]);
+        await o.db?.query(SQL.FINISH, [runId]);
         const done = { type: 'done', status: 'completed', passed };
         await publisher.xadd(history(runId), '*', 'e', JSON.stringify(done));
         await publisher.expire(history(runId), 3600);
@@ -153,7 +131,7 @@ export async function addReferenceRun(
   shards: string[][],
 ): Promise<void> {
   const total = shards.reduce((t, s) => t + s.length, 0);
-  await db?.query(INSERT_RUN, [runId, shards.length, total]);
+  await db?.query(SQL.INSERT_RUN, [runId, shards.length, total]);
   await producer.add({
     name: 'run',
     queueName: 'ref-runs',

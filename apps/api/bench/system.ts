@@ -131,6 +131,8 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : Number.NaN;
 };
 const round = (x: number) => Math.round(x * 100) / 100;
+/** Statement counts are NaN where the server lacks pg_stat_statements: null in the JSON. */
+const roundOrNull = (x: number) => (Number.isNaN(x) ? null : round(x));
 
 /** Redis commands served and PostgreSQL transactions committed so far (round-trip proxies). */
 async function counters(redis: Redis, db: PgClient) {
@@ -602,22 +604,18 @@ async function main() {
         create_to_done_p50_ms: round(pct(lat, 50)),
         create_to_done_p99_ms: round(pct(lat, 99)),
         redis_cmds_per_run: round((c2.commands - c1.commands) / RUNS),
-        pg_statements_per_run: Number.isNaN(statementsPerRun) ? null : round(statementsPerRun),
+        pg_statements_per_run: roundOrNull(statementsPerRun),
         cpu_ms_per_run: round(serverCpuMs / RUNS),
         ref_redis_cmds_per_run: round(refCmdsPerRun),
         ref_runs_per_s: round(ref.runsPerS),
         ref_cpu_ms_per_run: round(ref.cpuMsPerRun),
         durable_ref_runs_per_s: round(durable.runsPerS),
-        durable_ref_pg_statements_per_run: Number.isNaN(durable.statementsPerRun)
-          ? null
-          : round(durable.statementsPerRun),
+        durable_ref_pg_statements_per_run: roundOrNull(durable.statementsPerRun),
         durable_ref_cpu_ms_per_run: round(durable.cpuMsPerRun),
         cpu_x_durable_ref: round(serverCpuMs / RUNS / durable.cpuMsPerRun),
         http_ref_runs_per_s: round(httpRef.runsPerS),
         http_ref_redis_cmds_per_run: round(httpRef.cmdsPerRun),
-        http_ref_pg_statements_per_run: Number.isNaN(httpRef.statementsPerRun)
-          ? null
-          : round(httpRef.statementsPerRun),
+        http_ref_pg_statements_per_run: roundOrNull(httpRef.statementsPerRun),
         http_ref_cpu_ms_per_run: round(httpRef.cpuMsPerRun),
         cpu_x_http_ref: round(serverCpuMs / RUNS / httpRef.cpuMsPerRun),
       }),

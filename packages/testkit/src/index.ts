@@ -1,3 +1,4 @@
+export { DURABLE_REFERENCE_SQL } from './durable-reference-sql.js';
 export { freePort } from './free-port.js';
 export { CLUSTER_SLOTS, keySlot } from './key-slot.js';
 export { MissingServerError } from './missing-server-error.js';
