@@ -543,14 +543,14 @@ async function main() {
       };
     };
     // Warm, as ours is: the first runs compile BullMQ's paths and create the tables.
-    await reference(RUNS / 5, true);
+    await reference(Math.ceil(RUNS / 5), true);
     const ref = await reference(RUNS, false);
     const { r0, r1 } = ref;
     const refCmdsPerRun = ref.cmdsPerRun;
     console.log(
       `(c) reference, BullMQ Flow + XADD history + XREAD tail, written by hand: ${round(ref.runsPerS)} runs/s; per run: ${round(refCmdsPerRun)} Redis commands (ours: ${round((c2.commands - c1.commands) / RUNS)}), ${round(ref.cpuMsPerRun)} ms of CPU (this process, Redis)`,
     );
-    // (d) the same, durable: the fair reference of cpu_ms_per_run (issue 18 §1's statements).
+    // (d) the same, durable (issue 18 §1's statements); without HTTP, a floor under (e).
     const durable = await reference(RUNS, true);
     await refDb.end();
     console.log(
