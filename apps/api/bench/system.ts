@@ -5,44 +5,46 @@
  *     for running 8-shard runs, one at a time;
  * (b) throughput: runs of 4 shards x 25 zero-duration tests (X_BENCH_TEST_MS each otherwise),
  *     POST /runs -> `done` observed on one SSE stream per run (on the other replica),
- *     X_BENCH_IN_FLIGHT runs at a time.
- * Also prints Redis commands and PostgreSQL transactions per abort and per run.
- * X_BENCH_SHARD_QUEUE=redis|bullmq (default redis, the apps' default) is every process's SHARD_QUEUE.
- * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
- * Last line: {"bench":"system","shard_queue":…,"abort_p50_ms":…,"abort_p99_ms":…,"runs_per_s":…,
- * "create_to_done_p50_ms":…,"create_to_done_p99_ms":…,"redis_cmds_per_run":…,
- * "pg_statements_per_run":…,"cpu_ms_per_run":…,"ref_redis_cmds_per_run":…,"ref_runs_per_s":…,
- * "ref_cpu_ms_per_run":…,"durable_ref_runs_per_s":…,"durable_ref_pg_statements_per_run":…,
- * "durable_ref_cpu_ms_per_run":…,"cpu_x_durable_ref":…,"http_ref_runs_per_s":…,
- * "http_ref_redis_cmds_per_run":…,"http_ref_pg_statements_per_run":…,"http_ref_cpu_ms_per_run":…,
- * "cpu_x_http_ref":…}
- * for (b) and (c): Redis commands from INFO
- * commandstats (a script's own commands included), PostgreSQL statements from
- * pg_stat_statements (null where the server lacks it; run without DATABASE_URL so the test
- * kit's private cluster, which preloads it, is used), and the CPU of every server process
- * from /proc utime+stime (both api replicas, both workers, Redis from INFO cpu, PostgreSQL's
- * backends of the bench database and its background processes; not this bench client).
- * (c) the hand-written reference (flow-reference.ts): the same runs as one BullMQ Flow each,
- *     events appended with XADD and tailed with XREAD, on the same Redis once our processes
- *     are stopped; `ref_redis_cmds_per_run` (INFO commandstats deltas, as ours),
- *     `ref_runs_per_s` and `ref_cpu_ms_per_run` (this process and Redis) go next to ours.
- * (d) the same reference, durable: the run row, each shard's results and completion and the
- *     final status written to PostgreSQL with the shard-worker bench's hand-written statements.
- *     What a user would build for runs that survive, minus HTTP, abort and exactly-once
- *     events: `durable_ref_cpu_ms_per_run` (this process, Redis and PostgreSQL) and
- *     `cpu_x_durable_ref` (ours ÷ it).
+ *     X_BENCH_IN_FLIGHT runs at a time;
  * (e) the same durable runs behind the HTTP a user would write (http-reference.ts: POST
  *     /runs, an SSE endpoint tailing the stream), in 2 api and 2 worker processes of its own,
  *     driven by the same client and lanes as (b): `http_ref_*` and `cpu_x_http_ref` (ours ÷
  *     it), the fair reference of `cpu_ms_per_run`, its CPU measured exactly as ours.
+ *     (b) and (e) run in X_BENCH_ROUNDS alternated rounds (default 2: ours, (e), (e), ours) of
+ *     X_BENCH_RUNS runs each, after X_BENCH_WARMUP_RUNS untimed runs on each; the system not
+ *     being measured is stopped (SIGSTOP), so nothing of it counts in the other's figures.
+ *     `cpu_x_http_ref_by_round` gives each round's ratio.
+ * For (b) and (e): Redis commands from INFO commandstats (a script's own commands included),
+ * PostgreSQL statements from pg_stat_statements (null where the server lacks it; run without
+ * DATABASE_URL so the test kit's private cluster, which preloads it, is used), and the CPU of
+ * every server process from /proc utime+stime (both api processes, both workers, Redis from
+ * INFO cpu, PostgreSQL's backends of the bench database and its background processes; not
+ * this bench client). Also Redis commands and PostgreSQL transactions per abort and per run.
+ * (c) the hand-written reference (flow-reference.ts) in this process: the same runs as one
+ *     BullMQ Flow each, events appended with XADD and tailed with XREAD, on the same Redis
+ *     once both systems are stopped; `ref_redis_cmds_per_run` (INFO commandstats deltas, as
+ *     ours), `ref_runs_per_s` and `ref_cpu_ms_per_run` (this process and Redis).
+ * (d) the same reference, durable: the run row, each shard's results and completion and the
+ *     final status written to PostgreSQL with the shard-worker bench's hand-written statements.
+ *     Without HTTP, a floor under (e): `durable_ref_cpu_ms_per_run` (this process, Redis and
+ *     PostgreSQL) and `cpu_x_durable_ref` (ours ÷ it).
+ * X_BENCH_SHARD_QUEUE=redis|bullmq (default redis, the apps' default) is every process's SHARD_QUEUE.
+ * X_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of every api/worker process there.
  * X_BENCH_VERBOSE=1 also prints every Redis command per run and per abort, by name, the
  * event appends (script calls) of the api replicas and of the workers, from their /metrics,
  * the reference's commands by name, and the PostgreSQL statements per run by statement text
  * (top 10, from pg_stat_statements).
+ * Last line: {"bench":"system","shard_queue":…,"abort_p50_ms":…,"abort_p99_ms":…,"rounds":…,
+ * "runs_per_s":…,"create_to_done_p50_ms":…,"create_to_done_p99_ms":…,"redis_cmds_per_run":…,
+ * "pg_statements_per_run":…,"cpu_ms_per_run":…,"ref_redis_cmds_per_run":…,"ref_runs_per_s":…,
+ * "ref_cpu_ms_per_run":…,"durable_ref_runs_per_s":…,"durable_ref_pg_statements_per_run":…,
+ * "durable_ref_cpu_ms_per_run":…,"cpu_x_durable_ref":…,"http_ref_runs_per_s":…,
+ * "http_ref_redis_cmds_per_run":…,"http_ref_pg_statements_per_run":…,"http_ref_cpu_ms_per_run":…,
+ * "cpu_x_http_ref":…,"cpu_x_http_ref_by_round":[…]}
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import {
@@ -58,9 +60,27 @@ import { Redis } from 'ioredis';
 import { demoTests, type RunBody } from '../test/support/api-client.js';
 import { flowReference, type Sql } from './flow-reference.js';
 import { openLeanSse, postJson } from './lean-http.js';
+import {
+  addUsage,
+  noUsage,
+  procCpuMs,
+  readServers,
+  type Usage,
+  usageBetween,
+} from './server-counters.js';
 
 const ABORTS = Number(process.env.X_BENCH_ABORTS ?? 200);
+/** Runs of each measured round of (b) and of (e). */
 const RUNS = Number(process.env.X_BENCH_RUNS ?? 500);
+/** Rounds of (b) and (e), alternated. */
+const ROUNDS = Number(process.env.X_BENCH_ROUNDS ?? 2);
+for (const [name, value] of [
+  ['X_BENCH_RUNS', RUNS],
+  ['X_BENCH_ROUNDS', ROUNDS],
+] as const)
+  if (!(Number.isInteger(value) && value >= 1))
+    throw new Error(`${name} must be a positive integer, got ${process.env[name]}`);
+const VERBOSE = process.env.X_BENCH_VERBOSE;
 /**
  * Runs of (b)'s shape through the same lanes before (b), neither timed nor counted. The
  * processes are long-running servers; fresh ones run their code cold while V8 tiers it up
@@ -134,78 +154,13 @@ const round = (x: number) => Math.round(x * 100) / 100;
 /** Statement counts are NaN where the server lacks pg_stat_statements: null in the JSON. */
 const roundOrNull = (x: number) => (Number.isNaN(x) ? null : round(x));
 
-/** Redis commands served and PostgreSQL transactions committed so far (round-trip proxies). */
-async function counters(redis: Redis, db: PgClient) {
-  const info = await redis.info('commandstats');
-  let commands = 0;
-  for (const m of info.matchAll(/calls=(\d+)/g)) commands += Number(m[1]);
-  const { rows } = await db.query<{ x: string }>(
-    'select xact_commit::text as x from pg_stat_database where datname = current_database()',
-  );
-  const byCommand = new Map<string, number>();
-  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) byCommand.set(m[1]!, Number(m[2]));
-  const pgCpuMs = await postgresCpuMs(db);
-  const cpu = await redis.info('cpu');
-  const redisCpuMs =
-    (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) +
-      Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) *
-    1000;
-  return {
-    commands,
-    xacts: Number(rows[0]?.x ?? 0),
-    statements: await statementCount(db),
-    byCommand,
-    redisCpuMs,
-    pgCpuMs,
-  };
-}
-
-/** Statements this database has run (pg_stat_statements), or NaN where it is not loaded. */
-async function statementCount(db: PgClient): Promise<number> {
-  try {
-    const { rows } = await db.query<{ n: string }>(
-      `select coalesce(sum(calls), 0)::text as n from pg_stat_statements
-       where dbid = (select oid from pg_database where datname = current_database())`,
-    );
-    return Number(rows[0]?.n ?? Number.NaN);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Calls and execution ms so far by statement text (whitespace collapsed), where pg_stat_statements is. */
-async function statementsByText(db: PgClient): Promise<Map<string, { calls: number; ms: number }>> {
-  const byText = new Map<string, { calls: number; ms: number }>();
-  try {
-    const { rows } = await db.query<{ query: string; calls: string; ms: string }>(
-      `select query, calls::text as calls, total_exec_time::text as ms from pg_stat_statements
-       where dbid = (select oid from pg_database where datname = current_database())`,
-    );
-    for (const { query, calls, ms } of rows) {
-      const text = query.replace(/\s+/g, ' ').trim().slice(0, 140);
-      const seen = byText.get(text) ?? { calls: 0, ms: 0 };
-      byText.set(text, { calls: seen.calls + Number(calls), ms: seen.ms + Number(ms) });
-    }
-  } catch {
-    // Not loaded on this server: nothing to group.
-  }
-  return byText;
-}
 /**
- * The `top` statement texts that ran most between two readings, per unit of work: calls, then
- * execution ms (PostgreSQL's own time in the statement, not the round trip).
+ * The `top` statement texts that ran most in a usage, per unit of work: calls, then execution
+ * ms (PostgreSQL's own time in the statement, not the round trip).
  */
-function topStatements(
-  a: Map<string, { calls: number; ms: number }>,
-  b: Map<string, { calls: number; ms: number }>,
-  per: number,
-  top: number,
-) {
-  return [...b]
-    .map(([text, { calls, ms }]) => {
-      const before = a.get(text) ?? { calls: 0, ms: 0 };
-      return [text, (calls - before.calls) / per, (ms - before.ms) / per] as const;
-    })
+function topStatements(usage: Usage, per: number, top: number) {
+  return [...usage.texts]
+    .map(([text, { calls, ms }]) => [text, calls / per, ms / per] as const)
     .filter(([, n]) => n > 0)
     .sort((x, y) => y[1] - x[1])
     .slice(0, top)
@@ -213,10 +168,10 @@ function topStatements(
     .join('\n');
 }
 
-/** The commands that grew most between two readings, per unit of work. */
-function topCommands(a: Map<string, number>, b: Map<string, number>, per: number): string {
-  return [...b]
-    .map(([name, calls]) => [name, (calls - (a.get(name) ?? 0)) / per] as const)
+/** The commands a usage ran most, per unit of work. */
+function topCommands(usage: Usage, per: number): string {
+  return [...usage.byCommand]
+    .map(([name, calls]) => [name, calls / per] as const)
     .filter(([, n]) => n >= 0.5)
     .sort((x, y) => y[1] - x[1])
     .map(([name, n]) => `${name} ${round(n)}`)
@@ -252,35 +207,6 @@ const appendsPer = (a: AppendCounters, b: AppendCounters, per: number) =>
     })
     .join(', ');
 
-/** CPU ms (user + system) a process used so far, from /proc (Linux); 0 elsewhere or gone. */
-function procCpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime at 100 Hz
-  } catch {
-    return 0;
-  }
-}
-/**
- * CPU ms so far of the PostgreSQL processes that work for this bench, by pid: the backends
- * of its database and the server's background processes (WAL writer, checkpointer, …,
- * shared with any other database of the server). Not the whole server: the test kit's
- * cluster is shared by every test and bench of the machine. The pools keep their backends
- * through a phase; one that exits in between is missed.
- */
-async function postgresCpuMs(db: PgClient): Promise<Map<number, number>> {
-  const { rows } = await db.query<{ pid: number }>(
-    `select pid from pg_stat_activity
-     where datname = current_database() or (datname is null and backend_type <> 'client backend')`,
-  );
-  return new Map(rows.map(({ pid }) => [pid, procCpuMs(pid)]));
-}
-/** CPU the processes alive at `b` used since `a` (a new pid counts from 0). */
-function pgDelta(a: Map<number, number>, b: Map<number, number>): number {
-  let ms = 0;
-  for (const [pid, cpu] of b) ms += cpu - (a.get(pid) ?? 0);
-  return ms;
-}
 /** api A, api B, worker 1, worker 2, then this bench client itself. */
 const childCpuMs = () => [
   ...children.map((c) => procCpuMs(c.pid)),
@@ -291,6 +217,7 @@ const cpuPer = (a: number[], b: number[], per: number) =>
 
 /** Stops our processes (SIGTERM with --cpu-prof so it writes its profiles) and waits for them. */
 async function stopChildren() {
+  for (const c of children) c.kill('SIGCONT'); // a stopped process holds a SIGTERM until then
   for (const c of children) c.kill(CPU_PROF ? 'SIGTERM' : 'SIGKILL');
   const killer = setTimeout(() => {
     for (const c of children) c.kill('SIGKILL');
@@ -305,51 +232,65 @@ async function stopChildren() {
 
 const HTTP_REFERENCE = fileURLToPath(new URL('./http-reference.ts', import.meta.url));
 
-/**
- * Starts http-reference.ts's 2 api and 2 worker processes on the bench's Redis and database,
- * lets `flood` warm them (`lat` undefined), then times one measured flood and takes the
- * counters and the processes' CPU around it. Kills them after.
- */
-async function httpReference(o: {
-  redis: Redis;
-  redisUrl: string;
-  db: PgClient;
-  databaseUrl: string;
-  flood: (hosts: [string, string], lat?: number[]) => Promise<void>;
-}) {
+/** Starts http-reference.ts's 2 api and 2 worker processes on the bench's Redis and database. */
+async function startHttpReference(redisUrl: string, databaseUrl: string) {
   const env = {
-    REDIS_URL: o.redisUrl,
-    DATABASE_URL: o.databaseUrl,
+    REDIS_URL: redisUrl,
+    DATABASE_URL: databaseUrl,
     PREFIX: uniqueName('href'),
     TOKEN,
     CONCURRENCY: WORKER_CONCURRENCY,
     NODE_ENV: 'production',
   };
   const procs: NodeProcess[] = [];
-  try {
-    const ports = [await freePort(), await freePort()];
-    // One at a time: the first api creates the tables.
-    for (const port of ports)
-      procs.push(
-        await spawnNode(HTTP_REFERENCE, { ...env, PORT: String(port) }, { args: ['api'] }),
-      );
-    for (const _ of ports) procs.push(await spawnNode(HTTP_REFERENCE, env, { args: ['worker'] }));
-    const hosts = ports.map((p) => `http://127.0.0.1:${p}`) as [string, string];
-    await o.flood(hosts);
-    const lat: number[] = [];
-    const before = await counters(o.redis, o.db);
-    const cpu0 = procs.map((p) => procCpuMs(p.pid));
-    const started = performance.now();
-    await o.flood(hosts, lat);
-    const seconds = (performance.now() - started) / 1000;
-    const used = procs.map((p, i) => procCpuMs(p.pid) - cpu0[i]!);
-    const [apiCpuMs, workerCpuMs] = [used[0]! + used[1]!, used[2]! + used[3]!];
-    const after = await counters(o.redis, o.db);
-    return { seconds, lat, before, after, apiCpuMs, workerCpuMs };
-  } finally {
-    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-  }
+  const ports = [await freePort(), await freePort()];
+  // One at a time: the first api creates the tables.
+  for (const port of ports)
+    procs.push(await spawnNode(HTTP_REFERENCE, { ...env, PORT: String(port) }, { args: ['api'] }));
+  for (const _ of ports) procs.push(await spawnNode(HTTP_REFERENCE, env, { args: ['worker'] }));
+  return { procs, hosts: ports.map((p) => `http://127.0.0.1:${p}`) as [string, string] };
 }
+
+/**
+ * A system (b) and (e) measure in alternated rounds: the two hosts its lanes drive, the pids
+ * of its 2 api and 2 worker processes, and what its rounds spent so far.
+ */
+interface Side {
+  hosts: [string, string];
+  pids: number[];
+  runs: number;
+  seconds: number;
+  lat: number[];
+  /** CPU ms by process, in `pids`' order. */
+  procMs: number[];
+  /** This bench client's CPU ms while it drove the side. */
+  clientMs: number;
+  usage: Usage;
+  /** Server CPU ms a run of each round. */
+  roundCpuMsPerRun: number[];
+}
+const side = (hosts: [string, string], pids: number[]): Side => ({
+  hosts,
+  pids,
+  runs: 0,
+  seconds: 0,
+  lat: [],
+  procMs: pids.map(() => 0),
+  clientMs: 0,
+  usage: noUsage(),
+  roundCpuMsPerRun: [],
+});
+/** Every server process of a side's rounds: its api and workers, Redis, PostgreSQL. */
+const serverCpuMs = (s: Side) =>
+  s.procMs.reduce((t, ms) => t + ms, 0) + s.usage.redisCpuMs + s.usage.pgCpuMs;
+/**
+ * SIGSTOP / SIGCONT a side's processes. The side not being measured is stopped, so its idle
+ * work (pollers, lease renewals, timers) adds nothing to the other's Redis commands,
+ * statements and server CPU; it has no run in flight then.
+ */
+const signal = (s: Side, sig: 'SIGSTOP' | 'SIGCONT') => {
+  for (const pid of s.pids) process.kill(pid, sig);
+};
 
 async function main() {
   for (const file of [API_MAIN, WORKER_MAIN])
@@ -361,6 +302,7 @@ async function main() {
   await pgProbe.connect();
   // Counts statements per run where the server preloads it (the test kit's cluster does).
   await pgProbe.query('create extension if not exists pg_stat_statements').catch(() => {});
+  const servers = (texts = false) => readServers(probe, pgProbe, texts);
   const common = {
     REDIS_URL: redis.url,
     DATABASE_URL: db.url,
@@ -375,6 +317,7 @@ async function main() {
     RATE_LIMIT_CREATES_PER_MIN: '10000000',
     RATE_LIMIT_REQUESTS_PER_S: '10000000',
   };
+  const reference: NodeProcess[] = [];
   try {
     const [pa, pb, m1, m2] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     start(API_MAIN, { ...common, PORT: String(pa) });
@@ -410,7 +353,7 @@ async function main() {
     // would need a quiet system; the per-abort figure below includes the run's own start.
     const aborts: number[] = [];
     const replies: number[] = [];
-    const c0 = await counters(probe, pgProbe);
+    const c0 = await servers();
     const e0 = await appendsNow();
     const cpu0 = childCpuMs();
     for (let i = 0; i < ABORTS; i++) {
@@ -436,15 +379,18 @@ async function main() {
         throw new Error(`abort answered ${r.status}, done ${JSON.stringify(done)}`);
       stream.close();
     }
-    const cA = await counters(probe, pgProbe);
+    const abortUsage = usageBetween(c0, await servers());
     const eA = await appendsNow();
     const cpuA = childCpuMs();
     console.log(
-      `(a) ${ABORTS} aborts A -> done on B: p50 ${round(pct(aborts, 50))} ms, p99 ${round(pct(aborts, 99))} ms (HTTP 202 itself: p50 ${round(pct(replies, 50))} ms); per run+abort: ${round((cA.commands - c0.commands) / ABORTS)} Redis commands, ${round((cA.xacts - c0.xacts) / ABORTS)} PG transactions`,
+      `(a) ${ABORTS} aborts A -> done on B: p50 ${round(pct(aborts, 50))} ms, p99 ${round(pct(aborts, 99))} ms (HTTP 202 itself: p50 ${round(pct(replies, 50))} ms); per run+abort: ${round(abortUsage.commands / ABORTS)} Redis commands, ${round(abortUsage.xacts / ABORTS)} PG transactions`,
+    );
+    console.log(
+      `    CPU ms per run+abort: ${cpuPer(cpu0, cpuA, ABORTS)}, redis ${round(abortUsage.redisCpuMs / ABORTS)}, postgres ${round(abortUsage.pgCpuMs / ABORTS)}`,
     );
 
-    // (b) throughput: IN_FLIGHT runs at a time, created on A or B, watched on the other.
-    const flood = async (count: number, lat: number[], [a, b] = [A, B]) => {
+    // (b) throughput: IN_FLIGHT runs at a time, created on one host, watched on the other.
+    const flood = async (count: number, lat: number[], [a, b]: [string, string]) => {
       let next = 0;
       const lane = async () => {
         while (next < count) {
@@ -466,55 +412,102 @@ async function main() {
       };
       await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
     };
+    // (e) the durable reference behind HTTP (http-reference.ts), 2 api and 2 worker processes
+    // of its own driven by the same client and lanes as ours: the fair reference of
+    // cpu_ms_per_run, measured as ours (its processes, Redis, PostgreSQL; not the client).
+    const http = await startHttpReference(redis.url, db.url);
+    reference.push(...http.procs);
+    const ours = side(
+      [A, B],
+      children.map((c) => c.pid!),
+    );
+    const ref = side(
+      http.hosts,
+      http.procs.map((p) => p.pid),
+    );
+    // Each warmed by runs of (b)'s shape, neither timed nor counted, the other one stopped.
+    signal(ref, 'SIGSTOP');
     const warmStarted = performance.now();
-    await flood(WARMUP_RUNS, []);
+    await flood(WARMUP_RUNS, [], ours.hosts);
     const warmSeconds = (performance.now() - warmStarted) / 1000;
+    const e1 = await appendsNow();
+    signal(ours, 'SIGSTOP');
+    signal(ref, 'SIGCONT');
+    await flood(WARMUP_RUNS, [], ref.hosts);
     if (WARMUP_RUNS > 0)
       console.log(
-        `(b) warm-up: ${WARMUP_RUNS} runs of the same shape first, not counted: ${round(WARMUP_RUNS / warmSeconds)} runs/s`,
+        `(b) warm-up: ${WARMUP_RUNS} runs of the same shape first on each system, not counted: ${round(WARMUP_RUNS / warmSeconds)} runs/s (ours)`,
       );
-    const c1 = await counters(probe, pgProbe);
-    const e1 = await appendsNow();
-    const cpu1 = childCpuMs();
-    const lat: number[] = [];
-    const texts1 = process.env.X_BENCH_VERBOSE
-      ? await statementsByText(pgProbe)
-      : new Map<string, { calls: number; ms: number }>();
-    const started = performance.now();
-    await flood(RUNS, lat);
-    const seconds = (performance.now() - started) / 1000;
-    const c2 = await counters(probe, pgProbe);
+    /** One measured round of RUNS runs on `s`, the other side stopped. */
+    const measure = async (s: Side, other: Side) => {
+      signal(other, 'SIGSTOP');
+      signal(s, 'SIGCONT');
+      const before = await servers(Boolean(VERBOSE));
+      const proc0 = s.pids.map(procCpuMs);
+      const client0 = process.cpuUsage();
+      const started = performance.now();
+      await flood(RUNS, s.lat, s.hosts);
+      const seconds = (performance.now() - started) / 1000;
+      const client = process.cpuUsage(client0);
+      const procMs = s.pids.map((pid, i) => procCpuMs(pid) - proc0[i]!);
+      const usage = usageBetween(before, await servers(Boolean(VERBOSE)));
+      s.runs += RUNS;
+      s.seconds += seconds;
+      s.procMs = s.procMs.map((ms, i) => ms + procMs[i]!);
+      s.clientMs += (client.user + client.system) / 1000;
+      s.usage = addUsage(s.usage, usage);
+      s.roundCpuMsPerRun.push(
+        (procMs.reduce((t, ms) => t + ms, 0) + usage.redisCpuMs + usage.pgCpuMs) / RUNS,
+      );
+    };
+    // ABBA…: ours first in odd rounds, (e) first in even ones, so a machine that drifts
+    // through the bench weighs on both alike.
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? [ours, ref] : [ref, ours];
+      await measure(order[0]!, order[1]!);
+      await measure(order[1]!, order[0]!);
+    }
+    signal(ref, 'SIGSTOP');
+    signal(ours, 'SIGCONT');
     const e2 = await appendsNow();
-    const cpu2 = childCpuMs();
-    const texts2 = process.env.X_BENCH_VERBOSE
-      ? await statementsByText(pgProbe)
-      : new Map<string, { calls: number; ms: number }>();
-    const runsPerS = RUNS / seconds;
+    const perRun = (s: Side) => ({
+      runsPerS: s.runs / s.seconds,
+      cmds: s.usage.commands / s.runs,
+      statements: s.usage.statements / s.runs,
+      cpuMs: serverCpuMs(s) / s.runs,
+    });
+    const b = perRun(ours);
+    const e = perRun(ref);
+    const byRound = ours.roundCpuMsPerRun.map((ms, i) => round(ms / ref.roundCpuMsPerRun[i]!));
     console.log(
-      `(b) ${RUNS} runs (4 shards x 25 tests of ${TEST_MS} ms), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(runsPerS)} runs/s, create->done p50 ${round(pct(lat, 50))} ms, p99 ${round(pct(lat, 99))} ms; per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${round((c2.xacts - c1.xacts) / RUNS)} PG transactions`,
+      `(b) ${ROUNDS} rounds of ${RUNS} runs (4 shards x 25 tests of ${TEST_MS} ms), ${IN_FLIGHT} in flight, WORKER_CONCURRENCY ${WORKER_CONCURRENCY}: ${round(b.runsPerS)} runs/s, create->done p50 ${round(pct(ours.lat, 50))} ms, p99 ${round(pct(ours.lat, 99))} ms; per run: ${round(b.cmds)} Redis commands, ${round(ours.usage.xacts / ours.runs)} PG transactions`,
+    );
+    const [pA, pB, pW1, pW2] = ours.procMs.map((ms) => ms / ours.runs);
+    console.log(
+      `    CPU ms per run: api A ${round(pA!)}, api B ${round(pB!)}, workers ${round(pW1! + pW2!)}, bench client ${round(ours.clientMs / ours.runs)}, redis ${round(ours.usage.redisCpuMs / ours.runs)}, postgres ${round(ours.usage.pgCpuMs / ours.runs)}`,
     );
     console.log(
-      `    CPU ms per run+abort: ${cpuPer(cpu0, cpuA, ABORTS)}, redis ${round((cA.redisCpuMs - c0.redisCpuMs) / ABORTS)}, postgres ${round(pgDelta(c0.pgCpuMs, cA.pgCpuMs) / ABORTS)}`,
+      `    per run: ${round(b.cmds)} Redis commands, ${Number.isNaN(b.statements) ? 'n/a (no pg_stat_statements)' : round(b.statements)} PostgreSQL statements, ${round(b.cpuMs)} ms of server CPU; by round ${ours.roundCpuMsPerRun.map(round).join(', ')}`,
     );
     console.log(
-      `    CPU ms per run: ${cpuPer(cpu1, cpu2, RUNS)}, redis ${round((c2.redisCpuMs - c1.redisCpuMs) / RUNS)}, postgres ${round(pgDelta(c1.pgCpuMs, c2.pgCpuMs) / RUNS)}`,
+      `(e) the durable reference behind HTTP, 2 api + 2 worker processes, in the same rounds: ${round(e.runsPerS)} runs/s, create->done p50 ${round(pct(ref.lat, 50))} ms; per run: ${round(e.cmds)} Redis commands, ${round(e.statements)} PostgreSQL statements, ${round(e.cpuMs)} ms of server CPU; by round ${ref.roundCpuMsPerRun.map(round).join(', ')}`,
     );
-    // Every server process of phase (b), per run: api A, api B, both workers, Redis, PostgreSQL.
-    const serverCpuMs =
-      cpu2.slice(0, 4).reduce((t, ms, i) => t + ms - cpu1[i]!, 0) +
-      (c2.redisCpuMs - c1.redisCpuMs) +
-      pgDelta(c1.pgCpuMs, c2.pgCpuMs);
-    const statementsPerRun = (c2.statements - c1.statements) / RUNS;
+    const [hA, hB, hW1, hW2] = ref.procMs.map((ms) => ms / ref.runs);
     console.log(
-      `    per run: ${round((c2.commands - c1.commands) / RUNS)} Redis commands, ${Number.isNaN(statementsPerRun) ? 'n/a (no pg_stat_statements)' : round(statementsPerRun)} PostgreSQL statements, ${round(serverCpuMs / RUNS)} ms of server CPU`,
+      `    CPU ms per run: api processes ${round(hA! + hB!)}, workers ${round(hW1! + hW2!)}, bench client ${round(ref.clientMs / ref.runs)}, redis ${round(ref.usage.redisCpuMs / ref.runs)}, postgres ${round(ref.usage.pgCpuMs / ref.runs)}`,
     );
-    // (c) the hand-written reference, alone on the same Redis: our processes' own idle
-    // commands (pollers, heartbeats) must not count in its delta.
+    console.log(
+      `    ours / (e), server CPU a run: ${round(b.cpuMs / e.cpuMs)} (by round ${byRound.join(', ')})`,
+    );
+    // (c) and (d), the hand-written reference in this process, alone on the same Redis: both
+    // systems' processes go first, so their idle commands (pollers, heartbeats) count in
+    // neither delta.
+    await Promise.all(reference.splice(0).map((p) => p.kill('SIGKILL')));
     await stopChildren();
-    // Its connections stay open to the end: a backend that exits is missed by pgDelta.
+    // Its connections stay open to the end: a backend that exits is missed by the CPU sample.
     const refDb = new pg.Pool({ connectionString: db.url, max: 20, idleTimeoutMillis: 0 });
-    const reference = async (runs: number, durable: boolean) => {
-      const before = await counters(probe, pgProbe);
+    const inProcess = async (runs: number, durable: boolean) => {
+      const before = await servers();
       const ownBefore = process.cpuUsage();
       const { seconds } = await flowReference({
         redisUrl: redis.url,
@@ -527,69 +520,37 @@ async function main() {
         ...(durable ? { db: refDb } : {}),
       });
       const own = process.cpuUsage(ownBefore);
-      const after = await counters(probe, pgProbe);
+      const usage = usageBetween(before, await servers());
       return {
         runsPerS: runs / seconds,
-        cmdsPerRun: (after.commands - before.commands) / runs,
-        statementsPerRun: (after.statements - before.statements) / runs,
+        cmdsPerRun: usage.commands / runs,
+        statementsPerRun: usage.statements / runs,
         // This process (producer, workers, tails), Redis and PostgreSQL: its whole system.
-        cpuMsPerRun:
-          ((own.user + own.system) / 1000 +
-            (after.redisCpuMs - before.redisCpuMs) +
-            pgDelta(before.pgCpuMs, after.pgCpuMs)) /
-          runs,
-        r0: before,
-        r1: after,
+        cpuMsPerRun: ((own.user + own.system) / 1000 + usage.redisCpuMs + usage.pgCpuMs) / runs,
+        usage,
       };
     };
     // Warm, as ours is: the first runs compile BullMQ's paths and create the tables.
-    await reference(Math.ceil(RUNS / 5), true);
-    const ref = await reference(RUNS, false);
-    const { r0, r1 } = ref;
-    const refCmdsPerRun = ref.cmdsPerRun;
+    await inProcess(Math.ceil(RUNS / 5), true);
+    const flow = await inProcess(RUNS, false);
     console.log(
-      `(c) reference, BullMQ Flow + XADD history + XREAD tail, written by hand: ${round(ref.runsPerS)} runs/s; per run: ${round(refCmdsPerRun)} Redis commands (ours: ${round((c2.commands - c1.commands) / RUNS)}), ${round(ref.cpuMsPerRun)} ms of CPU (this process, Redis)`,
+      `(c) reference, BullMQ Flow + XADD history + XREAD tail, written by hand: ${round(flow.runsPerS)} runs/s; per run: ${round(flow.cmdsPerRun)} Redis commands (ours: ${round(b.cmds)}), ${round(flow.cpuMsPerRun)} ms of CPU (this process, Redis)`,
     );
     // (d) the same, durable (issue 18 §1's statements); without HTTP, a floor under (e).
-    const durable = await reference(RUNS, true);
+    const durable = await inProcess(RUNS, true);
     await refDb.end();
     console.log(
-      `(d) durable reference, (c) + the run, results, completions and final status in PostgreSQL: ${round(durable.runsPerS)} runs/s; per run: ${round(durable.statementsPerRun)} PostgreSQL statements, ${round(durable.cpuMsPerRun)} ms of CPU (this process, Redis, PostgreSQL; ours: ${round(serverCpuMs / RUNS)})`,
+      `(d) durable reference, (c) + the run, results, completions and final status in PostgreSQL: ${round(durable.runsPerS)} runs/s; per run: ${round(durable.statementsPerRun)} PostgreSQL statements, ${round(durable.cpuMsPerRun)} ms of CPU (this process, Redis, PostgreSQL; ours: ${round(b.cpuMs)})`,
     );
-    // (e) the durable reference behind HTTP (http-reference.ts), 2 api and 2 worker processes
-    // of its own driven by the same client and lanes as ours: the fair reference of
-    // cpu_ms_per_run, measured as ours (its processes, Redis, PostgreSQL; not the client).
-    const http = await httpReference({
-      redis: probe,
-      redisUrl: redis.url,
-      db: pgProbe,
-      databaseUrl: db.url,
-      flood: (hosts, lat) => flood(lat ? RUNS : WARMUP_RUNS, lat ?? [], hosts),
-    });
-    const httpRedisMs = http.after.redisCpuMs - http.before.redisCpuMs;
-    const httpPgMs = pgDelta(http.before.pgCpuMs, http.after.pgCpuMs);
-    const httpRef = {
-      runsPerS: RUNS / http.seconds,
-      cmdsPerRun: (http.after.commands - http.before.commands) / RUNS,
-      statementsPerRun: (http.after.statements - http.before.statements) / RUNS,
-      cpuMsPerRun: (http.apiCpuMs + http.workerCpuMs + httpRedisMs + httpPgMs) / RUNS,
-      p50: pct(http.lat, 50),
-    };
-    console.log(
-      `(e) the durable reference behind HTTP, 2 api + 2 worker processes: ${round(httpRef.runsPerS)} runs/s, create->done p50 ${round(httpRef.p50)} ms; per run: ${round(httpRef.cmdsPerRun)} Redis commands, ${round(httpRef.statementsPerRun)} PostgreSQL statements, ${round(httpRef.cpuMsPerRun)} ms of server CPU (ours: ${round(serverCpuMs / RUNS)})`,
-    );
-    console.log(
-      `    CPU ms per run: api processes ${round(http.apiCpuMs / RUNS)}, workers ${round(http.workerCpuMs / RUNS)}, redis ${round(httpRedisMs / RUNS)}, postgres ${round(httpPgMs / RUNS)}`,
-    );
-    if (process.env.X_BENCH_VERBOSE) {
-      console.log(`    reference per run: ${topCommands(r0.byCommand, r1.byCommand, RUNS)}`);
+    if (VERBOSE) {
+      console.log(`    reference per run: ${topCommands(flow.usage, RUNS)}`);
       console.log(
-        `    PostgreSQL statements per run, by text (top 10):\n${topStatements(texts1, texts2, RUNS, 10)}`,
+        `    PostgreSQL statements per run, by text (top 10):\n${topStatements(ours.usage, ours.runs, 10)}`,
       );
-      console.log(`    per abort: ${topCommands(c0.byCommand, cA.byCommand, ABORTS)}`);
-      console.log(`    per run: ${topCommands(c1.byCommand, c2.byCommand, RUNS)}`);
+      console.log(`    per abort: ${topCommands(abortUsage, ABORTS)}`);
+      console.log(`    per run: ${topCommands(ours.usage, ours.runs)}`);
       console.log(`    event appends per abort: ${appendsPer(e0, eA, ABORTS)}`);
-      console.log(`    event appends per run: ${appendsPer(e1, e2, RUNS)}`);
+      console.log(`    event appends per run: ${appendsPer(e1, e2, ours.runs)}`);
     }
     console.log(
       `machine: 2 cores, loopback Redis + PostgreSQL, 2 api + 2 worker processes (node dist/main.js), SHARD_QUEUE=${SHARD_QUEUE}`,
@@ -600,27 +561,30 @@ async function main() {
         shard_queue: SHARD_QUEUE,
         abort_p50_ms: round(pct(aborts, 50)),
         abort_p99_ms: round(pct(aborts, 99)),
-        runs_per_s: round(runsPerS),
-        create_to_done_p50_ms: round(pct(lat, 50)),
-        create_to_done_p99_ms: round(pct(lat, 99)),
-        redis_cmds_per_run: round((c2.commands - c1.commands) / RUNS),
-        pg_statements_per_run: roundOrNull(statementsPerRun),
-        cpu_ms_per_run: round(serverCpuMs / RUNS),
-        ref_redis_cmds_per_run: round(refCmdsPerRun),
-        ref_runs_per_s: round(ref.runsPerS),
-        ref_cpu_ms_per_run: round(ref.cpuMsPerRun),
+        rounds: ROUNDS,
+        runs_per_s: round(b.runsPerS),
+        create_to_done_p50_ms: round(pct(ours.lat, 50)),
+        create_to_done_p99_ms: round(pct(ours.lat, 99)),
+        redis_cmds_per_run: round(b.cmds),
+        pg_statements_per_run: roundOrNull(b.statements),
+        cpu_ms_per_run: round(b.cpuMs),
+        ref_redis_cmds_per_run: round(flow.cmdsPerRun),
+        ref_runs_per_s: round(flow.runsPerS),
+        ref_cpu_ms_per_run: round(flow.cpuMsPerRun),
         durable_ref_runs_per_s: round(durable.runsPerS),
         durable_ref_pg_statements_per_run: roundOrNull(durable.statementsPerRun),
         durable_ref_cpu_ms_per_run: round(durable.cpuMsPerRun),
-        cpu_x_durable_ref: round(serverCpuMs / RUNS / durable.cpuMsPerRun),
-        http_ref_runs_per_s: round(httpRef.runsPerS),
-        http_ref_redis_cmds_per_run: round(httpRef.cmdsPerRun),
-        http_ref_pg_statements_per_run: roundOrNull(httpRef.statementsPerRun),
-        http_ref_cpu_ms_per_run: round(httpRef.cpuMsPerRun),
-        cpu_x_http_ref: round(serverCpuMs / RUNS / httpRef.cpuMsPerRun),
+        cpu_x_durable_ref: round(b.cpuMs / durable.cpuMsPerRun),
+        http_ref_runs_per_s: round(e.runsPerS),
+        http_ref_redis_cmds_per_run: round(e.cmds),
+        http_ref_pg_statements_per_run: roundOrNull(e.statements),
+        http_ref_cpu_ms_per_run: round(e.cpuMs),
+        cpu_x_http_ref: round(b.cpuMs / e.cpuMs),
+        cpu_x_http_ref_by_round: byRound,
       }),
     );
   } finally {
+    await Promise.all(reference.map((p) => p.kill('SIGKILL')));
     await stopChildren();
     probe.disconnect();
     await pgProbe.end();
