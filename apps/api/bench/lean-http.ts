@@ -7,7 +7,18 @@ import { openSseFrames } from '@x/testkit';
  * bench client shares the 2 cores with the four processes it measures, so it must cost as
  * little as possible.
  */
-const jsonAgent = new Agent({ keepAlive: true, maxSockets: 256 });
+const keepAlive = () => new Agent({ keepAlive: true, maxSockets: 256 });
+let jsonAgent = keepAlive();
+
+/**
+ * Closes every kept-alive connection and starts a new pool. For a server that was stopped
+ * (SIGSTOP) while idle: resumed, it closes the connections whose keep-alive timeout ran out
+ * meanwhile, and a request sent on one of them at that moment fails (`socket hang up`).
+ */
+export function resetKeepAlive(): void {
+  jsonAgent.destroy();
+  jsonAgent = keepAlive();
+}
 // Streams are long-lived and never reused; a separate agent keeps them off the JSON pool.
 const streamAgent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
 

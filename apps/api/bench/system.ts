@@ -59,7 +59,7 @@ import {
 import { Redis } from 'ioredis';
 import { demoTests, type RunBody } from '../test/support/api-client.js';
 import { flowReference, type Sql } from './flow-reference.js';
-import { openLeanSse, postJson } from './lean-http.js';
+import { openLeanSse, postJson, resetKeepAlive } from './lean-http.js';
 import {
   addUsage,
   noUsage,
@@ -186,6 +186,16 @@ async function eventCounters(url: string) {
     Number(new RegExp(`^x_run_events_stat\\{stat="${name}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { appends: stat('appends'), emitted: stat('emitted') };
 }
+/** GC seconds (prom-client's `nodejs_gc_duration_seconds_sum`, all kinds) and heap used MB of a process. */
+async function gcAndHeap(url: string) {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  const text = await res.text();
+  let gcSeconds = 0;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm))
+    gcSeconds += Number(m[1]);
+  const heap = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+  return { gcSeconds, heapMb: heap / 2 ** 20 };
+}
 /** Appends and events of the api replicas and of the workers, so far. */
 async function appendCounters(apis: string[], workers: string[]) {
   const sum = async (urls: string[]) => {
@@ -290,6 +300,7 @@ const serverCpuMs = (s: Side) =>
  */
 const signal = (s: Side, sig: 'SIGSTOP' | 'SIGCONT') => {
   for (const pid of s.pids) process.kill(pid, sig);
+  if (sig === 'SIGCONT') resetKeepAlive();
 };
 
 async function main() {
@@ -338,11 +349,10 @@ async function main() {
     );
     const A = `http://127.0.0.1:${pa}`;
     const B = `http://127.0.0.1:${pb}`;
-    const appendsNow = () =>
-      appendCounters(
-        [`${A}/metrics`, `${B}/metrics`],
-        [`http://127.0.0.1:${m1}/metrics`, `http://127.0.0.1:${m2}/metrics`],
-      );
+    const metricsUrls = [A, B, `http://127.0.0.1:${m1}`, `http://127.0.0.1:${m2}`].map(
+      (base) => `${base}/metrics`,
+    );
+    const appendsNow = () => appendCounters(metricsUrls.slice(0, 2), metricsUrls.slice(2));
     const createRun = async (base: string, body: unknown) => {
       const r = await postJson<{ run: RunBody }>(base, '/runs', TOKEN, body);
       if (r.status !== 201) throw new Error(`POST /runs answered ${r.status}`);
@@ -431,6 +441,7 @@ async function main() {
     await flood(WARMUP_RUNS, [], ours.hosts);
     const warmSeconds = (performance.now() - warmStarted) / 1000;
     const e1 = await appendsNow();
+    const g1 = await Promise.all(metricsUrls.map(gcAndHeap));
     signal(ours, 'SIGSTOP');
     signal(ref, 'SIGCONT');
     await flood(WARMUP_RUNS, [], ref.hosts);
@@ -470,6 +481,7 @@ async function main() {
     signal(ref, 'SIGSTOP');
     signal(ours, 'SIGCONT');
     const e2 = await appendsNow();
+    const g2 = await Promise.all(metricsUrls.map(gcAndHeap));
     const perRun = (s: Side) => ({
       runsPerS: s.runs / s.seconds,
       cmds: s.usage.commands / s.runs,
@@ -551,6 +563,9 @@ async function main() {
       console.log(`    per run: ${topCommands(ours.usage, ours.runs)}`);
       console.log(`    event appends per abort: ${appendsPer(e0, eA, ABORTS)}`);
       console.log(`    event appends per run: ${appendsPer(e1, e2, ours.runs)}`);
+      console.log(
+        `    GC ms per run (api A, api B, worker 1, worker 2): ${g2.map((g, i) => round(((g.gcSeconds - g1[i]!.gcSeconds) * 1000) / ours.runs)).join(', ')}; heap used MB after: ${g2.map((g) => round(g.heapMb)).join(', ')}`,
+      );
     }
     console.log(
       `machine: 2 cores, loopback Redis + PostgreSQL, 2 api + 2 worker processes (node dist/main.js), SHARD_QUEUE=${SHARD_QUEUE}`,
