@@ -55,8 +55,6 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
   });
   if (seen.size > LIMITS.testsPerRun)
     throw invalid('shards', `must hold at most ${LIMITS.testsPerRun} tests`);
-  if (input.enqueueClaimed !== undefined && typeof input.enqueueClaimed !== 'boolean')
-    throw invalid('enqueueClaimed', 'must be a boolean');
   return {
     id: input.id ?? null,
     workspaceId,
@@ -67,7 +65,6 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
     metadata: validateMetadata(input.metadata),
     shards,
     total: seen.size,
-    enqueueClaimed: input.enqueueClaimed === true,
   };
 }
 

@@ -63,33 +63,6 @@ export function enqueueOutboxSuite(store: () => RunStore): void {
       await s.markEnqueued([run.id]);
     });
 
-    it('a run created enqueueClaimed is its creator’s: no pass claims it until the lease runs out or it is released', async () => {
-      const s = store();
-      await drain();
-      const run = await s.createRun({ ...runInput(2, 1), enqueueClaimed: true });
-      expect(await s.claimEnqueues({ leaseMs: 60_000 })).toEqual([]);
-      // The creator's queue refused: given back, any pass takes it at once.
-      expect(await s.releaseEnqueues([run.id])).toBe(1);
-      expect((await s.claimEnqueues({ leaseMs: 60_000 })).map((c) => c.runId)).toEqual([run.id]);
-      await s.markEnqueued([run.id]);
-      // The creator died before its mark: the claim expires like any other.
-      const orphan = await s.createRun({ ...runInput(1, 1), enqueueClaimed: true });
-      expect(await s.claimEnqueues({ leaseMs: 60_000 })).toEqual([]);
-      await sleep(20);
-      expect((await s.claimEnqueues({ leaseMs: 10 })).map((c) => c.runId)).toEqual([orphan.id]);
-      expect(await s.markEnqueued([orphan.id])).toBe(1);
-      // Marked by its creator: out of the outbox for good.
-      const marked = await s.createRun({ ...runInput(1, 1), enqueueClaimed: true });
-      expect(await s.markEnqueued([marked.id])).toBe(1);
-      await sleep(20);
-      expect(await s.claimEnqueues({ leaseMs: 10 })).toEqual([]);
-      const err = await expectStoreError(
-        s.createRun({ ...runInput(1, 1), enqueueClaimed: 'yes' as unknown as boolean }),
-        'invalid_input',
-      );
-      expect(err.message).toBe('enqueueClaimed must be a boolean');
-    });
-
     it('claims oldest first up to the limit, and never an aborted run', async () => {
       const s = store();
       await drain();

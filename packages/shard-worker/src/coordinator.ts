@@ -17,12 +17,8 @@ import { currentTraceCarrier } from './trace-context.js';
 
 export interface CoordinatorOptions {
   store: Pick<RunStore, 'createRun' | 'createRunOnce'>;
-  /**
-   * Hands the stored shards to the queue. With `enqueueCreated` (the fifo enqueuer), each run
-   * is created claimed for it and handed over at once, with the payloads in hand; without
-   * (fair dispatch, which releases shards by its own rules), the coordinator wakes it.
-   */
-  enqueuer: Pick<ShardEnqueuer, 'wake'> & Partial<Pick<ShardEnqueuer, 'enqueueCreated'>>;
+  /** Hands the stored shards to the queue; the coordinator only wakes it. */
+  enqueuer: Pick<ShardEnqueuer, 'wake'>;
   /** When given, the executor must exist and every test must match its schema. */
   executors?: ExecutorRegistry;
   /** Upper bound on `shards`. Default {@link MAX_SHARDS} (64). */
@@ -47,9 +43,9 @@ export interface EnqueueRunInput {
 export interface Coordinator {
   /**
    * Partitions the tests and creates the run and its shards, each with its tests, in
-   * PostgreSQL (the enqueue outbox), then hands it to the enqueuer (or wakes it) without
-   * waiting for it: the run is `queued` once written, whether or not the queue is reachable,
-   * and starts when the enqueuer gets its jobs (ids `${runId}-${shardIndex}`) through.
+   * PostgreSQL (the enqueue outbox), then wakes the enqueuer without waiting for it: the run
+   * is `queued` once written, whether or not the queue is reachable, and starts when the
+   * enqueuer gets its jobs (ids `${runId}-${shardIndex}`) through.
    */
   enqueueRun(input: EnqueueRunInput): Promise<Run>;
   /**
@@ -125,12 +121,6 @@ export function createCoordinator({
     const testId = (i: number) => `t${i}`;
     // The request's trace (OpenTelemetry on) travels with the shards to the workers' spans.
     const trace = currentTraceCarrier();
-    const handOff = enqueuer.enqueueCreated !== undefined;
-    const shardsOf = split.map((indexes) => {
-      const tests = indexes.map((i) => ({ testId: testId(i), test: input.tests[i] }));
-      const payload: StoredShardPayload = trace ? { tests, trace } : tests;
-      return { testIds: indexes.map(testId), payload };
-    });
     const created = await create({
       id: randomUUID(),
       workspaceId: input.workspaceId,
@@ -139,22 +129,14 @@ export function createCoordinator({
       callbackUrl: input.callbackUrl ?? null,
       tags: input.tags ?? [],
       metadata: input.metadata ?? null,
-      shards: shardsOf,
-      enqueueClaimed: handOff,
+      shards: split.map((indexes) => {
+        const tests = indexes.map((i) => ({ testId: testId(i), test: input.tests[i] }));
+        const payload: StoredShardPayload = trace ? { tests, trace } : tests;
+        return { testIds: indexes.map(testId), payload };
+      }),
     });
-    // A replayed key names a run that was written (and enqueued or woke an enqueuer) before.
-    if (created.outcome !== 'created') return created;
-    const { run } = created;
-    if (handOff) {
-      void enqueuer.enqueueCreated!({
-        runId: run.id,
-        workspaceId: run.workspaceId,
-        executor: run.executor,
-        callbackUrl: run.callbackUrl,
-        shardCount: run.shardCount,
-        shards: shardsOf.map((s, shardIndex) => ({ shardIndex, payload: s.payload })),
-      });
-    } else void enqueuer.wake();
+    // A replayed key names a run that was written (and woke an enqueuer) before.
+    if (created.outcome === 'created') void enqueuer.wake();
     return created;
   };
   return {

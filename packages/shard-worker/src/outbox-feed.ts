@@ -6,11 +6,7 @@ import {
   type FairDispatcherMetrics,
   type WorkspaceLimits,
 } from './fair-dispatcher.js';
-import {
-  createShardEnqueuer,
-  type ShardEnqueuer,
-  type ShardEnqueuerMetrics,
-} from './shard-enqueuer.js';
+import { createShardEnqueuer, type ShardEnqueuerMetrics } from './shard-enqueuer.js';
 import type { ShardQueue } from './shard-queue.js';
 
 /** What moves shards from the enqueue outbox to the queue, in either dispatch mode. */
@@ -20,12 +16,7 @@ export type OutboxFeed = {
   wake(): Promise<void>;
   close(): Promise<void>;
 } & (
-  | {
-      readonly mode: 'fifo';
-      metrics(): ShardEnqueuerMetrics;
-      /** A run this process created claimed: to the queue without a claim (see the enqueuer). */
-      enqueueCreated: ShardEnqueuer['enqueueCreated'];
-    }
+  | { readonly mode: 'fifo'; metrics(): ShardEnqueuerMetrics }
   | {
       readonly mode: 'fair';
       metrics(): FairDispatcherMetrics;
@@ -82,12 +73,5 @@ export function createOutboxFeed(opts: OutboxFeedOptions): OutboxFeed {
     ...(opts.events && { events: opts.events }),
     ...(logger && { logger }),
   });
-  return {
-    mode: 'fifo',
-    start: e.start,
-    wake: e.wake,
-    close: e.close,
-    metrics: e.metrics,
-    enqueueCreated: e.enqueueCreated,
-  };
+  return { mode: 'fifo', start: e.start, wake: e.wake, close: e.close, metrics: e.metrics };
 }

@@ -1,5 +1,5 @@
 import { type Logger, silentLogger } from '@x/kernel';
-import type { EnqueueClaim, RunStore } from '@x/run-store';
+import type { RunStore } from '@x/run-store';
 import { periodicTask } from './periodic-task.js';
 import { DEFAULT_SHARD_JOB_OPTIONS, type ShardJobOptions, type ShardQueue } from './shard-queue.js';
 import { ShardWorkerError } from './shard-worker-error.js';
@@ -51,19 +51,10 @@ export interface ShardEnqueuer {
   start(): void;
   /**
    * Hands every run waiting in the outbox to the queue now (or right after the pass in
-   * flight), and waits for this process's hand-offs (`enqueueCreated`) in flight; answers when
-   * done. Never rejects: a failure leaves the runs for the next pass.
+   * flight); answers when done. Never rejects: a failure leaves the runs for the next pass.
    */
   wake(): Promise<void>;
-  /**
-   * Hands to the queue a run this process just created with `enqueueClaimed` (its claim taken
-   * in the create): no claim statement, no read back of the payloads it holds. Runs handed
-   * in the same turn of the event loop share one queue call and one mark. Answers when done;
-   * never rejects: a queue that refuses gets the claim released, and a later pass (the timer,
-   * or `wake` when Redis is ready) enqueues the run.
-   */
-  enqueueCreated(claim: EnqueueClaim): Promise<void>;
-  /** Stops the timer and waits for the pass and the hand-offs in flight. */
+  /** Stops the timer and waits for the pass in flight. */
   close(): Promise<void>;
   metrics(): ShardEnqueuerMetrics;
 }
@@ -108,8 +99,10 @@ export function createShardEnqueuer(opts: ShardEnqueuerOptions): ShardEnqueuer {
   };
   let closed = false;
 
-  /** Adds the claimed runs' jobs to the queue and marks them; releases the claims if it refuses. */
-  const enqueue = async (claims: readonly EnqueueClaim[]): Promise<void> => {
+  /** One round: claim, add, mark. Answers how many runs it claimed. */
+  const round = async (): Promise<number> => {
+    const claims = await store.claimEnqueues({ limit: batchSize, leaseMs });
+    if (claims.length === 0) return 0;
     const jobs: ShardJobData[] = [];
     const usable: string[] = [];
     for (const claim of claims) {
@@ -138,36 +131,7 @@ export function createShardEnqueuer(opts: ShardEnqueuerOptions): ShardEnqueuer {
     await store.markEnqueued(usable);
     counters.runsEnqueued += usable.length;
     counters.shardsEnqueued += jobs.length;
-  };
-
-  /** One round: claim, add, mark. Answers how many runs it claimed. */
-  const round = async (): Promise<number> => {
-    const claims = await store.claimEnqueues({ limit: batchSize, leaseMs });
-    if (claims.length > 0) await enqueue(claims);
     return claims.length;
-  };
-
-  // Hand-offs wait here while a batch is in flight, then go together: one queue call and one
-  // mark for however many runs were created meanwhile (the batching of a pass's claim).
-  let handed: EnqueueClaim[] = [];
-  let draining: Promise<void> | undefined;
-  const drain = async (): Promise<void> => {
-    await new Promise<void>((resolve) => setImmediate(resolve)); // this turn's creates too
-    while (handed.length > 0) {
-      const claims = handed;
-      handed = [];
-      try {
-        await enqueue(claims);
-      } catch (err) {
-        counters.errors++;
-        logger.warn(
-          { err, runs: claims.length },
-          'enqueue of created runs failed; they wait in the outbox',
-        );
-      }
-    }
-    // No await since the loop's last check: a hand-off from now on starts a new drain.
-    draining = undefined;
   };
 
   const task = periodicTask({
@@ -187,19 +151,10 @@ export function createShardEnqueuer(opts: ShardEnqueuerOptions): ShardEnqueuer {
 
   return {
     start: () => task.start(),
-    // The hand-offs in flight too: this process's own runs waiting in the outbox.
-    wake: async () => {
-      await Promise.all([task.wake(), draining]);
-    },
-    enqueueCreated(claim) {
-      handed.push(claim);
-      draining ??= drain();
-      return draining;
-    },
+    wake: () => task.wake(),
     async close() {
       closed = true;
       await task.close();
-      await draining;
     },
     metrics: () => ({ ...counters }),
   };

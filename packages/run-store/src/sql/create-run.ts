@@ -13,8 +13,6 @@ export interface CreateRunParams {
   metadata: Record<string, unknown>;
   shards: readonly { testIds: readonly string[]; payload: unknown }[];
   total: number;
-  /** Claimed for the creator's enqueuer (`enqueue_claimed_at = now()`). */
-  enqueueClaimed: boolean;
 }
 
 const shardsJson = (p: CreateRunParams) =>
@@ -33,8 +31,7 @@ export interface IdempotencyParams {
  * One statement: upsert the workspace, insert the run, insert one row per shard.
  * Params: the validated {@link CreateRunParams}; the shards travel as one jsonb array of
  * `{t: test ids, p: job payload}`. Output: the new run row, `enqueued_at` null: the run waits
- * in the enqueue outbox until an enqueuer hands its shards to the queue (with
- * `enqueueClaimed`, the creator's, which holds the claim from this statement on).
+ * in the enqueue outbox until an enqueuer hands its shards to the queue.
  *
  * With `once`, the statement first claims the workspace's idempotency key and inserts the run
  * only if it got it, so a key and its run commit together or not at all. A concurrent
@@ -66,11 +63,10 @@ export async function createRunSql(
       insert into workspaces (id) values (${p.workspaceId}) on conflict (id) do nothing
     ), ${claim} run as (
       insert into runs (id, workspace_id, executor, name, callback_url, shard_count, total,
-                        tags, metadata, enqueue_claimed_at)
+                        tags, metadata)
       select coalesce(${id}::uuid, gen_random_uuid()), ${p.workspaceId}, ${p.executor}, ${p.name},
              ${p.callbackUrl}, ${p.shards.length}::int, ${p.total}::int,
-             ${[...p.tags]}::text[], ${JSON.stringify(p.metadata)}::jsonb,
-             case when ${p.enqueueClaimed}::boolean then now() end
+             ${[...p.tags]}::text[], ${JSON.stringify(p.metadata)}::jsonb
       ${claimed}
       returning *
     ), shards as (

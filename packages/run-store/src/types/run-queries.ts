@@ -19,15 +19,6 @@ export interface CreateRunInput {
    * shard to the queue later, and the repair sweep again (see `EnqueueOutbox`).
    */
   shards: readonly { testIds: readonly string[]; payload?: unknown }[];
-  /**
-   * Claims the run for the caller's own enqueuer in the same statement, as `claimEnqueues`
-   * would (`enqueue_claimed_at`, under the same lease): the caller, which holds the shards'
-   * payloads already, hands them to the queue itself, then `markEnqueued` (or
-   * `releaseEnqueues` when the queue refuses). A claim it never settles (its process died)
-   * expires like any other and the next pass takes the run. Saves the claim's statement and
-   * the read back of what was just written. Default false: the run waits for a pass.
-   */
-  enqueueClaimed?: boolean;
 }
 
 export interface ListRunsQuery {
