@@ -63,6 +63,7 @@ import { openLeanSse, postJson, resetKeepAlive } from './lean-http.js';
 import {
   addUsage,
   noUsage,
+  type PgClient,
   procCpuMs,
   readServers,
   type Usage,
@@ -113,15 +114,12 @@ const METRICS_TOKEN = 'bench-metrics-0123456789abcdef';
 const API_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/dist/main.js', import.meta.url));
 
-// pg is run-store's dependency; the bench only reads pg_stat_database through it.
+// pg is run-store's dependency; the bench reads the server's statistics through it.
 const requireFromStore = createRequire(createRequire(import.meta.url).resolve('@x/run-store'));
-interface PgClient {
-  connect(): Promise<void>;
-  query<R>(text: string): Promise<{ rows: R[] }>;
-  end(): Promise<void>;
-}
 const pg = requireFromStore('pg') as {
-  Client: new (opts: { connectionString: string }) => PgClient;
+  Client: new (opts: {
+    connectionString: string;
+  }) => PgClient & { connect(): Promise<void>; end(): Promise<void> };
   Pool: new (opts: {
     connectionString: string;
     max: number;
@@ -290,9 +288,9 @@ const side = (hosts: [string, string], pids: number[]): Side => ({
   usage: noUsage(),
   roundCpuMsPerRun: [],
 });
-/** Every server process of a side's rounds: its api and workers, Redis, PostgreSQL. */
-const serverCpuMs = (s: Side) =>
-  s.procMs.reduce((t, ms) => t + ms, 0) + s.usage.redisCpuMs + s.usage.pgCpuMs;
+/** Every server process: a system's api and workers (`procMs`), Redis, PostgreSQL. */
+const serverCpuMs = (procMs: number[], usage: Usage) =>
+  procMs.reduce((t, ms) => t + ms, 0) + usage.redisCpuMs + usage.pgCpuMs;
 /**
  * SIGSTOP / SIGCONT a side's processes. The side not being measured is stopped, so its idle
  * work (pollers, lease renewals, timers) adds nothing to the other's Redis commands,
@@ -467,9 +465,7 @@ async function main() {
       s.procMs = s.procMs.map((ms, i) => ms + procMs[i]!);
       s.clientMs += (client.user + client.system) / 1000;
       s.usage = addUsage(s.usage, usage);
-      s.roundCpuMsPerRun.push(
-        (procMs.reduce((t, ms) => t + ms, 0) + usage.redisCpuMs + usage.pgCpuMs) / RUNS,
-      );
+      s.roundCpuMsPerRun.push(serverCpuMs(procMs, usage) / RUNS);
     };
     // ABBA…: ours first in odd rounds, (e) first in even ones, so a machine that drifts
     // through the bench weighs on both alike.
@@ -486,7 +482,7 @@ async function main() {
       runsPerS: s.runs / s.seconds,
       cmds: s.usage.commands / s.runs,
       statements: s.usage.statements / s.runs,
-      cpuMs: serverCpuMs(s) / s.runs,
+      cpuMs: serverCpuMs(s.procMs, s.usage) / s.runs,
     });
     const b = perRun(ours);
     const e = perRun(ref);
