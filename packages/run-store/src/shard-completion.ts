@@ -110,6 +110,7 @@ export function shardCompletion(
           started: row.started,
           wasQueued: row.was_queued,
           purged: row.purged,
+          released: row.released,
           shardsCompleted: row.shards_completed,
           shardCount: row.shard_count,
           passed: row.passed,

@@ -15,6 +15,7 @@ import {
 import { ShardJobError } from './shard-job-error.js';
 import { shardJobPassesFast } from './shard-job-fast-check.js';
 import type { ShardJob, ShardProcessor } from './shard-queue.js';
+import { siblingBegins } from './sibling-begins.js';
 import { describeIssues, type ShardJobData, shardJobDataSchema } from './test-schemas.js';
 
 /**
@@ -51,6 +52,11 @@ export interface ProcessorDeps extends OutcomeDeps {
    * one uses the run as read when it began. Default 0 (always read again).
    */
   freshProgressAfterMs?: number;
+  /**
+   * How old (ms) a sibling shard's begin in this process may be to answer a first try's start
+   * instead of its own statement (sibling-begins.ts). Default 0 (every shard reads its own).
+   */
+  siblingBeginWindowMs?: number;
 }
 
 function message(err: unknown): string {
@@ -66,6 +72,12 @@ function message(err: unknown): string {
 export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
   const { store, registry, executors, emit, emitMany, logger, metrics } = deps;
   const freshProgressAfterMs = deps.freshProgressAfterMs ?? 0;
+  const begins = siblingBegins({
+    windowMs: deps.siblingBeginWindowMs ?? 0,
+    onShared: () => {
+      metrics.beginsShared++;
+    },
+  });
 
   const parse = (job: ShardJob): ShardJobData => {
     if (shardJobPassesFast(job.data)) return job.data;
@@ -159,8 +171,12 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
     }
     // One statement: terminal-status guard, queued -> running, the attempt, and on a retry
     // the purge of this shard's earlier executed rows (none since results land with the
-    // completion; rows written by older workers still go); its siblings' stay.
-    const begun = await store.beginShard(runId, shardIndex, attempt, { purge: job.redelivered });
+    // completion; rows written by older workers still go); its siblings' stay. A first try
+    // may take a sibling's, just made here, instead (sibling-begins.ts).
+    const begun = await begins.begin(
+      { runId, shardIndex, attempt, redelivered: job.redelivered },
+      () => store.beginShard(runId, shardIndex, attempt, { purge: job.redelivered }),
+    );
     if (!begun || isTerminal(begun.status)) return refuse(job, runId, begun?.status);
     if (!begun.started) {
       // This shard already completed (its worker died after completing it): nothing to run

@@ -47,6 +47,15 @@ export interface ShardWorkerOptions {
    */
   freshProgressAfterMs?: number;
   /**
+   * A run's shards mostly start together on one worker. A shard's first try reads its run's
+   * status from a sibling's begin made in this process at most this many ms ago (in flight or
+   * done) instead of its own statement, when that begin saw the run live, none of its shards
+   * completed, and the run sent to the queue whole (not by fair dispatch). Default 100; 0: every
+   * shard runs its own begin. An abort committed meanwhile still stops the shard through the
+   * shard registry, and its completion is refused (sibling-begins.ts).
+   */
+  siblingBeginWindowMs?: number;
+  /**
    * While the event log is unavailable, how long a finished shard waits for its run's
    * buffered events before recording its completion anyway (they are then dropped behind a
    * gap). Default 60,000. A run abort or the shutdown deadline ends the wait too.
@@ -114,6 +123,7 @@ export function createShardWorker(opts: ShardWorkerOptions): ShardWorker {
     emitMany: safeBatchEmitter(opts.events, logger, onEmitError),
     resultLingerMs: opts.resultLingerMs ?? 20,
     freshProgressAfterMs: opts.freshProgressAfterMs ?? 200,
+    siblingBeginWindowMs: opts.siblingBeginWindowMs ?? 100,
     settled: opts.events.settled?.bind(opts.events),
     settleTimeoutMs: opts.eventSettleTimeoutMs ?? 60_000,
   });

@@ -1,6 +1,8 @@
 /** Counters of one shard worker (plain numbers, for a Prometheus adapter to read). */
 export interface ShardWorkerMetrics {
   shardsStarted: number;
+  /** Shard starts whose run status a sibling's begin in this process answered (no statement). */
+  beginsShared: number;
   shardsCompleted: number;
   /** Attempts that threw and will be retried. */
   shardsRetried: number;
@@ -35,6 +37,7 @@ export interface ShardWorkerMetrics {
 export function emptyWorkerMetrics(): ShardWorkerMetrics {
   return {
     shardsStarted: 0,
+    beginsShared: 0,
     shardsCompleted: 0,
     shardsRetried: 0,
     shardsFailed: 0,

@@ -116,6 +116,88 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     }
   });
 
+  it("a run's shards starting together share one begin statement; every run still exact", async () => {
+    let statements = 0;
+    const s = await stack({
+      concurrency: 8,
+      workerStoreFault: (store) => ({
+        ...store,
+        beginShard: (...args) => {
+          statements++;
+          return store.beginShard(...args);
+        },
+      }),
+    });
+    const runs = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        s.coordinator.enqueueRun({
+          workspaceId: 'ws',
+          executor: 'demo',
+          shards: 4,
+          tests: Array.from({ length: 4 }, (_, i) => demo(`t${i}`, 0)),
+        }),
+      ),
+    );
+    for (const run of runs) {
+      expect(await settled(s, run.id)).toMatchObject({
+        status: 'completed',
+        shardsCompleted: 4,
+        passed: 4,
+      });
+      const events = await eventsOf(s.log, run.id);
+      expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+      // One `running`: only the begin that moved the run says so.
+      const running = events.filter((e) => e.type === 'status' && parse(e).status === 'running');
+      expect(running).toHaveLength(1);
+      expect(events.filter((e) => e.type === 'shard' && parse(e).state === 'started')).toHaveLength(
+        4,
+      );
+    }
+    const m = s.worker!.metrics();
+    expect(m.shardsStarted).toBe(40);
+    expect(m.beginsShared).toBeGreaterThan(0);
+    expect(statements + m.beginsShared).toBe(40);
+  });
+
+  it("an abort committed after a sibling's begin read the run live still stops the shards that share it", async () => {
+    let s: Stack | undefined;
+    let aborted: Promise<unknown> | undefined;
+    s = await stack({
+      concurrency: 4,
+      workerStoreFault: (store) => ({
+        ...store,
+        beginShard: async (...args) => {
+          const begun = await store.beginShard(...args);
+          // The first begin saw the run live; the abort commits before its siblings take it.
+          aborted ??= s!.abort.abortRun(args[0], { requestedBy: 'tester' });
+          await aborted;
+          return begun;
+        },
+      }),
+    });
+    const run = await s.coordinator.enqueueRun({
+      workspaceId: 'ws',
+      executor: 'demo',
+      shards: 4,
+      tests: [demo('a', 10_000), demo('b', 10_000), demo('c', 10_000), demo('d', 10_000)],
+    });
+    const t0 = performance.now();
+    await waitFor(() => s!.worker!.metrics().shardsAborted === 4, { what: 'all four stopped' });
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(s.worker!.metrics().beginsShared).toBe(3);
+    await sleep(200);
+    expect(await s.store.getRunById(run.id)).toMatchObject({
+      status: 'aborted',
+      shardsCompleted: 0,
+      passed: 0,
+    });
+    const events = await eventsOf(s.log, run.id);
+    expect(events.filter((e) => e.type === 'done').map(parse)).toEqual([
+      expect.objectContaining({ status: 'aborted' }),
+    ]);
+    expect(events.some((e) => e.type === 'shard' && parse(e).state === 'completed')).toBe(false);
+  });
+
   it('the finalizer sends the last progress and done in one emitMany call, progress first', async () => {
     const s = await stack({ worker: false });
     const calls: string[] = [];

@@ -17,6 +17,7 @@ export interface BeginShardRow {
   started: boolean;
   was_queued: boolean;
   purged: number;
+  released: boolean;
 }
 
 /**
@@ -27,7 +28,8 @@ export interface BeginShardRow {
  * before this call, its fixed fields (workspace, name, tags, created_at: the store remembers
  * them, so the workspace feed needs no read of its own), whether the shard may run
  * (`started`: the run was live and the shard not completed), whether this call moved the run
- * from queued to running, and how many of the shard's executed results were purged.
+ * from queued to running, how many of the shard's executed results were purged, and whether
+ * fair dispatch released shards of the run (`released`).
  *
  * Writes only what something reads: the run's first start (queued -> running), and the shard
  * row (`running`, the attempt, never lowered) where it is read before the completion: a
@@ -49,7 +51,7 @@ export interface BeginShardRow {
 export const BEGIN_SHARD = `
 with cur as (
   select status, shard_count, shards_completed, passed, failed, total,
-         workspace_id, name, tags, created_at
+         workspace_id, name, tags, created_at, released_at
   from runs where id = $1
 ), live as (
   select 1 from cur where status in ('queued', 'running') and $2::int < shard_count
@@ -76,6 +78,7 @@ with cur as (
 )
 select cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed, cur.total,
        cur.workspace_id, cur.name, cur.tags, cur.created_at,
+       cur.released_at is not null as released,
        exists (select 1 from open) as started,
        exists (select 1 from run) as was_queued,
        (select count(*) from purged)::int as purged

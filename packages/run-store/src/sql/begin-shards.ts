@@ -37,7 +37,7 @@ with req as (
     with ordinality as q(run_id, shard_index, attempt, purge, ord)
 ), cur as (
   select id, status, shard_count, shards_completed, passed, failed, total,
-         workspace_id, name, tags, created_at
+         workspace_id, name, tags, created_at, released_at
   from runs where id = any($1::uuid[])
 ), live as (
   select q.* from req q join cur on cur.id = q.run_id
@@ -77,6 +77,7 @@ with req as (
 )
 select q.ord::int as ord, cur.status, cur.shard_count, cur.shards_completed, cur.passed, cur.failed,
        cur.total, cur.workspace_id, cur.name, cur.tags, cur.created_at,
+       cur.released_at is not null as released,
        exists (select 1 from open o where o.ord = q.ord) as started,
        (exists (select 1 from run where run.id = q.run_id)
          and q.ord = (select min(l.ord) from live l where l.run_id = q.run_id)) as was_queued,

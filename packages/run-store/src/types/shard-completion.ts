@@ -11,6 +11,12 @@ export interface BeginShardOutcome {
   /** Executed results of this shard deleted (only with `purge`). */
   purged: number;
   /**
+   * Fair dispatch released shards of this run into the queue one by one (false: the run went
+   * to the queue whole, FIFO). A released shard's begin writes it `running`, which its
+   * workspace's share counts, so a worker may not skip such a begin.
+   */
+  released: boolean;
+  /**
    * The run's counters as read. `started` false with every shard completed on a live run
    * means a worker died between its shard's completion and finalizeRun.
    */
