@@ -25,13 +25,17 @@ afterAll(async () => {
 });
 
 describe.each(['memory', 'bullmq'] as const)('an invalid shard job on the %s queue', (kind) => {
-  /** A stack whose worker counts deliveries: every delivery of a live shard begins it once. */
+  /**
+   * A stack whose worker counts deliveries: every delivery of a live shard begins it once
+   * (its own begin: no sibling's begin answers for it).
+   */
   async function stack() {
     const begun = new Map<number, number>();
     const s = await createStack({
       databaseUrl: db.url,
       prefix: uniqueName('swi'),
       ...(kind === 'bullmq' ? { redisUrl: redis.url } : {}),
+      siblingBeginWindowMs: 0,
       workerStoreFault: (store): RunStore => ({
         ...store,
         beginShard: (runId, shardIndex, ...rest) => {
