@@ -27,6 +27,17 @@ export interface OpenPostgresOptions {
   preparedStatements?: number;
 }
 
+/** The pool under each Kysely instance `openPostgres` made (not its transactions). */
+const pools = new WeakMap<Kysely<Database>, pg.Pool>();
+
+/**
+ * The `pg` pool under `db` when `openPostgres` made it, else undefined (PGlite, a transaction,
+ * a derived instance). The hot statements' constant texts go to it directly (sql/statement.ts).
+ */
+export function poolOf(db: Kysely<Database>): pg.Pool | undefined {
+  return pools.get(db);
+}
+
 /**
  * Kysely over a `pg` pool (production mode). `db.destroy()` ends the pool.
  *
@@ -50,5 +61,7 @@ export function openPostgres(url: string, opts: OpenPostgresOptions = {}): Kysel
     opts.onIdleError ??
     ((err: Error) => process.emitWarning(`run-store idle connection error: ${err.message}`));
   pool.on('error', onIdleError);
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
 }

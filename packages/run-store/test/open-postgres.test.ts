@@ -172,6 +172,8 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         const store = createRunStore(db);
         const run = await store.createRun(runInput(1));
         for (let i = 0; i < 3; i++) await store.getStatus(run.id);
+        // A hot statement: sent to the pool directly (sql/statement.ts), still prepared.
+        for (let i = 0; i < 2; i++) await store.beginShard(run.id, 0, 1);
         // pg_prepared_statements is per session; max: 1 means this is the same session.
         const { rows } = await sql<{
           name: string;
@@ -181,7 +183,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         await db.destroy();
       }
     };
-    expect(await count()).toBe(2); // createRun and getStatus, each prepared once
+    expect(await count()).toBe(3); // createRun, getStatus and beginShard, each prepared once
     expect(await count(0)).toBe(0);
   });
 
@@ -202,6 +204,11 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         .catch((e: unknown) => e);
       expect(ping).toBeInstanceOf(RunStoreError);
       expect((ping as RunStoreError).code).toBe('unavailable');
+      // A hot statement, sent to the pool directly, maps the same way.
+      const begin = await createRunStore(db)
+        .beginShard('8c3f2b8e-0d5c-4d0e-9a53-1b0f1f8b6a11', 0, 1)
+        .catch((e: unknown) => e);
+      expect((begin as RunStoreError).code).toBe('unavailable');
       const mig = await migrate(db).catch((e: unknown) => e);
       expect((mig as RunStoreError).code).toBe('unavailable');
     } finally {
