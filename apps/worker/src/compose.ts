@@ -55,6 +55,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     // A run's events wait on this process instead (WORKER_EVENT_COALESCE_MS), where the
     // events of its other shards here can join them: a shard's own linger would add to it.
     resultLingerMs: 0,
+    siblingBeginWindowMs: config.siblingBeginMs,
     callback,
     logger,
     autorun: false,

@@ -42,6 +42,8 @@ describe('worker configuration', () => {
     expect(loadWorkerConfig({ ...base, QUEUE_PARTITIONS: '3' }).queuePartitions).toBe(3);
     expect(loadWorkerConfig({ ...base, SHARD_QUEUE: 'bullmq' }).shardQueue).toBe('bullmq');
     expect(loadWorkerConfig({ ...base, WORKER_EVENT_COALESCE_MS: '0' }).eventCoalesceMs).toBe(0);
+    expect(loadWorkerConfig(base).siblingBeginMs).toBe(100);
+    expect(loadWorkerConfig({ ...base, WORKER_SIBLING_BEGIN_MS: '0' }).siblingBeginMs).toBe(0);
   });
 
   it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {
@@ -90,6 +92,8 @@ describe('worker configuration', () => {
     ['WORKER_STALLED_MS', '10'],
     ['WORKER_EVENT_COALESCE_MS', '-1'],
     ['WORKER_EVENT_COALESCE_MS', '1001'],
+    ['WORKER_SIBLING_BEGIN_MS', '-1'],
+    ['WORKER_SIBLING_BEGIN_MS', 'soon'],
     ['REPAIR_INTERVAL_MS', '999'],
     ['REPAIR_INTERVAL_MS', 'soon'],
     ['QUEUE_PARTITIONS', '0'],

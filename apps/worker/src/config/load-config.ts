@@ -23,6 +23,7 @@ export const workerEnvSchema = z.object({
   ...sharedEnvFields,
   WORKER_STALLED_MS: optionalEnv(integerEnv(1000, 600_000)),
   WORKER_EVENT_COALESCE_MS: optionalEnv(integerEnv(0, 1000)),
+  WORKER_SIBLING_BEGIN_MS: optionalEnv(integerEnv(0, 1000)),
   CALLBACK_SECRETS: callbackSecretsEnv(),
 });
 
@@ -66,6 +67,13 @@ export interface WorkerConfig {
    * a run's `done` never wait. 0: every event goes at once.
    */
   readonly eventCoalesceMs: number;
+  /**
+   * `WORKER_SIBLING_BEGIN_MS` (default 100): a shard's first try takes the begin (status read)
+   * a sibling shard of its run made on this worker at most this long ago, instead of a
+   * statement of its own (@x/shard-worker's `siblingBeginWindowMs`). 0: every shard reads
+   * its own.
+   */
+  readonly siblingBeginMs: number;
 }
 
 const SECRET = new Set(['REDIS_URL', 'REDIS_CLUSTER_NODES', 'DATABASE_URL', 'CALLBACK_SECRETS']);
@@ -110,5 +118,6 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     dispatch: dispatchSettings(e),
     eventBuffer: { maxEvents: e.EVENT_BUFFER_MAX_EVENTS, maxBytes: e.EVENT_BUFFER_MAX_BYTES },
     eventCoalesceMs: e.WORKER_EVENT_COALESCE_MS ?? 40,
+    siblingBeginMs: e.WORKER_SIBLING_BEGIN_MS ?? 100,
   };
 }
