@@ -1,4 +1,5 @@
 import type { BeginShardOutcome } from '@x/run-store';
+import { ShardWorkerError } from './shard-worker-error.js';
 
 /** A shard job's side of a begin: which shard, which try. */
 export interface BeginCall {
@@ -55,6 +56,11 @@ export function siblingBegins({
   onShared,
   now = () => performance.now(),
 }: SiblingBeginsOptions): SiblingBegins {
+  if (!(Number.isFinite(windowMs) && windowMs >= 0))
+    throw new ShardWorkerError(
+      'invalid_option',
+      `siblingBeginWindowMs must be a non-negative number of ms, got ${windowMs}`,
+    );
   // By run, oldest first (a run seen again is moved to the end), so expired ones go from the front.
   const seen = new Map<string, Sighting>();
 

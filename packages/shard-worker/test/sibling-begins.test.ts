@@ -97,6 +97,13 @@ describe('siblingBegins', () => {
     }
   });
 
+  it('refuses a window that is not a non-negative number of ms, naming the option', () => {
+    for (const windowMs of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => siblingBegins({ windowMs })).toThrow(
+        /siblingBeginWindowMs must be a non-negative number of ms/,
+      );
+  });
+
   it('with a window of 0 every begin is a statement', async () => {
     const s = setup(0);
     await Promise.all([s.begin(call(0)), s.begin(call(1))]);

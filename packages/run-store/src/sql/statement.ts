@@ -9,8 +9,7 @@ import type { Database } from '../schema.js';
  * On a pool from `openPostgres` it goes to that pool directly, as bare `pg` would send it:
  * Kysely's executor (connection provider, driver, result wrapping) cost 12 µs of client
  * CPU a statement (77 against 65 µs a call, medians of 10 alternated rounds of 10,000), for
- * nothing a constant text needs. Anything else (PGlite, a transaction)
- * goes through Kysely.
+ * nothing a constant text needs. Anything else (PGlite, a transaction) goes through Kysely.
  */
 async function rowsOf<R>(
   db: Kysely<Database>,
