@@ -745,6 +745,8 @@ export function runStoreSuite(target: SuiteTarget): void {
       ]);
       await store.transition(gone.id, ['queued'], 'aborted');
       await insertResults(db, b.id, 1, [result('s1t0')]);
+      // b as fair dispatch leaves a run it released shards of: its begins say so.
+      await sql`update runs set released_at = now() where id = ${b.id}`.execute(db);
       // b's shard 1 goes alone (the one slot is free); every other call waits for it as one batch.
       const calls = [
         store.beginShard(b.id, 1, 2, { purge: true }),
@@ -758,7 +760,9 @@ export function runStoreSuite(target: SuiteTarget): void {
       const outOfRange = expectStoreError(store.beginShard(a.id, 3, 1), 'shard_out_of_range');
       const [b1, a0, a2, g0, missing, a1, b0] = await Promise.all(calls);
       await outOfRange;
-      for (const o of [a0, a2, a1]) expect(o).toMatchObject({ status: 'queued', started: true });
+      for (const o of [a0, a2, a1])
+        expect(o).toMatchObject({ status: 'queued', started: true, released: false });
+      for (const o of [b1, b0]) expect(o).toMatchObject({ released: true });
       expect([a0, a2, a1].filter((o) => o?.wasQueued)).toHaveLength(1);
       expect([b1, b0].filter((o) => o?.wasQueued)).toHaveLength(1);
       expect(b1).toMatchObject({ started: true, purged: 1, shardCount: 2, total: 2 });

@@ -210,5 +210,8 @@ describe('fair dispatch in one process (embedded: memory queue)', () => {
       timeoutMs: 60_000,
     });
     expect(s.dispatcher!.metrics().shardsReleased).toBeGreaterThanOrEqual(122);
+    // A released shard's begin writes it running (its workspace's share counts that): never
+    // answered by a sibling's.
+    expect(s.worker!.metrics().beginsShared).toBe(0);
   });
 });
