@@ -3,6 +3,7 @@ import { postgres, startRedis, uniqueName, waitFor } from '@x/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, demoTests, type RunBody } from './support/api-client.js';
 import { type CallbackReceiver, callbackReceiver } from './support/callback-receiver.js';
+import { type WatchedFrame, watchRun } from './support/es-watcher.js';
 import {
   type ApiProcess,
   FLEET_TOKEN,
@@ -13,7 +14,6 @@ import {
   type WorkerProcess,
   waitActive,
 } from './support/fleet.js';
-import { openSse, type SseFrame } from './support/sse-client.js';
 
 // PostgreSQL holds the truth (issue 15, sections 3 and 5), with real processes and a real
 // Redis that is killed and restarted empty: a run created while Redis is down is answered at
@@ -45,11 +45,25 @@ async function waitTerminal(runId: string, timeoutMs = 60_000): Promise<RunBody>
   );
 }
 
-async function history(runId: string): Promise<SseFrame[]> {
+/**
+ * A finished run's frames as a browser's EventSource gets them. Right after an outage the
+ * api's event bus may still be in its reconnect backoff (up to 5 s) when the run is already
+ * done: the api then answers the snapshot and `retry:`, and the EventSource comes back.
+ */
+async function history(runId: string): Promise<WatchedFrame[]> {
   const { token } = (await client().post<{ token: string }>(`/runs/${runId}/stream-token`)).body;
-  const stream = await openSse(`${api.url}/api/v1/runs/${runId}/events?st=${token}&lastEventId=0`);
-  await stream.ended;
-  return stream.frames.filter((f) => f.data.type !== 'snapshot');
+  const watcher = watchRun(`${api.url}/api/v1/runs/${runId}/events?st=${token}&lastEventId=0`);
+  let ended = false;
+  void watcher.ended.then(() => {
+    ended = true;
+  });
+  try {
+    await waitFor(() => ended, { timeoutMs: 30_000, what: `the done of ${runId}` });
+  } finally {
+    watcher.close();
+  }
+  expect(watcher.fatal, watcher.log.join('; ')).toBe(false);
+  return watcher.frames.filter((f) => f.data.type !== 'snapshot');
 }
 
 /** demoTests(n, ms, failEvery): the tests whose index is a multiple of `failEvery` fail. */
