@@ -47,7 +47,7 @@ async function waitTerminal(runId: string, timeoutMs = 60_000): Promise<RunBody>
 
 /**
  * A finished run's frames as a browser's EventSource gets them. Right after an outage the
- * api's event bus may still be in its reconnect backoff (up to 5 s) when the run is already
+ * api's event bus may still be in its reconnect backoff (up to 2.4 s) when the run is already
  * done: the api then answers the snapshot and `retry:`, and the EventSource comes back.
  */
 async function history(runId: string): Promise<WatchedFrame[]> {

@@ -34,6 +34,7 @@ export {
 export {
   createPubSubTransport,
   createRedisClient,
+  PUBSUB_BACKOFF,
   type PubSubTransportOptions,
   type RedisClientOptions,
   type RedisCommandClient,

@@ -51,6 +51,39 @@ describe('connections to one Redis server (REDIS_URL)', () => {
       await server.close();
     }
   });
+
+  it('the bus is back within ~2 s of Redis, however long Redis was down (PUBSUB_BACKOFF)', async () => {
+    const server = await startRedis();
+    const prefix = uniqueName('clients');
+    const transport = () => createPubSubTransport({ kind: 'single', url: server.url });
+    const [from, to] = [
+      createBus({ transport: transport(), prefix }),
+      createBus({ transport: transport(), prefix }),
+    ];
+    try {
+      await Promise.all([from.ready(), to.ready()]);
+      const got: number[] = [];
+      await to.channel(ticks).subscribe(({ n }) => void got.push(n));
+      await server.kill();
+      // Long enough for the 5 s ceiling the transport has by itself: its 6th retry waits ~5 s.
+      await new Promise((r) => setTimeout(r, 7_500));
+      expect(from.metrics().connectionErrors).toBeGreaterThan(0);
+      await server.restart();
+      const back = performance.now();
+      await waitFor(
+        () => {
+          from.channel(ticks).publish({ n: 1 });
+          return got.length > 0;
+        },
+        { timeoutMs: 10_000, intervalMs: 20, what: 'a message through the reconnected buses' },
+      );
+      // The ceiling is 2 s ± 20 %: 2.4 s at most, plus the reconnect and the resubscribe.
+      expect(performance.now() - back).toBeLessThan(3_000);
+    } finally {
+      await Promise.all([from.close(), to.close()]);
+      await server.close();
+    }
+  }, 30_000);
 });
 
 // One cluster for the file (3 primaries + 3 replicas); the password test runs last because
