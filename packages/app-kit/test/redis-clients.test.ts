@@ -1,4 +1,4 @@
-import { createBus, defineChannel } from '@x/pubsub-core';
+import { type Bus, createBus, defineChannel } from '@x/pubsub-core';
 import {
   startRedis,
   startRedisCluster,
@@ -13,8 +13,16 @@ import { createPubSubTransport, createRedisClient, parseClusterNodes } from '../
 
 const ticks = defineChannel({ name: 'tick', version: 1, schema: z.object({ n: z.number() }) });
 
-/** Sends 200 numbered messages from one bus to another; resolves with what arrived. */
-async function relay(transport: () => ReturnType<typeof createPubSubTransport>) {
+type Transport = ReturnType<typeof createPubSubTransport>;
+
+/**
+ * Two buses of `transport` on one prefix, ready, the second subscribed to `ticks`: runs `body`
+ * with the first and the numbers the second got so far, then closes both.
+ */
+async function withBusPair<T>(
+  transport: () => Transport,
+  body: (from: Bus, got: number[]) => Promise<T>,
+): Promise<T> {
   const prefix = uniqueName('clients');
   const [from, to] = [
     createBus({ transport: transport(), prefix }),
@@ -24,13 +32,19 @@ async function relay(transport: () => ReturnType<typeof createPubSubTransport>) 
     await Promise.all([from.ready(), to.ready()]);
     const got: number[] = [];
     await to.channel(ticks).subscribe(({ n }) => void got.push(n));
-    for (let n = 0; n < 200; n++) from.channel(ticks).publish({ n });
-    await waitFor(() => got.length === 200, { what: '200 messages' });
-    return { got };
+    return await body(from, got);
   } finally {
     await Promise.all([from.close(), to.close()]);
   }
 }
+
+/** Sends 200 numbered messages from one bus to another; resolves with what arrived. */
+const relay = (transport: () => Transport) =>
+  withBusPair(transport, async (from, got) => {
+    for (let n = 0; n < 200; n++) from.channel(ticks).publish({ n });
+    await waitFor(() => got.length === 200, { what: '200 messages' });
+    return { got };
+  });
 
 describe('connections to one Redis server (REDIS_URL)', () => {
   it('makes a named Redis client and a classic pub/sub transport', async () => {
@@ -54,33 +68,26 @@ describe('connections to one Redis server (REDIS_URL)', () => {
 
   it('the bus is back within ~2 s of Redis, however long Redis was down (PUBSUB_BACKOFF)', async () => {
     const server = await startRedis();
-    const prefix = uniqueName('clients');
     const transport = () => createPubSubTransport({ kind: 'single', url: server.url });
-    const [from, to] = [
-      createBus({ transport: transport(), prefix }),
-      createBus({ transport: transport(), prefix }),
-    ];
     try {
-      await Promise.all([from.ready(), to.ready()]);
-      const got: number[] = [];
-      await to.channel(ticks).subscribe(({ n }) => void got.push(n));
-      await server.kill();
-      // Long enough for the 5 s ceiling the transport has by itself: its 6th retry waits ~5 s.
-      await new Promise((r) => setTimeout(r, 7_500));
-      expect(from.metrics().connectionErrors).toBeGreaterThan(0);
-      await server.restart();
-      const back = performance.now();
-      await waitFor(
-        () => {
-          from.channel(ticks).publish({ n: 1 });
-          return got.length > 0;
-        },
-        { timeoutMs: 10_000, intervalMs: 20, what: 'a message through the reconnected buses' },
-      );
-      // The ceiling is 2 s ± 20 %: 2.4 s at most, plus the reconnect and the resubscribe.
-      expect(performance.now() - back).toBeLessThan(3_000);
+      await withBusPair(transport, async (from, got) => {
+        await server.kill();
+        // Long enough for the 5 s ceiling the transport has by itself: its 6th retry waits ~5 s.
+        await new Promise((r) => setTimeout(r, 7_500));
+        expect(from.metrics().connectionErrors).toBeGreaterThan(0);
+        await server.restart();
+        const back = performance.now();
+        await waitFor(
+          () => {
+            from.channel(ticks).publish({ n: 1 });
+            return got.length > 0;
+          },
+          { timeoutMs: 10_000, intervalMs: 20, what: 'a message through the reconnected buses' },
+        );
+        // The ceiling is 2 s ± 20 %: 2.4 s at most, plus the reconnect and the resubscribe.
+        expect(performance.now() - back).toBeLessThan(3_000);
+      });
     } finally {
-      await Promise.all([from.close(), to.close()]);
       await server.close();
     }
   }, 30_000);
