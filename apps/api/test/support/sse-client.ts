@@ -1,3 +1,5 @@
+import { createParser } from 'eventsource-parser';
+
 /** One SSE frame as a client sees it. */
 export interface SseFrame {
   /** The seq: the leading number of the SSE id. */
@@ -15,7 +17,7 @@ export interface SseStream {
   close(): void;
 }
 
-/** A minimal EventSource over fetch: parses `id:`/`data:` frames, keeps every frame. */
+/** A minimal EventSource over fetch (no reconnect): keeps every data frame it reads. */
 export async function openSse(
   url: string,
   headers: Record<string, string> = {},
@@ -29,31 +31,25 @@ export async function openSse(
     throw new Error(`SSE ${url} answered ${res.status}: ${await res.text()}`);
   const frames: SseFrame[] = [];
   const waiters = new Set<() => void>();
+  // Frames are cut by `eventsource-parser`, as EventSource cuts them (CRLF, multi-line data,
+  // fields without a space), so a test reads what a browser would read.
+  const parser = createParser({
+    onEvent: ({ id, data }) => {
+      if (!data) return;
+      const eventId = id ?? null;
+      frames.push({
+        id: eventId ? Number(eventId.split('-')[0]) : null,
+        eventId,
+        data: JSON.parse(data),
+      });
+      for (const w of [...waiters]) w();
+    },
+  });
   const ended = (async () => {
     const decoder = new TextDecoder();
-    let buffer = '';
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let cut = buffer.indexOf('\n\n');
-        while (cut !== -1) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          let id: number | null = null;
-          let eventId: string | null = null;
-          let data = '';
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id:')) {
-              eventId = line.slice(3).trim();
-              id = Number(eventId.split('-')[0]);
-            } else if (line.startsWith('data:')) data += line.slice(5).trim();
-          }
-          if (data) {
-            frames.push({ id, eventId, data: JSON.parse(data) });
-            for (const w of [...waiters]) w();
-          }
-          cut = buffer.indexOf('\n\n');
-        }
+        parser.feed(decoder.decode(chunk, { stream: true }));
       }
     } catch (err) {
       if (!ctrl.signal.aborted) throw err;
