@@ -291,4 +291,19 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`alter table run_results drop constraint if exists run_results_run_id_test_id_attempt_key`,
     ]),
   },
+  {
+    // The tags index holds tagged runs only (issue 18). A GIN index gives every row an entry,
+    // an untagged one too (its "empty" item), and so does every new version of the row: a
+    // run's insert and each update that is not heap-only (enqueued, running, finished) wrote
+    // one into the index's pending list, for runs that no tag filter can ever return.
+    // Measured over 3,000 run lifecycles on `runs` (insert, enqueue, begin, 4 completions,
+    // finish): 3,650 B of WAL a run with it, 2,975 without it or with this one (-18 %), and
+    // 3-9 % less backend CPU. listRunsSql says `tags <> '{}'` beside `tags @> …` so the planner
+    // can prove the predicate (tags-plan.postgres.test.ts checks the plan).
+    name: '0014_tags_index_tagged_runs_only',
+    up: exec([
+      sql`create index if not exists runs_tagged on runs using gin (tags) where tags <> '{}'`,
+      sql`drop index if exists runs_tags`,
+    ]),
+  },
 ];

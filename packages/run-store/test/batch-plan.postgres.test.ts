@@ -6,7 +6,7 @@ import { BEGIN_SHARD } from '../src/sql/begin-shard.js';
 import { BEGIN_SHARDS } from '../src/sql/begin-shards.js';
 import { COMPLETE_SHARD_SQL } from '../src/sql/complete-shard.js';
 import { COMPLETE_SHARDS } from '../src/sql/complete-shards.js';
-import { TERMINAL_RUNS } from '../src/sql/read-runs.js';
+import { listRunsQuery, TERMINAL_RUNS } from '../src/sql/read-runs.js';
 
 // A worker's statements read a run by id, and must do it by primary key whatever the
 // planner believes. Two beliefs made them scan instead: a batch's calls come from a function
@@ -127,4 +127,51 @@ describe('terminalRuns reads runs by primary key on PostgreSQL', () => {
       );
     });
   }
+});
+
+// The tag filter's index holds tagged runs only (migration 0014), so the planner may use it
+// only when the statement says `tags <> '{}'`: the store's list statement must say it, in a
+// custom plan and in the generic one its prepared statement may keep. Most runs untagged, a
+// few with a rare tag: without the index the page means reading every run of the workspace.
+describe('listRuns with a tag filter uses the index of tagged runs on PostgreSQL', () => {
+  const db = planDatabase('runstore_tags_plan', async (db) => {
+    await sql`insert into runs (workspace_id, executor, shard_count, total, tags, created_at)
+      select 'ws', 'demo', 1, 1,
+             case when g % 200 = 0 then array['rare', 'branch:main'] else '{}' end,
+             now() - g * interval '1 second'
+      from generate_series(1, 8000) g`.execute(db);
+    await sql`analyze`.execute(db);
+  });
+  const filter = {
+    statuses: [],
+    tags: ['rare'],
+    createdAfter: undefined,
+    createdBefore: undefined,
+    limit: 50,
+    after: undefined,
+  };
+  const listStatement = () => {
+    const { sql: text, parameters } = listRunsQuery(db(), 'ws', filter).compile();
+    expect(parameters).toEqual(['ws', ['rare'], 51]);
+    return { params: 'text, text[], bigint', text, args: `'ws', '{rare}', 51` };
+  };
+  // First: runScans deallocates every prepared statement, the store's client's own too.
+  it('answers the tagged runs, newest first', async () => {
+    const rows = await listRunsQuery(db(), 'ws', filter).execute();
+    expect(rows).toHaveLength(40);
+    expect(rows.every((r) => r.tags.includes('rare'))).toBe(true);
+  });
+  for (const mode of MODES) {
+    it(`listRuns, one tag (${mode})`, async () => {
+      const scans = await runScans(db(), mode, listStatement());
+      expect(scans.some((line) => /Bitmap Index Scan on runs_tagged\b/.test(line))).toBe(true);
+    });
+  }
+  it('without `tags <> {}` the statement could not use it (why the store says it)', async () => {
+    const { text } = listStatement();
+    const bare = text.replace(" and tags <> '{}'", '');
+    expect(bare).not.toBe(text);
+    const scans = await runScans(db(), 'force_custom_plan', { ...listStatement(), text: bare });
+    expect(scans.join('\n')).not.toMatch(/runs_tagged/);
+  });
 });

@@ -65,6 +65,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0011_hot_shard_completions',
         '0012_run_rows_by_construction',
         '0013_results_primary_key_only',
+        '0014_tags_index_tagged_runs_only',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });

@@ -61,16 +61,23 @@ export interface RunFilter {
  * One page of a workspace's runs, newest first, keyset over (created_at desc, id desc).
  * Fetches `limit + 1` rows so the caller knows whether a next page exists.
  * Indexes: (workspace_id, [status,] created_at desc, id desc) for the order, the time range
- * and the statuses; the GIN index `runs_tags` for `tags @> …` (every tag must match).
+ * and the statuses; the GIN index `runs_tagged` for `tags @> …` (every tag must match).
  */
 export function listRunsSql(
   db: Kysely<Database>,
   workspaceId: string,
-  q: RunFilter & {
-    limit: number;
-    after: { createdAt: Date; id: string } | undefined;
-  },
+  q: ListRunsParams,
 ): Promise<RunRow[]> {
+  return listRunsQuery(db, workspaceId, q).execute();
+}
+
+export type ListRunsParams = RunFilter & {
+  limit: number;
+  after: { createdAt: Date; id: string } | undefined;
+};
+
+/** The statement of {@link listRunsSql}, unsent (its plan is tested). */
+export function listRunsQuery(db: Kysely<Database>, workspaceId: string, q: ListRunsParams) {
   let query = db
     .selectFrom('runs')
     .selectAll()
@@ -78,7 +85,10 @@ export function listRunsSql(
     .where('workspace_id', '=', workspaceId);
   if (q.statuses.length === 1) query = query.where('status', '=', q.statuses[0]!);
   else if (q.statuses.length > 1) query = query.where('status', 'in', [...q.statuses]);
-  if (q.tags.length > 0) query = query.where(sql<boolean>`tags @> ${[...q.tags]}::text[]`);
+  // `tags <> '{}'` (implied by the first test, literal so a generic plan proves it too) lets
+  // the planner use `runs_tagged`, which holds tagged runs only (migration 0014).
+  if (q.tags.length > 0)
+    query = query.where(sql<boolean>`tags @> ${[...q.tags]}::text[] and tags <> '{}'`);
   if (q.createdAfter) query = query.where('created_at', '>=', q.createdAfter);
   if (q.createdBefore) query = query.where('created_at', '<', q.createdBefore);
   const after = q.after;
@@ -89,8 +99,7 @@ export function listRunsSql(
   return query
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
-    .limit(q.limit + 1)
-    .execute();
+    .limit(q.limit + 1);
 }
 
 /**
