@@ -299,7 +299,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // Measured over 3,000 run lifecycles on `runs` (insert, enqueue, begin, 4 completions,
     // finish): 3,650 B of WAL a run with it, 2,975 without it or with this one (-18 %), and
     // 2-9 % less backend CPU. listRunsSql says `tags <> '{}'` beside `tags @> …` so the planner
-    // can prove the predicate (tags-plan.postgres.test.ts checks the plan).
+    // can prove the predicate (batch-plan.postgres.test.ts checks the plan).
     name: '0014_tags_index_tagged_runs_only',
     up: exec([
       sql`create index if not exists runs_tagged on runs using gin (tags) where tags <> '{}'`,
