@@ -160,6 +160,8 @@ describe('listRuns with a tag filter uses the index of tagged runs on PostgreSQL
     const rows = await listRunsQuery(db(), 'ws', filter).execute();
     expect(rows).toHaveLength(40);
     expect(rows.every((r) => r.tags.includes('rare'))).toBe(true);
+    const times = rows.map((r) => r.created_at.getTime());
+    expect(times).toEqual([...times].sort((a, b) => b - a));
   });
   for (const mode of MODES) {
     it(`listRuns, one tag (${mode})`, async () => {
