@@ -155,7 +155,6 @@ describe('listRuns with a tag filter uses the index of tagged runs on PostgreSQL
     expect(parameters).toEqual(['ws', ['rare'], 51]);
     return { params: 'text, text[], bigint', text, args: `'ws', '{rare}', 51` };
   };
-  // First: runScans deallocates every prepared statement, the store's client's own too.
   it('answers the tagged runs, newest first', async () => {
     const rows = await listRunsQuery(db(), 'ws', filter).execute();
     expect(rows).toHaveLength(40);

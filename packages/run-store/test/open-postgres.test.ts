@@ -188,6 +188,64 @@ describe('openPostgres and migrate on PostgreSQL', () => {
     expect(await count(0)).toBe(0);
   });
 
+  it("prepares a statement again when it went stale on its connection: a column another replica's migration added, DISCARD ALL", async () => {
+    const own = await postgres('runstore_stale_statements');
+    const db = openPostgres(own.url, { max: 1 });
+    const admin = openPostgres(own.url, { max: 1, preparedStatements: 0 });
+    try {
+      await migrate(db);
+      const store = createRunStore(db);
+      const run = await store.createRun(runInput(1));
+      const calls = {
+        getRun: () => store.getRun(run.workspaceId, run.id),
+        createRun: () => store.createRun(runInput(1, 2, run.workspaceId)),
+        listRuns: () => store.listRuns(run.workspaceId, {}),
+        getStatus: () => store.getStatus(run.id),
+      };
+      for (const call of Object.values(calls)) for (let i = 0; i < 2; i++) await call();
+      // What a newer version's migration does during a rolling upgrade: `select *` and
+      // `returning *` now answer another row type, which a prepared plan may not change.
+      await sql`alter table runs add column from_a_newer_version int`.execute(admin);
+      expect((await calls.getRun())?.id).toBe(run.id);
+      expect((await calls.createRun()).status).toBe('queued');
+      expect((await calls.listRuns()).runs.length).toBe(4);
+      expect(await calls.getStatus()).toBe('queued');
+      // The server forgets every prepared statement of the connection (max: 1: the same one).
+      await sql`discard all`.execute(db);
+      for (const call of Object.values(calls)) await call();
+      expect((await calls.listRuns()).runs.length).toBe(5);
+    } finally {
+      await admin.destroy();
+      await db.destroy();
+      await own.close();
+    }
+  });
+
+  it('inside a transaction a stale statement fails that transaction once; the next one prepares it again', async () => {
+    const own = await postgres('runstore_stale_in_transaction');
+    const db = openPostgres(own.url, { max: 1 });
+    const admin = openPostgres(own.url, { max: 1, preparedStatements: 0 });
+    try {
+      await migrate(db);
+      const run = await createRunStore(db).createRun(runInput(1));
+      const readInTransaction = () =>
+        db
+          .transaction()
+          .execute((trx) =>
+            trx.selectFrom('runs').selectAll().where('id', '=', run.id).executeTakeFirst(),
+          );
+      for (let i = 0; i < 2; i++) expect((await readInTransaction())?.id).toBe(run.id);
+      await sql`alter table runs add column from_a_newer_version int`.execute(admin);
+      // Sent again inside the aborted transaction it could only fail again: the error stands.
+      await expect(readInTransaction()).rejects.toThrow(/cached plan must not change result type/);
+      expect((await readInTransaction())?.id).toBe(run.id);
+    } finally {
+      await admin.destroy();
+      await db.destroy();
+      await own.close();
+    }
+  });
+
   it('maps an unreachable server to RunStoreError unavailable', async () => {
     const port = await freePort();
     const db = openPostgres(`postgres://nobody@127.0.0.1:${port}/none`, {
