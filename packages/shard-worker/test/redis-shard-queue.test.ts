@@ -101,19 +101,22 @@ describe('redisShardQueue', () => {
   });
 
   it('renews the leases of running jobs, so a job longer than its lease is not taken over', async () => {
-    const queue = makeQueue(FAST);
+    // A job three leases long. The lease is not FAST's 300 ms: with the whole suite on 2
+    // cores, a timer 300 ms late lost a lease (CI, 2026-12-07); this one survives a renewal
+    // ~500 ms late.
+    const queue = makeQueue({ ...FAST, lockDurationMs: 800 });
     const runId = randomUUID();
     const starts: string[] = [];
     const slow = async (job: ShardJob) => {
       starts.push(job.id);
-      await new Promise((r) => setTimeout(r, 1_200));
+      await new Promise((r) => setTimeout(r, 2_400));
     };
     const a = queue.consume(slow, { concurrency: 2 });
     const b = queue.consume(slow, { concurrency: 2 });
     await queue.add([jobData(runId, 0, 2), jobData(runId, 1, 2)], ONCE);
     await waitFor(async () => (await queue.missing([`${runId}-0`, `${runId}-1`])).length === 2, {
       what: 'both finished',
-      timeoutMs: 5_000,
+      timeoutMs: 8_000,
     });
     expect(starts.sort()).toEqual([`${runId}-0`, `${runId}-1`]);
     expect(queue.counters.stalled).toBe(0);
