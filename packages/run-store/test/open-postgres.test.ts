@@ -1,7 +1,14 @@
 import { freePort, postgres, type TestDatabase } from '@x/testkit';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRunStore, MIGRATIONS, migrate, openPostgres, RunStoreError } from '../src/index.js';
+import {
+  createRunStore,
+  type Database,
+  MIGRATIONS,
+  migrate,
+  openPostgres,
+  RunStoreError,
+} from '../src/index.js';
 import { runInput } from './helpers.js';
 
 describe('openPostgres and migrate on PostgreSQL', () => {
@@ -189,11 +196,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
   });
 
   it("prepares a statement again when it went stale on its connection: a column another replica's migration added, DISCARD ALL", async () => {
-    const own = await postgres('runstore_stale_statements');
-    const db = openPostgres(own.url, { max: 1 });
-    const admin = openPostgres(own.url, { max: 1, preparedStatements: 0 });
-    try {
-      await migrate(db);
+    await withOwnDatabase('runstore_stale_statements', async (db, admin) => {
       const store = createRunStore(db);
       const run = await store.createRun(runInput(1));
       const calls = {
@@ -214,19 +217,11 @@ describe('openPostgres and migrate on PostgreSQL', () => {
       await sql`discard all`.execute(db);
       for (const call of Object.values(calls)) await call();
       expect((await calls.listRuns()).runs.length).toBe(5);
-    } finally {
-      await admin.destroy();
-      await db.destroy();
-      await own.close();
-    }
+    });
   });
 
   it('inside a transaction a stale statement fails that transaction once; the next one prepares it again', async () => {
-    const own = await postgres('runstore_stale_in_transaction');
-    const db = openPostgres(own.url, { max: 1 });
-    const admin = openPostgres(own.url, { max: 1, preparedStatements: 0 });
-    try {
-      await migrate(db);
+    await withOwnDatabase('runstore_stale_in_transaction', async (db, admin) => {
       const run = await createRunStore(db).createRun(runInput(1));
       const readInTransaction = () =>
         db
@@ -239,11 +234,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
       // Sent again inside the aborted transaction it could only fail again: the error stands.
       await expect(readInTransaction()).rejects.toThrow(/cached plan must not change result type/);
       expect((await readInTransaction())?.id).toBe(run.id);
-    } finally {
-      await admin.destroy();
-      await db.destroy();
-      await own.close();
-    }
+    });
   });
 
   it('maps an unreachable server to RunStoreError unavailable', async () => {
@@ -275,3 +266,24 @@ describe('openPostgres and migrate on PostgreSQL', () => {
     }
   });
 });
+
+/**
+ * A migrated database of the test's own, used through one connection (`max: 1`: a statement
+ * prepared once stays on it), and an admin pool that prepares nothing, for the schema change.
+ */
+async function withOwnDatabase(
+  name: string,
+  fn: (db: Kysely<Database>, admin: Kysely<Database>) => Promise<void>,
+): Promise<void> {
+  const own = await postgres(name);
+  const db = openPostgres(own.url, { max: 1 });
+  const admin = openPostgres(own.url, { max: 1, preparedStatements: 0 });
+  try {
+    await migrate(db);
+    await fn(db, admin);
+  } finally {
+    await admin.destroy();
+    await db.destroy();
+    await own.close();
+  }
+}
