@@ -44,9 +44,13 @@ describe('api configuration', () => {
       host: '0.0.0.0',
       devToken: null,
       shardQueue: 'redis',
+      databasePreparedStatements: 200,
     });
     expect(loadApiConfig({ ...distributed, SHARD_QUEUE: 'bullmq' })).toMatchObject({
       shardQueue: 'bullmq',
+    });
+    expect(loadApiConfig({ ...distributed, DATABASE_PREPARED_STATEMENTS: '0' })).toMatchObject({
+      databasePreparedStatements: 0,
     });
     for (const name of ['DATABASE_URL', 'API_TOKENS', 'STREAM_TOKEN_SECRET'] as const) {
       const err = refusal({ ...distributed, [name]: '' });

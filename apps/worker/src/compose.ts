@@ -33,6 +33,7 @@ export async function buildWorker(config: WorkerConfig, logger: Logger): Promise
     logger,
     connectionName: 'x-worker',
     poolMax: config.databasePoolMax,
+    preparedStatements: config.databasePreparedStatements,
     queue: { lockDurationMs: config.stalledMs, stalledIntervalMs: config.stalledMs },
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,

@@ -44,6 +44,10 @@ describe('worker configuration', () => {
     expect(loadWorkerConfig({ ...base, WORKER_EVENT_COALESCE_MS: '0' }).eventCoalesceMs).toBe(0);
     expect(loadWorkerConfig(base).siblingBeginMs).toBe(100);
     expect(loadWorkerConfig({ ...base, WORKER_SIBLING_BEGIN_MS: '0' }).siblingBeginMs).toBe(0);
+    expect(loadWorkerConfig(base).databasePreparedStatements).toBe(200);
+    expect(
+      loadWorkerConfig({ ...base, DATABASE_PREPARED_STATEMENTS: '0' }).databasePreparedStatements,
+    ).toBe(0);
   });
 
   it('requires REDIS_URL (or REDIS_CLUSTER_NODES) and DATABASE_URL (the worker exists only in distributed mode)', () => {

@@ -40,6 +40,8 @@ export interface DistributedCoreOptions {
   readonly connectionName: string;
   /** PostgreSQL pool size: the api serves requests, a worker runs `concurrency` shards. */
   readonly poolMax: number;
+  /** `DATABASE_PREPARED_STATEMENTS`: statement texts kept prepared per connection; 0 none. */
+  readonly preparedStatements: number;
   /** Stall detection, for a consumer of the queue (the worker). Default BullMQ's (30 s). */
   readonly queue?: Pick<BullmqShardQueueOptions, 'lockDurationMs' | 'stalledIntervalMs'>;
   /** The repair sweep's interval (`REPAIR_INTERVAL_MS`). Default 30 s. */
@@ -126,7 +128,10 @@ export async function buildDistributedCore(opts: DistributedCoreOptions): Promis
   const target = opts.redis;
   const redis = createRedisClient(target, { connectionName: opts.connectionName });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  const db = openPostgres(opts.databaseUrl, { max: opts.poolMax });
+  const db = openPostgres(opts.databaseUrl, {
+    max: opts.poolMax,
+    preparedStatements: opts.preparedStatements,
+  });
   await migrate(db);
   // Shard statements go at once while fewer than SHARD_STATEMENTS_IN_FLIGHT are out; the ones
   // arriving meanwhile are grouped (group commit). One slot used fewer statements still, but

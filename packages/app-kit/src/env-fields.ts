@@ -99,6 +99,13 @@ export const sharedEnvFields = {
    */
   DATABASE_POOL_MAX: optionalEnv(integerEnv(1, 1_000)).transform((v) => v ?? 10),
   /**
+   * Distributed mode: distinct statement texts each PostgreSQL connection keeps prepared
+   * (`openPostgres`' `preparedStatements`). Default 200; `0` sends every statement unnamed,
+   * for a pooler that cannot keep a connection's named statements (PgBouncer in transaction
+   * mode before 1.21, or without `max_prepared_statements`).
+   */
+  DATABASE_PREPARED_STATEMENTS: optionalEnv(integerEnv(0, 10_000)).transform((v) => v ?? 200),
+  /**
    * Distributed mode: how often the repair sweep looks for shards Redis lost (one replica of
    * the fleet acts). Default 30 s; it also runs as soon as Redis is back after an outage.
    */

@@ -26,6 +26,7 @@ export async function buildDistributed(config: DistributedConfig, logger: Logger
     logger,
     connectionName: 'x-api',
     poolMax: config.databasePoolMax,
+    preparedStatements: config.databasePreparedStatements,
     repairIntervalMs: config.repairIntervalMs,
     queuePartitions: config.queuePartitions,
     shardQueue: config.shardQueue,

@@ -59,6 +59,7 @@ export const apiEnvSchema = z.object({
   REDIS_CLUSTER_NODES: sharedEnvFields.REDIS_CLUSTER_NODES,
   DATABASE_URL: sharedEnvFields.DATABASE_URL,
   DATABASE_POOL_MAX: sharedEnvFields.DATABASE_POOL_MAX,
+  DATABASE_PREPARED_STATEMENTS: sharedEnvFields.DATABASE_PREPARED_STATEMENTS,
   DATA_DIR: optionalEnv(z.string().min(1)).transform((v) => v ?? './.data'),
   API_TOKENS: optionalEnv(apiTokens),
   STREAM_TOKEN_SECRET: optionalEnv(z.string().min(32, 'must be at least 32 characters')),

@@ -74,6 +74,8 @@ export interface DistributedConfig extends CommonConfig {
   readonly databaseUrl: string;
   /** `DATABASE_POOL_MAX`: PostgreSQL connections of this process (default 10). */
   readonly databasePoolMax: number;
+  /** `DATABASE_PREPARED_STATEMENTS`: statement texts kept prepared per connection; 0 none. */
+  readonly databasePreparedStatements: number;
   /** `REPAIR_INTERVAL_MS`: how often the repair sweep looks for shards Redis lost. */
   readonly repairIntervalMs: number;
   /** `QUEUE_PARTITIONS`: BullMQ queues the shard jobs are split over (same on every replica). */
@@ -151,6 +153,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv): ApiConfig {
       redis,
       databaseUrl: e.DATABASE_URL!,
       databasePoolMax: e.DATABASE_POOL_MAX,
+      databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS,
       repairIntervalMs: e.REPAIR_INTERVAL_MS,
       queuePartitions: e.QUEUE_PARTITIONS,
       shardQueue: e.SHARD_QUEUE,

@@ -33,6 +33,8 @@ export interface WorkerConfig {
   readonly databaseUrl: string;
   /** `DATABASE_POOL_MAX`: PostgreSQL connections of this process (default 10). */
   readonly databasePoolMax: number;
+  /** `DATABASE_PREPARED_STATEMENTS`: statement texts kept prepared per connection; 0 none. */
+  readonly databasePreparedStatements: number;
   readonly host: string;
   readonly prefix: string;
   readonly concurrency: number;
@@ -102,6 +104,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv): WorkerConfig {
     redis,
     databaseUrl: e.DATABASE_URL!,
     databasePoolMax: e.DATABASE_POOL_MAX,
+    databasePreparedStatements: e.DATABASE_PREPARED_STATEMENTS,
     host: e.HOST ?? '0.0.0.0',
     prefix: e.X_PREFIX,
     concurrency: e.WORKER_CONCURRENCY,
