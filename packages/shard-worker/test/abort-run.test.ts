@@ -1,7 +1,7 @@
 import { createRunAborter, createShardRegistry } from '@x/run-abort';
 import { type RunStore, RunStoreError } from '@x/run-store';
 import { postgres, type TestDatabase, uniqueName } from '@x/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAbortRun, createRunStopService, type ShardQueue } from '../src/index.js';
 import { createStack, type Stack } from './fixtures/stack.js';
 import { eventsOf, parse } from './helpers.js';
@@ -41,8 +41,11 @@ function countingStore(store: RunStore) {
   return { store: counted, calls };
 }
 
-/** The real queue, whose cleanup waits for `open()`: a slow (or down) Redis, made deterministic. */
-function gatedQueue(queue: ShardQueue) {
+/**
+ * The real queue, whose cleanup waits for `open()`: a slow (or down) Redis, made deterministic.
+ * `onCleanup` runs as each cleanup is called (before the gate).
+ */
+function gatedQueue(queue: ShardQueue, onCleanup?: (runId: string) => Promise<void>) {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => {
     open = resolve;
@@ -51,6 +54,7 @@ function gatedQueue(queue: ShardQueue) {
   const gated: ShardQueue = Object.assign(Object.create(queue) as ShardQueue, {
     async removeWaiting(runId: string, shardCount: number) {
       cleanups++;
+      await onCleanup?.(runId);
       await gate;
       return queue.removeWaiting(runId, shardCount);
     },
@@ -77,11 +81,15 @@ const job = (runId: string) => ({
 const signal = () => new AbortController().signal;
 
 describe('the abort use case', () => {
-  it('answers from its status write, the one store round trip, and emits done without waiting for the queue cleanup', async () => {
+  it('answers from its status write, the one store round trip, emits done without waiting for the queue cleanup, and cleans up after it', async () => {
     const s = await idleStack();
     const run = await enqueue(s, 4);
     const { store, calls } = countingStore(s.store);
-    const gated = gatedQueue(s.queue);
+    // Whether the run's `done` was in the history when the cleanup was called.
+    const doneBeforeCleanup: boolean[] = [];
+    const gated = gatedQueue(s.queue, async (runId) => {
+      doneBeforeCleanup.push((await eventsOf(s.log, runId)).some((e) => e.type === 'done'));
+    });
     const abort = createAbortRun({
       store,
       aborter: createRunAborter({ bus: s.bus, store, registry: createShardRegistry() }),
@@ -96,10 +104,12 @@ describe('the abort use case', () => {
       announced: expect.any(Promise),
     });
     expect(calls).toEqual(['transition']);
-    expect(gated.cleanups()).toBe(1);
     // `announced` settles once done is appended, while the cleanup is still held.
     await outcome!.announced;
     expect((await eventsOf(s.log, run.id)).some((e) => e.type === 'done')).toBe(true);
+    // The cleanup was called after the append (its command must not go out before `done`).
+    await vi.waitFor(() => expect(doneBeforeCleanup).toEqual([true]));
+    expect(gated.cleanups()).toBe(1);
     const done = (await eventsOf(s.log, run.id)).filter((e) => e.type === 'done').map(parse);
     expect(done).toEqual([expect.objectContaining({ status: 'aborted', passed: 0, total: 4 })]);
     gated.open();
