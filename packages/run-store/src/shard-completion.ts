@@ -67,6 +67,7 @@ export function shardCompletion(
             one.attempt,
             one.stats,
             one.results,
+            one.finalize,
           ),
         ];
       }
@@ -83,6 +84,19 @@ export function shardCompletion(
       return runIds.map((id) => won.get(id));
     },
   });
+  /** The finalized (or already terminal) run as the callers get it; its facts remembered. */
+  const finalizedRun = (id: string, row: RunRow, won: boolean) => {
+    const run = rowToRun(row);
+    facts.remember(id, factsOf(run));
+    return { won, run };
+  };
+  const finalizeNow = async (id: string) => {
+    const won = await finalize(id);
+    // Already terminal (an abort or another finalizer got there first): one more read.
+    const row = won ?? (await runRowSql(db, id));
+    if (!row) throw notFound(id);
+    return finalizedRun(id, row, won !== undefined);
+  };
   return {
     beginShard: (runId, shardIndex, attempt, opts = {}) =>
       guarded('beginShard', async () => {
@@ -119,7 +133,7 @@ export function shardCompletion(
         };
       }),
 
-    completeShardWithResults: (runId, shardIndex, attempt, stats, results) =>
+    completeShardWithResults: (runId, shardIndex, attempt, stats, results, opts = {}) =>
       guarded('completeShardWithResults', async () => {
         const id = requireRunId(runId);
         const index = requireShardIndex(shardIndex);
@@ -132,23 +146,21 @@ export function shardCompletion(
           attempt: att,
           stats: valid,
           results: rows,
+          finalize: opts.finalize === true,
         });
         if (!row) throw notFound(id);
         // An out-of-range index matched no shard row, so nothing was written.
         if (index >= row.shard_count) throw outOfRange(id, index, row.shard_count);
-        return toOutcome(row);
+        const outcome = toOutcome(row);
+        if (!opts.finalize || !outcome.isFinalizer) return outcome;
+        // Finalized in the completion's own statement, or else (a batched completion, a
+        // sibling that committed meanwhile) with the finalizer's statement.
+        const finalized = row.finalized
+          ? finalizedRun(id, row.finalized, true)
+          : await finalizeNow(id);
+        return { ...outcome, finalized };
       }),
 
-    finalizeRun: (runId) =>
-      guarded('finalizeRun', async () => {
-        const id = requireRunId(runId);
-        const won = await finalize(id);
-        // Already terminal (an abort or another finalizer got there first): one more read.
-        const row = won ?? (await runRowSql(db, id));
-        if (!row) throw notFound(id);
-        const run = rowToRun(row);
-        facts.remember(id, factsOf(run));
-        return { won: won !== undefined, run };
-      }),
+    finalizeRun: (runId) => guarded('finalizeRun', async () => finalizeNow(requireRunId(runId))),
   };
 }

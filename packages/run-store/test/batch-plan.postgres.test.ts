@@ -93,9 +93,9 @@ describe('the worker statements read runs by primary key on PostgreSQL', () => {
       args: `'{${id}}', '{0}', '{1}', '{f}'`,
     },
     completeShardWithResults: {
-      params: 'uuid, int, int, int, int, int, jsonb',
+      params: 'uuid, int, int, int, int, int, jsonb, boolean',
       text: COMPLETE_SHARD_SQL,
-      args: `'${id}', 0, 1, 1, 0, 0, '[]'`,
+      args: `'${id}', 0, 1, 1, 0, 0, '[]', true`,
     },
     'completeShardWithResults, batched': { params: 'jsonb', text: COMPLETE_SHARDS, args: `'[]'` },
   };

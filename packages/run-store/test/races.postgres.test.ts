@@ -1,6 +1,7 @@
 import { isTerminal, type RunStatus, TERMINAL_STATUSES } from '@x/protocol';
 import { postgres, type TestDatabase } from '@x/testkit';
 import { type Kysely, sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRunStore,
@@ -9,6 +10,7 @@ import {
   openPostgres,
   type RunStore,
 } from '../src/index.js';
+import { COMPLETE_SHARD_SQL } from '../src/sql/complete-shard.js';
 import {
   complete,
   markRunning,
@@ -18,6 +20,21 @@ import {
   shardRows,
   shuffle,
 } from './helpers.js';
+
+const ok = { passed: 1, failed: 0, skipped: 0 };
+
+/** Until another backend of this database waits for a lock (the statement held behind `holder`). */
+async function waitForLockWait(holder: pg.Client): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await holder.query(
+      `select count(*)::int as n from pg_stat_activity
+       where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+    );
+    if ((rows[0] as { n: number }).n > 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('no statement waited for the held lock within 5 s');
+}
 
 // Races need real concurrent connections: PGlite has one, so these run on PostgreSQL only,
 // with a pool large enough that every caller below holds its own connection.
@@ -87,6 +104,64 @@ describe('RunStore races on PostgreSQL', () => {
       expect(shards.map((s) => s.skipped)).toEqual([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
       // Each shard's results landed once, with the one completion that applied.
       expect(await resultCount(db, run.id)).toBe(30);
+    }
+  });
+
+  it('50 concurrent completions with finalize (10 shards x 5 deliveries): the run finalized once, with exact retry counts', async () => {
+    for (let round = 0; round < 3; round++) {
+      const run = await store.createRun(runInput(10, 1));
+      await markRunning(store, run.id);
+      const stats = (s: number) => ({ passed: s, failed: 10 - s, skipped: 0 });
+      const calls = shuffle(Array.from({ length: 50 }, (_, i) => i % 10)).map((s) =>
+        store.completeShardWithResults(run.id, s, 1 + (s % 3), stats(s), [], { finalize: true }),
+      );
+      const outcomes = await Promise.all(calls);
+      const finalizers = outcomes.filter((o) => o.isFinalizer);
+      expect(finalizers).toHaveLength(1);
+      expect(outcomes.filter((o) => o.finalized)).toEqual(finalizers);
+      const done = finalizers[0]?.finalized;
+      expect(done?.won).toBe(true);
+      // Retries: shard s ran attempt 1 + s % 3, so 9 in all; the 6 retried shards failed 33.
+      const expected = {
+        status: 'completed',
+        shardsCompleted: 10,
+        passed: 45,
+        failed: 55,
+        retryCount: 9,
+        failedAfterRetry: 33,
+      };
+      expect(done?.run).toMatchObject(expected);
+      expect(await store.getRunById(run.id)).toEqual(done?.run);
+    }
+  });
+
+  it('with finalize, the last completion that waited for its sibling\u2019s commit finalizes with a statement of its own, counting the sibling', async () => {
+    const run = await store.createRun(runInput(2, 1));
+    await markRunning(store, run.id);
+    await store.beginShard(run.id, 0, 2, { purge: true });
+    // The sibling's completion, held open: it has the run row locked, uncommitted.
+    const sibling = new pg.Client({ connectionString: database.url });
+    await sibling.connect();
+    try {
+      await sibling.query('begin');
+      await sibling.query(COMPLETE_SHARD_SQL, [run.id, 0, 2, 0, 3, 0, '[]', false]);
+      // This statement's snapshot sees shard 0 open: it is not the last one in it.
+      const last = store.completeShardWithResults(run.id, 1, 1, ok, [], { finalize: true });
+      await waitForLockWait(sibling);
+      await sibling.query('commit');
+      const outcome = await last;
+      expect(outcome).toMatchObject({ applied: true, shardsCompleted: 2, isFinalizer: true });
+      expect(outcome.finalized?.won).toBe(true);
+      // The sibling's retry and its 3 failures, committed after that snapshot, are counted.
+      expect(outcome.finalized?.run).toMatchObject({
+        status: 'completed',
+        retryCount: 1,
+        failedAfterRetry: 3,
+        failed: 3,
+        passed: 1,
+      });
+    } finally {
+      await sibling.end();
     }
   });
 

@@ -433,6 +433,99 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(again.run).toEqual(done);
     });
 
+    it('with finalize, the last completion finalizes the run in its own statement, as finalizeRun would', async () => {
+      const run = await store.createRun({ ...runInput(3), callbackUrl: 'https://example.test/cb' });
+      await markRunning(store, run.id);
+      await store.beginShard(run.id, 1, 2, { purge: true });
+      await store.beginShard(run.id, 2, 3, { purge: true });
+      const fin = { finalize: true };
+      const first = await store.completeShardWithResults(
+        run.id,
+        0,
+        1,
+        { passed: 2, failed: 0, skipped: 0 },
+        [],
+        fin,
+      );
+      expect(first).toEqual({
+        applied: true,
+        shardsCompleted: 1,
+        shardCount: 3,
+        isFinalizer: false,
+      });
+      expect((await store.getRunById(run.id))?.status).toBe('running');
+      await store.completeShardWithResults(
+        run.id,
+        1,
+        2,
+        { passed: 1, failed: 1, skipped: 0 },
+        [],
+        fin,
+      );
+      const last = await store.completeShardWithResults(
+        run.id,
+        2,
+        3,
+        { passed: 0, failed: 2, skipped: 0 },
+        [],
+        fin,
+      );
+      expect(last).toMatchObject({ applied: true, shardsCompleted: 3, isFinalizer: true });
+      expect(last.finalized?.won).toBe(true);
+      const done = last.finalized?.run;
+      // The same figures finalizeRun writes (its test above: the same shards and attempts).
+      expect(done).toMatchObject({
+        status: 'completed',
+        passed: 3,
+        failed: 3,
+        shardsCompleted: 3,
+        retryCount: 3,
+        failedAfterRetry: 3,
+      });
+      expect(done?.finishedAt).toBeInstanceOf(Date);
+      expect(done?.durationMs).toBeGreaterThanOrEqual(0);
+      expect(await store.getRunById(run.id)).toEqual(done);
+      // Its callback is queued in the same write, as finalizeRun queues it.
+      const [pending] = await db
+        .selectFrom('runs')
+        .select(['callback_state'])
+        .where('id', '=', run.id)
+        .execute();
+      expect(pending?.callback_state).toBe('pending');
+      // Written once: finalizeRun and a redelivery find it completed.
+      expect((await store.finalizeRun(run.id)).won).toBe(false);
+      const again = await store.completeShardWithResults(run.id, 2, 3, ok, [], fin);
+      expect(again).toEqual({
+        applied: false,
+        shardsCompleted: 3,
+        shardCount: 3,
+        isFinalizer: false,
+      });
+    });
+
+    it('without finalize, the last completion leaves the run to finalizeRun', async () => {
+      const run = await store.createRun(runInput(1));
+      await markRunning(store, run.id);
+      const last = await complete(store, run.id, 0, 1, ok);
+      expect(last).toEqual({ applied: true, shardsCompleted: 1, shardCount: 1, isFinalizer: true });
+      expect((await store.getRunById(run.id))?.status).toBe('running');
+      expect((await store.finalizeRun(run.id)).won).toBe(true);
+    });
+
+    it('with finalize, a finalizer that lost to an abort answers the aborted run', async () => {
+      const run = await store.createRun(runInput(1));
+      await markRunning(store, run.id);
+      await store.transition(run.id, ['running'], 'aborted', { error: 'stop' });
+      const res = await store.completeShardWithResults(run.id, 0, 1, ok, [], { finalize: true });
+      expect(res).toEqual({
+        applied: false,
+        shardsCompleted: 0,
+        shardCount: 1,
+        isFinalizer: false,
+      });
+      expect((await store.getRunById(run.id))?.status).toBe('aborted');
+    });
+
     it('finalizeRun loses to an abort and reports the aborted run', async () => {
       const run = await store.createRun(runInput(1));
       await store.transition(run.id, ['queued'], 'aborted', { error: 'stop' });

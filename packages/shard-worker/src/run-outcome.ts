@@ -91,14 +91,25 @@ export function finalizeRun(
   runId: string,
 ): Promise<void> {
   // Its own span in the shard's trace: the finalization is where a run's trace ends.
-  return inSpan('finalize run', () => finalizeNow(deps, runId));
+  return inSpan('finalize run', async () => announceNow(deps, await deps.store.finalizeRun(runId)));
 }
 
-async function finalizeNow(
+/**
+ * The finalizer's part when the last shard's completion wrote `completed` itself (the store's
+ * `finalize: true`): the same announcement as {@link finalizeRun}'s, in the same span.
+ */
+export function announceFinalized(
   deps: OutcomeDeps & { emitMany: SafeEmitMany },
-  runId: string,
+  finalized: { won: boolean; run: Run },
 ): Promise<void> {
-  const { won, run } = await deps.store.finalizeRun(runId);
+  return inSpan('finalize run', () => announceNow(deps, finalized));
+}
+
+async function announceNow(
+  deps: OutcomeDeps & { emitMany: SafeEmitMany },
+  { won, run }: { won: boolean; run: Run },
+): Promise<void> {
+  const runId = run.id;
   if (!won) {
     deps.metrics.finalizeLost++;
     deps.logger.info({ runId, status: run.status }, 'run already terminal at finalization');

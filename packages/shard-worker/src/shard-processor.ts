@@ -6,6 +6,7 @@ import { checkExecutorResults } from './executor-results.js';
 import { retryWhileUnavailable } from './retry-while-unavailable.js';
 import { orderedEmitter, type SafeEmitMany } from './run-events-sink.js';
 import {
+  announceFinalized,
   failRun,
   finalizeRun,
   type OutcomeDeps,
@@ -244,8 +245,11 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       await live.flush();
     }
     await settleEvents(runId, shardIndex, signal);
-    // Results and completion in one statement: they land together, exactly once.
-    const outcome = await store.completeShardWithResults(runId, shardIndex, attempt, stats, rows);
+    // Results and completion in one statement: they land together, exactly once; the last
+    // shard's also finalizes the run (in the same statement when it can: one fewer a run).
+    const outcome = await store.completeShardWithResults(runId, shardIndex, attempt, stats, rows, {
+      finalize: true,
+    });
     if (!outcome.applied) {
       metrics.duplicateCompletions++;
       logger.info({ runId, shardIndex, attempt }, 'shard completion not applied');
@@ -255,7 +259,10 @@ export function createShardProcessor(deps: ProcessorDeps): ShardProcessor {
       return;
     }
     metrics.shardsCompleted++;
-    if (outcome.isFinalizer) await finalizeRun(deps, runId);
+    if (outcome.finalized) await announceFinalized(deps, outcome.finalized);
+    // A store that does not finalize in the completion (one of an older version, a wrapper
+    // that drops the option) answers only isFinalizer.
+    else if (outcome.isFinalizer) await finalizeRun(deps, runId);
   };
 
   return async (job) => {

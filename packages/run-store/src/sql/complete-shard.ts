@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { resultColumns } from '../row-mapping.js';
+import { type RunRow, resultColumns } from '../row-mapping.js';
 import type { Database } from '../schema.js';
 import type { NewResult, ShardStats } from '../types/run.js';
 import { firstRow } from './statement.js';
@@ -8,14 +8,51 @@ export interface CompleteShardRow {
   shard_count: number;
   shards_completed: number;
   applied: boolean;
+  /** The run as this call completed it, when it finalized the run in the same statement. */
+  finalized?: RunRow;
 }
+
+/** The statement's reply: the finalized run's columns (all null otherwise), then the counts. */
+type CompleteShardReply = { [K in keyof RunRow]: RunRow[K] | null } & {
+  counted_shard_count: number;
+  counted_shards_completed: number;
+  applied: boolean;
+};
+
+/**
+ * The run's terminal columns, written only by the finalizing call: the run was one shard
+ * short in this statement's snapshot (`seen` has a row), so every sibling was completed in it
+ * and their rows, which no one changes once completed, give exact retry counts; and the run
+ * row the update lands on is still the one that snapshot saw. When the last sibling's
+ * completion commits while this statement waits for the run row, the snapshot was taken
+ * before it: `seen` is empty, the call is the finalizer all the same, and the caller
+ * finalizes with a statement of its own, as before.
+ */
+const finalizing = (...sets: [column: string, value: string][]) =>
+  sets
+    .map(
+      ([column, value]) =>
+        `${column} = case when seen.completed = r.shards_completed then ${value} else r.${column} end`,
+    )
+    .join(',\n      ');
+
+const DURATION =
+  'greatest(0, round(extract(epoch from (now() - coalesce(r.started_at, r.created_at))) * 1000))::int';
 
 /**
  * Exactly-once shard completion with the shard's results, one statement.
  * Params: $1 run id, $2 shard index, $3 attempt, $4 passed, $5 failed, $6 skipped, $7 the
- * results as one jsonb array. Output: no row when the run does not exist; else the run's
- * shard_count, shards_completed (after this call when applied) and whether this call applied
- * the shard.
+ * results as one jsonb array, $8 whether the finalizer finalizes the run here. Output: no row
+ * when the run does not exist; else the run's shard_count, shards_completed (after this call
+ * when applied) and whether this call applied the shard, and, when it completed the run, the
+ * run's columns (null otherwise).
+ *
+ * Finalizing in the same statement (`$8`): the call whose increment lands on shard_count also
+ * writes what `finalizeRunSql` writes (status, retry counts, finished_at, duration, the
+ * callback outbox) — one statement a run fewer. The retry counts are summed from the
+ * siblings' shard rows as this statement's snapshot holds them (`seen`) plus this shard's own
+ * values, which is exact only when every sibling was completed in that snapshot (see
+ * `finalizing`).
  *
  * Why it is exactly once: `shard` flips the shard row from not-completed to completed; under
  * READ COMMITTED a concurrent duplicate waits on the row lock and then re-checks
@@ -45,13 +82,22 @@ with shard as (
       passed = $4, failed = $5, skipped = $6, completed_at = now()
   where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
     and exists (select 1 from runs where id = $1 and status in ('queued', 'running'))
-  returning s.run_id, s.shard_index
+  returning s.run_id, s.shard_index, s.attempt
+), seen as (
+  select c.shards_completed as completed,
+         (select coalesce(sum(greatest(o.attempt - 1, 0)), 0) from run_shards o
+          where o.run_id = $1 and o.shard_index <> $2)::int as retries,
+         (select coalesce(sum(o.failed) filter (where o.attempt > 1), 0) from run_shards o
+          where o.run_id = $1 and o.shard_index <> $2)::int as failed_after_retry
+  from runs c
+  where $8::boolean and c.id = $1 and c.shards_completed + 1 = c.shard_count
 ), upd as (
   update runs r
-  set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1
-  from shard
+  set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1,
+      ${finalizing(['status', `'completed'`], ['retry_count', 'seen.retries + greatest(shard.attempt - 1, 0)'], ['failed_after_retry', 'seen.failed_after_retry + case when shard.attempt > 1 then $5 else 0 end'], ['finished_at', 'now()'], ['duration_ms', DURATION], ['callback_state', `case when r.callback_url is not null then 'pending' end`], ['callback_due_at', 'case when r.callback_url is not null then now() end'])}
+  from shard left join seen on true
   where r.id = $1 and r.id = shard.run_id and r.status in ('queued', 'running')
-  returning r.shard_count, r.shards_completed
+  returning r, r.shard_count, r.shards_completed
 ), ins as (
   insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)
   select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
@@ -59,20 +105,25 @@ with shard as (
     as x(test_id text, name text, status text, duration_ms int, error text, attempt int)
   returning 1
 )
-select shard_count, shards_completed, true as applied from upd
+select (case when (upd.r).status = 'completed' then upd.r end).*,
+       upd.shard_count as counted_shard_count, upd.shards_completed as counted_shards_completed,
+       true as applied
+from upd
 union all
-select shard_count, shards_completed, false from runs where id = $1 and not exists (select 1 from upd)`;
+select (null::runs).*, shard_count, shards_completed, false
+from runs where id = $1 and not exists (select 1 from upd)`;
 
-export function completeShardSql(
+export async function completeShardSql(
   db: Kysely<Database>,
   runId: string,
   shardIndex: number,
   attempt: number,
   stats: ShardStats,
   results: readonly NewResult[],
+  finalize: boolean,
 ): Promise<CompleteShardRow | undefined> {
   const payload = JSON.stringify(results.map(resultColumns));
-  return firstRow(db, COMPLETE_SHARD_SQL, [
+  const reply = await firstRow<CompleteShardReply>(db, COMPLETE_SHARD_SQL, [
     runId,
     shardIndex,
     attempt,
@@ -80,5 +131,17 @@ export function completeShardSql(
     stats.failed,
     stats.skipped,
     payload,
+    finalize,
   ]);
+  if (!reply) return undefined;
+  const row: CompleteShardRow = {
+    shard_count: reply.counted_shard_count,
+    shards_completed: reply.counted_shards_completed,
+    applied: reply.applied,
+  };
+  if (reply.id !== null) {
+    const { counted_shard_count: _, counted_shards_completed: __, applied: ___, ...run } = reply;
+    row.finalized = run as RunRow;
+  }
+  return row;
 }

@@ -11,6 +11,8 @@ export interface CompleteShardCall {
   attempt: number;
   stats: ShardStats;
   results: readonly NewResult[];
+  /** Let the finalizer finalize the run in its completion (alone only: this batch does not). */
+  finalize: boolean;
 }
 
 /** One call's outcome; `shards_completed` is the count right after this call's shard. */

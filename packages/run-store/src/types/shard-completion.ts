@@ -34,6 +34,11 @@ export interface CompleteShardOutcome {
   shardCount: number;
   /** True for exactly one call per run: the one that completed the last shard. */
   isFinalizer: boolean;
+  /**
+   * With `finalize`, the finalizer's call only: the run finalized as `finalizeRun` answers it
+   * (`won` false when an abort or a failure got there first).
+   */
+  finalized?: { won: boolean; run: Run };
 }
 
 /** A worker's path through one shard: begin, complete with results, finalize. One statement each. */
@@ -57,6 +62,9 @@ export interface ShardCompletion {
    * Exactly once per shard: records it, adds its stats, advances shards_completed, and
    * inserts its results, all in one statement: the results land exactly when the completion
    * applies (a redelivery of a completed shard, or a shard of a terminal run, inserts nothing).
+   * With `finalize`, the finalizer's call also finalizes the run (`finalized`), in the same
+   * statement when it can, else with `finalizeRun`'s: a caller then announces the run from
+   * `finalized` instead of calling `finalizeRun` (which would find it completed and lose).
    */
   completeShardWithResults(
     runId: string,
@@ -64,6 +72,7 @@ export interface ShardCompletion {
     attempt: number,
     stats: ShardStats,
     results: readonly NewResult[],
+    opts?: { finalize?: boolean },
   ): Promise<CompleteShardOutcome>;
   /**
    * queued|running -> completed with retry counts, finishedAt, durationMs; first writer wins.
