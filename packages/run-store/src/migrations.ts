@@ -306,4 +306,19 @@ export const MIGRATIONS: readonly Migration[] = [
       sql`drop index if exists runs_tags`,
     ]),
   },
+  {
+    // The retry counts as running sums, so the last shard's completion can finalize the run
+    // in its own statement (issue 18): each completion adds its shard's retries and failures
+    // after a retry, and counts itself. A completion by an older version adds nothing, so a
+    // run any of whose completions it made never has all of them counted: its finalizer then
+    // sums the shard rows in a statement of its own, as before. Not indexed: the updates stay
+    // heap-only where they were. New columns with a constant default: no table rewrite.
+    name: '0015_completion_running_sums',
+    up: exec([
+      sql`alter table runs
+        add column if not exists completion_retries int not null default 0,
+        add column if not exists completion_failed_after_retry int not null default 0,
+        add column if not exists completions_counted int not null default 0`,
+    ]),
+  },
 ];

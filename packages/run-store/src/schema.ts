@@ -23,6 +23,10 @@ export interface RunsTable {
   failed: Defaulted<number>;
   retry_count: Defaulted<number>;
   failed_after_retry: Defaulted<number>;
+  /** Running sums of the completions that counted themselves (0015): see complete-shard.ts. */
+  completion_retries: Defaulted<number>;
+  completion_failed_after_retry: Defaulted<number>;
+  completions_counted: Defaulted<number>;
   callback_url: string | null;
   error: string | null;
   created_at: Defaulted<Date>;

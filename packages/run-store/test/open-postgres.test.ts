@@ -40,6 +40,7 @@ describe('openPostgres and migrate on PostgreSQL', () => {
         '0012_run_rows_by_construction',
         '0013_results_primary_key_only',
         '0014_tags_index_tagged_runs_only',
+        '0015_completion_running_sums',
       ]);
       const tables = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables

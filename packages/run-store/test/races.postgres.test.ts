@@ -135,7 +135,7 @@ describe('RunStore races on PostgreSQL', () => {
     }
   });
 
-  it('with finalize, the last completion that waited for its sibling\u2019s commit finalizes with a statement of its own, counting the sibling', async () => {
+  it('with finalize, the last completion that waited for its sibling\u2019s commit finalizes the run counting the sibling', async () => {
     const run = await store.createRun(runInput(2, 1));
     await markRunning(store, run.id);
     await store.beginShard(run.id, 0, 2, { purge: true });
@@ -145,7 +145,7 @@ describe('RunStore races on PostgreSQL', () => {
     try {
       await sibling.query('begin');
       await sibling.query(COMPLETE_SHARD_SQL, [run.id, 0, 2, 0, 3, 0, '[]', false]);
-      // This statement's snapshot sees shard 0 open: it is not the last one in it.
+      // This statement's snapshot sees shard 0 open; the run row it updates will not.
       const last = store.completeShardWithResults(run.id, 1, 1, ok, [], { finalize: true });
       await waitForLockWait(sibling);
       await sibling.query('commit');

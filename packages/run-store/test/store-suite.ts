@@ -66,6 +66,7 @@ export function runStoreSuite(target: SuiteTarget): void {
         '0012_run_rows_by_construction',
         '0013_results_primary_key_only',
         '0014_tags_index_tagged_runs_only',
+        '0015_completion_running_sums',
       ]);
       expect(await store.getRunById(run.id)).toBeDefined();
     });
@@ -500,6 +501,28 @@ export function runStoreSuite(target: SuiteTarget): void {
         shardsCompleted: 3,
         shardCount: 3,
         isFinalizer: false,
+      });
+    });
+
+    it('with finalize, a run one of whose shards an older version completed is finalized from its shard rows', async () => {
+      const run = await store.createRun(runInput(2));
+      await markRunning(store, run.id);
+      // Shard 0 completed on its second attempt with 3 failures by a version before the
+      // running sums (0015): the shard row and the counters, nothing counted.
+      await sql`update run_shards set status = 'completed', attempt = 2, failed = 3
+        where run_id = ${run.id} and shard_index = 0`.execute(db);
+      await sql`update runs set shards_completed = 1, failed = 3 where id = ${run.id}`.execute(db);
+      const stats = { passed: 1, failed: 0, skipped: 0 };
+      const last = await store.completeShardWithResults(run.id, 1, 1, stats, [], {
+        finalize: true,
+      });
+      expect(last).toMatchObject({ applied: true, isFinalizer: true, finalized: { won: true } });
+      expect(last.finalized?.run).toMatchObject({
+        status: 'completed',
+        failed: 3,
+        passed: 1,
+        retryCount: 1,
+        failedAfterRetry: 3,
       });
     });
 

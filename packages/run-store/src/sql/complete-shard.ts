@@ -20,21 +20,22 @@ type CompleteShardReply = { [K in keyof RunRow]: RunRow[K] | null } & {
 };
 
 /**
- * The run's terminal columns, written only by the finalizing call: the run was one shard
- * short in this statement's snapshot (`seen` has a row), so every sibling was completed in it
- * and their rows, which no one changes once completed, give exact retry counts; and the run
- * row the update lands on is still the one that snapshot saw. When the last sibling's
- * completion commits while this statement waits for the run row, the snapshot was taken
- * before it: `seen` is empty, the call is the finalizer all the same, and the caller
- * finalizes with a statement of its own, as before.
+ * The run's terminal columns, written only by the finalizing call: the one whose completion
+ * is the run's last, when every earlier completion of the run counted itself in the running
+ * sums (`completions_counted`; one by an older version did not, and then the caller finalizes
+ * with `finalizeRun`'s statement, which sums the shard rows). Every value is read from the run
+ * row the update lands on, the latest under READ COMMITTED (a sibling that committed while
+ * this statement waited for the row is in it), never from the statement's snapshot.
  */
+const FINAL =
+  '$8::boolean and r.shards_completed + 1 = r.shard_count and r.completions_counted + 1 = r.shard_count';
 const finalizing = (...sets: [column: string, value: string][]) =>
   sets
-    .map(
-      ([column, value]) =>
-        `${column} = case when seen.completed = r.shards_completed then ${value} else r.${column} end`,
-    )
+    .map(([column, value]) => `${column} = case when ${FINAL} then ${value} else r.${column} end`)
     .join(',\n      ');
+/** This shard's part of the run's retry counts (`shard.attempt` is its attempt after this call). */
+const RETRIES = 'greatest(shard.attempt - 1, 0)';
+const FAILED_AFTER_RETRY = 'case when shard.attempt > 1 then $5 else 0 end';
 
 const DURATION =
   'greatest(0, round(extract(epoch from (now() - coalesce(r.started_at, r.created_at))) * 1000))::int';
@@ -49,10 +50,9 @@ const DURATION =
  *
  * Finalizing in the same statement (`$8`): the call whose increment lands on shard_count also
  * writes what `finalizeRunSql` writes (status, retry counts, finished_at, duration, the
- * callback outbox) — one statement a run fewer. The retry counts are summed from the
- * siblings' shard rows as this statement's snapshot holds them (`seen`) plus this shard's own
- * values, which is exact only when every sibling was completed in that snapshot (see
- * `finalizing`).
+ * callback outbox) — one statement a run fewer. The retry counts are running sums every
+ * completion adds its shard's part to (`completion_retries`, `completion_failed_after_retry`,
+ * migration 0015), so the finalizer reads no sibling row (see `FINAL`).
  *
  * Why it is exactly once: `shard` flips the shard row from not-completed to completed; under
  * READ COMMITTED a concurrent duplicate waits on the row lock and then re-checks
@@ -83,19 +83,14 @@ with shard as (
   where s.run_id = $1 and s.shard_index = $2 and s.status <> 'completed'
     and exists (select 1 from runs where id = $1 and status in ('queued', 'running'))
   returning s.run_id, s.shard_index, s.attempt
-), seen as (
-  select c.shards_completed as completed,
-         (select coalesce(sum(greatest(o.attempt - 1, 0)), 0) from run_shards o
-          where o.run_id = $1 and o.shard_index <> $2)::int as retries,
-         (select coalesce(sum(o.failed) filter (where o.attempt > 1), 0) from run_shards o
-          where o.run_id = $1 and o.shard_index <> $2)::int as failed_after_retry
-  from runs c
-  where $8::boolean and c.id = $1 and c.shards_completed + 1 = c.shard_count
 ), upd as (
   update runs r
   set passed = r.passed + $4, failed = r.failed + $5, shards_completed = r.shards_completed + 1,
-      ${finalizing(['status', `'completed'`], ['retry_count', 'seen.retries + greatest(shard.attempt - 1, 0)'], ['failed_after_retry', 'seen.failed_after_retry + case when shard.attempt > 1 then $5 else 0 end'], ['finished_at', 'now()'], ['duration_ms', DURATION], ['callback_state', `case when r.callback_url is not null then 'pending' end`], ['callback_due_at', 'case when r.callback_url is not null then now() end'])}
-  from shard left join seen on true
+      completion_retries = r.completion_retries + ${RETRIES},
+      completion_failed_after_retry = r.completion_failed_after_retry + ${FAILED_AFTER_RETRY},
+      completions_counted = r.completions_counted + 1,
+      ${finalizing(['status', `'completed'`], ['retry_count', `r.completion_retries + ${RETRIES}`], ['failed_after_retry', `r.completion_failed_after_retry + ${FAILED_AFTER_RETRY}`], ['finished_at', 'now()'], ['duration_ms', DURATION], ['callback_state', `case when r.callback_url is not null then 'pending' end`], ['callback_due_at', 'case when r.callback_url is not null then now() end'])}
+  from shard
   where r.id = $1 and r.id = shard.run_id and r.status in ('queued', 'running')
   returning r, r.shard_count, r.shards_completed
 ), ins as (

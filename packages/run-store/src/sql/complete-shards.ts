@@ -33,7 +33,9 @@ export interface CompleteShardsRow extends CompleteShardRow {
  * and re-checks it is live; `upd` adds the flipped shards' stats to it, once per run. When a
  * batch completes several shards of one run, they count in shard order: call k of them sees
  * `shards_completed` = before + k, so exactly one call (the one that lands on shard_count) is
- * the finalizer. The results land with the flip, as in the single statement.
+ * the finalizer. The results land with the flip, as in the single statement, and so do the
+ * running sums of the retry counts (0015); the finalizer of a batch finalizes the run with a
+ * statement of its own (`finalizeRun`'s).
  *
  * Every read of `runs` is a probe by primary key: the planner takes a function's rows (`req`)
  * for 100, and with an EXISTS or a plain join it chose a hash join over a scan of the index of
@@ -64,9 +66,11 @@ with req as (
       passed = q.passed, failed = q.failed, skipped = q.skipped, completed_at = now()
   from locked k join req q on q.run_id = k.run_id and q.shard_index = k.shard_index
   where s.run_id = k.run_id and s.shard_index = k.shard_index and s.status <> 'completed'
-  returning s.run_id, s.shard_index, q.passed, q.failed, q.ord
+  returning s.run_id, s.shard_index, s.attempt, q.passed, q.failed, q.ord
 ), agg as (
-  select run_id, sum(passed)::int as passed, sum(failed)::int as failed, count(*)::int as n
+  select run_id, sum(passed)::int as passed, sum(failed)::int as failed, count(*)::int as n,
+         sum(greatest(attempt - 1, 0))::int as retries,
+         coalesce(sum(failed) filter (where attempt > 1), 0)::int as failed_after_retry
   from shard group by run_id
 ), runlock as (
   select r.id from runs r
@@ -76,7 +80,10 @@ with req as (
 ), upd as (
   update runs r
   set passed = r.passed + agg.passed, failed = r.failed + agg.failed,
-      shards_completed = r.shards_completed + agg.n
+      shards_completed = r.shards_completed + agg.n,
+      completion_retries = r.completion_retries + agg.retries,
+      completion_failed_after_retry = r.completion_failed_after_retry + agg.failed_after_retry,
+      completions_counted = r.completions_counted + agg.n
   from runlock k join agg on agg.run_id = k.id
   where r.id = any(array(select id from runlock)) and r.id = k.id
     and r.status in ('queued', 'running')
