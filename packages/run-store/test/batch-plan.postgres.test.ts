@@ -97,7 +97,11 @@ describe('the worker statements read runs by primary key on PostgreSQL', () => {
       text: COMPLETE_SHARD_SQL,
       args: `'${id}', 0, 1, 1, 0, 0, '[]', true`,
     },
-    'completeShardWithResults, batched': { params: 'jsonb', text: COMPLETE_SHARDS, args: `'[]'` },
+    'completeShardWithResults, batched': {
+      params: 'jsonb, boolean',
+      text: COMPLETE_SHARDS,
+      args: `'[]', true`,
+    },
   };
   for (const mode of MODES) {
     for (const [name, statement] of Object.entries(statements)) {

@@ -10,6 +10,8 @@ import {
   type Run,
   type RunStore,
 } from '../src/index.js';
+import { type RunRow, rowToRun } from '../src/row-mapping.js';
+import { completeShardsSql } from '../src/sql/complete-shards.js';
 import { callbackOutboxSuite } from './callback-suite.js';
 import { fairDispatchSuite } from './dispatch-suite.js';
 import { enqueueOutboxSuite } from './enqueue-suite.js';
@@ -942,6 +944,59 @@ export function runStoreSuite(target: SuiteTarget): void {
       expect(await store.getRunById(b.id)).toMatchObject({ shardsCompleted: 2, passed: 1 });
       await expectStoreError(done(a.id, 4), 'shard_out_of_range');
       await expectStoreError(done(randomUUID(), 0), 'not_found');
+    });
+
+    it('the batch statement finalizes a run whose last completions it holds, with the running sums', async () => {
+      const [a, b] = await Promise.all([
+        store.createRun(runInput(3, 1)),
+        store.createRun(runInput(2, 1)),
+      ]);
+      await Promise.all([markRunning(store, a.id), markRunning(store, b.id)]);
+      // a's shard 0 completed alone first (its second attempt, 1 failure): counted in the sums.
+      await complete(store, a.id, 0, 2, { passed: 0, failed: 1, skipped: 0 });
+      const call = (runId: string, shardIndex: number, attempt: number, failed: number) => ({
+        runId,
+        shardIndex,
+        attempt,
+        stats: { passed: 1, failed, skipped: 0 },
+        results: [],
+        finalize: true,
+      });
+      const calls = [call(a.id, 2, 3, 2), call(b.id, 0, 1, 0), call(a.id, 1, 1, 0)];
+      const rows = await completeShardsSql(db, calls);
+      expect(rows.map((r) => r?.shards_completed)).toEqual([3, 1, 2]);
+      expect(rows.map((r) => r?.finalized !== undefined)).toEqual([true, false, false]);
+      expect(rowToRun(rows[0]?.finalized as RunRow)).toMatchObject({
+        id: a.id,
+        status: 'completed',
+        passed: 2,
+        failed: 3,
+        retryCount: 3,
+        failedAfterRetry: 3,
+      });
+      expect((await store.getRunById(b.id))?.status).toBe('running');
+      // A batch with a call that did not ask finalizes nothing.
+      const c = await store.createRun(runInput(2, 1));
+      await markRunning(store, c.id);
+      const mixed = await completeShardsSql(db, [
+        call(c.id, 0, 1, 0),
+        { ...call(c.id, 1, 1, 0), finalize: false },
+      ]);
+      expect(mixed.map((r) => [r?.shards_completed, r?.finalized])).toEqual([
+        [1, undefined],
+        [2, undefined],
+      ]);
+      expect((await store.getRunById(c.id))?.status).toBe('running');
+      // Nor a run one of whose shards a version before the running sums completed.
+      const d = await store.createRun(runInput(2, 1));
+      await markRunning(store, d.id);
+      await sql`update run_shards set status = 'completed', attempt = 2, failed = 1
+        where run_id = ${d.id} and shard_index = 0`.execute(db);
+      await sql`update runs set shards_completed = 1, failed = 1 where id = ${d.id}`.execute(db);
+      const [last] = await completeShardsSql(db, [call(d.id, 1, 1, 0), call(b.id, 1, 1, 0)]);
+      expect(last).toMatchObject({ shards_completed: 2, applied: true });
+      expect(last?.finalized).toBeUndefined();
+      expect((await store.getRunById(d.id))?.status).toBe('running');
     });
 
     it('finalizeRun calls of one tick: each run completed once with its own counts; an aborted one and a duplicate lose', async () => {

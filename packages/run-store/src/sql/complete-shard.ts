@@ -13,7 +13,7 @@ export interface CompleteShardRow {
 }
 
 /** The statement's reply: the finalized run's columns (all null otherwise), then the counts. */
-type CompleteShardReply = { [K in keyof RunRow]: RunRow[K] | null } & {
+export type CompleteShardReply = { [K in keyof RunRow]: RunRow[K] | null } & {
   counted_shard_count: number;
   counted_shards_completed: number;
   applied: boolean;
@@ -29,16 +29,44 @@ type CompleteShardReply = { [K in keyof RunRow]: RunRow[K] | null } & {
  */
 const FINAL =
   '$8::boolean and r.shards_completed + 1 = r.shard_count and r.completions_counted + 1 = r.shard_count';
-const finalizing = (...sets: [column: string, value: string][]) =>
-  sets
-    .map(([column, value]) => `${column} = case when ${FINAL} then ${value} else r.${column} end`)
-    .join(',\n      ');
 /** This shard's part of the run's retry counts (`shard.attempt` is its attempt after this call). */
 const RETRIES = 'greatest(shard.attempt - 1, 0)';
 const FAILED_AFTER_RETRY = 'case when shard.attempt > 1 then $5 else 0 end';
 
-const DURATION =
-  'greatest(0, round(extract(epoch from (now() - coalesce(r.started_at, r.created_at))) * 1000))::int';
+/**
+ * The SET items of a completion that may be the run's last: each terminal column takes its
+ * final value when `final` holds on the run row `r`, else keeps its own. `retries` and
+ * `failedAfterRetry` are what the completion adds to the running sums.
+ */
+export function finalizingSets(final: string, retries: string, failedAfterRetry: string): string {
+  const sets: [column: string, value: string][] = [
+    ['status', `'completed'`],
+    ['retry_count', `r.completion_retries + ${retries}`],
+    ['failed_after_retry', `r.completion_failed_after_retry + ${failedAfterRetry}`],
+    ['finished_at', 'now()'],
+    [
+      'duration_ms',
+      'greatest(0, round(extract(epoch from (now() - coalesce(r.started_at, r.created_at))) * 1000))::int',
+    ],
+    ['callback_state', `case when r.callback_url is not null then 'pending' end`],
+    ['callback_due_at', 'case when r.callback_url is not null then now() end'],
+  ];
+  return sets
+    .map(([column, value]) => `${column} = case when ${final} then ${value} else r.${column} end`)
+    .join(',\n      ');
+}
+
+/** A reply row as the store's row: the counts, and the run when this call finalized it. */
+export function toCompleteShardRow(reply: CompleteShardReply): CompleteShardRow {
+  const { counted_shard_count, counted_shards_completed, applied, ...run } = reply;
+  const row: CompleteShardRow = {
+    shard_count: counted_shard_count,
+    shards_completed: counted_shards_completed,
+    applied,
+  };
+  if (run.id !== null) row.finalized = run as RunRow;
+  return row;
+}
 
 /**
  * Exactly-once shard completion with the shard's results, one statement.
@@ -89,7 +117,7 @@ with shard as (
       completion_retries = r.completion_retries + ${RETRIES},
       completion_failed_after_retry = r.completion_failed_after_retry + ${FAILED_AFTER_RETRY},
       completions_counted = r.completions_counted + 1,
-      ${finalizing(['status', `'completed'`], ['retry_count', `r.completion_retries + ${RETRIES}`], ['failed_after_retry', `r.completion_failed_after_retry + ${FAILED_AFTER_RETRY}`], ['finished_at', 'now()'], ['duration_ms', DURATION], ['callback_state', `case when r.callback_url is not null then 'pending' end`], ['callback_due_at', 'case when r.callback_url is not null then now() end'])}
+      ${finalizingSets(FINAL, RETRIES, FAILED_AFTER_RETRY)}
   from shard
   where r.id = $1 and r.id = shard.run_id and r.status in ('queued', 'running')
   returning r, r.shard_count, r.shards_completed
@@ -128,15 +156,5 @@ export async function completeShardSql(
     payload,
     finalize,
   ]);
-  if (!reply) return undefined;
-  const row: CompleteShardRow = {
-    shard_count: reply.counted_shard_count,
-    shards_completed: reply.counted_shards_completed,
-    applied: reply.applied,
-  };
-  if (reply.id !== null) {
-    const { counted_shard_count: _, counted_shards_completed: __, applied: ___, ...run } = reply;
-    row.finalized = run as RunRow;
-  }
-  return row;
+  return reply && toCompleteShardRow(reply);
 }

@@ -2,7 +2,12 @@ import type { Kysely } from 'kysely';
 import { resultColumns } from '../row-mapping.js';
 import type { Database } from '../schema.js';
 import type { NewResult, ShardStats } from '../types/run.js';
-import type { CompleteShardRow } from './complete-shard.js';
+import {
+  type CompleteShardReply,
+  type CompleteShardRow,
+  finalizingSets,
+  toCompleteShardRow,
+} from './complete-shard.js';
 import { allRows } from './statement.js';
 
 export interface CompleteShardCall {
@@ -11,21 +16,17 @@ export interface CompleteShardCall {
   attempt: number;
   stats: ShardStats;
   results: readonly NewResult[];
-  /** Let the finalizer finalize the run in its completion (alone only: this batch does not). */
+  /** Let the finalizer finalize the run in its completion (a batch: only when every call does). */
   finalize: boolean;
-}
-
-/** One call's outcome; `shards_completed` is the count right after this call's shard. */
-export interface CompleteShardsRow extends CompleteShardRow {
-  ord: number;
 }
 
 /**
  * Several exactly-once shard completions in one statement (group commit); each call gets
  * what {@link COMPLETE_SHARD_SQL} would have given it alone.
  * Params: $1 the calls as one jsonb array of `{run_id, shard_index, attempt, passed, failed,
- * skipped, results}` (no (run, shard) twice). Output: one row per call whose run exists, with
- * `ord` (1-based position of the call).
+ * skipped, results}` (no (run, shard) twice), $2 whether a finalizer finalizes its run here.
+ * Output: one row per call whose run exists, with `ord` (1-based position of the call) and
+ * `counted_shards_completed`, the count right after this call's shard.
  *
  * Why it is still exactly once: `locked` takes each shard row's lock and re-checks
  * `status <> 'completed'` on the latest version (a concurrent duplicate waits, then finds it
@@ -34,8 +35,9 @@ export interface CompleteShardsRow extends CompleteShardRow {
  * batch completes several shards of one run, they count in shard order: call k of them sees
  * `shards_completed` = before + k, so exactly one call (the one that lands on shard_count) is
  * the finalizer. The results land with the flip, as in the single statement, and so do the
- * running sums of the retry counts (0015); the finalizer of a batch finalizes the run with a
- * statement of its own (`finalizeRun`'s).
+ * running sums of the retry counts (0015); with $2 (every call asked for it), a run whose last
+ * completions are in the batch is finalized in it as the single statement does, and its
+ * finalizer's row carries the run's columns.
  *
  * Every read of `runs` is a probe by primary key: the planner takes a function's rows (`req`)
  * for 100, and with an EXISTS or a plain join it chose a hash join over a scan of the index of
@@ -48,6 +50,10 @@ export interface CompleteShardsRow extends CompleteShardRow {
  * (`runlock` needs the whole of `shard` first: it reads its aggregate), as begin-shards.ts.
  * Limit, as alone: an abort committing between the flip and `runlock` keeps the run's counters.
  */
+/** As the single statement's, per run: the batch's completions of it are its last ones. */
+const FINAL =
+  '$2::boolean and r.shards_completed + agg.n = r.shard_count and r.completions_counted + agg.n = r.shard_count';
+
 export const COMPLETE_SHARDS = `
 with req as (
   select q.*, x.ord from jsonb_array_elements($1::jsonb) with ordinality as x(call, ord),
@@ -83,11 +89,12 @@ with req as (
       shards_completed = r.shards_completed + agg.n,
       completion_retries = r.completion_retries + agg.retries,
       completion_failed_after_retry = r.completion_failed_after_retry + agg.failed_after_retry,
-      completions_counted = r.completions_counted + agg.n
+      completions_counted = r.completions_counted + agg.n,
+      ${finalizingSets(FINAL, 'agg.retries', 'agg.failed_after_retry')}
   from runlock k join agg on agg.run_id = k.id
   where r.id = any(array(select id from runlock)) and r.id = k.id
     and r.status in ('queued', 'running')
-  returning r.id, r.shard_count, r.shards_completed, agg.n
+  returning r.id, r.shard_count, r.shards_completed, agg.n, r as run
 ), ins as (
   insert into run_results (run_id, shard_index, test_id, name, status, duration_ms, error, attempt)
   select shard.run_id, shard.shard_index, x.test_id, x.name, x.status, x.duration_ms, x.error, x.attempt
@@ -96,14 +103,16 @@ with req as (
       as x(test_id text, name text, status text, duration_ms int, error text, attempt int)
   returning 1
 ), applied as (
-  select shard.ord, upd.shard_count,
+  select shard.ord, upd.shard_count, upd.run,
          upd.shards_completed - upd.n
            + (row_number() over (partition by shard.run_id order by shard.shard_index))::int
            as shards_completed
   from shard join upd on upd.id = shard.run_id
 )
-select q.ord::int as ord, coalesce(a.shard_count, r.shard_count) as shard_count,
-       coalesce(a.shards_completed, r.shards_completed) as shards_completed,
+select (case when a.shards_completed = a.shard_count and (a.run).status = 'completed'
+             then a.run end).*,
+       q.ord::int as ord, coalesce(a.shard_count, r.shard_count) as counted_shard_count,
+       coalesce(a.shards_completed, r.shards_completed) as counted_shards_completed,
        a.ord is not null as applied
 from req q cross join lateral (
   select shard_count, shards_completed from runs where id = q.run_id limit 1
@@ -127,8 +136,11 @@ export async function completeShardsSql(
       results: c.results.map(resultColumns),
     })),
   );
-  const rows = await allRows<CompleteShardsRow>(db, COMPLETE_SHARDS, [payload]);
+  const rows = await allRows<CompleteShardReply & { ord: number }>(db, COMPLETE_SHARDS, [
+    payload,
+    calls.every((c) => c.finalize),
+  ]);
   const out: (CompleteShardRow | undefined)[] = calls.map(() => undefined);
-  for (const { ord, ...row } of rows) out[ord - 1] = row;
+  for (const { ord, ...reply } of rows) out[ord - 1] = toCompleteShardRow(reply);
   return out;
 }
