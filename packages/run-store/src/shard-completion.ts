@@ -153,8 +153,8 @@ export function shardCompletion(
         if (index >= row.shard_count) throw outOfRange(id, index, row.shard_count);
         const outcome = toOutcome(row);
         if (!opts.finalize || !outcome.isFinalizer) return outcome;
-        // Finalized in the completion's own statement, or else (a batched completion, a
-        // sibling that committed meanwhile) with the finalizer's statement.
+        // Finalized in the completion's own statement, or else (a shard of the run completed
+        // by an older version, a batch with a call that did not ask) with finalizeRun's.
         const finalized = row.finalized
           ? finalizedRun(id, row.finalized, true)
           : await finalizeNow(id);

@@ -20,6 +20,10 @@ export interface CompleteShardCall {
   finalize: boolean;
 }
 
+/** As the single statement's, per run: the batch's completions of it are its last ones. */
+const FINAL =
+  '$2::boolean and r.shards_completed + agg.n = r.shard_count and r.completions_counted + agg.n = r.shard_count';
+
 /**
  * Several exactly-once shard completions in one statement (group commit); each call gets
  * what {@link COMPLETE_SHARD_SQL} would have given it alone.
@@ -50,10 +54,6 @@ export interface CompleteShardCall {
  * (`runlock` needs the whole of `shard` first: it reads its aggregate), as begin-shards.ts.
  * Limit, as alone: an abort committing between the flip and `runlock` keeps the run's counters.
  */
-/** As the single statement's, per run: the batch's completions of it are its last ones. */
-const FINAL =
-  '$2::boolean and r.shards_completed + agg.n = r.shard_count and r.completions_counted + agg.n = r.shard_count';
-
 export const COMPLETE_SHARDS = `
 with req as (
   select q.*, x.ord from jsonb_array_elements($1::jsonb) with ordinality as x(call, ord),
