@@ -1,5 +1,5 @@
 import { uniqueName } from '@x/testkit';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { expect } from 'vitest';
 import {
   type CompleteShardOutcome,
@@ -97,6 +97,24 @@ export function complete(
   stats: ShardStats,
 ): Promise<CompleteShardOutcome> {
   return store.completeShardWithResults(runId, shardIndex, attempt, stats, []);
+}
+
+/**
+ * A shard completed by a version before the running sums (migration 0015), the first of its
+ * run: its shard row and the run's counters, and nothing counted in the sums.
+ */
+export async function completeAsOlderVersion(
+  db: Kysely<Database>,
+  runId: string,
+  shardIndex: number,
+  attempt: number,
+  failed: number,
+): Promise<void> {
+  await sql`update run_shards set status = 'completed', attempt = ${attempt}, failed = ${failed}
+    where run_id = ${runId} and shard_index = ${shardIndex}`.execute(db);
+  await sql`update runs set shards_completed = 1, failed = ${failed} where id = ${runId}`.execute(
+    db,
+  );
 }
 
 /**

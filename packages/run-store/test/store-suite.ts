@@ -17,6 +17,7 @@ import { fairDispatchSuite } from './dispatch-suite.js';
 import { enqueueOutboxSuite } from './enqueue-suite.js';
 import {
   complete,
+  completeAsOlderVersion,
   expectStoreError,
   insertResults,
   markRunning,
@@ -509,11 +510,8 @@ export function runStoreSuite(target: SuiteTarget): void {
     it('with finalize, a run one of whose shards an older version completed is finalized from its shard rows', async () => {
       const run = await store.createRun(runInput(2));
       await markRunning(store, run.id);
-      // Shard 0 completed on its second attempt with 3 failures by a version before the
-      // running sums (0015): the shard row and the counters, nothing counted.
-      await sql`update run_shards set status = 'completed', attempt = 2, failed = 3
-        where run_id = ${run.id} and shard_index = 0`.execute(db);
-      await sql`update runs set shards_completed = 1, failed = 3 where id = ${run.id}`.execute(db);
+      // Shard 0 completed on its second attempt with 3 failures, uncounted.
+      await completeAsOlderVersion(db, run.id, 0, 2, 3);
       const stats = { passed: 1, failed: 0, skipped: 0 };
       const last = await store.completeShardWithResults(run.id, 1, 1, stats, [], {
         finalize: true,
@@ -990,9 +988,7 @@ export function runStoreSuite(target: SuiteTarget): void {
       // Nor a run one of whose shards a version before the running sums completed.
       const d = await store.createRun(runInput(2, 1));
       await markRunning(store, d.id);
-      await sql`update run_shards set status = 'completed', attempt = 2, failed = 1
-        where run_id = ${d.id} and shard_index = 0`.execute(db);
-      await sql`update runs set shards_completed = 1, failed = 1 where id = ${d.id}`.execute(db);
+      await completeAsOlderVersion(db, d.id, 0, 2, 1);
       const [last] = await completeShardsSql(db, [call(d.id, 1, 1, 0), call(b.id, 1, 1, 0)]);
       expect(last).toMatchObject({ shards_completed: 2, applied: true });
       expect(last?.finalized).toBeUndefined();

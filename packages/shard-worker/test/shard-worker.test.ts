@@ -159,6 +159,58 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
     expect(statements + m.beginsShared).toBe(40);
   });
 
+  it('the last completion finalizes the run itself; a store that drops the option gets finalizeRun', async () => {
+    for (const dropsOption of [false, true]) {
+      let finalizeCalls = 0;
+      const s = await stack({
+        concurrency: 4,
+        workerStoreFault: (store) => ({
+          ...store,
+          // An older store, or a wrapper that forwards five arguments: no `finalized`.
+          completeShardWithResults: (runId, shardIndex, attempt, stats, results, opts) =>
+            store.completeShardWithResults(
+              runId,
+              shardIndex,
+              attempt,
+              stats,
+              results,
+              dropsOption ? undefined : opts,
+            ),
+          finalizeRun: (runId) => {
+            finalizeCalls++;
+            return store.finalizeRun(runId);
+          },
+        }),
+      });
+      const runs = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          s.coordinator.enqueueRun({
+            workspaceId: 'ws',
+            executor: 'demo',
+            shards: 3,
+            tests: Array.from({ length: 3 }, (_, i) => demo(`t${i}`, 0)),
+          }),
+        ),
+      );
+      for (const run of runs) {
+        expect(await settled(s, run.id)).toMatchObject({
+          status: 'completed',
+          shardsCompleted: 3,
+          passed: 3,
+          retryCount: 0,
+        });
+        const events = await eventsOf(s.log, run.id);
+        expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+      }
+      expect(s.worker!.metrics()).toMatchObject({ runsFinalized: 4, finalizeLost: 0 });
+      // With the option the completions finalized every run; without it, finalizeRun did.
+      expect(finalizeCalls).toBe(dropsOption ? 4 : 0);
+      // Closed before the next: stacks on one database would take each other's runs.
+      stacks.splice(stacks.indexOf(s), 1);
+      await s.close();
+    }
+  });
+
   it("an abort committed after a sibling's begin read the run live still stops the shards that share it", async () => {
     let s: Stack | undefined;
     let aborted: Promise<unknown> | undefined;
