@@ -58,6 +58,20 @@ function workerWith(s: Stack, executors: Executor[], events: RunEventsSink = s.e
   });
 }
 
+/** `count` runs at once, each of `shards` shards with one zero-duration demo test a shard. */
+function instantRuns(s: Stack, count: number, shards: number) {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      s.coordinator.enqueueRun({
+        workspaceId: 'ws',
+        executor: 'demo',
+        shards,
+        tests: Array.from({ length: shards }, (_, i) => demo(`t${i}`, 0)),
+      }),
+    ),
+  );
+}
+
 async function settled(s: Stack, runId: string) {
   await waitFor(
     async () => {
@@ -128,16 +142,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
         },
       }),
     });
-    const runs = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        s.coordinator.enqueueRun({
-          workspaceId: 'ws',
-          executor: 'demo',
-          shards: 4,
-          tests: Array.from({ length: 4 }, (_, i) => demo(`t${i}`, 0)),
-        }),
-      ),
-    );
+    const runs = await instantRuns(s, 10, 4);
     for (const run of runs) {
       expect(await settled(s, run.id)).toMatchObject({
         status: 'completed',
@@ -182,16 +187,7 @@ describe('shard worker (embedded: memory queue, PostgreSQL)', () => {
           },
         }),
       });
-      const runs = await Promise.all(
-        Array.from({ length: 4 }, () =>
-          s.coordinator.enqueueRun({
-            workspaceId: 'ws',
-            executor: 'demo',
-            shards: 3,
-            tests: Array.from({ length: 3 }, (_, i) => demo(`t${i}`, 0)),
-          }),
-        ),
-      );
+      const runs = await instantRuns(s, 4, 3);
       for (const run of runs) {
         expect(await settled(s, run.id)).toMatchObject({
           status: 'completed',
