@@ -1,7 +1,6 @@
 import {
   isRunStatus,
   isTag,
-  jsonBytes,
   MAX_METADATA_BYTES,
   MAX_TAGS,
   RESULT_STATUSES,
@@ -39,11 +38,13 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
     throw invalid('shards', `must be an array of 1 to ${LIMITS.shards} shards`);
   }
   const seen = new Set<string>();
-  const shards = input.shards.map((shard, i) => {
+  // Each shard as the statement's jsonb element, `{"t": test ids, "p": payload}`: the payload
+  // is stringified once, by the check that it is JSON, not again for the statement.
+  const shardJsons = input.shards.map((shard, i) => {
     const testIds: unknown = shard?.testIds;
     const payload: unknown = shard?.payload;
-    if (payload !== undefined && !isJson(payload))
-      throw invalid(`shards[${i}].payload`, 'must be a JSON value');
+    const payloadJson = payload === undefined ? 'null' : jsonOf(payload);
+    if (payloadJson === undefined) throw invalid(`shards[${i}].payload`, 'must be a JSON value');
     if (!Array.isArray(testIds)) throw invalid(`shards[${i}].testIds`, 'must be an array');
     for (const id of testIds) {
       requireText(`shards[${i}].testIds[]`, id, LIMITS.testId);
@@ -51,7 +52,7 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
         throw invalid(`shards[${i}].testIds`, `repeats test id ${JSON.stringify(id)}`);
       seen.add(id);
     }
-    return { testIds: testIds as string[], payload: payload ?? null };
+    return `{"t":${JSON.stringify(testIds)},"p":${payloadJson}}`;
   });
   if (seen.size > LIMITS.testsPerRun)
     throw invalid('shards', `must hold at most ${LIMITS.testsPerRun} tests`);
@@ -62,8 +63,9 @@ export function validateCreateRun(input: CreateRunInput): CreateRunParams {
     name,
     callbackUrl,
     tags: validateTags('tags', input.tags ?? [], MAX_TAGS),
-    metadata: validateMetadata(input.metadata),
-    shards,
+    metadataJson: validateMetadata(input.metadata),
+    shardCount: shardJsons.length,
+    shardsJson: `[${shardJsons.join(',')}]`,
     total: seen.size,
   };
 }
@@ -79,21 +81,24 @@ export function validateTags(field: string, tags: unknown, max: number): string[
   return tags as string[];
 }
 
-function validateMetadata(metadata: unknown): Record<string, unknown> {
-  if (metadata === undefined || metadata === null) return {};
-  if (typeof metadata !== 'object' || Array.isArray(metadata) || !isJson(metadata))
-    throw invalid('metadata', 'must be a JSON object');
-  if (jsonBytes(metadata) > MAX_METADATA_BYTES)
+/** The metadata as the JSON text the statement stores (`{}` for none). */
+function validateMetadata(metadata: unknown): string {
+  if (metadata === undefined || metadata === null) return '{}';
+  const json =
+    typeof metadata === 'object' && !Array.isArray(metadata) ? jsonOf(metadata) : undefined;
+  if (json === undefined) throw invalid('metadata', 'must be a JSON object');
+  if (Buffer.byteLength(json) > MAX_METADATA_BYTES)
     throw invalid('metadata', `must be at most ${MAX_METADATA_BYTES} bytes as JSON`);
-  return metadata as Record<string, unknown>;
+  return json;
 }
 
-function isJson(value: unknown): boolean {
+/** `value` as JSON text, or undefined when it is none (a function, a cycle, a BigInt). */
+function jsonOf(value: unknown): string | undefined {
   try {
-    return JSON.stringify(value) !== undefined;
+    return JSON.stringify(value);
   } catch {
     // A cycle or a BigInt: not storable as jsonb.
-    return false;
+    return undefined;
   }
 }
 

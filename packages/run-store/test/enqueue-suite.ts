@@ -48,6 +48,26 @@ export function enqueueOutboxSuite(store: () => RunStore): void {
       expect(await s.claimEnqueues({ leaseMs: 1 })).toEqual([]);
     });
 
+    it('a payload comes back as it went in, whatever its text holds', async () => {
+      const s = store();
+      await drain();
+      const odd = { q: 'a "quoted" \\ back\nslash', u: 'é ✓ 🚀 \u2028', n: [0, -1.5, 1e21, null, true] };
+      const run = await s.createRun({
+        ...runInput(2, 1),
+        shards: [
+          { testIds: ['t0'], payload: odd },
+          { testIds: ['t1'], payload: [odd, 'x'] },
+        ],
+      });
+      const [claim] = await s.claimEnqueues();
+      expect(claim?.runId).toBe(run.id);
+      expect(claim?.shards).toEqual([
+        { shardIndex: 0, payload: odd },
+        { shardIndex: 1, payload: [odd, 'x'] },
+      ]);
+      await s.markEnqueued([run.id]);
+    });
+
     it('a released claim is claimable at once; an expired one is taken over; without a payload it reads null', async () => {
       const s = store();
       await drain();

@@ -136,6 +136,19 @@ export function runStoreSuite(target: SuiteTarget): void {
           .message,
       ).toContain('executor');
       await expectStoreError(store.createRun({ ...base, workspaceId: '' }), 'invalid_input');
+      // A payload or metadata that is no JSON value: refused by the check that also writes it.
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      for (const payload of [cyclic, 10n, () => 1]) {
+        const bad = { ...base, shards: [{ testIds: ['a'] }, { testIds: ['b'], payload }] };
+        expect((await expectStoreError(store.createRun(bad), 'invalid_input')).message).toContain(
+          'shards[1].payload',
+        );
+      }
+      expect(
+        (await expectStoreError(store.createRun({ ...base, metadata: cyclic }), 'invalid_input'))
+          .message,
+      ).toContain('metadata');
       expect((await store.listRuns(ws)).runs).toEqual([]);
     });
   });

@@ -2,7 +2,9 @@ import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
 import { RunStoreError } from '../run-store-error.js';
 import type { Database } from '../schema.js';
+import { firstRow } from './statement.js';
 
+/** A validated run to create (validateCreateRun), its JSON already text. */
 export interface CreateRunParams {
   id: string | null;
   workspaceId: string;
@@ -10,13 +12,13 @@ export interface CreateRunParams {
   name: string | null;
   callbackUrl: string | null;
   tags: readonly string[];
-  metadata: Record<string, unknown>;
-  shards: readonly { testIds: readonly string[]; payload: unknown }[];
+  /** The metadata object as JSON text. */
+  metadataJson: string;
+  shardCount: number;
+  /** The shards as one JSON array of `{"t": test ids, "p": job payload}`, in shard order. */
+  shardsJson: string;
   total: number;
 }
-
-const shardsJson = (p: CreateRunParams) =>
-  JSON.stringify(p.shards.map((s) => ({ t: s.testIds, p: s.payload ?? null })));
 
 /** The key a run is created under (createRunOnce): the run's id must be known up front. */
 export interface IdempotencyParams {
@@ -26,6 +28,41 @@ export interface IdempotencyParams {
   /** A key row older than this is free again: it is taken over by the new run. */
   expireAfterMs: number;
 }
+
+/**
+ * The create, with or without the idempotency key's claim: one constant text each (see
+ * statement.ts), $1–$10 the run, $11–$13 the key.
+ */
+const createRunText = (once: boolean) => `
+    with ws as (
+      insert into workspaces (id) values ($2) on conflict (id) do nothing
+    ), ${
+      once
+        ? `key as (
+        insert into idempotency_keys (workspace_id, key, request_hash, run_id)
+        values ($2, $11, $12, $1::uuid)
+        on conflict (workspace_id, key) do update
+          set request_hash = excluded.request_hash, run_id = excluded.run_id, created_at = now()
+          where idempotency_keys.created_at <= now() - $13::bigint * interval '1 millisecond'
+        returning run_id
+      ), `
+        : ''
+    }run as (
+      insert into runs (id, workspace_id, executor, name, callback_url, shard_count, total,
+                        tags, metadata)
+      select coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6::int, $7::int,
+             $8::text[], $9::jsonb
+      ${once ? 'where exists (select 1 from key)' : ''}
+      returning *
+    ), shards as (
+      insert into run_shards (run_id, shard_index, test_ids, payload)
+      select run.id, (s.ord - 1)::int, array(select jsonb_array_elements_text(s.shard->'t')),
+             nullif(s.shard->'p', 'null'::jsonb)
+      from run, jsonb_array_elements($10::jsonb) with ordinality as s(shard, ord)
+    )
+    select * from run`;
+const CREATE_RUN = createRunText(false);
+const CREATE_RUN_ONCE = createRunText(true);
 
 /**
  * One statement: upsert the workspace, insert the run, insert one row per shard.
@@ -45,38 +82,26 @@ export async function createRunSql(
   p: CreateRunParams,
   once?: IdempotencyParams,
 ): Promise<RunRow | undefined> {
-  const id = once ? once.runId : p.id;
-  const claim = once
-    ? sql`key as (
-        insert into idempotency_keys (workspace_id, key, request_hash, run_id)
-        values (${p.workspaceId}, ${once.key}, ${once.requestHash}, ${id}::uuid)
-        on conflict (workspace_id, key) do update
-          set request_hash = excluded.request_hash, run_id = excluded.run_id, created_at = now()
-          where idempotency_keys.created_at
-            <= now() - ${once.expireAfterMs}::bigint * interval '1 millisecond'
-        returning run_id
-      ),`
-    : sql``;
-  const claimed = once ? sql`where exists (select 1 from key)` : sql``;
-  const { rows } = await sql<RunRow>`
-    with ws as (
-      insert into workspaces (id) values (${p.workspaceId}) on conflict (id) do nothing
-    ), ${claim} run as (
-      insert into runs (id, workspace_id, executor, name, callback_url, shard_count, total,
-                        tags, metadata)
-      select coalesce(${id}::uuid, gen_random_uuid()), ${p.workspaceId}, ${p.executor}, ${p.name},
-             ${p.callbackUrl}, ${p.shards.length}::int, ${p.total}::int,
-             ${[...p.tags]}::text[], ${JSON.stringify(p.metadata)}::jsonb
-      ${claimed}
-      returning *
-    ), shards as (
-      insert into run_shards (run_id, shard_index, test_ids, payload)
-      select run.id, (s.ord - 1)::int, array(select jsonb_array_elements_text(s.shard->'t')),
-             nullif(s.shard->'p', 'null'::jsonb)
-      from run, jsonb_array_elements(${shardsJson(p)}::jsonb) with ordinality as s(shard, ord)
-    )
-    select * from run`.execute(db);
-  const row = rows[0];
+  const run = [
+    once ? once.runId : p.id,
+    p.workspaceId,
+    p.executor,
+    p.name,
+    p.callbackUrl,
+    p.shardCount,
+    p.total,
+    p.tags,
+    p.metadataJson,
+    p.shardsJson,
+  ];
+  const row = once
+    ? await firstRow<RunRow>(db, CREATE_RUN_ONCE, [
+        ...run,
+        once.key,
+        once.requestHash,
+        once.expireAfterMs,
+      ])
+    : await firstRow<RunRow>(db, CREATE_RUN, run);
   if (!row && !once)
     throw new RunStoreError('internal', 'createRun: insert into runs returned no row');
   return row;
