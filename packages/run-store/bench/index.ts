@@ -123,15 +123,16 @@ try {
   const viaSameSql: Deliver = async (runId, shard, stats) => {
     const res = await pool.query<{
       applied: boolean;
-      shards_completed: number;
-      shard_count: number;
+      counted_shards_completed: number;
+      counted_shard_count: number;
     }>({
       name: 'complete_shard_same',
       text: COMPLETE_SHARD_SQL,
-      values: [runId, shard, 1, stats.passed, stats.failed, stats.skipped, '[]'],
+      // $8 false: the store's call above does not finalize in the completion either.
+      values: [runId, shard, 1, stats.passed, stats.failed, stats.skipped, '[]', false],
     });
     const row = res.rows[0];
-    return row?.applied === true && row.shards_completed === row.shard_count;
+    return row?.applied === true && row.counted_shards_completed === row.counted_shard_count;
   };
 
   /** Runs whose counters differ from the sum of their shards, or that had != 1 finalizer. */
