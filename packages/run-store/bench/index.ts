@@ -7,7 +7,12 @@ import { postgres } from '@x/testkit';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createRunStore, migrate, openPostgres } from '../src/index.js';
-import { COMPLETE_SHARD_SQL } from '../src/sql/complete-shard.js';
+import {
+  COMPLETE_SHARD_SQL,
+  type CompleteShardReply,
+  completeShardParams,
+  toCompleteShardRow,
+} from '../src/sql/complete-shard.js';
 
 const RUNS = 2_000;
 const SHARDS = 4;
@@ -119,20 +124,18 @@ try {
     return res.rows[0]?.fin === true;
   };
 
-  // Our exact statement, prepared, through bare pg: the store minus its client path.
+  // Our exact statement, prepared, through bare pg: the store minus its client path. Its
+  // parameters and reply are the store's own (completeShardParams, toCompleteShardRow), so the
+  // two sides cannot drift apart when the statement changes; finalize false, as the store's call.
   const viaSameSql: Deliver = async (runId, shard, stats) => {
-    const res = await pool.query<{
-      applied: boolean;
-      counted_shards_completed: number;
-      counted_shard_count: number;
-    }>({
+    const res = await pool.query<CompleteShardReply>({
       name: 'complete_shard_same',
       text: COMPLETE_SHARD_SQL,
-      // $8 false: the store's call above does not finalize in the completion either.
-      values: [runId, shard, 1, stats.passed, stats.failed, stats.skipped, '[]', false],
+      values: completeShardParams(runId, shard, 1, stats, [], false),
     });
-    const row = res.rows[0];
-    return row?.applied === true && row.counted_shards_completed === row.counted_shard_count;
+    const reply = res.rows[0];
+    const row = reply && toCompleteShardRow(reply);
+    return row?.applied === true && row.shards_completed === row.shard_count;
   };
 
   /** Runs whose counters differ from the sum of their shards, or that had != 1 finalizer. */

@@ -145,16 +145,23 @@ export async function completeShardSql(
   results: readonly NewResult[],
   finalize: boolean,
 ): Promise<CompleteShardRow | undefined> {
-  const payload = JSON.stringify(results.map(resultColumns));
-  const reply = await firstRow<CompleteShardReply>(db, COMPLETE_SHARD_SQL, [
-    runId,
-    shardIndex,
-    attempt,
-    stats.passed,
-    stats.failed,
-    stats.skipped,
-    payload,
-    finalize,
-  ]);
+  const reply = await firstRow<CompleteShardReply>(
+    db,
+    COMPLETE_SHARD_SQL,
+    completeShardParams(runId, shardIndex, attempt, stats, results, finalize),
+  );
   return reply && toCompleteShardRow(reply);
+}
+
+/** {@link COMPLETE_SHARD_SQL}'s parameters, in order (the bench sends the same through bare pg). */
+export function completeShardParams(
+  runId: string,
+  shardIndex: number,
+  attempt: number,
+  stats: ShardStats,
+  results: readonly NewResult[],
+  finalize: boolean,
+): unknown[] {
+  const payload = JSON.stringify(results.map(resultColumns));
+  return [runId, shardIndex, attempt, stats.passed, stats.failed, stats.skipped, payload, finalize];
 }
