@@ -3,7 +3,7 @@ import { type Kysely, sql } from 'kysely';
 import type { RunRow } from '../row-mapping.js';
 import type { Database } from '../schema.js';
 import { pendingCallbackSets } from './callback-outbox.js';
-import { allRows } from './statement.js';
+import { allRows, firstRow } from './statement.js';
 
 /**
  * Why a `queued` run waits (`waiting_for`), derived at read time: `workspace_share` when none of
@@ -16,7 +16,7 @@ import { allRows } from './statement.js';
  * released shards) for the workspace test; a shard not completed is `completed_at is null` (set
  * with status completed), tested on the row (migration 0011).
  */
-const waitingForSql = sql<RunWaitReason | null>`case when runs.status = 'queued'
+const WAITING_FOR = `case when runs.status = 'queued'
     and runs.enqueued_at is null
     and not exists (select 1 from run_shards s
                     where s.run_id = runs.id and s.released_at is not null)
@@ -24,7 +24,15 @@ const waitingForSql = sql<RunWaitReason | null>`case when runs.status = 'queued'
                 where o.workspace_id = runs.workspace_id and o.released_at is not null
                   and o.status in ('queued', 'running')
                   and s.released_at is not null and s.completed_at is null)
-  then 'workspace_share' end`.as('waiting_for');
+  then 'workspace_share' end`;
+const waitingForSql = sql<RunWaitReason | null>`${sql.raw(WAITING_FOR)}`.as('waiting_for');
+
+/**
+ * One run by id, and only in the workspace: constant texts (see statement.ts), since every
+ * event stream's open and every run read sends one.
+ */
+const RUN_ROW = `select *, ${WAITING_FOR} as waiting_for from runs where id = $1`;
+const RUN_ROW_IN_WORKSPACE = `${RUN_ROW} and workspace_id = $2`;
 
 /** One run by id; with `workspaceId`, only if it belongs to that workspace. */
 export function runRowSql(
@@ -32,9 +40,9 @@ export function runRowSql(
   runId: string,
   workspaceId?: string,
 ): Promise<RunRow | undefined> {
-  let query = db.selectFrom('runs').selectAll().select(waitingForSql).where('id', '=', runId);
-  if (workspaceId !== undefined) query = query.where('workspace_id', '=', workspaceId);
-  return query.executeTakeFirst();
+  return workspaceId === undefined
+    ? firstRow<RunRow>(db, RUN_ROW, [runId])
+    : firstRow<RunRow>(db, RUN_ROW_IN_WORKSPACE, [runId, workspaceId]);
 }
 
 export async function runStatusSql(
