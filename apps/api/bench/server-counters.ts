@@ -49,6 +49,29 @@ export function procCpuMs(pid: number | undefined): number {
   }
 }
 
+/** Read and write calls to the kernel a process made so far. */
+export interface Syscalls {
+  reads: number;
+  writes: number;
+}
+
+/**
+ * A process's read-like and write-like system calls so far (`syscr`, `syscw` of /proc/<pid>/io,
+ * Linux; zeros elsewhere or when it is gone). On loopback each write to a sleeping peer wakes
+ * it, and on few cores the writer pays for that: a count that explains CPU without timing it.
+ */
+export function procSyscalls(pid: number | undefined): Syscalls {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return {
+      reads: Number(/^syscr: (\d+)/m.exec(io)?.[1] ?? 0),
+      writes: Number(/^syscw: (\d+)/m.exec(io)?.[1] ?? 0),
+    };
+  } catch {
+    return { reads: 0, writes: 0 };
+  }
+}
+
 /**
  * CPU ms so far of the PostgreSQL processes that work for this bench, by pid: the backends
  * of its database and the server's background processes (WAL writer, checkpointer, …,

@@ -65,7 +65,9 @@ import {
   noUsage,
   type PgClient,
   procCpuMs,
+  procSyscalls,
   readServers,
+  type Syscalls,
   type Usage,
   usageBetween,
 } from './server-counters.js';
@@ -276,6 +278,8 @@ interface Side {
   usage: Usage;
   /** Server CPU ms a run of each round. */
   roundCpuMsPerRun: number[];
+  /** System calls by process, in `pids`' order. */
+  syscalls: Syscalls[];
 }
 const side = (hosts: [string, string], pids: number[]): Side => ({
   hosts,
@@ -287,6 +291,7 @@ const side = (hosts: [string, string], pids: number[]): Side => ({
   clientMs: 0,
   usage: noUsage(),
   roundCpuMsPerRun: [],
+  syscalls: pids.map(() => ({ reads: 0, writes: 0 })),
 });
 /** Every server process: a system's api and workers (`procMs`), Redis, PostgreSQL. */
 const serverCpuMs = (procMs: number[], usage: Usage) =>
@@ -435,6 +440,9 @@ async function main() {
     );
     // Each warmed by runs of (b)'s shape, neither timed nor counted, the other one stopped.
     signal(ref, 'SIGSTOP');
+    // Ours sat idle while (e) started (seconds on a slow machine): past the servers' keep-alive
+    // timeout, so a request on one of (a)'s kept connections could meet its close (ECONNRESET).
+    resetKeepAlive();
     const warmStarted = performance.now();
     await flood(WARMUP_RUNS, [], ours.hosts);
     const warmSeconds = (performance.now() - warmStarted) / 1000;
@@ -453,12 +461,21 @@ async function main() {
       signal(s, 'SIGCONT');
       const before = await servers(Boolean(VERBOSE));
       const proc0 = s.pids.map(procCpuMs);
+      const sys0 = s.pids.map(procSyscalls);
       const client0 = process.cpuUsage();
       const started = performance.now();
       await flood(RUNS, s.lat, s.hosts);
       const seconds = (performance.now() - started) / 1000;
       const client = process.cpuUsage(client0);
       const procMs = s.pids.map((pid, i) => procCpuMs(pid) - proc0[i]!);
+      s.syscalls = s.pids.map((pid, i) => {
+        const now = procSyscalls(pid);
+        const was = s.syscalls[i]!;
+        return {
+          reads: was.reads + now.reads - sys0[i]!.reads,
+          writes: was.writes + now.writes - sys0[i]!.writes,
+        };
+      });
       const usage = usageBetween(before, await servers(Boolean(VERBOSE)));
       s.runs += RUNS;
       s.seconds += seconds;
@@ -557,6 +574,14 @@ async function main() {
       );
       console.log(`    per abort: ${topCommands(abortUsage, ABORTS)}`);
       console.log(`    per run: ${topCommands(ours.usage, ours.runs)}`);
+      const calls = (s: Side, from: number, to: number) => {
+        const some = s.syscalls.slice(from, to);
+        const per = (n: number) => round(n / s.runs);
+        return `${per(some.reduce((t, c) => t + c.reads, 0))} / ${per(some.reduce((t, c) => t + c.writes, 0))}`;
+      };
+      console.log(
+        `    system calls per run, read / write: ours api processes ${calls(ours, 0, 2)}, workers ${calls(ours, 2, 4)}; (e) api processes ${calls(ref, 0, 2)}, workers ${calls(ref, 2, 4)}`,
+      );
       console.log(`    event appends per abort: ${appendsPer(e0, eA, ABORTS)}`);
       console.log(`    event appends per run: ${appendsPer(e1, e2, ours.runs)}`);
       console.log(
