@@ -51,7 +51,11 @@ export function enqueueOutboxSuite(store: () => RunStore): void {
     it('a payload comes back as it went in, whatever its text holds', async () => {
       const s = store();
       await drain();
-      const odd = { q: 'a "quoted" \\ back\nslash', u: 'é ✓ 🚀 \u2028', n: [0, -1.5, 1e21, null, true] };
+      const odd = {
+        q: 'a "quoted" \\ back\nslash',
+        u: 'é ✓ 🚀 \u2028',
+        n: [0, -1.5, 1e21, null, true],
+      };
       const run = await s.createRun({
         ...runInput(2, 1),
         shards: [
