@@ -131,7 +131,14 @@ try {
     const res = await pool.query<CompleteShardReply>({
       name: 'complete_shard_same',
       text: COMPLETE_SHARD_SQL,
-      values: completeShardParams(runId, shard, 1, stats, [], false),
+      values: completeShardParams({
+        runId,
+        shardIndex: shard,
+        attempt: 1,
+        stats,
+        results: [],
+        finalize: false,
+      }),
     });
     const reply = res.rows[0];
     const row = reply && toCompleteShardRow(reply);

@@ -6,8 +6,12 @@ import { factsOf, type RunFactsMemory } from './run-facts.js';
 import type { Database } from './schema.js';
 import { type BeginShardRow, beginShardSql } from './sql/begin-shard.js';
 import { type BeginShardCall, beginShardsSql } from './sql/begin-shards.js';
-import { type CompleteShardRow, completeShardSql } from './sql/complete-shard.js';
-import { type CompleteShardCall, completeShardsSql } from './sql/complete-shards.js';
+import {
+  type CompleteShardCall,
+  type CompleteShardRow,
+  completeShardSql,
+} from './sql/complete-shard.js';
+import { completeShardsSql } from './sql/complete-shards.js';
 import { finalizeRunSql } from './sql/finalize-run.js';
 import { finalizeRunsSql } from './sql/finalize-runs.js';
 import { runRowSql } from './sql/read-runs.js';
@@ -59,17 +63,7 @@ export function shardCompletion(
     write: async (calls) => {
       const [one] = calls;
       if (calls.length === 1 && one) {
-        return [
-          await completeShardSql(
-            db,
-            one.runId,
-            one.shardIndex,
-            one.attempt,
-            one.stats,
-            one.results,
-            one.finalize,
-          ),
-        ];
+        return [await completeShardSql(db, one)];
       }
       return completeShardsSql(db, calls);
     },

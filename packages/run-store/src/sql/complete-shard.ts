@@ -136,32 +136,41 @@ union all
 select (null::runs).*, shard_count, shards_completed, false
 from runs where id = $1 and not exists (select 1 from upd)`;
 
+/** One shard completion, as {@link COMPLETE_SHARD_SQL} (or, batched, COMPLETE_SHARDS) takes it. */
+export interface CompleteShardCall {
+  runId: string;
+  shardIndex: number;
+  attempt: number;
+  stats: ShardStats;
+  results: readonly NewResult[];
+  /** Let the finalizer finalize the run in its completion (a batch: only when every call does). */
+  finalize: boolean;
+}
+
 export async function completeShardSql(
   db: Kysely<Database>,
-  runId: string,
-  shardIndex: number,
-  attempt: number,
-  stats: ShardStats,
-  results: readonly NewResult[],
-  finalize: boolean,
+  call: CompleteShardCall,
 ): Promise<CompleteShardRow | undefined> {
   const reply = await firstRow<CompleteShardReply>(
     db,
     COMPLETE_SHARD_SQL,
-    completeShardParams(runId, shardIndex, attempt, stats, results, finalize),
+    completeShardParams(call),
   );
   return reply && toCompleteShardRow(reply);
 }
 
 /** {@link COMPLETE_SHARD_SQL}'s parameters, in order (the bench sends the same through bare pg). */
-export function completeShardParams(
-  runId: string,
-  shardIndex: number,
-  attempt: number,
-  stats: ShardStats,
-  results: readonly NewResult[],
-  finalize: boolean,
-): unknown[] {
-  const payload = JSON.stringify(results.map(resultColumns));
-  return [runId, shardIndex, attempt, stats.passed, stats.failed, stats.skipped, payload, finalize];
+export function completeShardParams(call: CompleteShardCall): unknown[] {
+  const { stats } = call;
+  const payload = JSON.stringify(call.results.map(resultColumns));
+  return [
+    call.runId,
+    call.shardIndex,
+    call.attempt,
+    stats.passed,
+    stats.failed,
+    stats.skipped,
+    payload,
+    call.finalize,
+  ];
 }

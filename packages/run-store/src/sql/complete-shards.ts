@@ -1,24 +1,14 @@
 import type { Kysely } from 'kysely';
 import { resultColumns } from '../row-mapping.js';
 import type { Database } from '../schema.js';
-import type { NewResult, ShardStats } from '../types/run.js';
 import {
+  type CompleteShardCall,
   type CompleteShardReply,
   type CompleteShardRow,
   finalizingSets,
   toCompleteShardRow,
 } from './complete-shard.js';
 import { allRows } from './statement.js';
-
-export interface CompleteShardCall {
-  runId: string;
-  shardIndex: number;
-  attempt: number;
-  stats: ShardStats;
-  results: readonly NewResult[];
-  /** Let the finalizer finalize the run in its completion (a batch: only when every call does). */
-  finalize: boolean;
-}
 
 /** As the single statement's, per run: the batch's completions of it are its last ones. */
 const FINAL =
